@@ -1,0 +1,490 @@
+package report
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// ErrInvalidReport is wrapped by every error Parse returns for input that is
+// not a usable credential report, so callers can tell a rejected report from
+// an I/O failure.
+var ErrInvalidReport = errors.New("invalid credential report")
+
+// column says which User field a CSV column fills.
+type column uint8
+
+const (
+	colIgnore column = iota
+	colUser
+	colARN
+	colCreated
+	colPasswordEnabled
+	colPasswordLastUsed
+	colPasswordLastChanged
+	colPasswordNextRotation
+	colMFAActive
+	colKey1Active
+	colKey1LastRotated
+	colKey1LastUsedDate
+	colKey1LastUsedRegion
+	colKey1LastUsedService
+	colKey2Active
+	colKey2LastRotated
+	colKey2LastUsedDate
+	colKey2LastUsedRegion
+	colKey2LastUsedService
+	colCert1Active
+	colCert1LastRotated
+	colCert2Active
+	colCert2LastRotated
+)
+
+var columnsByName = map[string]column{
+	"user":                           colUser,
+	"arn":                            colARN,
+	"user_creation_time":             colCreated,
+	"password_enabled":               colPasswordEnabled,
+	"password_last_used":             colPasswordLastUsed,
+	"password_last_changed":          colPasswordLastChanged,
+	"password_next_rotation":         colPasswordNextRotation,
+	"mfa_active":                     colMFAActive,
+	"access_key_1_active":            colKey1Active,
+	"access_key_1_last_rotated":      colKey1LastRotated,
+	"access_key_1_last_used_date":    colKey1LastUsedDate,
+	"access_key_1_last_used_region":  colKey1LastUsedRegion,
+	"access_key_1_last_used_service": colKey1LastUsedService,
+	"access_key_2_active":            colKey2Active,
+	"access_key_2_last_rotated":      colKey2LastRotated,
+	"access_key_2_last_used_date":    colKey2LastUsedDate,
+	"access_key_2_last_used_region":  colKey2LastUsedRegion,
+	"access_key_2_last_used_service": colKey2LastUsedService,
+	"cert_1_active":                  colCert1Active,
+	"cert_1_last_rotated":            colCert1LastRotated,
+	"cert_2_active":                  colCert2Active,
+	"cert_2_last_rotated":            colCert2LastRotated,
+}
+
+// bytesPerRowHint is a little under the ~250 bytes of a real row, so that a
+// Users slice sized from the input length rarely has to grow. The hint stops
+// at IAM's quota of 5000 users per account (plus root), so that a large
+// input that is not a report cannot make Parse allocate for it up front.
+const (
+	bytesPerRowHint = 200
+	maxRowsHint     = 5001
+)
+
+// Parse reads a credential report in CSV form. GeneratedAt is left zero: only
+// the caller knows when the report was generated.
+//
+// Columns are found by header name, so both the 22-column layout and the
+// older 16-column one are read; a column the header lacks leaves its fields
+// Unknown. Parse is lenient about single cells and strict about identity:
+//   - a cell that cannot be parsed becomes Unknown and counts in BadCells.
+//     Booleans are read in any case; sentinels (N/A, no_information,
+//     not_supported) only as AWS writes them;
+//   - a row whose field count differs from the header's is skipped and counts
+//     once in BadCells, because an unquoted comma shifts every later cell into
+//     the wrong column; if no row survives, the report is rejected;
+//   - a later row with the ARN of an earlier one takes its place (Duplicates);
+//   - rows of more than one account or partition reject the report;
+//   - a row whose ARN is not an IAM user or root ARN rejects the report. The
+//     ARN is the row's identity and the source of the account ID: skipping
+//     such rows would turn a CSV that merely has "user" and "arn" columns into
+//     an empty, valid-looking report, and would hide users from an exporter
+//     whose job is to show them. Rejection keeps the previous good report and
+//     is counted as a failed refresh, which someone will look at.
+//
+// Rejections wrap ErrInvalidReport. Their messages name lines and columns but
+// not user names or ARNs, since they end up in logs.
+func Parse(r io.Reader) (*Report, error) {
+	rowsHint := 0
+	if l, ok := r.(interface{ Len() int }); ok {
+		rowsHint = min(l.Len()/bytesPerRowHint, maxRowsHint)
+	}
+
+	// csv.NewReader reuses a *bufio.Reader of at least its default size
+	// instead of wrapping it again, so peeking for the BOM costs no copy.
+	br := bufio.NewReader(r)
+	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
+		_, _ = br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+
+	var header []string
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: empty input", ErrInvalidReport)
+		}
+		if err != nil {
+			return nil, readError(err)
+		}
+		if !blankRecord(rec) {
+			header = rec
+			break
+		}
+	}
+	cols, err := mapHeader(header)
+	if err != nil {
+		return nil, err
+	}
+
+	rep := &Report{}
+	if rowsHint > 0 {
+		rep.Users = make([]User, 0, rowsHint)
+	}
+	seen := make(map[string]int, rowsHint)
+	var firstLine, malformedRows int
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, readError(err)
+		}
+		if len(rec) != len(cols) {
+			if blankRecord(rec) {
+				continue
+			}
+			malformedRows++
+			rep.BadCells++
+			continue
+		}
+		// Parse into the slice itself: a User is a few hundred bytes, and
+		// copying each one twice shows in the profile.
+		rep.Users = append(rep.Users, User{})
+		u := &rep.Users[len(rep.Users)-1]
+		rep.BadCells += parseRow(u, cols, rec)
+		line, _ := cr.FieldPos(0)
+		partition, account, root, ok := parseARN(u.ARN)
+		if !ok {
+			return nil, fmt.Errorf("%w: line %d: arn is not an IAM user or root ARN (arn:<partition>:iam::<12-digit account>:user/<name> or :root)", ErrInvalidReport, line)
+		}
+		if rep.AccountID == "" {
+			rep.AccountID, rep.Partition, firstLine = account, partition, line
+		} else if account != rep.AccountID || partition != rep.Partition {
+			return nil, fmt.Errorf("%w: rows of more than one account: %s:%s on line %d, %s:%s on line %d",
+				ErrInvalidReport, rep.Partition, rep.AccountID, firstLine, partition, account, line)
+		}
+		u.Root = root || u.Name == RootUserName
+		if i, dup := seen[u.ARN]; dup {
+			rep.Users[i] = *u
+			rep.Users = rep.Users[:len(rep.Users)-1]
+			rep.Duplicates++
+			continue
+		}
+		seen[u.ARN] = len(rep.Users) - 1
+	}
+	if len(rep.Users) == 0 && malformedRows > 0 {
+		return nil, fmt.Errorf("%w: all %d data rows have a field count other than the header's %d columns",
+			ErrInvalidReport, malformedRows, len(cols))
+	}
+	return rep, nil
+}
+
+// blankRecord reports whether a record came from a line of spaces, which
+// encoding/csv does not skip but a person editing the file would call empty.
+func blankRecord(rec []string) bool {
+	return len(rec) == 1 && strings.TrimSpace(rec[0]) == ""
+}
+
+// readError tells a malformed CSV, which rejects the report, from a failure
+// to read, which says nothing about the report.
+func readError(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%w: CSV syntax error: %w", ErrInvalidReport, err)
+	}
+	return fmt.Errorf("read credential report: %w", err)
+}
+
+func mapHeader(header []string) ([]column, error) {
+	cols := make([]column, len(header))
+	var known int
+	var have [colCert2LastRotated + 1]bool
+	for i, name := range header {
+		name = strings.ToLower(strings.TrimSpace(name))
+		c, ok := columnsByName[name]
+		if !ok {
+			// Newer reports may add columns; they must not break older exporters.
+			continue
+		}
+		if have[c] {
+			return nil, fmt.Errorf("%w: header names column %q twice", ErrInvalidReport, name)
+		}
+		have[c] = true
+		cols[i] = c
+		known++
+	}
+	switch {
+	case known == 0:
+		return nil, fmt.Errorf("%w: no header: the first line names none of the report's columns (user, arn, ...)", ErrInvalidReport)
+	case !have[colUser]:
+		return nil, fmt.Errorf("%w: header has no user column", ErrInvalidReport)
+	case !have[colARN]:
+		return nil, fmt.Errorf("%w: header has no arn column", ErrInvalidReport)
+	}
+	return cols, nil
+}
+
+// parseRow fills a zero User from one record and returns how many cells were
+// bad. The strings it keeps are substrings of the record, which encoding/csv
+// allocates once per row even with ReuseRecord, so they cost nothing more.
+func parseRow(u *User, cols []column, rec []string) (bad int) {
+	for i, c := range cols {
+		s := rec[i]
+		var ok bool
+		switch c {
+		case colIgnore:
+			ok = true
+		case colUser:
+			u.Name, ok = s, true
+		case colARN:
+			u.ARN, ok = s, true
+		case colCreated:
+			u.Created, ok = parseTimestamp(s)
+		case colPasswordEnabled:
+			u.PasswordEnabled, ok = parseFlag(s)
+		case colPasswordLastUsed:
+			u.PasswordLastUsed, ok = parseTimestamp(s)
+		case colPasswordLastChanged:
+			u.PasswordLastChanged, ok = parseTimestamp(s)
+		case colPasswordNextRotation:
+			u.PasswordNextRotation, ok = parseTimestamp(s)
+		case colMFAActive:
+			u.MFAActive, ok = parseFlag(s)
+		case colKey1Active:
+			u.AccessKeys[0].Active, ok = parseFlag(s)
+		case colKey1LastRotated:
+			u.AccessKeys[0].LastRotated, ok = parseTimestamp(s)
+		case colKey1LastUsedDate:
+			u.AccessKeys[0].LastUsed, ok = parseTimestamp(s)
+		case colKey1LastUsedRegion:
+			u.AccessKeys[0].LastUsedRegion, ok = parseText(s)
+		case colKey1LastUsedService:
+			u.AccessKeys[0].LastUsedService, ok = parseText(s)
+		case colKey2Active:
+			u.AccessKeys[1].Active, ok = parseFlag(s)
+		case colKey2LastRotated:
+			u.AccessKeys[1].LastRotated, ok = parseTimestamp(s)
+		case colKey2LastUsedDate:
+			u.AccessKeys[1].LastUsed, ok = parseTimestamp(s)
+		case colKey2LastUsedRegion:
+			u.AccessKeys[1].LastUsedRegion, ok = parseText(s)
+		case colKey2LastUsedService:
+			u.AccessKeys[1].LastUsedService, ok = parseText(s)
+		case colCert1Active:
+			u.Certificates[0].Active, ok = parseFlag(s)
+		case colCert1LastRotated:
+			u.Certificates[0].LastRotated, ok = parseTimestamp(s)
+		case colCert2Active:
+			u.Certificates[1].Active, ok = parseFlag(s)
+		case colCert2LastRotated:
+			u.Certificates[1].LastRotated, ok = parseTimestamp(s)
+		}
+		if !ok {
+			bad++
+		}
+	}
+	return bad
+}
+
+// sentinel returns the Status of a sentinel cell, or Unknown when s is not
+// one. Sentinels are matched exactly, as AWS writes them: most cells are
+// sentinels, and a case-insensitive match would cost every short region or
+// service name (ec2, sts) a call to strings.EqualFold.
+func sentinel(s string) Status {
+	switch s {
+	case "N/A":
+		return NotApplicable
+	case "no_information":
+		return NoInformation
+	case "not_supported":
+		return NotSupported
+	}
+	return Unknown
+}
+
+func parseFlag(s string) (Flag, bool) {
+	switch s {
+	case "true":
+		return Flag{Value: true, Status: Present}, true
+	case "false":
+		return Flag{Status: Present}, true
+	}
+	if st := sentinel(s); st != Unknown {
+		return Flag{Status: st}, true
+	}
+	switch {
+	case strings.EqualFold(s, "true"):
+		return Flag{Value: true, Status: Present}, true
+	case strings.EqualFold(s, "false"):
+		return Flag{Status: Present}, true
+	}
+	return Flag{}, false
+}
+
+func parseText(s string) (Text, bool) {
+	if st := sentinel(s); st != Unknown {
+		return Text{Status: st}, true
+	}
+	if s == "" {
+		return Text{}, false
+	}
+	return Text{Value: s, Status: Present}, true
+}
+
+func parseTimestamp(s string) (Timestamp, bool) {
+	if st := sentinel(s); st != Unknown {
+		return Timestamp{Status: st}, true
+	}
+	if unix, ok := parseFixedTimestamp(s); ok {
+		return Timestamp{Unix: unix, Status: Present}, true
+	}
+	// Whatever else RFC 3339 allows, such as fractional seconds.
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return Timestamp{}, false
+	}
+	return Timestamp{Unix: t.Unix(), Status: Present}, true
+}
+
+// parseFixedTimestamp reads the two forms AWS writes,
+// 2006-01-02T15:04:05Z and 2006-01-02T15:04:05+07:00, with integer
+// arithmetic only: a large report has tens of thousands of date cells, and
+// time.Parse builds a Time and looks up a zone for each. It accepts a subset
+// of what time.Parse(time.RFC3339) accepts, with the same result, and
+// returns false for anything else so the caller can fall back.
+func parseFixedTimestamp(s string) (int64, bool) {
+	if len(s) != len("2006-01-02T15:04:05Z") && len(s) != len("2006-01-02T15:04:05+07:00") {
+		return 0, false
+	}
+	_ = s[19]
+	// Bytes below '0' wrap around to large values, so one max finds any
+	// non-digit without a branch per character.
+	y0, y1, y2, y3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
+	mo0, mo1, d0, d1 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
+	h0, h1, mi0, mi1, s0, s1 := s[11]-'0', s[12]-'0', s[14]-'0', s[15]-'0', s[17]-'0', s[18]-'0'
+	if max(y0, y1, y2, y3, mo0, mo1, d0, d1, h0, h1, mi0, mi1, s0, s1) > 9 ||
+		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	year := int(y0)*1000 + int(y1)*100 + int(y2)*10 + int(y3)
+	month, day := int(mo0)*10+int(mo1), int(d0)*10+int(d1)
+	hour, minute, sec := int(h0)*10+int(h1), int(mi0)*10+int(mi1), int(s0)*10+int(s1)
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+	if len(s) == len("2006-01-02T15:04:05Z") {
+		return unix, s[19] == 'Z'
+	}
+	_ = s[24]
+	sign := s[19]
+	oh0, oh1, om0, om1 := s[20]-'0', s[21]-'0', s[23]-'0', s[24]-'0'
+	if max(oh0, oh1, om0, om1) > 9 || s[22] != ':' || (sign != '+' && sign != '-') {
+		return 0, false
+	}
+	offHour, offMin := int(oh0)*10+int(oh1), int(om0)*10+int(om1)
+	if offHour > 23 || offMin > 59 {
+		return 0, false
+	}
+	offset := int64(offHour*3600 + offMin*60)
+	if sign == '+' {
+		offset = -offset
+	}
+	return unix + offset, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysSinceEpoch counts days from 1970-01-01 to a proleptic Gregorian date,
+// treating March as the first month so that the leap day ends the year.
+func daysSinceEpoch(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yearOfEra := y - era*400
+	m := int64(month)
+	if m > 2 {
+		m -= 3
+	} else {
+		m += 9
+	}
+	dayOfYear := (153*m+2)/5 + int64(day) - 1
+	dayOfEra := yearOfEra*365 + yearOfEra/4 - yearOfEra/100 + dayOfYear
+	return era*146097 + dayOfEra - 719468
+}
+
+// parseARN splits arn:<partition>:iam::<account>:<resource>, accepting only
+// the resources a credential report holds: root and user/<path/>name.
+func parseARN(arn string) (partition, account string, root, ok bool) {
+	rest, found := strings.CutPrefix(arn, "arn:")
+	if !found {
+		return "", "", false, false
+	}
+	partition, rest, found = strings.Cut(rest, ":")
+	if !found || !validPartition(partition) {
+		return "", "", false, false
+	}
+	rest, found = strings.CutPrefix(rest, "iam::")
+	if !found || len(rest) < len("123456789012:") || rest[12] != ':' {
+		return "", "", false, false
+	}
+	account, resource := rest[:12], rest[13:]
+	for i := 0; i < len(account); i++ {
+		if account[i] < '0' || account[i] > '9' {
+			return "", "", false, false
+		}
+	}
+	if resource == "root" {
+		return partition, account, true, true
+	}
+	name, found := strings.CutPrefix(resource, "user/")
+	if !found || name == "" || name[len(name)-1] == '/' {
+		return "", "", false, false
+	}
+	return partition, account, false, true
+}
+
+// validPartition accepts aws and any aws-<name>, so that a partition newer
+// than aws-cn and aws-us-gov (aws-iso, aws-eusc, ...) does not reject a report.
+func validPartition(p string) bool {
+	if p == "aws" {
+		return true
+	}
+	rest, found := strings.CutPrefix(p, "aws-")
+	if !found || rest == "" {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; (c < 'a' || c > 'z') && c != '-' {
+			return false
+		}
+	}
+	return true
+}

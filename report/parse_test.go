@@ -1,0 +1,640 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Cell constructors keep the expected users readable.
+
+func at(s string) Timestamp {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return Timestamp{Unix: t.Unix(), Status: Present}
+}
+
+func yes() Flag          { return Flag{Value: true, Status: Present} }
+func no() Flag           { return Flag{Status: Present} }
+func text(s string) Text { return Text{Value: s, Status: Present} }
+
+var (
+	naTime          = Timestamp{Status: NotApplicable}
+	noInfoTime      = Timestamp{Status: NoInformation}
+	notSupported    = Timestamp{Status: NotSupported}
+	unknownTime     = Timestamp{}
+	naText          = Text{Status: NotApplicable}
+	notSupportedTxt = Text{Status: NotSupported}
+	noKey           = AccessKey{Active: no(), LastRotated: naTime, LastUsed: naTime, LastUsedRegion: naText, LastUsedService: naText}
+	noCert          = Certificate{Active: no(), LastRotated: naTime}
+)
+
+func activeKey(rotated, used, region, service string) AccessKey {
+	k := AccessKey{Active: yes(), LastRotated: at(rotated), LastUsed: naTime, LastUsedRegion: naText, LastUsedService: naText}
+	if used != "" {
+		k.LastUsed = at(used)
+		k.LastUsedService = text(service)
+		if region != "" {
+			k.LastUsedRegion = text(region)
+		}
+	}
+	return k
+}
+
+// machine is a user without a password or MFA, the common shape of a
+// service account; tests override what differs.
+func machine(name, arn, created string) User {
+	return User{
+		Name: name, ARN: arn, Created: at(created),
+		PasswordEnabled: no(), PasswordLastUsed: naTime, PasswordLastChanged: naTime, PasswordNextRotation: naTime,
+		MFAActive:    no(),
+		AccessKeys:   [2]AccessKey{noKey, noKey},
+		Certificates: [2]Certificate{noCert, noCert},
+	}
+}
+
+// human is a console user; lastUsed "" means no_information and
+// nextRotation "" means N/A.
+func human(name, arn, created, lastUsed, changed, nextRotation string, mfa bool) User {
+	u := machine(name, arn, created)
+	u.PasswordEnabled = yes()
+	u.PasswordLastUsed = noInfoTime
+	if lastUsed != "" {
+		u.PasswordLastUsed = at(lastUsed)
+	}
+	u.PasswordLastChanged = at(changed)
+	if nextRotation != "" {
+		u.PasswordNextRotation = at(nextRotation)
+	}
+	u.MFAActive = Flag{Value: mfa, Status: Present}
+	return u
+}
+
+const exampleARN = "arn:aws:iam::123456789012:"
+
+func exampleUsers() []User {
+	root := machine(RootUserName, exampleARN+"root", "2017-03-14T09:21:07Z")
+	root.Root = true
+	root.PasswordEnabled = Flag{Status: NotSupported}
+	root.PasswordLastUsed = at("2026-10-02T08:14:55Z")
+	root.PasswordLastChanged = notSupported
+	root.PasswordNextRotation = notSupported
+	root.MFAActive = yes()
+
+	ci := machine("ci-deploy", exampleARN+"user/ci-deploy", "2021-09-27T11:05:33Z")
+	ci.AccessKeys[0] = activeKey("2025-06-03T13:47:09Z", "2026-11-26T22:41:00Z", "", "s3")
+
+	pipeline := machine("data-pipeline", exampleARN+"user/data-pipeline", "2022-01-18T15:22:48Z")
+	pipeline.AccessKeys[0] = activeKey("2025-12-01T10:15:30Z", "2026-11-24T03:10:00Z", "eu-west-1", "dynamodb")
+	pipeline.AccessKeys[1] = activeKey("2026-11-23T16:48:05Z", "2026-11-27T04:55:00Z", "eu-west-1", "sts")
+
+	erik := human("erik.johansson", exampleARN+"user/engineering/erik.johansson", "2022-07-04T08:30:55Z",
+		"2026-11-25T18:22:47Z", "2026-03-02T12:11:09Z", "2027-03-02T12:11:09Z", true)
+	erik.AccessKeys[0] = activeKey("2026-02-16T09:41:27Z", "2026-11-25T18:40:00Z", "us-east-2", "ec2")
+
+	grafana := machine("grafana-reader", exampleARN+"user/grafana-reader", "2024-03-11T10:02:37Z")
+	grafana.AccessKeys[0] = activeKey("2024-03-11T10:02:39Z", "", "", "")
+
+	jenkins := machine("jenkins-legacy", exampleARN+"user/jenkins-legacy", "2020-06-22T17:45:03Z")
+	jenkins.AccessKeys[0] = activeKey("2020-06-22T17:45:05Z", "2025-01-09T11:32:00Z", "us-east-1", "ec2")
+	jenkins.AccessKeys[0].Active = no()
+
+	const auditor = "kim.lee+audit=q4,ext_sec-team@partner.example"
+
+	soap := machine("legacy-soap-client", exampleARN+"user/legacy-soap-client", "2018-11-02T09:14:26Z")
+	soap.Certificates[0] = Certificate{Active: yes(), LastRotated: at("2024-07-01T12:00:41Z")}
+
+	priya := human("Priya.Shah", exampleARN+"user/Priya.Shah", "2023-09-11T08:05:17Z",
+		"2026-11-27T04:48:36Z", "2026-05-14T07:22:10Z", "2027-05-14T07:22:10Z", true)
+	priya.AccessKeys[0] = activeKey("2026-05-14T07:25:44Z", "2026-11-27T04:51:00Z", "eu-central-1", "cloudformation")
+
+	mailer := machine("ses-smtp-mailer", exampleARN+"user/ses-smtp-mailer", "2025-03-03T15:30:00Z")
+	mailer.AccessKeys[0] = activeKey("2026-03-10T08:12:33Z", "2026-11-27T05:02:00Z", "eu-west-1", "ses")
+
+	return []User{
+		root,
+		human("alice.nguyen", exampleARN+"user/alice.nguyen", "2023-02-06T10:12:44Z",
+			"2026-11-26T16:03:11Z", "2026-08-19T09:30:02Z", "2027-08-19T09:30:02Z", true),
+		human("bob.martin", exampleARN+"user/bob.martin", "2024-05-13T14:40:19Z",
+			"2026-10-21T07:55:38Z", "2025-11-10T08:02:51Z", "2026-11-10T08:02:51Z", false),
+		ci,
+		human("dana.okafor", exampleARN+"user/dana.okafor", "2026-11-20T09:00:12Z",
+			"", "2026-11-20T09:00:14Z", "2027-11-20T09:00:14Z", false),
+		pipeline,
+		erik,
+		grafana,
+		jenkins,
+		human(auditor, exampleARN+"user/"+auditor, "2026-10-05T13:20:00Z",
+			"2026-11-18T10:04:51Z", "2026-10-05T13:20:02Z", "2027-10-05T13:20:02Z", true),
+		soap,
+		priya,
+		mailer,
+	}
+}
+
+func parseFixture(t testing.TB, name string) (*Report, error) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Parse(bytes.NewReader(data))
+}
+
+func compareUsers(t *testing.T, got, want []User) {
+	t.Helper()
+	if len(got) != len(want) {
+		names := make([]string, len(got))
+		for i, u := range got {
+			names[i] = u.Name
+		}
+		t.Fatalf("got %d users %q, want %d", len(got), names, len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("user %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestParseExample(t *testing.T) {
+	rep, err := parseFixture(t, "example.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.AccountID != "123456789012" || rep.Partition != "aws" {
+		t.Errorf("account %q partition %q, want 123456789012 aws", rep.AccountID, rep.Partition)
+	}
+	if rep.BadCells != 0 || rep.Duplicates != 0 {
+		t.Errorf("BadCells %d Duplicates %d, want 0 0", rep.BadCells, rep.Duplicates)
+	}
+	if !rep.GeneratedAt.IsZero() {
+		t.Errorf("GeneratedAt %v, want zero: only the caller knows it", rep.GeneratedAt)
+	}
+	compareUsers(t, rep.Users, exampleUsers())
+}
+
+func TestParseLayouts(t *testing.T) {
+	// ravi.kumar's cells use other offsets and fractional seconds, so they
+	// also cover the fallback from the fast timestamp path.
+	ravi := human("ravi.kumar", "arn:aws:iam::444455556666:user/ravi.kumar", "2025-01-15T05:00:00Z",
+		"2026-11-27T05:15:00Z", "2026-01-10T12:00:00Z", "", true)
+	ravi.AccessKeys[0] = activeKey("2026-06-01T00:00:00Z", "2026-11-20T08:00:00Z", "us-west-2", "lambda")
+	batch := machine("svc-batch", "arn:aws:iam::444455556666:user/svc-batch", "2024-02-02T02:00:00Z")
+	batch.AccessKeys[0] = AccessKey{Active: no(), LastRotated: at("2024-02-02T02:02:02Z"), LastUsed: naTime, LastUsedRegion: naText, LastUsedService: naText}
+	batch.AccessKeys[1] = activeKey("2026-02-02T02:02:02Z", "2026-11-26T23:00:00Z", "", "s3")
+	batch.Certificates[1] = Certificate{Active: yes(), LastRotated: at("2025-05-05T05:05:05Z")}
+
+	legacyRoot := machine(RootUserName, "arn:aws:iam::111122223333:root", "2014-02-11T18:22:31Z")
+	legacyRoot.Root = true
+	legacyRoot.PasswordEnabled = Flag{Status: NotSupported}
+	legacyRoot.PasswordLastUsed = at("2016-11-25T14:19:48Z")
+	legacyRoot.PasswordLastChanged = notSupported
+	legacyRoot.PasswordNextRotation = notSupported
+	legacyRoot.MFAActive = yes()
+	buildBot := machine("build-bot", "arn:aws:iam::111122223333:user/build-bot", "2015-06-30T07:10:02Z")
+	buildBot.AccessKeys[0] = AccessKey{Active: yes(), LastRotated: at("2015-06-30T07:10:04Z")}
+	mary := human("mary.jones", "arn:aws:iam::111122223333:user/mary.jones", "2015-01-05T12:00:00Z",
+		"2016-11-24T09:12:40Z", "2016-08-01T10:00:00Z", "", true)
+	legacyUsers := []User{legacyRoot, buildBot, mary}
+	// The 16-column layout has no last-used columns: those stay Unknown.
+	for i := range legacyUsers {
+		for k := range legacyUsers[i].AccessKeys {
+			legacyUsers[i].AccessKeys[k].LastUsed = unknownTime
+			legacyUsers[i].AccessKeys[k].LastUsedRegion = Text{}
+			legacyUsers[i].AccessKeys[k].LastUsedService = Text{}
+		}
+	}
+
+	crlfRoot := machine(RootUserName, "arn:aws:iam::777788889999:root", "2018-04-01T00:00:00Z")
+	crlfRoot.Root = true
+	crlfRoot.PasswordEnabled = Flag{Status: NotSupported}
+	crlfRoot.PasswordLastUsed = noInfoTime
+	crlfRoot.PasswordLastChanged = notSupported
+	crlfRoot.PasswordNextRotation = notSupported
+	ops := human("ops", "arn:aws:iam::777788889999:user/ops", "2019-05-06T07:08:09Z",
+		"2026-11-01T12:00:00Z", "2026-01-01T00:00:00Z", "", true)
+	ops.AccessKeys[0] = activeKey("2026-01-01T00:00:00Z", "2026-11-26T09:00:00Z", "us-east-1", "ec2")
+
+	tests := []struct {
+		file      string
+		account   string
+		partition string
+		want      []User
+	}{
+		{"legacy_16col.csv", "111122223333", "aws", legacyUsers},
+		{"shuffled_columns.csv", "444455556666", "aws", []User{ravi, batch}},
+		{"crlf.csv", "777788889999", "aws", []User{crlfRoot, ops}},
+		{"header_only.csv", "", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			rep, err := parseFixture(t, tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.AccountID != tt.account || rep.Partition != tt.partition {
+				t.Errorf("account %q partition %q, want %q %q", rep.AccountID, rep.Partition, tt.account, tt.partition)
+			}
+			if rep.BadCells != 0 || rep.Duplicates != 0 {
+				t.Errorf("BadCells %d Duplicates %d, want 0 0", rep.BadCells, rep.Duplicates)
+			}
+			compareUsers(t, rep.Users, tt.want)
+		})
+	}
+}
+
+func TestParseAccounts(t *testing.T) {
+	tests := []struct {
+		file       string
+		account    string
+		partition  string
+		users      int
+		badCells   int
+		duplicates int
+		check      func(t *testing.T, users []User)
+	}{
+		{
+			file: "aws_cn.csv", account: "123456789012", partition: "aws-cn", users: 2,
+			check: func(t *testing.T, users []User) {
+				if got := users[1].AccessKeys[0].LastUsedRegion; got != text("cn-north-1") {
+					t.Errorf("region %+v, want cn-north-1", got)
+				}
+			},
+		},
+		{
+			file: "aws_us_gov.csv", account: "123456789012", partition: "aws-us-gov", users: 2,
+			check: func(t *testing.T, users []User) {
+				if !users[0].Root || users[1].Root {
+					t.Errorf("Root flags %v %v, want true false", users[0].Root, users[1].Root)
+				}
+			},
+		},
+		{
+			// Six unparsable cells in eve's row, and frank's short row.
+			file: "bad_cells.csv", account: "123456789012", partition: "aws", users: 3, badCells: 7,
+			check: func(t *testing.T, users []User) {
+				if users[1].Name != "eve" || users[2].Name != "grace" {
+					t.Fatalf("users %q %q, want eve grace (frank's short row skipped)", users[1].Name, users[2].Name)
+				}
+				eve := users[1]
+				for name, st := range map[string]Status{
+					"Created":              eve.Created.Status,
+					"PasswordEnabled":      eve.PasswordEnabled.Status,
+					"PasswordLastUsed":     eve.PasswordLastUsed.Status,
+					"MFAActive":            eve.MFAActive.Status,
+					"key 1 LastRotated":    eve.AccessKeys[0].LastRotated.Status,
+					"key 1 LastUsedRegion": eve.AccessKeys[0].LastUsedRegion.Status,
+				} {
+					if st != Unknown {
+						t.Errorf("eve's %s is %v, want unknown", name, st)
+					}
+				}
+				// The rest of a row with bad cells is still used.
+				if eve.PasswordLastChanged != at("2026-01-01T00:00:00Z") || eve.AccessKeys[0].Active != yes() ||
+					eve.AccessKeys[0].LastUsed != at("2026-11-26T10:00:00Z") || eve.AccessKeys[0].LastUsedService != text("ec2") {
+					t.Errorf("eve's good cells were lost: %+v", eve)
+				}
+			},
+		},
+		{
+			file: "duplicates.csv", account: "123456789012", partition: "aws", users: 3, duplicates: 2,
+			check: func(t *testing.T, users []User) {
+				if users[1].Name != "henry" || users[2].Name != "ivy" {
+					t.Fatalf("users %q %q, want henry ivy", users[1].Name, users[2].Name)
+				}
+				if users[1].AccessKeys[0].Active != no() {
+					t.Errorf("henry's key 1 is %+v, want inactive as in the last row", users[1].AccessKeys[0].Active)
+				}
+			},
+		},
+		{
+			// Hand-edited files: the root row is recognised by its ARN or by its name.
+			file: "root_variants.csv", account: "123456789012", partition: "aws", users: 2,
+			check: func(t *testing.T, users []User) {
+				for _, u := range users {
+					if !u.Root {
+						t.Errorf("%s (%s) not marked root", u.Name, u.ARN)
+					}
+				}
+			},
+		},
+		{
+			// moto writes no root row and not_supported where AWS writes N/A.
+			file: "moto.csv", account: "123456789012", partition: "aws", users: 4,
+			check: func(t *testing.T, users []User) {
+				for _, u := range users {
+					if u.Root {
+						t.Errorf("%s marked root", u.Name)
+					}
+				}
+				alice, ci := users[0], users[1]
+				if alice.PasswordEnabled != yes() || alice.PasswordLastUsed != noInfoTime ||
+					alice.PasswordNextRotation != notSupported || alice.AccessKeys[0].LastUsedRegion != notSupportedTxt {
+					t.Errorf("alice.console: %+v", alice)
+				}
+				if ci.ARN != "arn:aws:iam::123456789012:user/automation/ci-deploy" || ci.AccessKeys[0].Active != yes() ||
+					ci.AccessKeys[0].LastUsed != naTime || ci.PasswordLastUsed != notSupported {
+					t.Errorf("ci-deploy: %+v", ci)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			rep, err := parseFixture(t, tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.AccountID != tt.account || rep.Partition != tt.partition {
+				t.Errorf("account %q partition %q, want %q %q", rep.AccountID, rep.Partition, tt.account, tt.partition)
+			}
+			if len(rep.Users) != tt.users || rep.BadCells != tt.badCells || rep.Duplicates != tt.duplicates {
+				t.Fatalf("users %d BadCells %d Duplicates %d, want %d %d %d",
+					len(rep.Users), rep.BadCells, rep.Duplicates, tt.users, tt.badCells, tt.duplicates)
+			}
+			tt.check(t, rep.Users)
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"empty.csv", "empty input"},
+		{"reject_blank_lines.csv", "empty input"},
+		{"reject_no_header.csv", "no header"},
+		{"reject_no_arn_column.csv", "header has no arn column"},
+		{"reject_no_user_column.csv", "header has no user column"},
+		{"reject_duplicate_column.csv", `header names column "arn" twice`},
+		{"reject_syntax.csv", `CSV syntax error: parse error on line 3, column 4: bare " in non-quoted-field`},
+		{"reject_two_accounts.csv", "rows of more than one account: aws:123456789012 on line 2, aws:210987654321 on line 4"},
+		{"reject_two_partitions.csv", "rows of more than one account: aws:123456789012 on line 2, aws-cn:123456789012 on line 3"},
+		{"reject_role_arn.csv", "line 3: arn is not an IAM user or root ARN"},
+		{"reject_all_rows_malformed.csv", "all 2 data rows have a field count other than the header's 22 columns"},
+		// Base64 handed to Parse instead of the file source.
+		{"example.b64", "no header"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			rep, err := parseFixture(t, tt.file)
+			if err == nil {
+				t.Fatalf("accepted with %d users", len(rep.Users))
+			}
+			if !errors.Is(err, ErrInvalidReport) {
+				t.Errorf("error %q does not wrap ErrInvalidReport", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want it to say %q", err, tt.want)
+			}
+			// Errors are logged, and user names are report contents.
+			for _, name := range []string{"mallory", "deployer", "ivy"} {
+				if strings.Contains(err.Error(), name) {
+					t.Errorf("error %q names user %s", err, name)
+				}
+			}
+		})
+	}
+}
+
+func TestParseReadErrorIsNotInvalidReport(t *testing.T) {
+	errDisk := errors.New("disk on fire")
+	data, err := os.ReadFile("testdata/example.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fail after the header, so that the error comes from a data row.
+	_, err = Parse(&failingReader{data: data[:700], err: errDisk})
+	if !errors.Is(err, errDisk) || errors.Is(err, ErrInvalidReport) {
+		t.Errorf("error %v: want the read error, not ErrInvalidReport: the report was never seen", err)
+	}
+}
+
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func TestParseCells(t *testing.T) {
+	tests := []struct {
+		cell     string
+		wantTime Timestamp
+		wantFlag Flag
+		wantText Text
+	}{
+		{cell: "N/A", wantTime: naTime, wantFlag: Flag{Status: NotApplicable}, wantText: naText},
+		{cell: "no_information", wantTime: noInfoTime, wantFlag: Flag{Status: NoInformation}, wantText: Text{Status: NoInformation}},
+		{cell: "not_supported", wantTime: notSupported, wantFlag: Flag{Status: NotSupported}, wantText: notSupportedTxt},
+		{cell: "true", wantFlag: yes(), wantText: text("true")},
+		{cell: "TRUE", wantFlag: yes(), wantText: text("TRUE")},
+		{cell: "False", wantFlag: no(), wantText: text("False")},
+		{cell: "yes", wantText: text("yes")},
+		// Sentinels are matched as AWS writes them; anything else in a date
+		// or boolean cell is a bad cell, and in a text cell it is text.
+		{cell: "n/a", wantText: text("n/a")},
+		{cell: "", wantText: Text{}},
+		{cell: "2024-04-22T19:47:52Z", wantTime: at("2024-04-22T19:47:52Z"), wantText: text("2024-04-22T19:47:52Z")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cell, func(t *testing.T) {
+			gotTime, _ := parseTimestamp(tt.cell)
+			gotFlag, _ := parseFlag(tt.cell)
+			gotText, _ := parseText(tt.cell)
+			if gotTime != tt.wantTime || gotFlag != tt.wantFlag || gotText != tt.wantText {
+				t.Errorf("got %+v %+v %+v, want %+v %+v %+v", gotTime, gotFlag, gotText, tt.wantTime, tt.wantFlag, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestParseTimestamp(t *testing.T) {
+	unix := func(y int, mo time.Month, d, h, mi, s int) int64 {
+		return time.Date(y, mo, d, h, mi, s, 0, time.UTC).Unix()
+	}
+	tests := []struct {
+		cell string
+		want int64
+		ok   bool
+	}{
+		{"2024-04-22T19:47:52Z", unix(2024, 4, 22, 19, 47, 52), true},
+		{"2016-11-25T14:19:48+00:00", unix(2016, 11, 25, 14, 19, 48), true},
+		{"2025-01-15T10:30:00+05:30", unix(2025, 1, 15, 5, 0, 0), true},
+		{"2026-11-26T21:15:00-08:00", unix(2026, 11, 27, 5, 15, 0), true},
+		{"2026-01-10T12:00:00.999Z", unix(2026, 1, 10, 12, 0, 0), true},
+		{"2024-02-29T00:00:00Z", unix(2024, 2, 29, 0, 0, 0), true},
+		{"2000-02-29T23:59:59Z", unix(2000, 2, 29, 23, 59, 59), true},
+		{"1969-12-31T23:59:59Z", -1, true},
+		{"0000-01-01T00:00:00Z", unix(0, 1, 1, 0, 0, 0), true},
+		{"2025-02-29T00:00:00Z", 0, false},
+		{"1900-02-29T00:00:00Z", 0, false},
+		{"2026-04-31T00:00:00Z", 0, false},
+		{"2026-11-27T24:00:00Z", 0, false},
+		{"2026-11-27T23:60:00Z", 0, false},
+		{"2026-11-27T23:59:60Z", 0, false},
+		{"2026-11-27T10:00:00+25:00", 0, false},
+		{"2026-11-27 10:00:00Z", 0, false},
+		{"2026-11-27T10:00:00", 0, false},
+		{"2026-11-27", 0, false},
+		{"yesterday", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cell, func(t *testing.T) {
+			got, ok := parseTimestamp(tt.cell)
+			switch {
+			case ok != tt.ok:
+				t.Errorf("ok %v, want %v", ok, tt.ok)
+			case ok && (got.Status != Present || got.Unix != tt.want):
+				t.Errorf("got %+v, want Unix %d present", got, tt.want)
+			case !ok && got != (Timestamp{}):
+				t.Errorf("bad cell gave %+v, want unknown", got)
+			}
+		})
+	}
+}
+
+func TestParseARN(t *testing.T) {
+	tests := []struct {
+		arn       string
+		partition string
+		account   string
+		root      bool
+		ok        bool
+	}{
+		{"arn:aws:iam::123456789012:root", "aws", "123456789012", true, true},
+		{"arn:aws:iam::123456789012:user/alice", "aws", "123456789012", false, true},
+		{"arn:aws-cn:iam::123456789012:user/a/b/c", "aws-cn", "123456789012", false, true},
+		{"arn:aws-us-gov:iam::123456789012:user/x", "aws-us-gov", "123456789012", false, true},
+		{"arn:aws-iso-b:iam::123456789012:user/x", "aws-iso-b", "123456789012", false, true},
+		{"arn:aws:iam::123456789012:role/x", "", "", false, false},
+		{"arn:aws:iam::123456789012:user/", "", "", false, false},
+		{"arn:aws:iam::123456789012:user/path/", "", "", false, false},
+		{"arn:aws:iam::12345678901:user/x", "", "", false, false},
+		{"arn:aws:iam::12345678901a:user/x", "", "", false, false},
+		{"arn:aws:iam:us-east-1:123456789012:user/x", "", "", false, false},
+		{"arn:aws:s3:::bucket", "", "", false, false},
+		{"arn:gcp:iam::123456789012:user/x", "", "", false, false},
+		{"arn:AWS:iam::123456789012:user/x", "", "", false, false},
+		{"arn:aws-:iam::123456789012:user/x", "", "", false, false},
+		{"", "", "", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arn, func(t *testing.T) {
+			partition, account, root, ok := parseARN(tt.arn)
+			if partition != tt.partition || account != tt.account || root != tt.root || ok != tt.ok {
+				t.Errorf("got %q %q %v %v, want %q %q %v %v", partition, account, root, ok, tt.partition, tt.account, tt.root, tt.ok)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || strings.HasSuffix(e.Name(), ".md") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("testdata", e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rep, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			// In-memory input cannot fail to read: every error is a rejection.
+			if !errors.Is(err, ErrInvalidReport) {
+				t.Fatalf("error %v does not wrap ErrInvalidReport", err)
+			}
+			return
+		}
+		if len(rep.Users) > 0 && len(rep.AccountID) != 12 {
+			t.Fatalf("account ID %q with %d users", rep.AccountID, len(rep.Users))
+		}
+		seen := map[string]bool{}
+		for _, u := range rep.Users {
+			partition, account, root, ok := parseARN(u.ARN)
+			if u.ARN == "" || !ok || account != rep.AccountID || partition != rep.Partition {
+				t.Fatalf("user ARN %q does not belong to %s:%s", u.ARN, rep.Partition, rep.AccountID)
+			}
+			if root && !u.Root {
+				t.Fatalf("root ARN %q not marked Root", u.ARN)
+			}
+			if seen[u.ARN] {
+				t.Fatalf("ARN %q kept twice", u.ARN)
+			}
+			seen[u.ARN] = true
+		}
+	})
+}
+
+// FuzzTimestamp checks that a date cell is read exactly as time.Parse reads
+// it: the fast path may not accept, reject or shift anything differently.
+func FuzzTimestamp(f *testing.F) {
+	for _, s := range []string{
+		"2024-04-22T19:47:52Z", "2016-11-25T14:19:48+00:00", "2025-01-15T10:30:00+05:30",
+		"2026-11-26T21:15:00-08:00", "2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "0000-01-01T00:00:00-23:59",
+		"2026-01-10T12:00:00.123Z", "2026-11-27T10:00:00+24:00",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(checkTimestamp)
+}
+
+// FuzzTimestampFields drives the same check with well-formed strings, which
+// random bytes seldom produce, around the edges of every field.
+func FuzzTimestampFields(f *testing.F) {
+	f.Add(uint16(2024), uint8(2), uint8(29), uint8(23), uint8(59), uint8(59), int8(0), uint8(0), true)
+	f.Add(uint16(1900), uint8(2), uint8(29), uint8(0), uint8(0), uint8(0), int8(-12), uint8(30), false)
+	f.Add(uint16(0), uint8(1), uint8(1), uint8(0), uint8(0), uint8(0), int8(23), uint8(59), false)
+	f.Fuzz(func(t *testing.T, year uint16, month, day, hour, minute, sec uint8, offHour int8, offMin uint8, utc bool) {
+		s := fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d", year%10000, month%100, day%100, hour%100, minute%100, sec%100)
+		if utc {
+			s += "Z"
+		} else {
+			sign := '+'
+			if offHour < 0 {
+				sign, offHour = '-', -offHour
+			}
+			s += fmt.Sprintf("%c%02d:%02d", sign, int(offHour)%100, offMin%100)
+		}
+		checkTimestamp(t, s)
+	})
+}
+
+func checkTimestamp(t *testing.T, s string) {
+	if sentinel(s) != Unknown {
+		return
+	}
+	got, ok := parseTimestamp(s)
+	want, err := time.Parse(time.RFC3339, s)
+	if ok != (err == nil) {
+		t.Fatalf("%q: parsed %v, time.Parse error %v", s, ok, err)
+	}
+	if ok && (got.Status != Present || got.Unix != want.Unix()) {
+		t.Fatalf("%q: got %+v, time.Parse %d", s, got, want.Unix())
+	}
+}

@@ -1,0 +1,117 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Source produces the current credential report of one account.
+type Source interface {
+	Fetch(ctx context.Context) (*Report, error)
+}
+
+// State is what one account's refresher knows: the last good report and the
+// outcome of its refreshes. A State is immutable once published.
+type State struct {
+	// AccountID is the account the source serves, or "" while it is unknown
+	// (a file source before its first good read).
+	AccountID string
+	// AccountName is the account's name from Organizations or the config
+	// file, or "".
+	AccountName string
+	// Report is the last good report; nil before the first success. A failed
+	// refresh keeps the previous one.
+	Report *Report
+	// LastAttempt is when the last refresh finished; zero before the first.
+	LastAttempt  time.Time
+	LastDuration time.Duration
+	// LastErr is nil when the last refresh succeeded.
+	LastErr     error
+	LastSuccess time.Time
+	Refreshes   uint64
+	Failures    uint64
+	// ParseErrors counts, over all refreshes, unparsable cells, duplicate
+	// rows and rejected reports.
+	ParseErrors uint64
+}
+
+// Ready reports whether a report has been loaded.
+func (s *State) Ready() bool { return s.Report != nil }
+
+// Refresher keeps the latest report of one account. Readers call State,
+// which never blocks and never calls AWS.
+type Refresher struct {
+	accountID string
+	source    Source
+	timeout   time.Duration
+	logger    *slog.Logger
+	now       func() time.Time
+	state     atomic.Pointer[State]
+}
+
+// NewRefresher returns a refresher for one account. t.AccountID may be ""
+// when it is only known from the report. Each refresh gets at most timeout.
+func NewRefresher(t Target, timeout time.Duration, logger *slog.Logger) *Refresher {
+	r := &Refresher{accountID: t.AccountID, source: t.Source, timeout: timeout, logger: logger, now: time.Now}
+	r.state.Store(&State{AccountID: t.AccountID, AccountName: t.Name})
+	return r
+}
+
+// State returns the latest published state.
+func (r *Refresher) State() *State { return r.state.Load() }
+
+// Refresh fetches the report once and publishes the outcome. A failure keeps
+// the last good report and records the error. Refreshes of one account must
+// not overlap: the Scheduler's loop is the only caller.
+func (r *Refresher) Refresh(ctx context.Context) {
+	prev := r.state.Load()
+	start := r.now()
+	fetchCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	rep, err := r.source.Fetch(fetchCtx)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		// Shutting down: an interrupted refresh is not a failure of the account.
+		return
+	}
+	end := r.now()
+
+	next := *prev
+	next.LastAttempt = end
+	next.LastDuration = end.Sub(start)
+	next.LastErr = err
+	next.Refreshes++
+	logger := r.logger.With("account_id", next.AccountID)
+	if err != nil {
+		next.Failures++
+		if errors.Is(err, ErrInvalidReport) {
+			next.ParseErrors++
+		}
+		logger.Error("credential report refresh failed", "err", err, "serving_report_from", generatedAt(prev.Report))
+	} else {
+		if next.AccountID == "" {
+			next.AccountID = rep.AccountID
+			logger = r.logger.With("account_id", next.AccountID)
+		} else if rep.AccountID != "" && rep.AccountID != next.AccountID {
+			logger.Warn("credential report names another account", "report_account_id", rep.AccountID)
+		}
+		next.Report = rep
+		next.LastSuccess = end
+		next.ParseErrors += uint64(rep.BadCells + rep.Duplicates)
+		if rep.BadCells > 0 || rep.Duplicates > 0 {
+			logger.Warn("credential report has unparsable cells or duplicate rows; those fields are exported as unknown",
+				"bad_cells", rep.BadCells, "duplicate_rows", rep.Duplicates)
+		}
+		logger.Debug("credential report refreshed", "users", len(rep.Users), "generated_at", rep.GeneratedAt, "duration", next.LastDuration)
+	}
+	r.state.Store(&next)
+}
+
+func generatedAt(rep *Report) any {
+	if rep == nil {
+		return "none"
+	}
+	return rep.GeneratedAt
+}

@@ -1,0 +1,114 @@
+// Package report holds the IAM credential report: its typed model, the CSV
+// parser, the sources that produce it (AWS or a local file) and the refresher
+// that keeps the latest good report of an account in memory.
+package report
+
+import "time"
+
+// Status says what a cell of the report held. The report's sentinels are kept
+// apart because they mean different things to an alert: a key that was
+// "never used" (N/A on a present key) is not a password that "does not apply".
+type Status uint8
+
+const (
+	// Unknown: the column is missing from this layout, or the cell could not be parsed.
+	Unknown Status = iota
+	// Present: the cell holds a real value.
+	Present
+	// NotApplicable: the cell held "N/A" (no password, no such key, never used, global service).
+	NotApplicable
+	// NoInformation: the cell held "no_information" (password never used, or not since 2014-10-20).
+	NoInformation
+	// NotSupported: the cell held "not_supported" (root's password columns).
+	NotSupported
+)
+
+var statusNames = [...]string{"unknown", "present", "N/A", "no_information", "not_supported"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "invalid"
+}
+
+// Timestamp is a date cell. Unix is meaningful only when Status is Present:
+// a sentinel is never turned into a zero time.
+type Timestamp struct {
+	Unix   int64
+	Status Status
+}
+
+// Time returns the time and true when the cell held a real time.
+func (t Timestamp) Time() (time.Time, bool) {
+	if t.Status != Present {
+		return time.Time{}, false
+	}
+	return time.Unix(t.Unix, 0).UTC(), true
+}
+
+// Flag is a boolean cell. Value is meaningful only when Status is Present.
+type Flag struct {
+	Value  bool
+	Status Status
+}
+
+// Text is a free-text cell such as a region or a service name. Value is
+// meaningful only when Status is Present.
+type Text struct {
+	Value  string
+	Status Status
+}
+
+// AccessKey is one of the two access-key slots of a user. Slot 1 is not
+// necessarily the older key.
+type AccessKey struct {
+	Active          Flag
+	LastRotated     Timestamp
+	LastUsed        Timestamp
+	LastUsedRegion  Text
+	LastUsedService Text
+}
+
+// Certificate is one of the two X.509 signing-certificate slots of a user.
+type Certificate struct {
+	Active      Flag
+	LastRotated Timestamp
+}
+
+// User is one row of the report.
+type User struct {
+	Name string
+	ARN  string
+	// Root marks the "<root_account>" row.
+	Root                 bool
+	Created              Timestamp
+	PasswordEnabled      Flag
+	PasswordLastUsed     Timestamp
+	PasswordLastChanged  Timestamp
+	PasswordNextRotation Timestamp
+	MFAActive            Flag
+	AccessKeys           [2]AccessKey
+	Certificates         [2]Certificate
+}
+
+// RootUserName is the user column of the root row.
+const RootUserName = "<root_account>"
+
+// Report is a parsed credential report. It is never modified after it has
+// been published, so it can be shared between goroutines without locks.
+type Report struct {
+	// AccountID and Partition come from the ARNs in the report.
+	AccountID string
+	Partition string
+	// AccountAlias is the account's IAM alias, or "". It is not part of the
+	// CSV: the AWS source reads it alongside.
+	AccountAlias string
+	// GeneratedAt is when AWS generated the report (for a file: its modification time).
+	GeneratedAt time.Time
+	Users       []User
+	// BadCells counts cells that could not be parsed and were made Unknown.
+	BadCells int
+	// Duplicates counts rows dropped because a later row had the same ARN.
+	Duplicates int
+}
