@@ -1,0 +1,665 @@
+package fakeaws
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+const (
+	defaultAccount = "111111111111"
+	otherAccount   = "222222222222"
+)
+
+// clock is a settable fake clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newServer(t *testing.T) (*Server, *clock) {
+	t.Helper()
+	s := New(defaultAccount)
+	t.Cleanup(s.Close)
+	c := &clock{t: time.Date(2024, 4, 22, 19, 47, 52, 0, time.UTC)}
+	s.SetClock(c.now)
+	return s, c
+}
+
+// call is one SDK call and what it should give: a state for Generate, the
+// content for Get, or an error code and HTTP status.
+type call struct {
+	action    string
+	wantState iamtypes.ReportStateType
+	wantCode  string
+	// wantStatus is checked when wantCode is set.
+	wantStatus int
+	// advance moves the fake clock before the call.
+	advance time.Duration
+}
+
+func doCall(ctx context.Context, t *testing.T, client *iam.Client, c call) (state iamtypes.ReportStateType, content []byte, generated time.Time, err error) {
+	t.Helper()
+	switch c.action {
+	case GenerateCredentialReport:
+		out, err := client.GenerateCredentialReport(ctx, nil)
+		if err != nil {
+			return "", nil, time.Time{}, err
+		}
+		return out.State, nil, time.Time{}, nil
+	case GetCredentialReport:
+		out, err := client.GetCredentialReport(ctx, nil)
+		if err != nil {
+			return "", nil, time.Time{}, err
+		}
+		if out.ReportFormat != iamtypes.ReportFormatTypeTextCsv {
+			t.Errorf("ReportFormat = %q, want text/csv", out.ReportFormat)
+		}
+		return "", out.Content, aws.ToTime(out.GeneratedTime), nil
+	}
+	t.Fatalf("unknown action %q", c.action)
+	return "", nil, time.Time{}, nil
+}
+
+func checkAPIError(t *testing.T, err error, code string, status int) {
+	t.Helper()
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("error %v is not an API error, want %s", err, code)
+	}
+	if apiErr.ErrorCode() != code {
+		t.Errorf("error code = %q, want %q (%v)", apiErr.ErrorCode(), code, err)
+	}
+	var respErr *awshttp.ResponseError
+	if !errors.As(err, &respErr) {
+		t.Fatalf("error %v carries no HTTP response", err)
+	}
+	if respErr.HTTPStatusCode() != status {
+		t.Errorf("HTTP status = %d, want %d", respErr.HTTPStatusCode(), status)
+	}
+}
+
+func TestCredentialReportStateMachine(t *testing.T) {
+	gen := func(state iamtypes.ReportStateType) call {
+		return call{action: GenerateCredentialReport, wantState: state}
+	}
+	get := call{action: GetCredentialReport}
+	getErr := func(code string, status int) call {
+		return call{action: GetCredentialReport, wantCode: code, wantStatus: status}
+	}
+	const (
+		started    = iamtypes.ReportStateTypeStarted
+		inProgress = iamtypes.ReportStateTypeInprogress
+		complete   = iamtypes.ReportStateTypeComplete
+	)
+
+	tests := []struct {
+		name  string
+		setup func(a *Account)
+		calls []call
+	}{
+		{
+			name: "first run",
+			calls: []call{
+				getErr("ReportNotPresent", 410),
+				gen(started),
+				getErr("ReportInProgress", 404),
+				gen(inProgress),
+				gen(complete),
+				get,
+				gen(complete),
+				get,
+			},
+		},
+		{
+			name:  "no in-progress polls",
+			setup: func(a *Account) { a.SetInProgressPolls(0) },
+			calls: []call{gen(started), gen(complete), get},
+		},
+		{
+			name:  "three in-progress polls",
+			setup: func(a *Account) { a.SetInProgressPolls(3) },
+			calls: []call{gen(started), gen(inProgress), gen(inProgress), gen(inProgress), gen(complete), get},
+		},
+		{
+			name: "expires after four hours",
+			setup: func(a *Account) {
+				a.SetReport([]byte("csv"), time.Date(2024, 4, 22, 19, 47, 52, 0, time.UTC))
+			},
+			calls: []call{
+				get,
+				gen(complete),
+				{action: GetCredentialReport, advance: ReportTTL - time.Second},
+				{action: GetCredentialReport, advance: time.Second, wantCode: "ReportExpired", wantStatus: 410},
+				gen(started),
+				gen(inProgress),
+				gen(complete),
+				get,
+			},
+		},
+		{
+			name: "Expire",
+			setup: func(a *Account) {
+				a.SetReport([]byte("csv"), time.Date(2024, 4, 22, 19, 47, 52, 0, time.UTC))
+				a.Expire()
+			},
+			calls: []call{getErr("ReportExpired", 410), gen(started), gen(inProgress), gen(complete), get},
+		},
+		{
+			name:  "stuck in progress",
+			setup: func(a *Account) { a.SetStuck(true) },
+			calls: []call{gen(inProgress), gen(inProgress), getErr("ReportInProgress", 404), gen(inProgress)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, clk := newServer(t)
+			acct := s.DefaultAccount()
+			if tt.setup != nil {
+				tt.setup(acct)
+			}
+			client := iam.NewFromConfig(s.Config())
+			for i, c := range tt.calls {
+				clk.advance(c.advance)
+				state, content, generated, err := doCall(t.Context(), t, client, c)
+				if c.wantCode != "" {
+					if err == nil {
+						t.Fatalf("call %d (%s): no error, want %s", i, c.action, c.wantCode)
+					}
+					checkAPIError(t, err, c.wantCode, c.wantStatus)
+					continue
+				}
+				if err != nil {
+					t.Fatalf("call %d (%s): %v", i, c.action, err)
+				}
+				if state != c.wantState {
+					t.Fatalf("call %d (%s): state %q, want %q", i, c.action, state, c.wantState)
+				}
+				if c.action == GetCredentialReport {
+					if len(content) == 0 || (!strings.HasPrefix(string(content), "user,arn,") && string(content) != "csv") {
+						t.Errorf("call %d: content %.40q is not the report", i, content)
+					}
+					if generated.IsZero() || generated.After(clk.now()) || clk.now().Sub(generated) >= ReportTTL {
+						t.Errorf("call %d: GeneratedTime %v is not a current report at %v", i, generated, clk.now())
+					}
+				}
+			}
+			if got, want := s.TotalRequests(), len(tt.calls); got != want {
+				t.Errorf("TotalRequests = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+func TestGeneratedReportContent(t *testing.T) {
+	s, clk := newServer(t)
+	csv := []byte("user,arn\n<root_account>,arn:aws:iam::111111111111:root\nalice,arn:aws:iam::111111111111:user/alice")
+	s.DefaultAccount().SetCSV(csv)
+	s.DefaultAccount().SetInProgressPolls(0)
+	client := iam.NewFromConfig(s.Config())
+	for range 2 {
+		if _, err := client.GenerateCredentialReport(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := client.GetCredentialReport(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out.Content) != string(csv) {
+		t.Errorf("Content = %q, want the CSV set with SetCSV", out.Content)
+	}
+	if !aws.ToTime(out.GeneratedTime).Equal(clk.now()) {
+		t.Errorf("GeneratedTime = %v, want the time of the generating call %v", out.GeneratedTime, clk.now())
+	}
+}
+
+func TestInjectedFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		action string
+		code   string
+		n      int
+		// wantCode is "" when SDK retries should absorb the faults.
+		wantCode   string
+		wantStatus int
+		wantType   func(error) bool
+		// wantRequests counts the SDK's attempts (3 at most by default).
+		wantRequests int
+	}{
+		{name: "throttling absorbed by retries", action: GenerateCredentialReport, code: "Throttling", n: 2, wantRequests: 3},
+		{name: "throttling beyond retries", action: GenerateCredentialReport, code: "Throttling", n: 3,
+			wantCode: "Throttling", wantStatus: 400, wantRequests: 3},
+		{name: "service failure retried", action: GetCredentialReport, code: "ServiceFailure", n: -1,
+			wantCode: "ServiceFailure", wantStatus: 500, wantRequests: 3,
+			wantType: func(err error) bool { var e *iamtypes.ServiceFailureException; return errors.As(err, &e) }},
+		{name: "limit exceeded not retried", action: GenerateCredentialReport, code: "LimitExceeded", n: 1,
+			wantCode: "LimitExceeded", wantStatus: 409, wantRequests: 1,
+			wantType: func(err error) bool { var e *iamtypes.LimitExceededException; return errors.As(err, &e) }},
+		{name: "access denied", action: GenerateCredentialReport, code: "AccessDenied", n: 1,
+			wantCode: "AccessDenied", wantStatus: 403, wantRequests: 1,
+			wantType: func(err error) bool {
+				return strings.Contains(err.Error(), "not authorized to perform: iam:GenerateCredentialReport")
+			}},
+		{name: "injected report expired", action: GetCredentialReport, code: "ReportExpired", n: 1,
+			wantCode: "ReportExpired", wantStatus: 410, wantRequests: 1,
+			wantType: func(err error) bool { var e *iamtypes.CredentialReportExpiredException; return errors.As(err, &e) }},
+		{name: "injected not present", action: GetCredentialReport, code: "ReportNotPresent", n: 1,
+			wantCode: "ReportNotPresent", wantStatus: 410, wantRequests: 1,
+			wantType: func(err error) bool { var e *iamtypes.CredentialReportNotPresentException; return errors.As(err, &e) }},
+		{name: "injected in progress", action: GetCredentialReport, code: "ReportInProgress", n: 1,
+			wantCode: "ReportInProgress", wantStatus: 404, wantRequests: 1,
+			wantType: func(err error) bool { var e *iamtypes.CredentialReportNotReadyException; return errors.As(err, &e) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, clk := newServer(t)
+			s.DefaultAccount().SetReport([]byte("csv"), clk.now())
+			s.DefaultAccount().Fail(tt.action, tt.code, tt.n)
+			client := iam.NewFromConfig(s.Config())
+			_, _, _, err := doCall(t.Context(), t, client, call{action: tt.action})
+			if tt.wantCode == "" && err != nil {
+				t.Fatalf("want retries to absorb the faults, got %v", err)
+			}
+			if tt.wantCode != "" {
+				if err == nil {
+					t.Fatalf("no error, want %s", tt.wantCode)
+				}
+				checkAPIError(t, err, tt.wantCode, tt.wantStatus)
+				if tt.wantType != nil && !tt.wantType(err) {
+					t.Errorf("error %v (%T) is not what the SDK should make of %s", err, errors.Unwrap(err), tt.code)
+				}
+			}
+			if got := s.Requests(defaultAccount, tt.action); got != tt.wantRequests {
+				t.Errorf("requests = %d, want %d", got, tt.wantRequests)
+			}
+		})
+	}
+}
+
+func TestFaultsQueueInOrderAndClear(t *testing.T) {
+	s, clk := newServer(t)
+	acct := s.DefaultAccount()
+	acct.SetReport([]byte("csv"), clk.now())
+	acct.Fail(GetCredentialReport, "LimitExceeded", 1)
+	acct.Fail(GetCredentialReport, "ReportExpired", 1)
+	acct.Fail(GenerateCredentialReport, "AccessDenied", -1)
+	client := iam.NewFromConfig(s.Config())
+
+	for _, want := range []string{"LimitExceeded", "ReportExpired", ""} {
+		_, err := client.GetCredentialReport(t.Context(), nil)
+		var apiErr smithy.APIError
+		switch {
+		case want == "" && err != nil:
+			t.Fatalf("after the queued faults: %v", err)
+		case want != "" && (!errors.As(err, &apiErr) || apiErr.ErrorCode() != want):
+			t.Fatalf("got %v, want %s", err, want)
+		}
+	}
+	for range 3 {
+		if _, err := client.GenerateCredentialReport(t.Context(), nil); err == nil {
+			t.Fatal("a fault with n < 0 stopped before ClearFaults")
+		}
+	}
+	acct.ClearFaults()
+	if _, err := client.GenerateCredentialReport(t.Context(), nil); err != nil {
+		t.Fatalf("after ClearFaults: %v", err)
+	}
+}
+
+func TestAssumeRole(t *testing.T) {
+	tests := []struct {
+		name       string
+		roleARN    string
+		externalID string
+		setup      func(target *Account)
+		wantErr    bool
+	}{
+		{name: "known account", roleARN: "arn:aws:iam::" + otherAccount + ":role/reader"},
+		{name: "role with a path", roleARN: "arn:aws:iam::" + otherAccount + ":role/audit/reader"},
+		{name: "matching external ID", roleARN: "arn:aws:iam::" + otherAccount + ":role/reader", externalID: "secret",
+			setup: func(a *Account) { a.RequireExternalID("secret") }},
+		{name: "missing external ID", roleARN: "arn:aws:iam::" + otherAccount + ":role/reader",
+			setup: func(a *Account) { a.RequireExternalID("secret") }, wantErr: true},
+		{name: "denied", roleARN: "arn:aws:iam::" + otherAccount + ":role/reader",
+			setup: func(a *Account) { a.DenyAssumeRole(true) }, wantErr: true},
+		{name: "unknown account", roleARN: "arn:aws:iam::333333333333:role/reader", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newServer(t)
+			target := s.Account(otherAccount)
+			target.SetInProgressPolls(0)
+			if tt.setup != nil {
+				tt.setup(target)
+			}
+			cfg := s.Config()
+			provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), tt.roleARN, func(o *stscreds.AssumeRoleOptions) {
+				o.RoleSessionName = "test-session"
+				if tt.externalID != "" {
+					o.ExternalID = aws.String(tt.externalID)
+				}
+			})
+			cfg.Credentials = aws.NewCredentialsCache(provider)
+
+			id, err := sts.NewFromConfig(cfg).GetCallerIdentity(t.Context(), nil)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("assumed a role that should be refused")
+				}
+				checkAPIError(t, err, "AccessDenied", 403)
+				if !strings.Contains(err.Error(), "not authorized to perform: sts:AssumeRole on resource: "+tt.roleARN) {
+					t.Errorf("error %q does not name the action and role", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := aws.ToString(id.Account); got != otherAccount {
+				t.Errorf("caller account = %s, want %s", got, otherAccount)
+			}
+			roleName := tt.roleARN[strings.LastIndex(tt.roleARN, "/")+1:]
+			if want := "arn:aws:sts::" + otherAccount + ":assumed-role/" + roleName + "/test-session"; aws.ToString(id.Arn) != want {
+				t.Errorf("caller ARN = %s, want %s", aws.ToString(id.Arn), want)
+			}
+
+			// The assumed credentials act in the target account: its report
+			// state moves, the default account's does not.
+			if _, err := iam.NewFromConfig(cfg).GenerateCredentialReport(t.Context(), nil); err != nil {
+				t.Fatal(err)
+			}
+			counts := s.RequestCounts()
+			want := map[RequestKey]int{
+				{Account: defaultAccount, Action: AssumeRole}:             1,
+				{Account: otherAccount, Action: GetCallerIdentity}:        1,
+				{Account: otherAccount, Action: GenerateCredentialReport}: 1,
+			}
+			if len(counts) != len(want) {
+				t.Errorf("request log = %v, want %v", counts, want)
+			}
+			for k, v := range want {
+				if counts[k] != v {
+					t.Errorf("requests %v = %d, want %d (log %v)", k, counts[k], v, counts)
+				}
+			}
+		})
+	}
+}
+
+func TestCallerIdentityDefaultAccount(t *testing.T) {
+	s, _ := newServer(t)
+	id, err := sts.NewFromConfig(s.Config()).GetCallerIdentity(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(id.Account) != defaultAccount {
+		t.Errorf("account = %s, want %s", aws.ToString(id.Account), defaultAccount)
+	}
+	if !strings.HasPrefix(aws.ToString(id.Arn), "arn:aws:iam::"+defaultAccount+":user/") {
+		t.Errorf("ARN = %s, want a user of the default account", aws.ToString(id.Arn))
+	}
+}
+
+// post sends a raw Query request, signed with akid when it is not "".
+func post(t *testing.T, s *Server, form url.Values, akid string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL(), strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if akid != "" {
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+akid+"/20240422/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature=00")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+func TestRawProtocol(t *testing.T) {
+	const requestID = `fa4e0000-0000-4000-8000-[0-9a-f]{12}`
+	iamForm := func(action string) url.Values {
+		return url.Values{"Action": {action}, "Version": {"2010-05-08"}}
+	}
+	tests := []struct {
+		name       string
+		setup      func(s *Server)
+		form       url.Values
+		akid       string
+		wantStatus int
+		// wantBody is a regular expression for the whole body.
+		wantBody string
+	}{
+		{
+			name: "generate started", form: iamForm(GenerateCredentialReport), akid: DefaultAccessKeyID, wantStatus: 200,
+			wantBody: `<GenerateCredentialReportResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/">` +
+				`<GenerateCredentialReportResult><State>STARTED</State><Description>[^<]+</Description></GenerateCredentialReportResult>` +
+				`<ResponseMetadata><RequestId>` + requestID + `</RequestId></ResponseMetadata></GenerateCredentialReportResponse>`,
+		},
+		{
+			name: "get content is bare base64",
+			setup: func(s *Server) {
+				s.DefaultAccount().SetReport([]byte("user,arn\n"), time.Date(2024, 4, 22, 19, 47, 52, 0, time.UTC))
+			},
+			form: iamForm(GetCredentialReport), akid: DefaultAccessKeyID, wantStatus: 200,
+			wantBody: `<GetCredentialReportResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/"><GetCredentialReportResult>` +
+				`<Content>dXNlcixhcm4K</Content><ReportFormat>text/csv</ReportFormat><GeneratedTime>2024-04-22T19:47:52Z</GeneratedTime>` +
+				`</GetCredentialReportResult><ResponseMetadata><RequestId>` + requestID + `</RequestId></ResponseMetadata></GetCredentialReportResponse>`,
+		},
+		{
+			name: "report error has no message", form: iamForm(GetCredentialReport), akid: DefaultAccessKeyID, wantStatus: 410,
+			wantBody: `<ErrorResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>ReportNotPresent</Code></Error>` +
+				`<RequestId>` + requestID + `</RequestId></ErrorResponse>`,
+		},
+		{
+			name:  "throttling",
+			setup: func(s *Server) { s.DefaultAccount().Fail(GenerateCredentialReport, "Throttling", 1) },
+			form:  iamForm(GenerateCredentialReport), akid: DefaultAccessKeyID, wantStatus: 400,
+			wantBody: `<ErrorResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>Throttling</Code>` +
+				`<Message>Rate exceeded</Message></Error><RequestId>` + requestID + `</RequestId></ErrorResponse>`,
+		},
+		{
+			name:  "service failure is a receiver fault",
+			setup: func(s *Server) { s.DefaultAccount().Fail(GetCredentialReport, "ServiceFailure", 1) },
+			form:  iamForm(GetCredentialReport), akid: DefaultAccessKeyID, wantStatus: 500,
+			wantBody: `<ErrorResponse xmlns="[^"]+"><Error><Type>Receiver</Type><Code>ServiceFailure</Code><Message>[^<]+</Message></Error>` +
+				`<RequestId>` + requestID + `</RequestId></ErrorResponse>`,
+		},
+		{
+			name: "unknown action", form: iamForm("ListUsers"), akid: DefaultAccessKeyID, wantStatus: 400,
+			wantBody: `<ErrorResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>InvalidAction</Code>` +
+				`<Message>Could not find operation ListUsers for version 2010-05-08</Message></Error><RequestId>` + requestID + `</RequestId></ErrorResponse>`,
+		},
+		{
+			name: "wrong version", form: url.Values{"Action": {GetCallerIdentity}, "Version": {"2010-05-08"}}, akid: DefaultAccessKeyID, wantStatus: 400,
+			wantBody: `<ErrorResponse xmlns="https://sts\.amazonaws\.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code>.*`,
+		},
+		{
+			name: "unsigned", form: iamForm(GenerateCredentialReport), wantStatus: 403,
+			wantBody: `<ErrorResponse xmlns="[^"]+"><Error><Type>Sender</Type><Code>MissingAuthenticationToken</Code>.*`,
+		},
+		{
+			name: "caller identity", form: url.Values{"Action": {GetCallerIdentity}, "Version": {"2011-06-15"}}, akid: "AKIAANYOTHERKEY00000", wantStatus: 200,
+			wantBody: `<GetCallerIdentityResponse xmlns="https://sts\.amazonaws\.com/doc/2011-06-15/"><GetCallerIdentityResult>` +
+				`<Arn>arn:aws:iam::111111111111:user/[^<]+</Arn><UserId>[^<]+</UserId><Account>111111111111</Account></GetCallerIdentityResult>` +
+				`<ResponseMetadata><RequestId>` + requestID + `</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newServer(t)
+			if tt.setup != nil {
+				tt.setup(s)
+			}
+			resp, body := post(t, s, tt.form, tt.akid)
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "text/xml" {
+				t.Errorf("Content-Type = %q, want text/xml", ct)
+			}
+			if !regexp.MustCompile(`^` + tt.wantBody + `$`).MatchString(body) {
+				t.Errorf("body:\n%s\ndoes not match:\n%s", body, tt.wantBody)
+			}
+		})
+	}
+}
+
+func TestBrokenBodies(t *testing.T) {
+	t.Run("garbage", func(t *testing.T) {
+		s, clk := newServer(t)
+		s.DefaultAccount().SetReport([]byte("csv"), clk.now())
+		s.DefaultAccount().SendGarbage(GetCredentialReport, 1)
+		client := iam.NewFromConfig(s.Config())
+		_, err := client.GetCredentialReport(t.Context(), nil)
+		var de *smithy.DeserializationError
+		if !errors.As(err, &de) {
+			t.Fatalf("error = %v, want a deserialization error", err)
+		}
+		if _, err := client.GetCredentialReport(t.Context(), nil); err != nil {
+			t.Fatalf("the garbage outlived its count: %v", err)
+		}
+	})
+	t.Run("oversized", func(t *testing.T) {
+		s, _ := newServer(t)
+		const n = 5 << 20
+		s.DefaultAccount().SetOversizedContent(n)
+		resp, body := post(t, s, url.Values{"Action": {GetCredentialReport}, "Version": {"2010-05-08"}}, DefaultAccessKeyID)
+		if resp.ContentLength != -1 {
+			t.Errorf("ContentLength = %d, want the body streamed without one", resp.ContentLength)
+		}
+		start := strings.Index(body, "<Content>") + len("<Content>")
+		end := strings.Index(body, "</Content>")
+		if start < len("<Content>") || end-start != n {
+			t.Errorf("Content has %d bytes, want %d", end-start, n)
+		}
+		if !strings.HasSuffix(body, "</GetCredentialReportResponse>") {
+			t.Error("the oversized body is not a complete response")
+		}
+	})
+}
+
+func TestCloseCutsDelayedRequest(t *testing.T) {
+	s, _ := newServer(t)
+	s.DefaultAccount().SetLatency(time.Hour)
+	cfg := s.Config()
+	cfg.RetryMaxAttempts = 1
+	client := iam.NewFromConfig(cfg)
+
+	// The deadline only keeps a broken Close from hanging the test; the
+	// assertion is that the error is not that deadline.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.GenerateCredentialReport(ctx, nil)
+		done <- err
+	}()
+	for s.TotalRequests() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.Close()
+	err := <-done
+	if err == nil {
+		t.Fatal("a request cut off by Close succeeded")
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("Close did not cut the delayed request: %v", err)
+	}
+	if _, err := client.GenerateCredentialReport(t.Context(), nil); err == nil {
+		t.Fatal("a request after Close succeeded")
+	}
+}
+
+func TestRequestLog(t *testing.T) {
+	s, clk := newServer(t)
+	s.DefaultAccount().SetReport([]byte("csv"), clk.now())
+	client := iam.NewFromConfig(s.Config())
+	for range 3 {
+		if _, err := client.GenerateCredentialReport(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.GetCredentialReport(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Requests(defaultAccount, GenerateCredentialReport); got != 3 {
+		t.Errorf("Generate requests = %d, want 3", got)
+	}
+	if got := s.Requests(defaultAccount, GetCredentialReport); got != 3 {
+		t.Errorf("Get requests = %d, want 3", got)
+	}
+	if got := s.TotalRequests(); got != 6 {
+		t.Errorf("total = %d, want 6", got)
+	}
+	s.ResetRequests()
+	if got, counts := s.TotalRequests(), s.RequestCounts(); got != 0 || len(counts) != 0 {
+		t.Errorf("after reset: total %d, log %v", got, counts)
+	}
+}
+
+// TestConcurrentUse runs calls and knob changes at once, for the race
+// detector, and checks that no request is lost from the log.
+func TestConcurrentUse(t *testing.T) {
+	s, clk := newServer(t)
+	acct := s.DefaultAccount()
+	acct.SetReport([]byte("csv"), clk.now())
+	client := iam.NewFromConfig(s.Config())
+	const workers, calls = 8, 10
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range calls {
+				_, _ = client.GenerateCredentialReport(t.Context(), nil)
+				_, _ = client.GetCredentialReport(t.Context(), nil)
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range calls {
+			acct.SetLatency(time.Duration(i%2) * time.Millisecond)
+			acct.Expire()
+			acct.SetReport([]byte("csv"), clk.now())
+			_ = s.RequestCounts()
+		}
+	})
+	wg.Wait()
+	if got := s.TotalRequests(); got != workers*calls*2 {
+		t.Errorf("total requests = %d, want %d", got, workers*calls*2)
+	}
+}

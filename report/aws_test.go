@@ -1,0 +1,721 @@
+package report_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
+)
+
+const (
+	baseAccount   = "111111111111"
+	memberAccount = "222222222222"
+)
+
+var awsTestCSV = []byte(`user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated
+<root_account>,arn:aws:iam::111111111111:root,2017-03-14T09:21:07Z,not_supported,no_information,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+alice,arn:aws:iam::111111111111:user/alice,2023-02-06T10:12:44Z,true,2024-04-20T16:03:11Z,2024-01-19T09:30:02Z,N/A,true,true,2024-01-03T13:47:09Z,2024-04-21T22:41:00Z,us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A`)
+
+// observations counts Observe calls by "operation code".
+type observations struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (o *observations) observe(operation, code string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n == nil {
+		o.n = make(map[string]int)
+	}
+	o.n[operation+" "+code]++
+}
+
+func (o *observations) counts() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string]int, len(o.n))
+	for k, v := range o.n {
+		out[k] = v
+	}
+	return out
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// fastPolls keeps polling tests fast; the backoff logic is the same.
+var fastPolls = report.AWSOptions{PollInterval: time.Millisecond, PollMaxInterval: 4 * time.Millisecond}
+
+func newFakeAWS(t *testing.T) (*fakeaws.Server, aws.Config) {
+	t.Helper()
+	s := fakeaws.New(baseAccount)
+	t.Cleanup(s.Close)
+	cfg := s.Config()
+	cfg.HTTPClient = report.NewHTTPClient(8 << 20)
+	return s, cfg
+}
+
+const (
+	gen = fakeaws.GenerateCredentialReport
+	get = fakeaws.GetCredentialReport
+)
+
+func TestAWSSourceFetch(t *testing.T) {
+	generated := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	steady := func(a *fakeaws.Account) { a.SetReport(awsTestCSV, generated) }
+
+	tests := []struct {
+		name    string
+		setup   func(s *fakeaws.Server, a *fakeaws.Account)
+		timeout time.Duration
+		// wantErr lists substrings of the error; none means success.
+		wantErr   []string
+		wantErrIs error
+		// wantCalls counts requests to the fake, retries included.
+		wantCalls map[string]int
+		// wantObserved counts Observe calls by "operation code"; nil skips.
+		wantObserved map[string]int
+	}{
+		{
+			name:         "steady state takes two calls",
+			setup:        func(_ *fakeaws.Server, a *fakeaws.Account) { steady(a) },
+			wantCalls:    map[string]int{gen: 1, get: 1},
+			wantObserved: map[string]int{gen + " ": 1, get + " ": 1},
+		},
+		{
+			name:      "first run waits for the report to be built",
+			setup:     func(_ *fakeaws.Server, a *fakeaws.Account) { a.SetCSV(awsTestCSV) },
+			wantCalls: map[string]int{gen: 3, get: 1},
+		},
+		{
+			name: "long build",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				a.SetCSV(awsTestCSV)
+				a.SetInProgressPolls(6)
+			},
+			wantCalls: map[string]int{gen: 8, get: 1},
+		},
+		{
+			name: "expired report is rebuilt",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				a.SetReport(awsTestCSV, generated)
+				a.Expire()
+			},
+			wantCalls: map[string]int{gen: 3, get: 1},
+		},
+		{
+			name: "report not present after COMPLETE",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(get, "ReportNotPresent", 1)
+			},
+			wantCalls:    map[string]int{gen: 2, get: 2},
+			wantObserved: map[string]int{gen + " ": 2, get + " ReportNotPresent": 1, get + " ": 1},
+		},
+		{
+			name: "report expired after COMPLETE",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(get, "ReportExpired", 1)
+			},
+			wantCalls: map[string]int{gen: 2, get: 2},
+		},
+		{
+			name: "report in progress on get",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(get, "ReportInProgress", 2)
+			},
+			wantCalls: map[string]int{gen: 1, get: 3},
+		},
+		{
+			name: "limit exceeded on generate is backed off",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(gen, "LimitExceeded", 2)
+			},
+			wantCalls:    map[string]int{gen: 3, get: 1},
+			wantObserved: map[string]int{gen + " LimitExceeded": 2, gen + " ": 1, get + " ": 1},
+		},
+		{
+			name: "limit exceeded on get is backed off",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(get, "LimitExceeded", 1)
+			},
+			wantCalls: map[string]int{gen: 1, get: 2},
+		},
+		{
+			name: "throttling is absorbed by SDK retries",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(gen, "Throttling", 2)
+			},
+			wantCalls:    map[string]int{gen: 3, get: 1},
+			wantObserved: map[string]int{gen + " Throttling": 2, gen + " ": 1, get + " ": 1},
+		},
+		{
+			name: "service failure is absorbed by SDK retries",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(get, "ServiceFailure", 1)
+			},
+			wantCalls:    map[string]int{gen: 1, get: 2},
+			wantObserved: map[string]int{gen + " ": 1, get + " ServiceFailure": 1, get + " ": 1},
+		},
+		{
+			name: "lasting service failure",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(get, "ServiceFailure", -1)
+			},
+			wantErr:   []string{"get credential report for account " + baseAccount, "ServiceFailure"},
+			wantCalls: map[string]int{gen: 1, get: 3},
+		},
+		{
+			name: "access denied on generate names the action",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(gen, "AccessDenied", -1)
+			},
+			wantErr:      []string{"access denied: the credentials lack iam:GenerateCredentialReport in account " + baseAccount},
+			wantCalls:    map[string]int{gen: 1},
+			wantObserved: map[string]int{gen + " AccessDenied": 1},
+		},
+		{
+			name: "access denied on get names the action",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(get, "AccessDenied", -1)
+			},
+			wantErr:   []string{"access denied: the credentials lack iam:GetCredentialReport in account " + baseAccount},
+			wantCalls: map[string]int{gen: 1, get: 1},
+		},
+		{
+			name:      "stuck in progress ends at the deadline",
+			setup:     func(_ *fakeaws.Server, a *fakeaws.Account) { a.SetStuck(true) },
+			timeout:   200 * time.Millisecond,
+			wantErrIs: report.ErrReportNotReady,
+			wantErr:   []string{"last state INPROGRESS"},
+		},
+		{
+			name: "lasting limit exceeded ends at the deadline",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(gen, "LimitExceeded", -1)
+			},
+			timeout:   200 * time.Millisecond,
+			wantErrIs: report.ErrReportNotReady,
+			wantErr:   []string{"last state LimitExceeded"},
+		},
+		{
+			name: "deadline during a slow call",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.SetLatency(time.Hour)
+			},
+			timeout:      200 * time.Millisecond,
+			wantErrIs:    context.DeadlineExceeded,
+			wantErr:      []string{"did not become ready", "last state none"},
+			wantCalls:    map[string]int{gen: 1},
+			wantObserved: map[string]int{gen + " timeout": 1},
+		},
+		{
+			name: "report that keeps vanishing",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.Fail(get, "ReportNotPresent", -1)
+			},
+			wantErr:   []string{"no report after 3 generations", "last state ReportNotPresent"},
+			wantCalls: map[string]int{gen: 3, get: 3},
+		},
+		{
+			name: "garbage body",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.SendGarbage(get, 1)
+			},
+			wantErr:      []string{"get credential report for account " + baseAccount},
+			wantCalls:    map[string]int{gen: 1, get: 1},
+			wantObserved: map[string]int{gen + " ": 1, get + " invalid_response": 1},
+		},
+		{
+			name: "oversized body",
+			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				a.SetOversizedContent(20 << 20)
+			},
+			wantErrIs:    report.ErrResponseTooLarge,
+			wantErr:      []string{"larger than the configured limit"},
+			wantCalls:    map[string]int{gen: 1, get: 1},
+			wantObserved: map[string]int{gen + " ": 1, get + " response_too_large": 1},
+		},
+		{
+			name:      "invalid report",
+			setup:     func(_ *fakeaws.Server, a *fakeaws.Account) { a.SetReport([]byte("name,email\nx,y\n"), generated) },
+			wantErrIs: report.ErrInvalidReport,
+			wantErr:   []string{"parse credential report for account " + baseAccount},
+			wantCalls: map[string]int{gen: 1, get: 1},
+		},
+		{
+			name: "endpoint down",
+			setup: func(s *fakeaws.Server, a *fakeaws.Account) {
+				steady(a)
+				s.Close()
+			},
+			wantErr:      []string{"generate credential report for account " + baseAccount},
+			wantObserved: map[string]int{gen + " network": 3},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, cfg := newFakeAWS(t)
+			tt.setup(s, s.DefaultAccount())
+			var obs observations
+			opts := fastPolls
+			opts.Observe = obs.observe
+			src := report.NewAWSSource(cfg, baseAccount, opts, discardLogger())
+
+			timeout := tt.timeout
+			if timeout == 0 {
+				timeout = 20 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			rep, err := src.Fetch(ctx)
+
+			if len(tt.wantErr) == 0 && tt.wantErrIs == nil {
+				if err != nil {
+					t.Fatalf("Fetch: %v", err)
+				}
+				if len(rep.Users) != 2 || rep.Users[1].Name != "alice" || rep.AccountID != baseAccount {
+					t.Errorf("report = %d users of account %s, want root and alice of %s", len(rep.Users), rep.AccountID, baseAccount)
+				}
+				if rep.GeneratedAt.IsZero() || time.Since(rep.GeneratedAt) > 2*time.Hour {
+					t.Errorf("GeneratedAt = %v, want the report's GeneratedTime", rep.GeneratedAt)
+				}
+			} else {
+				if err == nil {
+					t.Fatal("Fetch succeeded, want an error")
+				}
+				for _, want := range tt.wantErr {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+				if tt.wantErrIs != nil && !errors.Is(err, tt.wantErrIs) {
+					t.Errorf("error %q does not wrap %v", err, tt.wantErrIs)
+				}
+			}
+
+			if tt.wantCalls != nil {
+				for _, action := range []string{gen, get} {
+					if got := s.Requests(baseAccount, action); got != tt.wantCalls[action] {
+						t.Errorf("%s requests = %d, want %d", action, got, tt.wantCalls[action])
+					}
+				}
+			}
+			if tt.wantObserved != nil {
+				got := obs.counts()
+				if fmt.Sprint(got) != fmt.Sprint(tt.wantObserved) {
+					t.Errorf("observed %v, want %v", got, tt.wantObserved)
+				}
+			}
+		})
+	}
+}
+
+func TestAWSSourceGeneratedAt(t *testing.T) {
+	s, cfg := newFakeAWS(t)
+	generated := time.Date(2024, 4, 22, 19, 47, 52, 0, time.UTC)
+	s.SetClock(func() time.Time { return generated.Add(time.Hour) })
+	s.DefaultAccount().SetReport(awsTestCSV, generated)
+	rep, err := report.NewAWSSource(cfg, baseAccount, fastPolls, discardLogger()).Fetch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.GeneratedAt.Equal(generated) || rep.GeneratedAt.Location() != time.UTC {
+		t.Errorf("GeneratedAt = %v, want %v", rep.GeneratedAt, generated)
+	}
+}
+
+// TestAWSSourceRepeatedFetches is the refresher's steady state: every fetch
+// costs two calls, no more.
+func TestAWSSourceRepeatedFetches(t *testing.T) {
+	s, cfg := newFakeAWS(t)
+	s.DefaultAccount().SetCSV(awsTestCSV)
+	src := report.NewAWSSource(cfg, baseAccount, fastPolls, discardLogger())
+	if _, err := src.Fetch(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.ResetRequests()
+	const fetches = 5
+	for range fetches {
+		if _, err := src.Fetch(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.TotalRequests(); got != 2*fetches {
+		t.Errorf("%d fetches made %d requests, want %d", fetches, got, 2*fetches)
+	}
+}
+
+// BenchmarkAWSSourceFetch measures a steady-state refresh of the largest
+// account (5000 users) through the SDK and the fake's loopback HTTP.
+func BenchmarkAWSSourceFetch(b *testing.B) {
+	s := fakeaws.New(baseAccount)
+	b.Cleanup(s.Close)
+	csv := reportgen.Generate(reportgen.Options{AccountID: baseAccount, Users: 5000, Seed: 1})
+	s.DefaultAccount().SetReport(csv, time.Now())
+	cfg := s.Config()
+	cfg.HTTPClient = report.NewHTTPClient(64 << 20)
+	src := report.NewAWSSource(cfg, baseAccount, fastPolls, discardLogger())
+	b.SetBytes(int64(len(csv)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := src.Fetch(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestAWSSourceOversizedMemory checks that an oversized response is cut off
+// at the limit rather than read into memory. It does not run in parallel, so
+// the allocation count is this test's.
+func TestAWSSourceOversizedMemory(t *testing.T) {
+	const body, limit = 64 << 20, 1 << 20
+	s := fakeaws.New(baseAccount)
+	t.Cleanup(s.Close)
+	s.DefaultAccount().SetReport(awsTestCSV, time.Now())
+	s.DefaultAccount().SetOversizedContent(body)
+	cfg := s.Config()
+	cfg.HTTPClient = report.NewHTTPClient(limit)
+	src := report.NewAWSSource(cfg, baseAccount, fastPolls, discardLogger())
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := src.Fetch(t.Context())
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, report.ErrResponseTooLarge) {
+		t.Fatalf("Fetch: %v, want ErrResponseTooLarge", err)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 16*limit {
+		t.Errorf("allocated %d MiB for a %d MiB limit: the body was not cut off", allocated>>20, limit>>20)
+	}
+}
+
+func TestNewHTTPClient(t *testing.T) {
+	const limit = 1000
+	tests := []struct {
+		name          string
+		size          int
+		contentLength bool
+		wantErr       bool
+	}{
+		{name: "under the limit", size: limit - 1, contentLength: true},
+		{name: "at the limit", size: limit, contentLength: true},
+		{name: "at the limit, streamed", size: limit},
+		{name: "over the limit, announced", size: limit + 1, contentLength: true, wantErr: true},
+		{name: "over the limit, streamed", size: limit + 1, wantErr: true},
+		{name: "far over the limit, streamed", size: 100 * limit, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.contentLength {
+					w.Header().Set("Content-Length", strconv.Itoa(tt.size))
+				}
+				// Flushing first forces chunked encoding when no length is set.
+				w.(http.Flusher).Flush()
+				_, _ = w.Write([]byte(strings.Repeat("x", tt.size)))
+			}))
+			defer srv.Close()
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := report.NewHTTPClient(limit).Do(req)
+			if err != nil {
+				t.Fatalf("Do: %v (the limit must fail the body, not the request)", err)
+			}
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			if tt.wantErr {
+				if !errors.Is(err, report.ErrResponseTooLarge) {
+					t.Fatalf("read error = %v, want ErrResponseTooLarge", err)
+				}
+				if len(got) > limit {
+					t.Errorf("read %d bytes past a limit of %d", len(got), limit)
+				}
+				return
+			}
+			if err != nil || len(got) != tt.size {
+				t.Errorf("read %d bytes, err %v; want %d bytes", len(got), err, tt.size)
+			}
+		})
+	}
+}
+
+// extraReadClient answers GenerateCredentialReport the way net/http sends
+// a request: it reads Content-Length bytes of the body, answers, and checks
+// for bytes past Content-Length only later, here when the response body is
+// closed, by which time the SDK has closed the request body. net/http drops
+// the connection when that check fails.
+type extraReadClient struct {
+	mu        sync.Mutex
+	extraErrs []error
+}
+
+func (c *extraReadClient) Do(req *http.Request) (*http.Response, error) {
+	if _, err := io.CopyN(io.Discard, req.Body, req.ContentLength); err != nil {
+		return nil, err
+	}
+	body := `<GenerateCredentialReportResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GenerateCredentialReportResult>` +
+		`<State>COMPLETE</State></GenerateCredentialReportResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GenerateCredentialReportResponse>`
+	return &http.Response{
+		StatusCode:    http.StatusOK,
+		Header:        http.Header{"Content-Type": {"text/xml"}},
+		ContentLength: int64(len(body)),
+		Body: closeFunc{Reader: strings.NewReader(body), close: func() {
+			_, err := io.Copy(io.Discard, req.Body)
+			c.mu.Lock()
+			c.extraErrs = append(c.extraErrs, err)
+			c.mu.Unlock()
+		}},
+		Request: req,
+	}, nil
+}
+
+type closeFunc struct {
+	io.Reader
+	close func()
+}
+
+func (c closeFunc) Close() error { c.close(); return nil }
+
+func TestWrapHTTPClientRequestBodyEndsCleanly(t *testing.T) {
+	s, cfg := newFakeAWS(t)
+	s.Close() // nothing may reach the network
+	next := &extraReadClient{}
+	cfg.HTTPClient = report.WrapHTTPClient(next, 0)
+	if _, err := iam.NewFromConfig(cfg).GenerateCredentialReport(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	next.mu.Lock()
+	defer next.mu.Unlock()
+	if len(next.extraErrs) != 1 || next.extraErrs[0] != nil {
+		t.Errorf("reading the request body past its end after the SDK closed it gave %v, want one clean end", next.extraErrs)
+	}
+}
+
+// isolateAWSEnv points the SDK's default chain at the fake only: no shared
+// config of the machine, no instance metadata.
+func isolateAWSEnv(t *testing.T, s *fakeaws.Server, region string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, kv := range s.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_REGION", region)
+	if region == "" {
+		os.Unsetenv("AWS_REGION")
+	}
+}
+
+func withNoDelayRetryer(o *config.LoadOptions) error {
+	o.Retryer = fakeaws.NoDelayRetryer
+	return nil
+}
+
+func TestLoadAWSConfigAssumeRole(t *testing.T) {
+	roleARN := "arn:aws:iam::" + memberAccount + ":role/iam-credential-exporter"
+	tests := []struct {
+		name       string
+		externalID string
+		setup      func(member *fakeaws.Account)
+		wantErr    string
+	}{
+		{name: "role", setup: func(*fakeaws.Account) {}},
+		{name: "role with external ID", externalID: "xyzzy", setup: func(m *fakeaws.Account) { m.RequireExternalID("xyzzy") }},
+		{name: "wrong external ID", externalID: "guess", setup: func(m *fakeaws.Account) { m.RequireExternalID("xyzzy") },
+			wantErr: "access denied: the role cannot be assumed"},
+		{name: "role refused", setup: func(m *fakeaws.Account) { m.DenyAssumeRole(true) },
+			wantErr: "access denied: the role cannot be assumed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fakeaws.New(baseAccount)
+			t.Cleanup(s.Close)
+			isolateAWSEnv(t, s, "")
+			member := s.Account(memberAccount)
+			member.SetReport([]byte(strings.ReplaceAll(string(awsTestCSV), baseAccount, memberAccount)), time.Now())
+			tt.setup(member)
+
+			cfg, err := report.LoadAWSConfig(t.Context(), report.ConfigOptions{
+				RoleARN:          roleARN,
+				ExternalID:       tt.externalID,
+				MaxResponseBytes: 8 << 20,
+			}, withNoDelayRetryer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Region != "us-east-1" {
+				t.Errorf("region = %q, want the default us-east-1", cfg.Region)
+			}
+			account, err := report.AccountFromRoleARN(roleARN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := report.NewAWSSource(cfg, account, fastPolls, discardLogger()).Fetch(t.Context())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Fetch error = %v, want %q", err, tt.wantErr)
+				}
+				if got := s.Requests(memberAccount, gen); got != 0 {
+					t.Errorf("%d requests reached the member account without its role", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.AccountID != memberAccount {
+				t.Errorf("report of account %s, want %s", rep.AccountID, memberAccount)
+			}
+			want := map[fakeaws.RequestKey]int{
+				{Account: baseAccount, Action: fakeaws.AssumeRole}: 1,
+				{Account: memberAccount, Action: gen}:              1,
+				{Account: memberAccount, Action: get}:              1,
+			}
+			if got := s.RequestCounts(); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("requests = %v, want %v", got, want)
+			}
+
+			caller, err := report.CallerAccount(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if caller != memberAccount {
+				t.Errorf("CallerAccount = %s, want the role's account %s", caller, memberAccount)
+			}
+		})
+	}
+}
+
+func TestLoadAWSConfigRegion(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     string
+		option  string
+		roleARN string
+		want    string
+	}{
+		{name: "default", want: "us-east-1"},
+		{name: "from the environment", env: "eu-west-1", want: "eu-west-1"},
+		{name: "option wins", env: "eu-west-1", option: "ap-southeast-2", want: "ap-southeast-2"},
+		{name: "China role", roleARN: "arn:aws-cn:iam::123456789012:role/r", want: "cn-north-1"},
+		{name: "GovCloud role", roleARN: "arn:aws-us-gov:iam::123456789012:role/r", want: "us-gov-west-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fakeaws.New(baseAccount)
+			t.Cleanup(s.Close)
+			isolateAWSEnv(t, s, tt.env)
+			cfg, err := report.LoadAWSConfig(t.Context(), report.ConfigOptions{Region: tt.option, RoleARN: tt.roleARN})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Region != tt.want {
+				t.Errorf("region = %q, want %q", cfg.Region, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadAWSConfigRejectsBadRoleARN(t *testing.T) {
+	s := fakeaws.New(baseAccount)
+	t.Cleanup(s.Close)
+	isolateAWSEnv(t, s, "")
+	_, err := report.LoadAWSConfig(t.Context(), report.ConfigOptions{RoleARN: "arn:aws:iam::123456789012:user/bob"})
+	if err == nil || !strings.Contains(err.Error(), "not an IAM role ARN") {
+		t.Errorf("error = %v, want a rejected role ARN", err)
+	}
+}
+
+func TestCallerAccount(t *testing.T) {
+	s, cfg := newFakeAWS(t)
+	got, err := report.CallerAccount(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != baseAccount {
+		t.Errorf("CallerAccount = %s, want %s", got, baseAccount)
+	}
+	s.Close()
+	if _, err := report.CallerAccount(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "get caller identity") {
+		t.Errorf("error = %v, want a failed get caller identity", err)
+	}
+}
+
+func TestAccountFromRoleARN(t *testing.T) {
+	tests := []struct {
+		arn     string
+		want    string
+		wantErr bool
+	}{
+		{arn: "arn:aws:iam::123456789012:role/reader", want: "123456789012"},
+		{arn: "arn:aws:iam::123456789012:role/path/to/reader", want: "123456789012"},
+		{arn: "arn:aws-cn:iam::210987654321:role/reader", want: "210987654321"},
+		{arn: "arn:aws-us-gov:iam::123456789012:role/reader", want: "123456789012"},
+		{arn: "arn:aws:iam::123456789012:user/bob", wantErr: true},
+		{arn: "arn:aws:iam::123456789012:role/", wantErr: true},
+		{arn: "arn:aws:sts::123456789012:assumed-role/reader/s", wantErr: true},
+		{arn: "arn:aws:iam::12345:role/reader", wantErr: true},
+		{arn: "arn:other:iam::123456789012:role/reader", wantErr: true},
+		{arn: "123456789012", wantErr: true},
+		{arn: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arn, func(t *testing.T) {
+			got, err := report.AccountFromRoleARN(tt.arn)
+			if tt.wantErr {
+				if err == nil {
+					t.Errorf("accepted %q as a role ARN of account %s", tt.arn, got)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
