@@ -1,0 +1,144 @@
+package report
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Target is one account whose report is kept.
+type Target struct {
+	AccountID string
+	// Name is the account's name (from Organizations or the config file), or "".
+	Name   string
+	Source Source
+	// Key identifies how the account is reached (role, external ID): a
+	// target whose Key changes is restarted with its new Source.
+	Key string
+}
+
+// Scheduler keeps the latest report of many accounts. Each account is
+// refreshed on its own schedule, jittered so that refreshes spread over the
+// interval, and at most a fixed number of refreshes run at once, so one slow
+// or failing account never holds up the others beyond its own slot.
+type Scheduler struct {
+	interval, timeout time.Duration
+	slots             chan struct{}
+	logger            *slog.Logger
+
+	mu      sync.Mutex
+	running map[string]*account
+	wg      sync.WaitGroup
+	// published is what scrapes read: a sorted, immutable list.
+	published atomic.Pointer[[]*account]
+}
+
+type account struct {
+	refresher *Refresher
+	key       string
+	cancel    context.CancelFunc
+}
+
+// NewScheduler returns a scheduler that refreshes every account about every
+// interval, each refresh bounded by timeout, at most concurrency at once.
+func NewScheduler(interval, timeout time.Duration, concurrency int, logger *slog.Logger) *Scheduler {
+	s := &Scheduler{
+		interval: interval,
+		timeout:  timeout,
+		slots:    make(chan struct{}, max(concurrency, 1)),
+		logger:   logger,
+		running:  map[string]*account{},
+	}
+	s.published.Store(&[]*account{})
+	return s
+}
+
+// Sync makes the set of refreshed accounts equal to targets: new accounts
+// start (their first refresh as soon as a slot is free), accounts no longer
+// listed stop and disappear from States, and accounts whose Key changed
+// restart. Accounts refresh until ctx is cancelled.
+func (s *Scheduler) Sync(ctx context.Context, targets []Target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := make(map[string]Target, len(targets))
+	for _, t := range targets {
+		want[t.AccountID] = t
+	}
+	for id, a := range s.running {
+		if t, ok := want[id]; !ok || t.Key != a.key {
+			a.cancel()
+			delete(s.running, id)
+			if !ok {
+				s.logger.Info("account removed", "account_id", id)
+			}
+		}
+	}
+	for id, t := range want {
+		if _, ok := s.running[id]; ok {
+			continue
+		}
+		r := NewRefresher(t, s.timeout, s.logger)
+		actx, cancel := context.WithCancel(ctx)
+		s.running[id] = &account{refresher: r, key: t.Key, cancel: cancel}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.loop(actx, r)
+		}()
+		s.logger.Debug("account added", "account_id", id, "name", t.Name)
+	}
+	list := make([]*account, 0, len(s.running))
+	for _, a := range s.running {
+		list = append(list, a)
+	}
+	slices.SortFunc(list, func(a, b *account) int {
+		return strings.Compare(a.refresher.accountID, b.refresher.accountID)
+	})
+	s.published.Store(&list)
+}
+
+// States returns the current state of every account, sorted by account ID.
+// It never blocks on a refresh.
+func (s *Scheduler) States() []*State {
+	list := *s.published.Load()
+	out := make([]*State, len(list))
+	for i, a := range list {
+		out[i] = a.refresher.State()
+	}
+	return out
+}
+
+// Wait returns when every account's loop has stopped, after ctx of Sync is
+// cancelled.
+func (s *Scheduler) Wait() { s.wg.Wait() }
+
+func (s *Scheduler) loop(ctx context.Context, r *Refresher) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case s.slots <- struct{}{}:
+		}
+		r.Refresh(ctx)
+		<-s.slots
+		timer.Reset(jitter(s.interval))
+	}
+}
+
+// jitter spreads refreshes by ±10% so that accounts added together drift
+// apart instead of hitting AWS in bursts forever.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + rand.N(d/5+1)
+}
