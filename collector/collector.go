@@ -1,0 +1,188 @@
+// Package collector turns the latest credential report of each account into
+// Prometheus metrics, together with the exporter's own refresh health.
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
+)
+
+const (
+	namespace = "aws_iam"
+	exporter  = "iam_credential_exporter"
+	fromCache = " From the IAM credential report, cached; refreshed every --report.refresh-interval."
+)
+
+// States lists the current state of every account. It must not block or
+// call AWS: it is called on every scrape.
+type States func() []*report.State
+
+// Collector exports the cached reports. It reads published, immutable
+// states only, so a scrape never waits for a refresh and never calls AWS.
+type Collector struct {
+	states States
+
+	userInfo, userCreated                           *prometheus.Desc
+	passwordEnabled, passwordLastUsed               *prometheus.Desc
+	passwordLastChanged, passwordNextRotation       *prometheus.Desc
+	mfaActive                                       *prometheus.Desc
+	keyActive, keyLastRotated, keyLastUsed, keyInfo *prometheus.Desc
+	certActive, certLastRotated                     *prometheus.Desc
+	reportGenerated, reportUsers                    *prometheus.Desc
+	accountInfo                                     *prometheus.Desc
+
+	refreshSuccess, lastSuccess, refreshDuration *prometheus.Desc
+	refreshes, failures, parseErrors             *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// New returns a collector over the accounts that states lists.
+func New(states States) *Collector {
+	user := []string{"account_id", "user"}
+	key := []string{"account_id", "user", "key"}
+	cert := []string{"account_id", "user", "cert"}
+	account := []string{"account_id"}
+	d := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &Collector{
+		states: states,
+
+		userInfo:             d(namespace+"_user_info", "IAM user (or the root user, user=\"<root_account>\") listed in the credential report; value 1."+fromCache, []string{"account_id", "user", "arn"}),
+		userCreated:          d(namespace+"_user_creation_timestamp_seconds", "When the user was created (for root: when the account was created), Unix seconds."+fromCache, user),
+		passwordEnabled:      d(namespace+"_user_password_enabled", "1 if the user has a console password, 0 if not; absent for root (not_supported)."+fromCache, user),
+		passwordLastUsed:     d(namespace+"_user_password_last_used_timestamp_seconds", "When the console password was last used, Unix seconds; absent when never used or unknown (no_information, N/A)."+fromCache, user),
+		passwordLastChanged:  d(namespace+"_user_password_last_changed_timestamp_seconds", "When the console password was last set, Unix seconds; absent without a password."+fromCache, user),
+		passwordNextRotation: d(namespace+"_user_password_next_rotation_timestamp_seconds", "When the password policy requires the next password change, Unix seconds; absent without such a policy."+fromCache, user),
+		mfaActive:            d(namespace+"_user_mfa_active", "1 if an MFA device is enabled for the user, 0 if not."+fromCache, user),
+		keyActive:            d(namespace+"_access_key_active", "1 if the access key in this slot (key=\"1\"|\"2\") is active, 0 if inactive or absent."+fromCache, key),
+		keyLastRotated:       d(namespace+"_access_key_last_rotated_timestamp_seconds", "When the access key in this slot was created or last rotated, Unix seconds (also reported for inactive keys)."+fromCache, key),
+		keyLastUsed:          d(namespace+"_access_key_last_used_timestamp_seconds", "When the access key in this slot was last used to sign an AWS request, Unix seconds; absent when never used."+fromCache, key),
+		keyInfo:              d(namespace+"_access_key_last_used_info", "Region and service of the last use of the access key in this slot; value 1; region or service empty where the report says N/A (global services such as S3)."+fromCache, []string{"account_id", "user", "key", "region", "service"}),
+		certActive:           d(namespace+"_signing_certificate_active", "1 if the X.509 signing certificate in this slot (cert=\"1\"|\"2\") is active, 0 if inactive or absent."+fromCache, cert),
+		certLastRotated:      d(namespace+"_signing_certificate_last_rotated_timestamp_seconds", "When the signing certificate in this slot was created or last changed, Unix seconds."+fromCache, cert),
+		reportGenerated:      d(namespace+"_credential_report_generated_timestamp_seconds", "When AWS generated the cached credential report (for --report.file: the file's time), Unix seconds. AWS rebuilds it at most every 4 hours.", account),
+		reportUsers:          d(namespace+"_credential_report_users", "Rows in the cached credential report, the root user included.", account),
+		accountInfo:          d(namespace+"_account_info", "AWS account read by the exporter; value 1; name from AWS Organizations or the config file, alias from iam:ListAccountAliases (empty when unknown or not permitted).", []string{"account_id", "name", "alias"}),
+
+		refreshSuccess:  d(exporter+"_refresh_success", "1 if the last refresh of the account's credential report succeeded, 0 if it failed (the last good report is still served).", account),
+		lastSuccess:     d(exporter+"_last_refresh_success_timestamp_seconds", "When the account's credential report was last refreshed successfully, Unix seconds.", account),
+		refreshDuration: d(exporter+"_refresh_duration_seconds", "How long the last refresh of the account's credential report took, in seconds.", account),
+		refreshes:       d(exporter+"_refreshes_total", "Refreshes of the account's credential report attempted since the exporter started.", account),
+		failures:        d(exporter+"_refresh_failures_total", "Refreshes of the account's credential report that failed since the exporter started.", account),
+		parseErrors:     d(exporter+"_report_parse_errors_total", "Problems found while parsing the account's credential reports since the exporter started: unparsable cells (exported as unknown), duplicate rows, and rejected reports.", account),
+	}
+}
+
+// Describe sends every descriptor: the collector is checked.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.userInfo, c.userCreated, c.passwordEnabled, c.passwordLastUsed, c.passwordLastChanged,
+		c.passwordNextRotation, c.mfaActive, c.keyActive, c.keyLastRotated, c.keyLastUsed, c.keyInfo,
+		c.certActive, c.certLastRotated, c.reportGenerated, c.reportUsers, c.accountInfo,
+		c.refreshSuccess, c.lastSuccess, c.refreshDuration, c.refreshes, c.failures, c.parseErrors,
+	} {
+		ch <- d
+	}
+}
+
+// Collect sends the metrics of every account.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.states() {
+		c.collectHealth(ch, s)
+		if s.Report != nil {
+			c.collectReport(ch, s.AccountID, s.Report)
+		}
+	}
+}
+
+func (c *Collector) collectHealth(ch chan<- prometheus.Metric, s *report.State) {
+	id := s.AccountID
+	alias := ""
+	if s.Report != nil {
+		alias = s.Report.AccountAlias
+	}
+	ch <- prometheus.MustNewConstMetric(c.accountInfo, prometheus.GaugeValue, 1, id, s.AccountName, alias)
+	if s.Refreshes > 0 {
+		ch <- prometheus.MustNewConstMetric(c.refreshSuccess, prometheus.GaugeValue, boolValue(s.LastErr == nil), id)
+		ch <- prometheus.MustNewConstMetric(c.refreshDuration, prometheus.GaugeValue, s.LastDuration.Seconds(), id)
+	}
+	if !s.LastSuccess.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, unixSeconds(s.LastSuccess), id)
+	}
+	ch <- prometheus.MustNewConstMetric(c.refreshes, prometheus.CounterValue, float64(s.Refreshes), id)
+	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.Failures), id)
+	ch <- prometheus.MustNewConstMetric(c.parseErrors, prometheus.CounterValue, float64(s.ParseErrors), id)
+}
+
+func (c *Collector) collectReport(ch chan<- prometheus.Metric, id string, rep *report.Report) {
+	if !rep.GeneratedAt.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.reportGenerated, prometheus.GaugeValue, unixSeconds(rep.GeneratedAt), id)
+	}
+	ch <- prometheus.MustNewConstMetric(c.reportUsers, prometheus.GaugeValue, float64(len(rep.Users)), id)
+
+	for i := range rep.Users {
+		u := &rep.Users[i]
+		ch <- prometheus.MustNewConstMetric(c.userInfo, prometheus.GaugeValue, 1, id, u.Name, u.ARN)
+		timestamp(ch, c.userCreated, u.Created, id, u.Name)
+		flagMetric(ch, c.passwordEnabled, u.PasswordEnabled, id, u.Name)
+		timestamp(ch, c.passwordLastUsed, u.PasswordLastUsed, id, u.Name)
+		timestamp(ch, c.passwordLastChanged, u.PasswordLastChanged, id, u.Name)
+		timestamp(ch, c.passwordNextRotation, u.PasswordNextRotation, id, u.Name)
+		flagMetric(ch, c.mfaActive, u.MFAActive, id, u.Name)
+		for k := range u.AccessKeys {
+			key := &u.AccessKeys[k]
+			slot := slotNames[k]
+			flagMetric(ch, c.keyActive, key.Active, id, u.Name, slot)
+			timestamp(ch, c.keyLastRotated, key.LastRotated, id, u.Name, slot)
+			timestamp(ch, c.keyLastUsed, key.LastUsed, id, u.Name, slot)
+			if key.LastUsed.Status == report.Present {
+				ch <- prometheus.MustNewConstMetric(c.keyInfo, prometheus.GaugeValue, 1,
+					id, u.Name, slot, text(key.LastUsedRegion), text(key.LastUsedService))
+			}
+		}
+		for k := range u.Certificates {
+			cert := &u.Certificates[k]
+			flagMetric(ch, c.certActive, cert.Active, id, u.Name, slotNames[k])
+			timestamp(ch, c.certLastRotated, cert.LastRotated, id, u.Name, slotNames[k])
+		}
+	}
+}
+
+var slotNames = [2]string{"1", "2"}
+
+// timestamp sends the cell only when it holds a real time: a sentinel is
+// never exported as 0, which an age alert would read as 56 years old.
+func timestamp(ch chan<- prometheus.Metric, desc *prometheus.Desc, t report.Timestamp, labels ...string) {
+	if t.Status == report.Present {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(t.Unix), labels...)
+	}
+}
+
+func flagMetric(ch chan<- prometheus.Metric, desc *prometheus.Desc, f report.Flag, labels ...string) {
+	if f.Status == report.Present {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, boolValue(f.Value), labels...)
+	}
+}
+
+func text(t report.Text) string {
+	if t.Status == report.Present {
+		return t.Value
+	}
+	return ""
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}
