@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
+)
+
+// newHandler routes the telemetry path, the health endpoints and the landing page.
+func newHandler(o options, registry *prometheus.Registry, states collector.States, logger *slog.Logger) (http.Handler, error) {
+	mux := http.NewServeMux()
+	gatherers := prometheus.Gatherers{registry}
+	handlerOpts := promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: o.maxRequests,
+	}
+	var metrics http.Handler
+	if o.disableExporterMetrics {
+		metrics = promhttp.HandlerFor(gatherers, handlerOpts)
+	} else {
+		exporterRegistry := prometheus.NewRegistry()
+		exporterRegistry.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		)
+		handlerOpts.Registry = exporterRegistry
+		metrics = promhttp.InstrumentMetricHandler(exporterRegistry,
+			promhttp.HandlerFor(append(gatherers, exporterRegistry), handlerOpts))
+	}
+	mux.Handle(o.telemetryPath, metrics)
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("OK\n"))
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		for _, s := range states() {
+			if s.Ready() {
+				w.Write([]byte("OK\n"))
+				return
+			}
+		}
+		http.Error(w, "no credential report loaded yet", http.StatusServiceUnavailable)
+	})
+	landing := landingConfig(o)
+	// Fail at start, not on the first visit, if the page cannot be built.
+	if _, err := web.NewLandingPage(landing); err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// The page shows live refresh results, so it is built per visit;
+		// the landing page is not on the scrape path.
+		c := landing
+		c.Links = append([]web.LandingLinks(nil), landing.Links...)
+		c.ExtraHTML = accountsHTML(states(), time.Now())
+		page, err := web.NewLandingPage(c)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
+	return mux, nil
+}
+
+func landingConfig(o options) web.LandingConfig {
+	return web.LandingConfig{
+		Name:        name,
+		Description: "Prometheus exporter for the AWS IAM credential report",
+		Version:     version.Info(),
+		Profiling:   "false",
+		Links: []web.LandingLinks{
+			{Address: o.telemetryPath, Text: "Metrics"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness", Description: "200 once a credential report is loaded"},
+		},
+	}
+}
+
+// The landing page inserts ExtraHTML as is, so account data is escaped here.
+var accountsTemplate = template.Must(template.New("accounts").Parse(`<h3>Accounts</h3>
+<table>
+<tr><th>Account</th><th>Report generated</th><th>Users</th><th>Last refresh</th><th>Result</th></tr>
+{{range .}}<tr><td>{{.Account}}</td><td>{{.Generated}}</td><td>{{.Users}}</td><td>{{.LastAttempt}}</td><td>{{.Result}}</td></tr>
+{{end}}</table>
+`))
+
+type accountRow struct {
+	Account, Generated, Users, LastAttempt, Result string
+}
+
+func accountsHTML(states []*report.State, now time.Time) string {
+	rows := make([]accountRow, 0, len(states))
+	for _, s := range states {
+		row := accountRow{Account: s.AccountID, Generated: "none yet", Users: "-", LastAttempt: "not yet", Result: "pending"}
+		if row.Account == "" {
+			row.Account = "(unknown until the first report)"
+		}
+		if s.Report != nil {
+			row.Users = strconv.Itoa(len(s.Report.Users))
+			if !s.Report.GeneratedAt.IsZero() {
+				row.Generated = ago(s.Report.GeneratedAt, now)
+			}
+		}
+		if !s.LastAttempt.IsZero() {
+			row.LastAttempt = ago(s.LastAttempt, now)
+			row.Result = "ok"
+			if s.LastErr != nil {
+				row.Result = "failed: " + s.LastErr.Error()
+			}
+		}
+		rows = append(rows, row)
+	}
+	var buf bytes.Buffer
+	if err := accountsTemplate.Execute(&buf, rows); err != nil {
+		return template.HTMLEscapeString(err.Error())
+	}
+	return buf.String()
+}
+
+func ago(t, now time.Time) string {
+	return t.UTC().Format(time.RFC3339) + " (" + now.Sub(t).Round(time.Second).String() + " ago)"
+}
+
+// serve runs the HTTP server until ctx is cancelled, then shuts it down.
+func serve(ctx context.Context, handler http.Handler, flags *web.FlagConfig, logger *slog.Logger) error {
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(server, flags, logger) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return server.Shutdown(shutdownCtx)
+}

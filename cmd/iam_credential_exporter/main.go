@@ -1,0 +1,189 @@
+// Command iam_credential_exporter exports the AWS IAM credential report as
+// Prometheus metrics. It only parses flags and wires the parts together: the
+// report package fetches and caches reports, the collector package turns
+// them into metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
+)
+
+const name = "iam_credential_exporter"
+
+// defaultAddress is the exporter's port. The 9100-9999 range of the
+// Prometheus port allocation page is full, so pick with --web.listen-address.
+const defaultAddress = ":9860"
+
+type options struct {
+	telemetryPath          string
+	disableExporterMetrics bool
+	maxRequests            int
+
+	reportFile      string
+	refreshInterval time.Duration
+	timeout         time.Duration
+	maxBytes        int64
+
+	configFile  string
+	region      string
+	roleARNs    []string
+	externalID  string
+	concurrency int
+
+	organization       bool
+	orgRoleName        string
+	orgRefreshInterval time.Duration
+	include, exclude   []string
+	shard, totalShards int
+}
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	var opts options
+	app := kingpin.New(name, "Exports the AWS IAM credential report (access key age and use, MFA, passwords, root credentials) as Prometheus metrics.")
+	webFlags := kingpinflag.AddFlags(app, defaultAddress)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics. Default: /metrics.").
+		Default("/metrics").StringVar(&opts.telemetryPath)
+	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_* and process_* metrics from the telemetry path. Default: false.").
+		BoolVar(&opts.disableExporterMetrics)
+	app.Flag("web.max-requests", "Maximum number of concurrent scrape requests; 0 disables the limit. Default: 40.").
+		Default("40").IntVar(&opts.maxRequests)
+	app.Flag("report.file", "Read the credential report from this local file instead of AWS: the CSV (what `aws iam get-credential-report --query Content --output text | base64 -d` writes), its base64 text, or the JSON output of `aws iam get-credential-report`. Re-read every --report.refresh-interval. Default: unset (use AWS).").
+		PlaceHolder("PATH").StringVar(&opts.reportFile)
+	app.Flag("report.refresh-interval", "How often to refresh the credential report in the background; AWS rebuilds it at most every 4 hours. Default: 30m.").
+		Default("30m").DurationVar(&opts.refreshInterval)
+	app.Flag("report.timeout", "Deadline of one refresh: generating, polling and downloading the report. Default: 5m.").
+		Default("5m").DurationVar(&opts.timeout)
+	app.Flag("report.max-bytes", "Largest credential report (or AWS response) accepted, in bytes; a larger one is rejected. Default: 67108864 (64 MiB).").
+		Default("67108864").Int64Var(&opts.maxBytes)
+	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see the README. Default: unset.").
+		PlaceHolder("PATH").StringVar(&opts.configFile)
+	app.Flag("aws.region", "AWS region whose partition holds the accounts (IAM is global within a partition). Default: the SDK's (AWS_REGION, profile), else us-east-1.").
+		StringVar(&opts.region)
+	app.Flag("aws.role-arn", "ARN of an IAM role to assume to read one account's report; repeat for several accounts. Default: unset (read the account of the ambient credentials).").
+		PlaceHolder("ARN").StringsVar(&opts.roleARNs)
+	app.Flag("aws.external-id", "External ID passed when assuming every --aws.role-arn and discovered role. Default: unset.").
+		StringVar(&opts.externalID)
+	app.Flag("aws.organization", "Discover the ACTIVE accounts of the AWS Organization (organizations:ListAccounts, from the management or a delegated administrator account) and read each through --aws.organization.role-name. Default: false.").
+		BoolVar(&opts.organization)
+	app.Flag("aws.organization.role-name", "Role (name, optionally with a path) assumed in each discovered account. Default: "+accounts.DefaultOrgRoleName+".").
+		Default(accounts.DefaultOrgRoleName).StringVar(&opts.orgRoleName)
+	app.Flag("aws.organization.refresh-interval", "How often the account list is read again from Organizations, so that joining accounts appear and leaving or suspended ones disappear. Default: 1h.").
+		Default("1h").DurationVar(&opts.orgRefreshInterval)
+	app.Flag("aws.account-include", "Only read these accounts (ID, or name with * wildcards); repeatable. Default: all.").
+		StringsVar(&opts.include)
+	app.Flag("aws.account-exclude", "Never read these accounts (ID, or name with * wildcards); repeatable; wins over includes. Default: none.").
+		StringsVar(&opts.exclude)
+	app.Flag("aws.concurrency", "Accounts refreshed at the same time at most. Default: 5.").
+		Default("5").IntVar(&opts.concurrency)
+	app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reads only the accounts whose ID hashes to it. Default: 0.").
+		Default("0").IntVar(&opts.shard)
+	app.Flag("total-shards", "Number of replicas that split the accounts between them. Default: 1 (no sharding).").
+		Default("1").IntVar(&opts.totalShards)
+	logConfig := &promslog.Config{}
+	flag.AddFlags(app, logConfig)
+	app.Version(version.Print(name))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	logger := promslog.New(logConfig)
+	if err := opts.validate(); err != nil {
+		logger.Error("invalid flags", "err", err)
+		return 2
+	}
+	logger.Info("starting "+name, "version", version.Info())
+	logger.Info("build context", "build_context", version.BuildContext())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	awsRequests := collector.NewAWSRequests()
+	discovery := collector.NewDiscovery()
+	scheduler := report.NewScheduler(opts.refreshInterval, opts.timeout, opts.concurrency, logger)
+	selection, err := newSelection(ctx, opts, awsRequests.Observe, logger)
+	if err != nil {
+		logger.Error("cannot set up the accounts to read", "err", err)
+		return 1
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
+		collector.New(scheduler.States),
+		awsRequests,
+		discovery,
+		collector.NewShard(opts.shard, opts.totalShards),
+		versioncollector.NewCollector(name),
+	)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		selection.run(ctx, scheduler, discovery)
+		scheduler.Wait()
+	}()
+
+	handler, err := newHandler(opts, registry, scheduler.States, logger)
+	if err != nil {
+		logger.Error("cannot build the HTTP handler", "err", err)
+		return 1
+	}
+	err = serve(ctx, handler, webFlags, logger)
+	stop()
+	<-done
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("HTTP server failed", "err", err)
+		return 1
+	}
+	logger.Info("stopped")
+	return 0
+}
+
+func (o options) validate() error {
+	if o.refreshInterval <= 0 {
+		return fmt.Errorf("--report.refresh-interval must be positive, got %s", o.refreshInterval)
+	}
+	if o.timeout <= 0 {
+		return fmt.Errorf("--report.timeout must be positive, got %s", o.timeout)
+	}
+	if o.maxBytes <= 0 {
+		return fmt.Errorf("--report.max-bytes must be positive, got %d", o.maxBytes)
+	}
+	if o.concurrency <= 0 {
+		return fmt.Errorf("--aws.concurrency must be positive, got %d", o.concurrency)
+	}
+	if o.orgRefreshInterval <= 0 {
+		return fmt.Errorf("--aws.organization.refresh-interval must be positive, got %s", o.orgRefreshInterval)
+	}
+	if o.reportFile != "" && (len(o.roleARNs) > 0 || o.organization || o.configFile != "") {
+		return errors.New("--report.file reads one report from disk; it excludes --aws.role-arn, --aws.organization and --config.file")
+	}
+	if o.externalID != "" && len(o.roleARNs) == 0 && !o.organization {
+		return errors.New("--aws.external-id needs --aws.role-arn or --aws.organization")
+	}
+	if err := (accounts.Shard{Index: o.shard, Total: o.totalShards}).Validate(); err != nil {
+		return err
+	}
+	return (accounts.Filter{Include: o.include, Exclude: o.exclude}).Validate()
+}

@@ -1,0 +1,249 @@
+package e2e
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// volatile are the series whose values change from run to run: the
+// exporter's own runtime, timings, and the file's modification time.
+var volatile = []string{
+	"go_", "process_", "promhttp_", "iam_credential_exporter_build_info",
+	"iam_credential_exporter_refresh_duration_seconds",
+	"iam_credential_exporter_last_refresh_success_timestamp_seconds",
+	"aws_iam_credential_report_generated_timestamp_seconds",
+}
+
+// stable drops volatile series from exposition text, keeping the rest in
+// order so that a diff against the golden file is readable.
+func stable(text string) string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		name := line
+		if strings.HasPrefix(line, "# HELP ") || strings.HasPrefix(line, "# TYPE ") {
+			name = strings.Fields(line)[2]
+		}
+		keep := line != ""
+		for _, p := range volatile {
+			if strings.HasPrefix(name, p) {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// compareGolden compares got with testdata/name, or rewrites it with -update.
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (create it with -update): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("/metrics differs from %s (run `go test ./e2e -run %s -update` to accept):\n%s", path, t.Name(), lineDiff(string(want), got))
+	}
+}
+
+// lineDiff lists the lines only in want (-) and only in got (+).
+func lineDiff(want, got string) string {
+	count := map[string]int{}
+	for _, l := range strings.Split(want, "\n") {
+		count[l]++
+	}
+	for _, l := range strings.Split(got, "\n") {
+		count[l]--
+	}
+	var out []string
+	for l, n := range count {
+		switch {
+		case n > 0:
+			out = append(out, "- "+l)
+		case n < 0:
+			out = append(out, "+ "+l)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+// scrape fetches /metrics as text and parses it.
+func scrape(t testing.TB, baseURL string) (string, map[string]*dto.MetricFamily) {
+	t.Helper()
+	body, err := httpGet(baseURL + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return body, mfs
+}
+
+// sample returns the value of the series of name whose labels include want.
+func sample(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	mf, ok := mfs[name]
+	if !ok {
+		return 0, false
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		labels := labelMap(m.GetLabel())
+		for k, v := range want {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Untyped != nil:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+func mustSample(t testing.TB, mfs map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	t.Helper()
+	v, ok := sample(mfs, name, labels)
+	if !ok {
+		t.Fatalf("no series %s%v", name, labels)
+	}
+	return v
+}
+
+// promtoolCheckMetrics runs `promtool check metrics` on exposition text.
+func promtoolCheckMetrics(t *testing.T, text string) {
+	t.Helper()
+	promtool := requireProgram(t, "promtool")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out.String())
+	}
+}
+
+const account = "123456789012"
+
+// The README's first command: the exporter on the bundled sample report.
+func TestSampleReportFile(t *testing.T) {
+	e := startExporter(t, nil, "--report.file=../report/testdata/example.csv")
+	waitFor(t, 30*time.Second, func() error {
+		_, err := httpGet(e.URL + "/-/ready")
+		return err
+	})
+	text, mfs := scrape(t, e.URL)
+	compareGolden(t, "example.prom", stable(text))
+	if got := mustSample(t, mfs, "iam_credential_exporter_refresh_success", map[string]string{"account_id": account}); got != 1 {
+		t.Errorf("refresh_success = %v, want 1", got)
+	}
+	t.Run("promtool", func(t *testing.T) { promtoolCheckMetrics(t, text) })
+
+	page, err := httpGet(e.URL + "/")
+	if err != nil {
+		t.Fatalf("landing page: %v", err)
+	}
+	for _, want := range []string{account, "ok", "/metrics"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("landing page lacks %q", want)
+		}
+	}
+}
+
+// Until a report is loaded the exporter is healthy but not ready, and it
+// serves its health metrics without inventing report data.
+func TestNotReadyWithoutReport(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "absent.csv")
+	e := startExporter(t, nil, "--report.file="+missing, "--report.refresh-interval=100ms")
+	if _, err := httpGet(e.URL + "/-/ready"); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("/-/ready before any report: err = %v, want 503", err)
+	}
+	waitFor(t, 30*time.Second, func() error {
+		_, mfs := scrape(t, e.URL)
+		if v, _ := sample(mfs, "iam_credential_exporter_refresh_failures_total", nil); v < 1 {
+			return fmt.Errorf("no failed refresh counted yet")
+		}
+		if _, ok := mfs["aws_iam_user_info"]; ok {
+			return fmt.Errorf("user metrics without a report")
+		}
+		return nil
+	})
+	if !strings.Contains(e.Logs(), "absent.csv") {
+		t.Errorf("logs do not name the missing file:\n%s", e.Logs())
+	}
+}
+
+// A broken report replaces a good one on disk: the exporter keeps serving
+// the good one, says the refresh failed, and counts the rejected report.
+func TestBrokenReportKeepsLastGood(t *testing.T) {
+	good, err := os.ReadFile("../report/testdata/example.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "report.csv")
+	if err := os.WriteFile(path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := startExporter(t, nil, "--report.file="+path, "--report.refresh-interval=200ms")
+	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	_, before := scrape(t, e.URL)
+	users := mustSample(t, before, "aws_iam_credential_report_users", map[string]string{"account_id": account})
+
+	if err := os.WriteFile(path, []byte("this is not,a credential report\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() error {
+		_, mfs := scrape(t, e.URL)
+		if v := mustSample(t, mfs, "iam_credential_exporter_refresh_success", map[string]string{"account_id": account}); v != 0 {
+			return fmt.Errorf("refresh_success still %v", v)
+		}
+		if v := mustSample(t, mfs, "iam_credential_exporter_report_parse_errors_total", map[string]string{"account_id": account}); v < 1 {
+			return fmt.Errorf("report_parse_errors_total = %v", v)
+		}
+		if v := mustSample(t, mfs, "aws_iam_credential_report_users", map[string]string{"account_id": account}); v != users {
+			return fmt.Errorf("report users = %v, want the last good %v", v, users)
+		}
+		return nil
+	})
+	if _, err := httpGet(e.URL + "/-/ready"); err != nil {
+		t.Errorf("/-/ready after a failed refresh: %v (the last good report is still served)", err)
+	}
+}
+
+func labelMap(pairs []*dto.LabelPair) map[string]string {
+	m := make(map[string]string, len(pairs))
+	for _, l := range pairs {
+		m[l.GetName()] = l.GetValue()
+	}
+	return m
+}

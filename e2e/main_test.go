@@ -1,0 +1,109 @@
+// Package e2e runs the built exporter binary as users do: against report
+// files, a fake IAM endpoint, moto_server and a real Prometheus.
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
+)
+
+// exporterBin is the exporter binary, built once by TestMain.
+var exporterBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "iam_credential_exporter-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
+		os.Exit(1)
+	}
+	exporterBin = filepath.Join(dir, "iam_credential_exporter")
+	build := exec.Command("go", "build", "-race", "-o", exporterBin, "../cmd/iam_credential_exporter")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build exporter:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// The helpers shared with other packages' tests, under short names.
+var (
+	requireProgram = testenv.RequireProgram
+	freeAddr       = testenv.FreeAddr
+	waitFor        = testenv.WaitFor
+	httpGet        = testenv.HTTPGet
+)
+
+// exporter is one running exporter process.
+type exporter struct {
+	URL  string // http://127.0.0.1:port
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	logs strings.Builder
+}
+
+// Logs returns what the process wrote to stderr so far.
+func (e *exporter) Logs() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.logs.String()
+}
+
+func (e *exporter) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.logs.Write(p)
+}
+
+// startExporter runs the exporter on a free loopback port with the given
+// extra environment and flags, waits until /-/healthy answers, and stops it
+// when the test ends. The AWS environment is isolated from the developer's.
+func startExporter(t testing.TB, env []string, args ...string) *exporter {
+	t.Helper()
+	addr := freeAddr(t)
+	e := &exporter{URL: "http://" + addr}
+	e.cmd = exec.Command(exporterBin, append([]string{"--web.listen-address=" + addr}, args...)...)
+	home := t.TempDir()
+	e.cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "aws-credentials"),
+		"AWS_EC2_METADATA_DISABLED=true",
+	}, env...)
+	e.cmd.Stdout, e.cmd.Stderr = e, e
+	if err := e.cmd.Start(); err != nil {
+		t.Fatalf("start exporter: %v", err)
+	}
+	t.Cleanup(func() {
+		e.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { e.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			e.cmd.Process.Kill()
+			<-done
+			t.Errorf("exporter did not stop within 10s of SIGINT; logs:\n%s", e.Logs())
+		}
+		if t.Failed() {
+			t.Logf("exporter logs:\n%s", e.Logs())
+		}
+	})
+	waitFor(t, 30*time.Second, func() error {
+		_, err := httpGet(e.URL + "/-/healthy")
+		return err
+	})
+	return e
+}
