@@ -1,0 +1,826 @@
+package e2e
+
+// The alert rules (alerts/) and the Grafana dashboards (dashboards/) against
+// promtool and a real Prometheus that scrapes the exporter: the rules are
+// valid and unit-tested, exactly the expected alerts fire on a report whose
+// verdicts are known, and every dashboard query is valid PromQL that returns
+// data.
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+)
+
+const (
+	promJob     = "iam_credential_exporter"
+	promAccount = "210987654321"
+	rootUser    = "<root_account>"
+	alertPrefix = "IAMCredential"
+	runbookURL  = "https://github.com/iam-credential-exporter/iam_credential_exporter/blob/main/docs/runbook.md#"
+)
+
+// ruleFiles are the rule files that users load; test files live in alerts/tests.
+func ruleFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../alerts/*.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rule files in ../alerts (err %v)", err)
+	}
+	return files
+}
+
+func TestAlertRulesCheck(t *testing.T) {
+	promtool := requireProgram(t, "promtool")
+	out, err := exec.Command(promtool, append([]string{"check", "rules"}, ruleFiles(t)...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	if bytes.Contains(out, []byte("WARNING")) {
+		t.Errorf("promtool check rules warns:\n%s", out)
+	}
+}
+
+func TestAlertRulesUnit(t *testing.T) {
+	promtool := requireProgram(t, "promtool")
+	tests, err := filepath.Glob("../alerts/tests/*.yml")
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no rule tests in ../alerts/tests (err %v)", err)
+	}
+	out, err := exec.Command(promtool, append([]string{"test", "rules"}, tests...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
+// Every alert has a runbook section, a unit test, and a line in the alert
+// README. The names are read from the rule files as text so that this test
+// needs no YAML library; TestPrometheusAlertsAndDashboards checks the parsed
+// rules through the Prometheus API.
+func TestAlertsDocumentedAndTested(t *testing.T) {
+	names := alertNames(t)
+	runbook := readText(t, "../docs/runbook.md")
+	readme := readText(t, "../alerts/README.md")
+	var tests strings.Builder
+	files, _ := filepath.Glob("../alerts/tests/*.yml")
+	for _, f := range files {
+		tests.WriteString(readText(t, f))
+	}
+	for _, name := range names {
+		if !strings.HasPrefix(name, alertPrefix) {
+			t.Errorf("alert %s lacks the shared prefix %s", name, alertPrefix)
+		}
+		if !regexp.MustCompile(`(?m)^## ` + name + `$`).MatchString(runbook) {
+			t.Errorf("docs/runbook.md has no section \"## %s\"", name)
+		}
+		if !strings.Contains(tests.String(), "alertname: "+name+"\n") {
+			t.Errorf("no promtool unit test in alerts/tests names alert %s", name)
+		}
+		if !strings.Contains(readme, name) {
+			t.Errorf("alerts/README.md does not list %s", name)
+		}
+	}
+}
+
+func alertNames(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	re := regexp.MustCompile(`(?m)^\s*- alert:\s*(\S+)\s*$`)
+	for _, f := range ruleFiles(t) {
+		for _, m := range re.FindAllStringSubmatch(readText(t, f), -1) {
+			names = append(names, m[1])
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no alerts found in the rule files")
+	}
+	return names
+}
+
+func readText(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// ---- the fixture report ----
+
+// fixtureRow is one user of the fixture report. Ages are durations before
+// the test starts; zero means the report's sentinel (N/A, or what real
+// reports write in that column).
+type fixtureRow struct {
+	user                       string
+	created                    time.Duration
+	password                   string // "true", "false" or "not_supported" (root)
+	pwUsed, pwChanged, pwNext  string // an age ("40d", "-60d" = in the future) or a sentinel
+	mfa                        bool
+	key1, key2                 fixtureKey
+	cert1Active, cert2Active   bool
+	cert1Rotated, cert2Rotated string
+	plusOffset                 bool // write times as 2016-11-25T14:19:48+00:00 (older reports)
+}
+
+type fixtureKey struct {
+	active                         bool
+	rotated, used, region, service string
+}
+
+var noKey = fixtureKey{rotated: "N/A", used: "N/A", region: "N/A", service: "N/A"}
+
+// fixtureRows is a report whose verdicts are known; expectedAlerts lists them.
+var fixtureRows = []fixtureRow{
+	// Root: no MFA, an active access key 400 days old used 2 hours ago.
+	{user: rootUser, created: 1000 * day, password: "not_supported", pwUsed: "40d", pwChanged: "not_supported", pwNext: "not_supported",
+		key1: fixtureKey{true, "400d", "2h", "us-east-1", "iam"}, key2: noKey, cert1Rotated: "N/A", cert2Rotated: "N/A"},
+	// Console user with MFA; key 1 is 120 days old, key 2 is 10 days old and
+	// never used (too young to be unused); cert 1 active and 200 days old,
+	// cert 2 inactive and 300 days old.
+	{user: "alice", created: 500 * day, password: "true", pwUsed: "2d", pwChanged: "30d", pwNext: "-60d", mfa: true,
+		key1: fixtureKey{true, "120d", "1d", "us-east-1", "s3"}, key2: fixtureKey{true, "10d", "N/A", "N/A", "N/A"},
+		cert1Active: true, cert1Rotated: "200d", cert2Rotated: "300d"},
+	// Console user without MFA, last signed in 60 days ago; key 1 inactive
+	// and old; key 2 rotated 89 days ago (due, not yet too old).
+	{user: "bob", created: 300 * day, password: "true", pwUsed: "60d", pwChanged: "100d", pwNext: "N/A",
+		key1: fixtureKey{false, "400d", "200d", "eu-west-1", "ec2"}, key2: fixtureKey{true, "89d", "5h", "eu-west-1", "sts"},
+		cert1Rotated: "N/A", cert2Rotated: "N/A", plusOffset: true},
+	// API-only user without password or MFA: key 100 days old, never used.
+	{user: "carol", created: 150 * day, password: "false", pwUsed: "N/A", pwChanged: "N/A", pwNext: "N/A",
+		key1: fixtureKey{true, "100d", "N/A", "N/A", "N/A"}, key2: noKey, cert1Rotated: "N/A", cert2Rotated: "N/A"},
+	// A CI user whose name holds + and @: recent key in use, nothing to say.
+	{user: "ci+deploy@corp", created: 25 * day, password: "false", pwUsed: "N/A", pwChanged: "N/A", pwNext: "N/A",
+		key1: fixtureKey{true, "20d", "1h", "us-west-2", "ecr"}, key2: noKey, cert1Rotated: "N/A", cert2Rotated: "N/A"},
+	// Password set 50 days ago and never used; key last used 50 days ago.
+	{user: "dave", created: 400 * day, password: "true", pwUsed: "no_information", pwChanged: "50d", pwNext: "N/A", mfa: true,
+		key1: fixtureKey{true, "60d", "50d", "us-east-1", "lambda"}, key2: noKey, cert1Rotated: "N/A", cert2Rotated: "N/A"},
+	// Password set 10 days ago and never used: not yet unused.
+	{user: "erin", created: 100 * day, password: "true", pwUsed: "no_information", pwChanged: "10d", pwNext: "N/A", mfa: true,
+		key1: noKey, key2: noKey, cert1Rotated: "N/A", cert2Rotated: "N/A"},
+	// Password never used, no change date: counts from creation 50 days ago.
+	{user: "frank", created: 50 * day, password: "true", pwUsed: "no_information", pwChanged: "N/A", pwNext: "N/A", mfa: true,
+		key1: noKey, key2: noKey, cert1Rotated: "N/A", cert2Rotated: "N/A"},
+	// Key created 46 days ago, never used.
+	{user: "grace", created: 60 * day, password: "false", pwUsed: "N/A", pwChanged: "N/A", pwNext: "N/A",
+		key1: fixtureKey{true, "46d", "N/A", "N/A", "N/A"}, key2: noKey, cert1Rotated: "N/A", cert2Rotated: "N/A"},
+	// A name with a comma (quoted in the CSV); key used for S3 (region N/A).
+	{user: "svc,reports", created: 30 * day, password: "false", pwUsed: "N/A", pwChanged: "N/A", pwNext: "N/A",
+		key1: fixtureKey{true, "20d", "3h", "N/A", "s3"}, key2: noKey, cert1Rotated: "N/A", cert2Rotated: "N/A"},
+}
+
+// reportAge is how old the fixture report is (its file's modification
+// time): past the 6-hour limit of IAMCredentialReportStale.
+const reportAge = 7 * time.Hour
+
+const day = 24 * time.Hour
+
+// expectedAlerts are the verdicts on fixtureRows, as "alertname severity
+// user key cert" (empty fields as "-").
+var expectedAlerts = []string{
+	"IAMCredentialRootAccessKeyActive critical <root_account> 1 -",
+	"IAMCredentialRootWithoutMFA critical <root_account> - -",
+	"IAMCredentialRootRecentlyUsed warning <root_account> - -",
+	"IAMCredentialAccessKeyTooOld warning alice 1 -",
+	"IAMCredentialAccessKeyTooOld warning carol 1 -",
+	"IAMCredentialTwoActiveAccessKeys warning alice - -",
+	"IAMCredentialSigningCertificateTooOld info alice - 1",
+	"IAMCredentialConsoleUserWithoutMFA warning bob - -",
+	"IAMCredentialPasswordUnused warning bob - -",
+	"IAMCredentialPasswordUnused warning dave - -",
+	"IAMCredentialPasswordUnused warning frank - -",
+	"IAMCredentialAccessKeyRotationDue info bob 2 -",
+	"IAMCredentialAccessKeyUnused warning carol 1 -",
+	"IAMCredentialAccessKeyUnused warning dave 1 -",
+	"IAMCredentialAccessKeyUnused warning grace 1 -",
+	"IAMCredentialReportStale warning - - -",
+}
+
+var fixtureAgeRE = regexp.MustCompile(`^-?[0-9]+[dh]$`)
+
+// writeFixtureReport writes the fixture as a credential report CSV, with
+// every age taken back from now.
+func writeFixtureReport(t *testing.T, path string, now time.Time) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"user", "arn", "user_creation_time", "password_enabled", "password_last_used",
+		"password_last_changed", "password_next_rotation", "mfa_active",
+		"access_key_1_active", "access_key_1_last_rotated", "access_key_1_last_used_date",
+		"access_key_1_last_used_region", "access_key_1_last_used_service",
+		"access_key_2_active", "access_key_2_last_rotated", "access_key_2_last_used_date",
+		"access_key_2_last_used_region", "access_key_2_last_used_service",
+		"cert_1_active", "cert_1_last_rotated", "cert_2_active", "cert_2_last_rotated"})
+	for _, r := range fixtureRows {
+		layout := "2006-01-02T15:04:05Z"
+		if r.plusOffset {
+			layout = "2006-01-02T15:04:05+00:00"
+		}
+		at := func(v string) string {
+			if !fixtureAgeRE.MatchString(v) {
+				return v // a sentinel
+			}
+			unit := day
+			if strings.HasSuffix(v, "h") {
+				unit = time.Hour
+			}
+			var n int
+			if _, err := fmt.Sscanf(v[:len(v)-1], "%d", &n); err != nil {
+				t.Fatalf("fixture age %q: %v", v, err)
+			}
+			return now.Add(-time.Duration(n) * unit).UTC().Format(layout)
+		}
+		arn := "arn:aws:iam::" + promAccount + ":user/" + r.user
+		if r.user == rootUser {
+			arn = "arn:aws:iam::" + promAccount + ":root"
+		}
+		w.Write([]string{r.user, arn, now.Add(-r.created).UTC().Format(layout), r.password,
+			at(r.pwUsed), at(r.pwChanged), at(r.pwNext), fmt.Sprint(r.mfa),
+			fmt.Sprint(r.key1.active), at(r.key1.rotated), at(r.key1.used), r.key1.region, r.key1.service,
+			fmt.Sprint(r.key2.active), at(r.key2.rotated), at(r.key2.used), r.key2.region, r.key2.service,
+			fmt.Sprint(r.cert1Active), at(r.cert1Rotated), fmt.Sprint(r.cert2Active), at(r.cert2Rotated)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	generated := now.Add(-reportAge)
+	if err := os.Chtimes(path, generated, generated); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ---- a Prometheus server ----
+
+type promServer struct {
+	URL  string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	logs bytes.Buffer
+}
+
+func (p *promServer) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.Write(b)
+}
+
+func (p *promServer) Logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+// startPrometheus runs prometheus on a free loopback port, scraping target
+// as job promJob and loading the rule files, and stops it when the test ends.
+func startPrometheus(t *testing.T, target string, rules []string) *promServer {
+	t.Helper()
+	bin := requireProgram(t, "prometheus")
+	dir := t.TempDir()
+	var abs []string
+	for _, r := range rules {
+		a, err := filepath.Abs(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		abs = append(abs, a)
+	}
+	tmpl := template.Must(template.ParseFiles("testdata/prometheus/prometheus.yml"))
+	var cfg bytes.Buffer
+	if err := tmpl.Execute(&cfg, map[string]any{"RuleFiles": abs, "Job": promJob, "Target": target}); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, cfg.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	p := &promServer{URL: "http://" + addr}
+	p.cmd = exec.Command(bin,
+		"--config.file="+cfgPath,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr,
+	)
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start prometheus: %v", err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			p.cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("prometheus logs:\n%s", p.Logs())
+		}
+	})
+	waitFor(t, 60*time.Second, func() error {
+		_, err := httpGet(p.URL + "/-/ready")
+		return err
+	})
+	return p
+}
+
+// api calls a Prometheus HTTP API endpoint and decodes its data field.
+func (p *promServer) api(path string, params url.Values, data any) error {
+	u := p.URL + path
+	if len(params) > 0 {
+		u += "?" + params.Encode()
+	}
+	body, err := httpGet(u)
+	var resp struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if jerr := json.Unmarshal([]byte(body), &resp); jerr != nil {
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("GET %s: %v", u, jerr)
+	}
+	if resp.Status != "success" {
+		return fmt.Errorf("GET %s: %s", u, resp.Error)
+	}
+	return json.Unmarshal(resp.Data, data)
+}
+
+// query runs an instant query and returns how many series or values it gave.
+func (p *promServer) query(expr string) (int, error) {
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := p.api("/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
+		return 0, err
+	}
+	switch data.ResultType {
+	case "vector", "matrix":
+		var r []json.RawMessage
+		if err := json.Unmarshal(data.Result, &r); err != nil {
+			return 0, err
+		}
+		return len(r), nil
+	default: // scalar, string
+		return 1, nil
+	}
+}
+
+type promAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+}
+
+func (p *promServer) alerts() ([]promAlert, error) {
+	var data struct {
+		Alerts []promAlert `json:"alerts"`
+	}
+	err := p.api("/api/v1/alerts", nil, &data)
+	return data.Alerts, err
+}
+
+type promRule struct {
+	Name           string            `json:"name"`
+	Type           string            `json:"type"`
+	Health         string            `json:"health"`
+	LastError      string            `json:"lastError"`
+	Labels         map[string]string `json:"labels"`
+	Annotations    map[string]string `json:"annotations"`
+	LastEvaluation time.Time         `json:"lastEvaluation"`
+}
+
+func (p *promServer) rules() ([]promRule, error) {
+	var data struct {
+		Groups []struct {
+			Rules []promRule `json:"rules"`
+		} `json:"groups"`
+	}
+	err := p.api("/api/v1/rules", nil, &data)
+	var out []promRule
+	for _, g := range data.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out, err
+}
+
+// alertKey is how expectedAlerts names an alert.
+func alertKey(a promAlert) string {
+	f := func(name string) string {
+		if v := a.Labels[name]; v != "" {
+			return v
+		}
+		return "-"
+	}
+	return strings.Join([]string{f("alertname"), f("severity"), f("user"), f("key"), f("cert")}, " ")
+}
+
+// ---- the end-to-end test ----
+
+// The exporter serves a report whose verdicts are known; a real Prometheus
+// scrapes it with the rules loaded. Exactly the expected alerts are pending
+// or firing, every rule evaluates cleanly, and every dashboard query
+// returns data.
+func TestPrometheusAlertsAndDashboards(t *testing.T) {
+	requireProgram(t, "prometheus")
+	rules := ruleFiles(t)
+	reportPath := filepath.Join(t.TempDir(), "credential-report.csv")
+	writeFixtureReport(t, reportPath, time.Now())
+	exp := startExporter(t, nil, "--report.file="+reportPath)
+	target := strings.TrimPrefix(exp.URL, "http://")
+	prom := startPrometheus(t, target, rules)
+
+	waitFor(t, 60*time.Second, func() error {
+		n, err := prom.query(fmt.Sprintf(`up{job=%q} == 1 and on (job, instance) aws_iam_credential_report_users{account_id=%q}`, promJob, promAccount))
+		if err == nil && n == 0 {
+			err = fmt.Errorf("target not up with the report yet")
+		}
+		return err
+	})
+
+	t.Run("rules", func(t *testing.T) { checkRules(t, prom) })
+	t.Run("alerts", func(t *testing.T) { checkAlerts(t, prom, target) })
+	t.Run("dashboards", func(t *testing.T) { checkDashboardQueries(t, prom) })
+}
+
+// checkRules: every rule has been evaluated without error, and every alert
+// carries a severity, a summary, a description and a runbook link to a
+// section that exists.
+func checkRules(t *testing.T, prom *promServer) {
+	var rules []promRule
+	waitFor(t, 60*time.Second, func() error {
+		var err error
+		rules, err = prom.rules()
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			if r.LastEvaluation.IsZero() || r.Health == "unknown" {
+				return fmt.Errorf("rule %s not evaluated yet", r.Name)
+			}
+		}
+		return nil
+	})
+	if got, want := countAlerting(rules), len(alertNames(t)); got != want {
+		t.Errorf("Prometheus loaded %d alerting rules, the rule files define %d", got, want)
+	}
+	runbook := readText(t, "../docs/runbook.md")
+	for _, r := range rules {
+		if r.Health != "ok" || r.LastError != "" {
+			t.Errorf("rule %s: health %q, error %q", r.Name, r.Health, r.LastError)
+		}
+		if r.Type != "alerting" {
+			continue
+		}
+		if s := r.Labels["severity"]; s != "critical" && s != "warning" && s != "info" {
+			t.Errorf("alert %s: severity %q, want critical, warning or info", r.Name, s)
+		}
+		for _, a := range []string{"summary", "description", "runbook_url"} {
+			if r.Annotations[a] == "" {
+				t.Errorf("alert %s has no %s", r.Name, a)
+			}
+		}
+		if u := r.Annotations["runbook_url"]; u != runbookURL+strings.ToLower(r.Name) {
+			t.Errorf("alert %s: runbook_url %q, want %q", r.Name, u, runbookURL+strings.ToLower(r.Name))
+		}
+		if !strings.Contains(runbook, "\n## "+r.Name+"\n") {
+			t.Errorf("alert %s: docs/runbook.md has no section for it", r.Name)
+		}
+	}
+}
+
+func countAlerting(rules []promRule) int {
+	n := 0
+	for _, r := range rules {
+		if r.Type == "alerting" {
+			n++
+		}
+	}
+	return n
+}
+
+// checkAlerts waits until the pending and firing alerts are exactly the
+// expected ones, twice in a row, then checks their labels and annotations.
+func checkAlerts(t *testing.T, prom *promServer, target string) {
+	want := slices.Clone(expectedAlerts)
+	sort.Strings(want)
+	var got []promAlert
+	var gotKeys []string
+	stableSince := time.Time{}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var err error
+		got, err = prom.alerts()
+		gotKeys = nil
+		for _, a := range got {
+			gotKeys = append(gotKeys, alertKey(a))
+		}
+		sort.Strings(gotKeys)
+		if err == nil && slices.Equal(gotKeys, want) {
+			if stableSince.IsZero() {
+				stableSince = time.Now()
+			} else if time.Since(stableSince) >= 3*time.Second {
+				break
+			}
+		} else {
+			stableSince = time.Time{}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alerts did not settle on the expected set within 60s (err %v)\nmissing:\n  %s\nunexpected:\n  %s",
+				err, strings.Join(minus(want, gotKeys), "\n  "), strings.Join(minus(gotKeys, want), "\n  "))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	for _, a := range got {
+		name := a.Labels["alertname"]
+		if a.Labels["job"] != promJob || a.Labels["instance"] != target || a.Labels["account_id"] != promAccount {
+			t.Errorf("%s: job/instance/account_id = %q/%q/%q, want %q/%q/%q", alertKey(a),
+				a.Labels["job"], a.Labels["instance"], a.Labels["account_id"], promJob, target, promAccount)
+		}
+		desc := a.Annotations["description"]
+		wantIn := []string{promAccount}
+		if u := a.Labels["user"]; u != "" && u != rootUser {
+			wantIn = append(wantIn, "user "+u+" ")
+		}
+		if k := a.Labels["key"]; k != "" {
+			if a.Labels["user"] == rootUser {
+				wantIn = append(wantIn, "slot "+k, " days ")
+			} else {
+				wantIn = append(wantIn, "Access key "+k+" ", " days ")
+			}
+		}
+		if c := a.Labels["cert"]; c != "" {
+			wantIn = append(wantIn, "certificate "+c+" ", " days ")
+		}
+		for _, w := range wantIn {
+			if !strings.Contains(desc, w) {
+				t.Errorf("%s: description %q does not contain %q", alertKey(a), desc, w)
+			}
+		}
+		for k, v := range a.Annotations {
+			if strings.Contains(v, "<no value>") || strings.Contains(v, "%!") || strings.Contains(v, "error") {
+				t.Errorf("%s: annotation %s badly rendered: %q", name, k, v)
+			}
+		}
+	}
+}
+
+// minus returns the elements of a that are not in b.
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// ---- dashboards ----
+
+type dashPanel struct {
+	ID      int         `json:"id"`
+	Type    string      `json:"type"`
+	Title   string      `json:"title"`
+	Targets []dashQuery `json:"targets"`
+	Panels  []dashPanel `json:"panels"`
+	Data    *dashRef    `json:"datasource"`
+	Grid    *struct {
+		H, W, X, Y int
+	} `json:"gridPos"`
+}
+
+type dashQuery struct {
+	RefID string   `json:"refId"`
+	Expr  string   `json:"expr"`
+	Data  *dashRef `json:"datasource"`
+}
+
+type dashRef struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type dashVar struct {
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Query      json.RawMessage `json:"query"`
+	Definition string          `json:"definition"`
+	Multi      bool            `json:"multi"`
+	IncludeAll bool            `json:"includeAll"`
+}
+
+type dashboard struct {
+	path          string
+	UID           string      `json:"uid"`
+	Title         string      `json:"title"`
+	ID            *int        `json:"id"`
+	SchemaVersion int         `json:"schemaVersion"`
+	Panels        []dashPanel `json:"panels"`
+	Inputs        []any       `json:"__inputs"`
+	Templating    struct {
+		List []dashVar `json:"list"`
+	} `json:"templating"`
+}
+
+func loadDashboards(t *testing.T) []dashboard {
+	t.Helper()
+	files, err := filepath.Glob("../dashboards/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards in ../dashboards (err %v)", err)
+	}
+	var out []dashboard
+	for _, f := range files {
+		var d dashboard
+		if err := json.Unmarshal([]byte(readText(t, f)), &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		d.path = filepath.Base(f)
+		out = append(out, d)
+	}
+	return out
+}
+
+// allPanels flattens rows.
+func allPanels(ps []dashPanel) []dashPanel {
+	var out []dashPanel
+	for _, p := range ps {
+		out = append(out, p)
+		out = append(out, allPanels(p.Panels)...)
+	}
+	return out
+}
+
+// builtinPanels are the panel types that ship with Grafana and that these
+// dashboards may use.
+var builtinPanels = []string{"row", "stat", "table", "timeseries", "bargauge", "gauge", "text", "state-timeline", "histogram", "piechart", "barchart"}
+
+// Importable as-is: stable unique uids, a current schema, no import-time
+// inputs, the datasource/job/account_id variables, built-in panels only,
+// and every query on the ${datasource} variable.
+func TestDashboardsStatic(t *testing.T) {
+	uids := map[string]string{}
+	for _, d := range loadDashboards(t) {
+		if d.UID == "" || len(d.UID) > 40 {
+			t.Errorf("%s: uid %q must be set and at most 40 characters", d.path, d.UID)
+		}
+		if other, dup := uids[d.UID]; dup {
+			t.Errorf("%s and %s share uid %q", d.path, other, d.UID)
+		}
+		uids[d.UID] = d.path
+		if d.ID != nil {
+			t.Errorf("%s: id must be null so that imports create the dashboard", d.path)
+		}
+		if d.SchemaVersion < 39 {
+			t.Errorf("%s: schemaVersion %d is not current", d.path, d.SchemaVersion)
+		}
+		if len(d.Inputs) > 0 {
+			t.Errorf("%s: __inputs make the dashboard not importable as-is; use the datasource variable", d.path)
+		}
+		vars := map[string]dashVar{}
+		for _, v := range d.Templating.List {
+			vars[v.Name] = v
+		}
+		if v, ok := vars["datasource"]; !ok || v.Type != "datasource" {
+			t.Errorf("%s: no datasource variable", d.path)
+		}
+		if _, ok := vars["job"]; !ok {
+			t.Errorf("%s: no job variable", d.path)
+		}
+		if v, ok := vars["account_id"]; !ok || !v.Multi || !v.IncludeAll {
+			t.Errorf("%s: account_id variable missing, or not multi-select with All", d.path)
+		}
+		ids := map[int]bool{}
+		for _, p := range allPanels(d.Panels) {
+			if !slices.Contains(builtinPanels, p.Type) {
+				t.Errorf("%s: panel %q has type %q, not a built-in panel", d.path, p.Title, p.Type)
+			}
+			if ids[p.ID] {
+				t.Errorf("%s: panel id %d used twice", d.path, p.ID)
+			}
+			ids[p.ID] = true
+			if p.Grid == nil {
+				t.Errorf("%s: panel %q has no gridPos", d.path, p.Title)
+			}
+			if p.Type == "row" {
+				continue
+			}
+			if p.Data == nil || p.Data.UID != "${datasource}" || p.Data.Type != "prometheus" {
+				t.Errorf("%s: panel %q does not use the ${datasource} variable", d.path, p.Title)
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s: panel %q has no query", d.path, p.Title)
+			}
+			for _, q := range p.Targets {
+				if q.Expr == "" || q.RefID == "" || q.Data == nil || q.Data.UID != "${datasource}" {
+					t.Errorf("%s: panel %q query %q: needs expr, refId and the ${datasource} variable", d.path, p.Title, q.RefID)
+				}
+			}
+		}
+	}
+}
+
+// dashVarValues substitutes Grafana variables in dashboard queries: All for
+// multi-value variables, a fixture user for the drill-down, and fixed
+// windows for the interval variables.
+var dashVarValues = map[string]string{
+	"job":             promJob,
+	"account_id":      ".+",
+	"user":            "alice",
+	"__range":         "1h",
+	"__range_s":       "3600",
+	"__rate_interval": "1m",
+	"__interval":      "15s",
+	"__interval_ms":   "15000",
+}
+
+var dashVarRE = regexp.MustCompile(`\$(?:\{(\w+)(?::[\w-]+)?\}|(\w+))`)
+
+func substituteDashVars(expr string) (string, error) {
+	var unknown []string
+	out := dashVarRE.ReplaceAllStringFunc(expr, func(m string) string {
+		sub := dashVarRE.FindStringSubmatch(m)
+		name := sub[1] + sub[2]
+		if v, ok := dashVarValues[name]; ok {
+			return v
+		}
+		unknown = append(unknown, name)
+		return m
+	})
+	if len(unknown) > 0 {
+		return "", fmt.Errorf("unknown variables %v", unknown)
+	}
+	return out, nil
+}
+
+// labelValuesRE matches the label_values(selector, label) variable queries.
+var labelValuesRE = regexp.MustCompile(`^label_values\((.+),\s*\w+\)$`)
+
+// checkDashboardQueries runs every panel query and variable query of every
+// dashboard and expects data. A query that ends in `or vector(0)` (a count
+// that shows 0 instead of "No data") must also return data without the
+// fallback, so that the fallback cannot hide a query that matches nothing.
+func checkDashboardQueries(t *testing.T, prom *promServer) {
+	for _, d := range loadDashboards(t) {
+		var exprs []string
+		var where []string
+		for _, v := range d.Templating.List {
+			if v.Type != "query" {
+				continue
+			}
+			m := labelValuesRE.FindStringSubmatch(v.Definition)
+			if m == nil {
+				t.Errorf("%s: variable %s: query %q is not label_values(selector, label)", d.path, v.Name, v.Definition)
+				continue
+			}
+			exprs = append(exprs, m[1])
+			where = append(where, "variable "+v.Name)
+		}
+		for _, p := range allPanels(d.Panels) {
+			for _, q := range p.Targets {
+				exprs = append(exprs, q.Expr)
+				where = append(where, fmt.Sprintf("panel %q query %s", p.Title, q.RefID))
+				if base, ok := strings.CutSuffix(strings.TrimSpace(q.Expr), " or vector(0)"); ok {
+					exprs = append(exprs, base)
+					where = append(where, fmt.Sprintf("panel %q query %s without its vector(0) fallback", p.Title, q.RefID))
+				}
+			}
+		}
+		for i, raw := range exprs {
+			expr, err := substituteDashVars(raw)
+			if err != nil {
+				t.Errorf("%s: %s: %v", d.path, where[i], err)
+				continue
+			}
+			n, err := prom.query(expr)
+			switch {
+			case err != nil:
+				t.Errorf("%s: %s: %v\n  %s", d.path, where[i], err, expr)
+			case n == 0:
+				t.Errorf("%s: %s returns no data\n  %s", d.path, where[i], expr)
+			}
+		}
+	}
+}
