@@ -1,0 +1,31 @@
+# The README's commands. `make test` is what CI runs.
+GO       ?= go
+FUZZTIME ?= 15s
+
+.PHONY: all build run test lint fuzz bench
+
+all: build
+
+build:
+	$(GO) build -o iam_credential_exporter ./cmd/iam_credential_exporter
+
+# Serve the bundled sample report on :9860.
+run:
+	$(GO) run ./cmd/iam_credential_exporter --report.file=report/testdata/example.csv
+
+# The whole suite: vet, unit, end-to-end (moto_server, promtool and
+# prometheus when installed; required when CI=true) and a short fuzz run.
+test: lint
+	$(GO) test -race -count=1 ./...
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./report
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=5m ./report
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
