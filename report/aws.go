@@ -8,13 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -24,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
 )
 
 // Defaults of AWSOptions. A report of a large account takes from seconds to
@@ -504,11 +503,11 @@ func LoadAWSConfig(ctx context.Context, opts ConfigOptions, extra ...func(*confi
 		partition = opts.Partition
 	}
 	if opts.RoleARN != "" {
-		if _, err := AccountFromRoleARN(opts.RoleARN); err != nil {
+		p, _, err := accounts.ParseRoleARN(opts.RoleARN)
+		if err != nil {
 			return aws.Config{}, err
 		}
-		a, _ := arn.Parse(opts.RoleARN)
-		partition = a.Partition
+		partition = p
 	}
 
 	var loadOpts []func(*config.LoadOptions) error
@@ -573,21 +572,4 @@ func CallerAccount(ctx context.Context, cfg aws.Config) (string, error) {
 		return "", fmt.Errorf("get caller identity: %w", err)
 	}
 	return aws.ToString(out.Account), nil
-}
-
-var accountIDRE = regexp.MustCompile(`^\d{12}$`)
-
-// AccountFromRoleARN returns the account of an IAM role ARN
-// (arn:<partition>:iam::<account>:role/<path/>name).
-func AccountFromRoleARN(roleARN string) (string, error) {
-	a, err := arn.Parse(roleARN)
-	if err != nil {
-		return "", fmt.Errorf("parse role ARN %q: %w", roleARN, err)
-	}
-	_, knownPartition := partitionRegions[a.Partition]
-	if !knownPartition || a.Service != "iam" || !accountIDRE.MatchString(a.AccountID) ||
-		!strings.HasPrefix(a.Resource, "role/") || len(a.Resource) == len("role/") {
-		return "", fmt.Errorf("%q is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>)", roleARN)
-	}
-	return a.AccountID, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
@@ -379,6 +380,44 @@ func TestAWSSourceRepeatedFetches(t *testing.T) {
 	}
 }
 
+// The alias is read on the first fetch and then only once AliasInterval has
+// passed, so the steady state stays at two calls; without the permission
+// the report is still served, with an empty alias.
+func TestAWSSourceAccountAlias(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		deny      bool
+		wantAlias string
+	}{
+		{"allowed", false, "acme-prod"},
+		{"denied", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, cfg := newFakeAWS(t)
+			s.DefaultAccount().SetCSV(awsTestCSV)
+			s.DefaultAccount().SetAlias("acme-prod")
+			if tc.deny {
+				s.DefaultAccount().Fail(fakeaws.ListAccountAliases, "AccessDenied", -1)
+			}
+			opts := fastPolls
+			opts.AliasInterval = time.Hour
+			src := report.NewAWSSource(cfg, baseAccount, opts, discardLogger())
+			for i := range 3 {
+				rep, err := src.Fetch(t.Context())
+				if err != nil {
+					t.Fatalf("fetch %d: %v", i, err)
+				}
+				if rep.AccountAlias != tc.wantAlias {
+					t.Errorf("fetch %d: alias = %q, want %q", i, rep.AccountAlias, tc.wantAlias)
+				}
+			}
+			if got := s.Requests(baseAccount, fakeaws.ListAccountAliases); got != 1 {
+				t.Errorf("ListAccountAliases called %d times in 3 fetches, want 1", got)
+			}
+		})
+	}
+}
+
 // BenchmarkAWSSourceFetch measures a steady-state refresh of the largest
 // account (5000 users) through the SDK and the fake's loopback HTTP.
 func BenchmarkAWSSourceFetch(b *testing.B) {
@@ -591,7 +630,7 @@ func TestLoadAWSConfigAssumeRole(t *testing.T) {
 			if cfg.Region != "us-east-1" {
 				t.Errorf("region = %q, want the default us-east-1", cfg.Region)
 			}
-			account, err := report.AccountFromRoleARN(roleARN)
+			_, account, err := accounts.ParseRoleARN(roleARN)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -683,39 +722,5 @@ func TestCallerAccount(t *testing.T) {
 	s.Close()
 	if _, err := report.CallerAccount(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "get caller identity") {
 		t.Errorf("error = %v, want a failed get caller identity", err)
-	}
-}
-
-func TestAccountFromRoleARN(t *testing.T) {
-	tests := []struct {
-		arn     string
-		want    string
-		wantErr bool
-	}{
-		{arn: "arn:aws:iam::123456789012:role/reader", want: "123456789012"},
-		{arn: "arn:aws:iam::123456789012:role/path/to/reader", want: "123456789012"},
-		{arn: "arn:aws-cn:iam::210987654321:role/reader", want: "210987654321"},
-		{arn: "arn:aws-us-gov:iam::123456789012:role/reader", want: "123456789012"},
-		{arn: "arn:aws:iam::123456789012:user/bob", wantErr: true},
-		{arn: "arn:aws:iam::123456789012:role/", wantErr: true},
-		{arn: "arn:aws:sts::123456789012:assumed-role/reader/s", wantErr: true},
-		{arn: "arn:aws:iam::12345:role/reader", wantErr: true},
-		{arn: "arn:other:iam::123456789012:role/reader", wantErr: true},
-		{arn: "123456789012", wantErr: true},
-		{arn: "", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.arn, func(t *testing.T) {
-			got, err := report.AccountFromRoleARN(tt.arn)
-			if tt.wantErr {
-				if err == nil {
-					t.Errorf("accepted %q as a role ARN of account %s", tt.arn, got)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("got %q, %v; want %q", got, err, tt.want)
-			}
-		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrInvalidReport is wrapped by every error Parse returns for input that is
@@ -175,13 +176,16 @@ func Parse(r io.Reader) (*Report, error) {
 				ErrInvalidReport, rep.Partition, rep.AccountID, firstLine, partition, account, line)
 		}
 		u.Root = root || u.Name == RootUserName
-		if i, dup := seen[u.ARN]; dup {
+		// Keyed by name: within one account a name identifies a user (the
+		// ARN only adds the path), and user is the label that must be
+		// unique, or the scrape would fail on a duplicate series.
+		if i, dup := seen[u.Name]; dup {
 			rep.Users[i] = *u
 			rep.Users = rep.Users[:len(rep.Users)-1]
 			rep.Duplicates++
 			continue
 		}
-		seen[u.ARN] = len(rep.Users) - 1
+		seen[u.Name] = len(rep.Users) - 1
 	}
 	if len(rep.Users) == 0 && malformedRows > 0 {
 		return nil, fmt.Errorf("%w: all %d data rows have a field count other than the header's %d columns",
@@ -246,9 +250,9 @@ func parseRow(u *User, cols []column, rec []string) (bad int) {
 		case colIgnore:
 			ok = true
 		case colUser:
-			u.Name, ok = s, true
+			u.Name, ok = labelValue(s)
 		case colARN:
-			u.ARN, ok = s, true
+			u.ARN, ok = labelValue(s)
 		case colCreated:
 			u.Created, ok = parseTimestamp(s)
 		case colPasswordEnabled:
@@ -339,7 +343,19 @@ func parseText(s string) (Text, bool) {
 	if s == "" {
 		return Text{}, false
 	}
-	return Text{Value: s, Status: Present}, true
+	v, ok := labelValue(s)
+	return Text{Value: v, Status: Present}, ok
+}
+
+// labelValue keeps a cell that becomes a Prometheus label value. Label
+// values must be valid UTF-8, or the whole scrape fails: invalid bytes,
+// which only a hand-made file can hold, are replaced and the cell counted
+// as bad.
+func labelValue(s string) (string, bool) {
+	if utf8.ValidString(s) {
+		return s, true
+	}
+	return strings.ToValidUTF8(s, "\uFFFD"), false
 }
 
 func parseTimestamp(s string) (Timestamp, bool) {

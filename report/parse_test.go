@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Cell constructors keep the expected users readable.
@@ -636,5 +637,40 @@ func checkTimestamp(t *testing.T, s string) {
 	}
 	if ok && (got.Status != Present || got.Unix != want.Unix()) {
 		t.Fatalf("%q: got %+v, time.Parse %d", s, got, want.Unix())
+	}
+}
+
+// Label values must be valid UTF-8 or the whole scrape fails, so invalid
+// bytes from a hand-made file are replaced and counted, not passed on.
+func TestParseInvalidUTF8(t *testing.T) {
+	csv := "user,arn,mfa_active,access_key_1_last_used_service\n" +
+		"bad\xffname,arn:aws:iam::123456789012:user/bad\xffname,true,s\xfe3\n"
+	rep, err := Parse(strings.NewReader(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := rep.Users[0]
+	for _, s := range []string{u.Name, u.ARN, u.AccessKeys[0].LastUsedService.Value} {
+		if !utf8.ValidString(s) {
+			t.Errorf("%q is not valid UTF-8", s)
+		}
+	}
+	if rep.BadCells != 3 {
+		t.Errorf("BadCells = %d, want 3", rep.BadCells)
+	}
+}
+
+// Two rows for one user name under different paths would export duplicate
+// series and fail the whole scrape: the last row wins, as for a repeated ARN.
+func TestParseDuplicateNameDifferentPath(t *testing.T) {
+	csv := "user,arn,mfa_active\n" +
+		"bob,arn:aws:iam::123456789012:user/bob,false\n" +
+		"bob,arn:aws:iam::123456789012:user/ops/bob,true\n"
+	rep, err := Parse(strings.NewReader(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Users) != 1 || rep.Duplicates != 1 || rep.Users[0].ARN != "arn:aws:iam::123456789012:user/ops/bob" {
+		t.Errorf("users = %+v, duplicates = %d; want only the last bob row", rep.Users, rep.Duplicates)
 	}
 }
