@@ -6,8 +6,13 @@ FUZZTIME ?= 15s
 
 all: build
 
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -X github.com/prometheus/common/version.Version=$(VERSION) \
+            -X github.com/prometheus/common/version.Revision=$(REVISION)
+
 build:
-	$(GO) build -o iam_credential_exporter ./cmd/iam_credential_exporter
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o iam_credential_exporter ./cmd/iam_credential_exporter
 
 # Serve the bundled sample report on :9860.
 run:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -246,4 +247,41 @@ func labelMap(pairs []*dto.LabelPair) map[string]string {
 		m[l.GetName()] = l.GetValue()
 	}
 	return m
+}
+
+// Every metric the exporter serves is in the README's metrics reference.
+func TestEveryMetricIsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startExporter(t, nil, "--report.file=../report/testdata/example.csv", "--web.disable-exporter-metrics")
+	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	_, mfs := scrape(t, e.URL)
+	for name := range mfs {
+		if !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("metric %s is not in the README's metrics reference", name)
+		}
+	}
+}
+
+// Every flag in --help is in the README's flags reference.
+func TestEveryFlagIsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(exporterBin, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+	flags := regexp.MustCompile(`(?m)^\s+(?:-\w, )?--(?:\[no-\])?([a-z][a-z0-9.-]*[a-z0-9])`).FindAllStringSubmatch(string(out), -1)
+	if len(flags) < 10 {
+		t.Fatalf("found only %d flags in --help:\n%s", len(flags), out)
+	}
+	for _, f := range flags {
+		if name := f[1]; !strings.HasPrefix(name, "help") && !strings.Contains(string(readme), "`--"+name+"`") {
+			t.Errorf("flag --%s is not in the README's flags reference", name)
+		}
+	}
 }

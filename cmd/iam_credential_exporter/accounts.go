@@ -105,6 +105,11 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 	} else {
 		s.self = self
 	}
+	for _, a := range s.configured {
+		if a.RoleARN == "" && a.ID != "" && s.self != "" && a.ID != s.self {
+			return nil, fmt.Errorf("--config.file lists account %s as ambient, but the credentials belong to account %s", a.ID, s.self)
+		}
+	}
 	if len(s.configured) == 0 && s.org == nil {
 		s.configured = []accounts.Account{{ID: s.self}}
 	}
