@@ -17,8 +17,9 @@ type Target struct {
 	// Name is the account's name (from Organizations or the config file), or "".
 	Name   string
 	Source Source
-	// Key identifies how the account is reached (role, external ID): a
-	// target whose Key changes is restarted with its new Source.
+	// Key identifies how the account is reached and named (role, external
+	// ID, name): a target whose Key changes is restarted with its new
+	// Source and Name.
 	Key string
 }
 

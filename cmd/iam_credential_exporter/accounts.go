@@ -164,7 +164,8 @@ func (s *selection) sync(ctx context.Context, scheduler *report.Scheduler, disco
 			AccountID: a.ID,
 			Name:      a.Name,
 			Source:    report.NewAWSSource(cfg, a.ID, report.AWSOptions{AliasInterval: aliasInterval}, s.logger),
-			Key:       a.RoleARN + "\n" + a.ExternalID,
+			// A new role, external ID or name restarts the account.
+			Key: a.RoleARN + "\n" + a.ExternalID + "\n" + a.Name,
 		})
 	}
 	scheduler.Sync(ctx, targets)
