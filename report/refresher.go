@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -49,7 +50,9 @@ type Refresher struct {
 	timeout   time.Duration
 	logger    *slog.Logger
 	now       func() time.Time
-	state     atomic.Pointer[State]
+	// publish serialises the two writers of state: Refresh and SetName.
+	publish sync.Mutex
+	state   atomic.Pointer[State]
 }
 
 // NewRefresher returns a refresher for one account. t.AccountID may be ""
@@ -63,11 +66,20 @@ func NewRefresher(t Target, timeout time.Duration, logger *slog.Logger) *Refresh
 // State returns the latest published state.
 func (r *Refresher) State() *State { return r.state.Load() }
 
+// SetName renames the account (a rename in Organizations or the config
+// file) without restarting it or dropping its report.
+func (r *Refresher) SetName(name string) {
+	r.publish.Lock()
+	defer r.publish.Unlock()
+	next := *r.state.Load()
+	next.AccountName = name
+	r.state.Store(&next)
+}
+
 // Refresh fetches the report once and publishes the outcome. A failure keeps
 // the last good report and records the error. Refreshes of one account must
 // not overlap: the Scheduler's loop is the only caller.
 func (r *Refresher) Refresh(ctx context.Context) {
-	prev := r.state.Load()
 	start := r.now()
 	fetchCtx, cancel := context.WithTimeout(ctx, r.timeout)
 	rep, err := r.source.Fetch(fetchCtx)
@@ -78,6 +90,9 @@ func (r *Refresher) Refresh(ctx context.Context) {
 	}
 	end := r.now()
 
+	r.publish.Lock()
+	defer r.publish.Unlock()
+	prev := r.state.Load()
 	next := *prev
 	next.LastAttempt = end
 	next.LastDuration = end.Sub(start)

@@ -17,9 +17,9 @@ type Target struct {
 	// Name is the account's name (from Organizations or the config file), or "".
 	Name   string
 	Source Source
-	// Key identifies how the account is reached and named (role, external
-	// ID, name): a target whose Key changes is restarted with its new
-	// Source and Name.
+	// Key identifies how the account is reached (role, external ID): a
+	// target whose Key changes is restarted with its new Source. A new
+	// Name alone only renames it.
 	Key string
 }
 
@@ -80,7 +80,10 @@ func (s *Scheduler) Sync(ctx context.Context, targets []Target) {
 		}
 	}
 	for id, t := range want {
-		if _, ok := s.running[id]; ok {
+		if a, ok := s.running[id]; ok {
+			if a.refresher.State().AccountName != t.Name {
+				a.refresher.SetName(t.Name)
+			}
 			continue
 		}
 		r := NewRefresher(t, s.timeout, s.logger)

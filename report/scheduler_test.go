@@ -115,6 +115,15 @@ func TestSchedulerSyncAddsRemovesAndRestarts(t *testing.T) {
 		return nil
 	})
 
+	// A rename alone keeps the account's loop and report.
+	s.Sync(ctx, []Target{{AccountID: a.id, Source: a, Key: "1", Name: "renamed"}, {AccountID: b.id, Source: b, Key: "1", Name: "prod"}})
+	if st := s.States()[0]; st.AccountName != "renamed" || st.Report == nil {
+		t.Errorf("after a rename: name %q, report loaded %v; want the new name and the kept report", st.AccountName, st.Report != nil)
+	}
+	if n := a.fetches.Load(); n != 1 {
+		t.Errorf("renamed account fetched %d times, want 1 (no restart)", n)
+	}
+
 	b2 := src(b.id)
 	s.Sync(ctx, []Target{{AccountID: b.id, Source: b2, Key: "2", Name: "prod"}, {AccountID: c.id, Source: c, Key: "1"}})
 	testenv.WaitFor(t, 10*time.Second, func() error {

@@ -164,8 +164,7 @@ func (s *selection) sync(ctx context.Context, scheduler *report.Scheduler, disco
 			AccountID: a.ID,
 			Name:      a.Name,
 			Source:    report.NewAWSSource(cfg, a.ID, report.AWSOptions{AliasInterval: aliasInterval}, s.logger),
-			// A new role, external ID or name restarts the account.
-			Key: a.RoleARN + "\n" + a.ExternalID + "\n" + a.Name,
+			Key:       a.RoleARN + "\n" + a.ExternalID,
 		})
 	}
 	scheduler.Sync(ctx, targets)
