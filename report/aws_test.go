@@ -670,15 +670,29 @@ func TestLoadAWSConfigAssumeRole(t *testing.T) {
 	}
 }
 
+func TestPartitionOfRegion(t *testing.T) {
+	for region, want := range map[string]string{
+		"us-east-1": "aws", "eu-west-1": "aws", "cn-north-1": "aws-cn", "cn-northwest-1": "aws-cn",
+		"us-gov-west-1": "aws-us-gov", "us-gov-east-1": "aws-us-gov",
+	} {
+		if got := report.PartitionOfRegion(region); got != want {
+			t.Errorf("PartitionOfRegion(%q) = %q, want %q", region, got, want)
+		}
+	}
+}
+
 func TestLoadAWSConfigRegion(t *testing.T) {
 	tests := []struct {
-		name    string
-		env     string
-		option  string
-		roleARN string
-		want    string
+		name      string
+		env       string
+		option    string
+		roleARN   string
+		partition string
+		want      string
 	}{
 		{name: "default", want: "us-east-1"},
+		{name: "China partition", partition: "aws-cn", want: "cn-north-1"},
+		{name: "GovCloud partition", partition: "aws-us-gov", want: "us-gov-west-1"},
 		{name: "from the environment", env: "eu-west-1", want: "eu-west-1"},
 		{name: "option wins", env: "eu-west-1", option: "ap-southeast-2", want: "ap-southeast-2"},
 		{name: "China role", roleARN: "arn:aws-cn:iam::123456789012:role/r", want: "cn-north-1"},
@@ -689,7 +703,7 @@ func TestLoadAWSConfigRegion(t *testing.T) {
 			s := fakeaws.New(baseAccount)
 			t.Cleanup(s.Close)
 			isolateAWSEnv(t, s, tt.env)
-			cfg, err := report.LoadAWSConfig(t.Context(), report.ConfigOptions{Region: tt.option, RoleARN: tt.roleARN})
+			cfg, err := report.LoadAWSConfig(t.Context(), report.ConfigOptions{Region: tt.option, RoleARN: tt.roleARN, Partition: tt.partition})
 			if err != nil {
 				t.Fatal(err)
 			}
