@@ -108,6 +108,9 @@ func accountsHTML(states []*report.State, now time.Time) string {
 		if row.Account == "" {
 			row.Account = "(unknown until the first report)"
 		}
+		if s.AccountName != "" {
+			row.Account += " (" + s.AccountName + ")"
+		}
 		if s.Report != nil {
 			row.Users = strconv.Itoa(len(s.Report.Users))
 			if !s.Report.GeneratedAt.IsZero() {
