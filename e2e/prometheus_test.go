@@ -601,21 +601,28 @@ func minus(a, b []string) []string {
 // ---- dashboards ----
 
 type dashPanel struct {
-	ID      int         `json:"id"`
-	Type    string      `json:"type"`
-	Title   string      `json:"title"`
-	Targets []dashQuery `json:"targets"`
-	Panels  []dashPanel `json:"panels"`
-	Data    *dashRef    `json:"datasource"`
-	Grid    *struct {
+	ID              int         `json:"id"`
+	Type            string      `json:"type"`
+	Title           string      `json:"title"`
+	Targets         []dashQuery `json:"targets"`
+	Panels          []dashPanel `json:"panels"`
+	Data            *dashRef    `json:"datasource"`
+	Transformations []struct {
+		ID      string `json:"id"`
+		Options struct {
+			IndexByName map[string]int `json:"indexByName"`
+		} `json:"options"`
+	} `json:"transformations"`
+	Grid *struct {
 		H, W, X, Y int
 	} `json:"gridPos"`
 }
 
 type dashQuery struct {
-	RefID string   `json:"refId"`
-	Expr  string   `json:"expr"`
-	Data  *dashRef `json:"datasource"`
+	RefID  string   `json:"refId"`
+	Expr   string   `json:"expr"`
+	Legend string   `json:"legendFormat"`
+	Data   *dashRef `json:"datasource"`
 }
 
 type dashRef struct {
@@ -630,6 +637,7 @@ type dashVar struct {
 	Definition string          `json:"definition"`
 	Multi      bool            `json:"multi"`
 	IncludeAll bool            `json:"includeAll"`
+	Regex      string          `json:"regex"`
 }
 
 type dashboard struct {
@@ -742,6 +750,125 @@ func TestDashboardsStatic(t *testing.T) {
 	}
 }
 
+// accountNameJoinRE matches how panels label an account's rows with its name:
+// every row keeps its account_id, and gains a name label where the account
+// has one (group_left copies no label whose value is empty).
+var accountNameJoinRE = regexp.MustCompile(`\* on \(account_id\) group_left \(name(, alias)?\) topk by \(account_id\) \(1, aws_iam_account_info\{`)
+
+// Accounts are shown by name as well as ID: the account_id variable offers
+// "name (ID)", and every table with an account column, and every per-account
+// series, carries the name from aws_iam_account_info.
+func TestDashboardsShowAccountNames(t *testing.T) {
+	for _, d := range loadDashboards(t) {
+		for _, v := range d.Templating.List {
+			if v.Name != "account_id" {
+				continue
+			}
+			if !queryResultRE.MatchString(v.Definition) || !strings.Contains(v.Definition, "aws_iam_account_info") {
+				t.Errorf("%s: variable account_id: want query_result over aws_iam_account_info, got %q", d.path, v.Definition)
+			}
+			if !strings.Contains(v.Regex, "(?<value>") || !strings.Contains(v.Regex, "(?<text>") {
+				t.Errorf("%s: variable account_id: regex %q lacks the text and value groups", d.path, v.Regex)
+			}
+		}
+		for _, p := range allPanels(d.Panels) {
+			var columns map[string]int
+			for _, tr := range p.Transformations {
+				if tr.ID == "organize" {
+					columns = tr.Options.IndexByName
+				}
+			}
+			if _, ok := columns["account_id"]; ok && p.Type == "table" {
+				if columns["name"] != columns["account_id"]+1 {
+					t.Errorf("%s: table %q: the name column must follow the account column", d.path, p.Title)
+				}
+				for _, q := range p.Targets {
+					if !accountNameJoinRE.MatchString(q.Expr) {
+						t.Errorf("%s: table %q query %s does not join the account name:\n  %s", d.path, p.Title, q.RefID, q.Expr)
+					}
+				}
+			}
+			for _, q := range p.Targets {
+				if strings.Contains(q.Legend, "{{account_id}}") &&
+					(!strings.Contains(q.Legend, "{{name}}") || !accountNameJoinRE.MatchString(q.Expr)) {
+					t.Errorf("%s: panel %q query %s: a per-account legend needs {{name}} and the name join", d.path, p.Title, q.RefID)
+				}
+			}
+		}
+	}
+}
+
+// The account_id variable's query, run by promtool on accounts with and
+// without a name, gives one option per account: "name (ID)", or the ID
+// alone, valued by the ID; two exporters of one account give one option.
+func TestDashboardAccountVariable(t *testing.T) {
+	promtool := requireProgram(t, "promtool")
+	type option struct{ labels, text string }
+	const (
+		named   = "111111111111"
+		paren   = "222222222222"
+		unnamed = "333333333333"
+	)
+	series := []string{
+		`aws_iam_account_info{job="iam",instance="a:9860",account_id="` + named + `",name="production",alias="prod-main"}`,
+		`aws_iam_account_info{job="iam",instance="b:9860",account_id="` + named + `",name="production",alias="prod-main"}`,
+		`aws_iam_account_info{job="iam",instance="a:9860",account_id="` + paren + `",name="sandbox (eu)"}`,
+		`aws_iam_account_info{job="iam",instance="a:9860",account_id="` + unnamed + `",alias="legacy"}`,
+		`aws_iam_account_info{job="other",instance="c:9860",account_id="444444444444",name="not this job"}`,
+	}
+	want := []option{
+		{`{account_id="` + named + `",display="production (` + named + `)",name="production"}`, "production (" + named + ")"},
+		{`{account_id="` + paren + `",display="sandbox (eu) (` + paren + `)",name="sandbox (eu)"}`, "sandbox (eu) (" + paren + ")"},
+		{`{account_id="` + unnamed + `",display="` + unnamed + `"}`, unnamed},
+	}
+	checked := map[string]bool{}
+	for _, d := range loadDashboards(t) {
+		for _, v := range d.Templating.List {
+			if v.Name != "account_id" || !queryResultRE.MatchString(v.Definition) {
+				continue
+			}
+			raw, _ := variableExpr(v)
+			expr := strings.ReplaceAll(raw, "$job", "iam")
+			if dashVarRE.MatchString(expr) {
+				t.Fatalf("%s: variable account_id: unexpected variable in %q", d.path, raw)
+			}
+			if !checked[expr] {
+				checked[expr] = true
+				var b strings.Builder
+				b.WriteString("rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n")
+				for _, s := range series {
+					fmt.Fprintf(&b, "      - series: %q\n        values: '1x10'\n", s)
+				}
+				fmt.Fprintf(&b, "    promql_expr_test:\n      - expr: %q\n        eval_time: 5m\n        exp_samples:\n", expr)
+				for _, o := range want {
+					fmt.Fprintf(&b, "          - labels: %q\n            value: 1\n", o.labels)
+				}
+				file := filepath.Join(t.TempDir(), "account-variable.test.yml")
+				if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := exec.Command(promtool, "test", "rules", file).CombinedOutput(); err != nil {
+					t.Errorf("%s: variable account_id on accounts with and without names: %v\n%s", d.path, err, out)
+				}
+			}
+			for _, o := range want {
+				var metric map[string]string
+				if err := json.Unmarshal([]byte(regexp.MustCompile(`(\w+)=`).ReplaceAllString(o.labels, `"$1":`)), &metric); err != nil {
+					t.Fatal(err)
+				}
+				text, value, ok, err := variableOption(v.Regex, queryResultLine(metric, "1", 300))
+				if err != nil || !ok || text != o.text || value != metric["account_id"] {
+					t.Errorf("%s: variable account_id: option from %s is %q=%q (kept %v, err %v), want %q=%q",
+						d.path, o.labels, text, value, ok, err, o.text, metric["account_id"])
+				}
+			}
+		}
+	}
+	if len(checked) == 0 {
+		t.Fatal("no dashboard has an account_id variable built with query_result")
+	}
+}
+
 // dashVarValues substitutes Grafana variables in dashboard queries: All for
 // multi-value variables, a fixture user for the drill-down, and fixed
 // windows for the interval variables.
@@ -756,7 +883,10 @@ var dashVarValues = map[string]string{
 	"__interval_ms":   "15000",
 }
 
-var dashVarRE = regexp.MustCompile(`\$(?:\{(\w+)(?::[\w-]+)?\}|(\w+))`)
+// dashVarRE matches Grafana variables. $1 and ${2} are not variables but
+// label_replace references, which Grafana leaves alone as it has no
+// variable of that name.
+var dashVarRE = regexp.MustCompile(`\$(?:\{([A-Za-z_]\w*)(?::[\w-]+)?\}|([A-Za-z_]\w*))`)
 
 func substituteDashVars(expr string) (string, error) {
 	var unknown []string
@@ -775,27 +905,160 @@ func substituteDashVars(expr string) (string, error) {
 	return out, nil
 }
 
-// labelValuesRE matches the label_values(selector, label) variable queries.
-var labelValuesRE = regexp.MustCompile(`^label_values\((.+),\s*\w+\)$`)
+// The variable queries these dashboards use: label_values(selector, label),
+// and query_result(expr) whose lines the variable's regex turns into options.
+var (
+	labelValuesRE = regexp.MustCompile(`^label_values\((.+),\s*\w+\)$`)
+	queryResultRE = regexp.MustCompile(`^query_result\((.+)\)$`)
+)
+
+// variableExpr returns the PromQL of a query variable.
+func variableExpr(v dashVar) (string, error) {
+	if m := labelValuesRE.FindStringSubmatch(v.Definition); m != nil {
+		return m[1], nil
+	}
+	if m := queryResultRE.FindStringSubmatch(v.Definition); m != nil {
+		return m[1], nil
+	}
+	return "", fmt.Errorf("query %q is neither label_values(selector, label) nor query_result(expr)", v.Definition)
+}
+
+// promSample is one element of an instant vector.
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// vector runs an instant query that returns a vector.
+func (p *promServer) vector(expr string) ([]promSample, error) {
+	var data struct {
+		ResultType string       `json:"resultType"`
+		Result     []promSample `json:"result"`
+	}
+	if err := p.api("/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
+		return nil, err
+	}
+	if data.ResultType != "vector" {
+		return nil, fmt.Errorf("%s: result type %s, want vector", expr, data.ResultType)
+	}
+	return data.Result, nil
+}
+
+// queryResultLine is how Grafana's Prometheus data source writes one
+// element of a query_result() variable query before the variable's regex
+// applies: name{label="value",...} value timestamp-in-ms, labels sorted as
+// Prometheus returns them.
+func queryResultLine(metric map[string]string, value string, ts float64) string {
+	var labels []string
+	for k, v := range metric {
+		if k != "__name__" {
+			labels = append(labels, k+"=\""+v+"\"")
+		}
+	}
+	sort.Strings(labels)
+	return fmt.Sprintf("%s{%s} %s %d", metric["__name__"], strings.Join(labels, ","), value, int64(ts*1000))
+}
+
+// variableOption applies a variable's regex (JavaScript syntax, /.../flags)
+// to one option as Grafana does: with named groups text and value, each
+// falls back to the other; otherwise the first group, or the whole match,
+// is both. ok is false when the regex drops the option.
+func variableOption(regex, line string) (text, value string, ok bool, err error) {
+	if regex == "" {
+		return line, line, true, nil
+	}
+	body, ok := strings.CutPrefix(regex, "/")
+	if i := strings.LastIndex(body, "/"); ok && i >= 0 {
+		body = body[:i]
+	}
+	re, err := regexp.Compile(body)
+	if err != nil {
+		return "", "", false, fmt.Errorf("regex %s: %w", regex, err)
+	}
+	m := re.FindStringSubmatch(line)
+	if m == nil {
+		return "", "", false, nil
+	}
+	ti, vi := re.SubexpIndex("text"), re.SubexpIndex("value")
+	switch {
+	case ti >= 0 || vi >= 0:
+		if ti >= 0 {
+			text = m[ti]
+		}
+		if vi >= 0 {
+			value = m[vi]
+		}
+		if ti < 0 {
+			text = value
+		}
+		if vi < 0 {
+			value = text
+		}
+	case len(m) > 1:
+		text, value = m[1], m[1]
+	default:
+		text, value = m[0], m[0]
+	}
+	return text, value, true, nil
+}
+
+// checkAccountVariable runs the account_id variable query of a dashboard
+// and checks the options Grafana would offer: one per account, valued by
+// its ID, shown as its ID when it has no name, as the fixture has none.
+func checkAccountVariable(t *testing.T, prom *promServer, d dashboard) {
+	for _, v := range d.Templating.List {
+		if v.Name != "account_id" || !queryResultRE.MatchString(v.Definition) {
+			continue
+		}
+		raw, _ := variableExpr(v)
+		expr, err := substituteDashVars(raw)
+		if err != nil {
+			t.Errorf("%s: variable %s: %v", d.path, v.Name, err)
+			return
+		}
+		res, err := prom.vector(expr)
+		if err != nil {
+			t.Errorf("%s: variable %s: %v", d.path, v.Name, err)
+			return
+		}
+		var got []string
+		for _, s := range res {
+			ts, _ := s.Value[0].(float64)
+			val, _ := s.Value[1].(string)
+			text, value, ok, err := variableOption(v.Regex, queryResultLine(s.Metric, val, ts))
+			if err != nil || !ok {
+				t.Errorf("%s: variable %s: regex %s drops %v (err %v)", d.path, v.Name, v.Regex, s.Metric, err)
+				continue
+			}
+			got = append(got, text+"="+value)
+		}
+		if want := []string{promAccount + "=" + promAccount}; !slices.Equal(got, want) {
+			t.Errorf("%s: variable %s offers %q (text=value), want %q", d.path, v.Name, got, want)
+		}
+	}
+}
 
 // checkDashboardQueries runs every panel query and variable query of every
 // dashboard and expects data. A query that ends in `or vector(0)` (a count
 // that shows 0 instead of "No data") must also return data without the
-// fallback, so that the fallback cannot hide a query that matches nothing.
+// fallback, so that the fallback cannot hide a query that matches nothing;
+// likewise the account-name join of a query that adds back, with
+// `or on (account_id)`, the rows the join cannot match.
 func checkDashboardQueries(t *testing.T, prom *promServer) {
 	for _, d := range loadDashboards(t) {
+		checkAccountVariable(t, prom, d)
 		var exprs []string
 		var where []string
 		for _, v := range d.Templating.List {
 			if v.Type != "query" {
 				continue
 			}
-			m := labelValuesRE.FindStringSubmatch(v.Definition)
-			if m == nil {
-				t.Errorf("%s: variable %s: query %q is not label_values(selector, label)", d.path, v.Name, v.Definition)
+			expr, err := variableExpr(v)
+			if err != nil {
+				t.Errorf("%s: variable %s: %v", d.path, v.Name, err)
 				continue
 			}
-			exprs = append(exprs, m[1])
+			exprs = append(exprs, expr)
 			where = append(where, "variable "+v.Name)
 		}
 		for _, p := range allPanels(d.Panels) {
@@ -805,6 +1068,10 @@ func checkDashboardQueries(t *testing.T, prom *promServer) {
 				if base, ok := strings.CutSuffix(strings.TrimSpace(q.Expr), " or vector(0)"); ok {
 					exprs = append(exprs, base)
 					where = append(where, fmt.Sprintf("panel %q query %s without its vector(0) fallback", p.Title, q.RefID))
+				}
+				if joined, _, ok := strings.Cut(q.Expr, " or on (account_id) "); ok {
+					exprs = append(exprs, joined)
+					where = append(where, fmt.Sprintf("panel %q query %s without the rows the name join misses", p.Title, q.RefID))
 				}
 			}
 		}
