@@ -20,17 +20,19 @@ import (
 )
 
 // newHandler routes the telemetry path, the health endpoints and the landing page.
+// The accounts' metrics come from states, encoded once per refresh by the
+// collector's cache; registry holds the few metrics gathered on every scrape
+// and must not hold collector.New.
 func newHandler(o options, registry *prometheus.Registry, states collector.States, logger *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
-	gatherers := prometheus.Gatherers{registry}
-	handlerOpts := promhttp.HandlerOpts{
+	live := prometheus.Gatherers{registry}
+	handlerOpts := collector.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: o.maxRequests,
 	}
 	var metrics http.Handler
 	if o.disableExporterMetrics {
-		metrics = promhttp.HandlerFor(gatherers, handlerOpts)
+		metrics = collector.NewHandler(states, live, handlerOpts)
 	} else {
 		exporterRegistry := prometheus.NewRegistry()
 		exporterRegistry.MustRegister(
@@ -39,7 +41,7 @@ func newHandler(o options, registry *prometheus.Registry, states collector.State
 		)
 		handlerOpts.Registry = exporterRegistry
 		metrics = promhttp.InstrumentMetricHandler(exporterRegistry,
-			promhttp.HandlerFor(append(gatherers, exporterRegistry), handlerOpts))
+			collector.NewHandler(states, append(live, exporterRegistry), handlerOpts))
 	}
 	mux.Handle(o.telemetryPath, metrics)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {

@@ -128,9 +128,10 @@ func run() int {
 		return 1
 	}
 
+	// The accounts' metrics are not registered here: newHandler serves them
+	// from a cache built once per refresh.
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(
-		collector.New(scheduler.States),
 		awsRequests,
 		discovery,
 		collector.NewShard(opts.shard, opts.totalShards),
