@@ -1,33 +1,15 @@
 package collector
 
 import (
-	"bytes"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/teststates"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
-
-func benchStates(tb testing.TB, accounts, users int) []*report.State {
-	tb.Helper()
-	states := make([]*report.State, accounts)
-	for i := range states {
-		id := strconv.Itoa(100000000000 + i)
-		rep, err := report.Parse(bytes.NewReader(reportgen.Generate(reportgen.Options{AccountID: id, Users: users, Seed: int64(i)})))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		rep.GeneratedAt = reportgen.DefaultNow
-		states[i] = &report.State{AccountID: id, Report: rep, LastSuccess: reportgen.DefaultNow, LastDuration: time.Second, Refreshes: 1}
-	}
-	return states
-}
 
 // BenchmarkRefresh is the work that the cache moves from every scrape to
 // every refresh: each iteration publishes a new State for one account, as a
@@ -39,7 +21,7 @@ func BenchmarkRefresh(b *testing.B) {
 		accounts, users int
 	}{{"users=1000", 1, 1000}, {"users=5000", 1, 5000}, {"accounts=100x500", 100, 500}} {
 		b.Run(sc.name, func(b *testing.B) {
-			states := &switchable{states: benchStates(b, sc.accounts, sc.users)}
+			states := &switchable{states: teststates.Published(b, sc.accounts, sc.users)}
 			h := NewHandler(states.get, prometheus.NewRegistry(), HandlerOpts{})
 			scrape := func() {
 				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
@@ -77,7 +59,7 @@ func BenchmarkUncachedScrape(b *testing.B) {
 		accounts, users int
 	}{{"users=5000", 1, 5000}, {"accounts=100x500", 100, 500}} {
 		b.Run(sc.name, func(b *testing.B) {
-			states := benchStates(b, sc.accounts, sc.users)
+			states := teststates.Published(b, sc.accounts, sc.users)
 			h := reference(func() []*report.State { return states }, prometheus.NewRegistry())
 			b.ReportAllocs()
 			for b.Loop() {

@@ -7,8 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,22 +47,11 @@ var (
 type exporter struct {
 	URL  string // http://127.0.0.1:port
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs strings.Builder
+	logs testenv.Buffer
 }
 
-// Logs returns what the process wrote to stderr so far.
-func (e *exporter) Logs() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.logs.String()
-}
-
-func (e *exporter) Write(p []byte) (int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.logs.Write(p)
-}
+// Logs returns what the process wrote so far.
+func (e *exporter) Logs() string { return e.logs.String() }
 
 // startExporter runs the exporter on a free loopback port with the given
 // extra environment and flags, waits until /-/healthy answers, and stops it
@@ -82,7 +69,7 @@ func startExporter(t testing.TB, env []string, args ...string) *exporter {
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "aws-credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
 	}, env...)
-	e.cmd.Stdout, e.cmd.Stderr = e, e
+	e.cmd.Stdout, e.cmd.Stderr = &e.logs, &e.logs
 	if err := e.cmd.Start(); err != nil {
 		t.Fatalf("start exporter: %v", err)
 	}

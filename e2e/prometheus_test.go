@@ -19,10 +19,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
 const (
@@ -271,21 +272,11 @@ func writeFixtureReport(t *testing.T, path string, now time.Time) {
 type promServer struct {
 	URL  string
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs bytes.Buffer
+	logs testenv.Buffer
 }
 
-func (p *promServer) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.Write(b)
-}
-
-func (p *promServer) Logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
+// Logs returns what prometheus wrote so far.
+func (p *promServer) Logs() string { return p.logs.String() }
 
 // startPrometheus runs prometheus on a free loopback port, scraping target
 // as job promJob and loading the rule files, and stops it when the test ends.
@@ -317,7 +308,7 @@ func startPrometheus(t *testing.T, target string, rules []string) *promServer {
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
 	)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.logs, &p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start prometheus: %v", err)
 	}

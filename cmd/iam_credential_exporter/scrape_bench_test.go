@@ -27,7 +27,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
-	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/teststates"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
@@ -44,27 +44,6 @@ var scenarios = []scenario{
 	{"users=1000", 1, 1000},
 	{"users=5000", 1, 5000},
 	{"accounts=100x500", 100, 500},
-}
-
-// benchStates returns what the scheduler publishes after one good refresh of
-// each account, from synthetic reports with real value distributions.
-func benchStates(tb testing.TB, accounts, users int) []*report.State {
-	tb.Helper()
-	states := make([]*report.State, accounts)
-	for i := range states {
-		id := strconv.Itoa(100000000000 + i)
-		rep, err := report.Parse(bytes.NewReader(reportgen.Generate(reportgen.Options{AccountID: id, Users: users, Seed: int64(i)})))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		rep.GeneratedAt = reportgen.DefaultNow
-		rep.AccountAlias = "alias-" + id
-		states[i] = &report.State{
-			AccountID: id, AccountName: "account " + id, Report: rep,
-			LastAttempt: reportgen.DefaultNow, LastSuccess: reportgen.DefaultNow, LastDuration: 2 * time.Second, Refreshes: 1,
-		}
-	}
-	return states
 }
 
 // startExporter serves newHandler over the registry that main builds.
@@ -197,7 +176,7 @@ func BenchmarkScrape(b *testing.B) {
 				}
 				b.Run(name, func(b *testing.B) {
 					if states == nil {
-						states = benchStates(b, sc.accounts, sc.users)
+						states = teststates.Published(b, sc.accounts, sc.users)
 					}
 					benchmarkScrape(b, states, enc.header, exporterMetrics)
 				})
@@ -253,7 +232,7 @@ func benchmarkScrape(b *testing.B, states []*report.State, acceptEncoding string
 // serial, and errors counts responses that were not a full 200.
 func BenchmarkConcurrentScrapes(b *testing.B) {
 	const clients, perClient = 20, 5
-	exporter := startExporter(b, benchStates(b, 1, 5000), false)
+	exporter := startExporter(b, teststates.Published(b, 1, 5000), false)
 	client := newClient()
 	if _, _, err := scrape(client, exporter, "gzip", io.Discard); err != nil {
 		b.Fatal(err)
@@ -319,7 +298,7 @@ func BenchmarkHeap(b *testing.B) {
 		b.Run(sc.name, func(b *testing.B) {
 			users := float64(sc.accounts * sc.users)
 			base := heapAlloc()
-			states := benchStates(b, sc.accounts, sc.users)
+			states := teststates.Published(b, sc.accounts, sc.users)
 			snapshot := heapAlloc()
 			exporter := startExporter(b, states, false)
 			client := newClient()

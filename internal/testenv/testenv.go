@@ -83,19 +83,21 @@ func HTTPGet(url string) (string, error) {
 	return string(body), nil
 }
 
-// syncBuffer collects a child process's output for failure messages.
-type syncBuffer struct {
+// Buffer collects a child process's output for failure messages; it is safe
+// for the process's writers and the test to use at once.
+type Buffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -109,7 +111,7 @@ func StartMoto(t testing.TB) string {
 	addr := FreeAddr(t)
 	host, port, _ := strings.Cut(addr, ":")
 	cmd := exec.Command(bin, "-H", host, "-p", port)
-	logs := &syncBuffer{}
+	logs := &Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start moto_server: %v", err)
