@@ -141,7 +141,14 @@ func Parse(r io.Reader) (*Report, error) {
 	if rowsHint > 0 {
 		rep.Users = make([]User, 0, rowsHint)
 	}
-	seen := make(map[string]int, rowsHint)
+	// AWS lists the root row first, then users sorted case-insensitively.
+	// While rows keep that order no name can repeat, so the map that finds
+	// repeated names is built only for a file out of order.
+	var (
+		seen     map[string]int
+		lastName string
+		sawRoot  bool
+	)
 	var firstLine, malformedRows int
 	for {
 		rec, err := cr.Read()
@@ -175,10 +182,39 @@ func Parse(r io.Reader) (*Report, error) {
 			return nil, fmt.Errorf("%w: rows of more than one account: %s:%s on line %d, %s:%s on line %d",
 				ErrInvalidReport, rep.Partition, rep.AccountID, firstLine, partition, account, line)
 		}
-		u.Root = root || u.Name == RootUserName
+		// One name must mean one ARN, so that deduplicating by name (the
+		// label that must be unique) also keeps ARNs unique. A hand-edited
+		// root row, found by its ARN or its name, is written as AWS writes
+		// it; a user row whose name is not the last part of its ARN is
+		// dropped and counted.
+		switch {
+		case root || u.Name == RootUserName:
+			u.Root, u.Name = true, RootUserName
+			if !root {
+				u.ARN = "arn:" + partition + ":iam::" + account + ":root"
+			}
+		case u.Name == "" || strings.Contains(u.Name, "/") || !strings.HasSuffix(u.ARN, "/"+u.Name):
+			rep.BadCells++
+			rep.Users = rep.Users[:len(rep.Users)-1]
+			continue
+		}
 		// Keyed by name: within one account a name identifies a user (the
 		// ARN only adds the path), and user is the label that must be
 		// unique, or the scrape would fail on a duplicate series.
+		if seen == nil {
+			switch {
+			case u.Root && !sawRoot:
+				sawRoot = true
+				continue
+			case !u.Root && foldLess(lastName, u.Name):
+				lastName = u.Name
+				continue
+			}
+			seen = make(map[string]int, max(rowsHint, len(rep.Users)))
+			for i := range rep.Users[:len(rep.Users)-1] {
+				seen[rep.Users[i].Name] = i
+			}
+		}
 		if i, dup := seen[u.Name]; dup {
 			rep.Users[i] = *u
 			rep.Users = rep.Users[:len(rep.Users)-1]
@@ -192,6 +228,24 @@ func Parse(r io.Reader) (*Report, error) {
 			ErrInvalidReport, malformedRows, len(cols))
 	}
 	return rep, nil
+}
+
+// foldLess reports whether a sorts strictly before b with ASCII letters
+// compared without case.
+func foldLess(a, b string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			return ca < cb
+		}
+	}
+	return len(a) < len(b)
 }
 
 // blankRecord reports whether a record came from a line of spaces, which

@@ -318,12 +318,14 @@ func TestParseAccounts(t *testing.T) {
 			},
 		},
 		{
-			// Hand-edited files: the root row is recognised by its ARN or by its name.
-			file: "root_variants.csv", account: "123456789012", partition: "aws", users: 2,
+			// Hand-edited files: the root row is recognised by its ARN or by
+			// its name, and written as AWS writes it; a second root row is a
+			// duplicate.
+			file: "root_variants.csv", account: "123456789012", partition: "aws", users: 1, duplicates: 1,
 			check: func(t *testing.T, users []User) {
 				for _, u := range users {
-					if !u.Root {
-						t.Errorf("%s (%s) not marked root", u.Name, u.ARN)
+					if !u.Root || u.Name != RootUserName || u.ARN != "arn:aws:iam::123456789012:root" {
+						t.Errorf("%s (%s, root %v) is not the root row as AWS writes it", u.Name, u.ARN, u.Root)
 					}
 				}
 			},
@@ -672,5 +674,72 @@ func TestParseDuplicateNameDifferentPath(t *testing.T) {
 	}
 	if len(rep.Users) != 1 || rep.Duplicates != 1 || rep.Users[0].ARN != "arn:aws:iam::123456789012:user/ops/bob" {
 		t.Errorf("users = %+v, duplicates = %d; want only the last bob row", rep.Users, rep.Duplicates)
+	}
+}
+
+// Repeated names are found whether or not the rows come in AWS's order
+// (root first, then names sorted case-insensitively).
+func TestParseDuplicatesInAnyOrder(t *testing.T) {
+	const header = "user,arn,mfa_active\n"
+	row := func(name string, mfa string) string {
+		arn := "arn:aws:iam::123456789012:user/" + name
+		if name == RootUserName {
+			arn = "arn:aws:iam::123456789012:root"
+		}
+		return name + "," + arn + "," + mfa + "\n"
+	}
+	tests := []struct {
+		name      string
+		rows      []string
+		wantUsers []string
+		wantDups  int
+	}{
+		{"sorted", []string{row(RootUserName, "true"), row("alice", "false"), row("Bob", "false")}, []string{RootUserName, "alice", "Bob"}, 0},
+		{"repeat after sorted prefix", []string{row("alice", "false"), row("bob", "false"), row("alice", "true")}, []string{"alice", "bob"}, 1},
+		{"adjacent repeat", []string{row("alice", "false"), row("alice", "true"), row("bob", "false")}, []string{"alice", "bob"}, 1},
+		{"two root rows", []string{row(RootUserName, "false"), row("alice", "false"), row(RootUserName, "true")}, []string{RootUserName, "alice"}, 1},
+		{"names differing in case only", []string{row("bob", "false"), row("Bob", "false")}, []string{"bob", "Bob"}, 0},
+		{"unsorted, no repeat", []string{row("zed", "false"), row("alice", "false"), row("<root_account>", "false")}, []string{"zed", "alice", RootUserName}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := Parse(strings.NewReader(header + strings.Join(tt.rows, "")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, u := range rep.Users {
+				got = append(got, u.Name)
+				// The last row of a repeated name wins.
+				if u.Name == "alice" && tt.wantDups == 1 && tt.name != "two root rows" && !u.MFAActive.Value {
+					t.Errorf("kept the first alice row, want the last")
+				}
+			}
+			if strings.Join(got, " ") != strings.Join(tt.wantUsers, " ") || rep.Duplicates != tt.wantDups {
+				t.Errorf("users %v, duplicates %d; want %v, %d", got, rep.Duplicates, tt.wantUsers, tt.wantDups)
+			}
+		})
+	}
+}
+
+// A user row whose name is not the last part of its ARN cannot be exported
+// consistently: it is dropped and counted, the rest of the report is kept.
+func TestParseNameARNMismatch(t *testing.T) {
+	csv := "user,arn,mfa_active\n" +
+		"alice,arn:aws:iam::123456789012:user/alice,true\n" +
+		"mallory,arn:aws:iam::123456789012:user/alice,true\n" +
+		"a/b,arn:aws:iam::123456789012:user/a/b,true\n" +
+		",arn:aws:iam::123456789012:user/x,true\n" +
+		"bob,arn:aws:iam::123456789012:user/ops/bob,false\n"
+	rep, err := Parse(strings.NewReader(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range rep.Users {
+		names = append(names, u.Name)
+	}
+	if strings.Join(names, " ") != "alice bob" || rep.BadCells != 3 {
+		t.Errorf("users %v, bad cells %d; want [alice bob], 3", names, rep.BadCells)
 	}
 }
