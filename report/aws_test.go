@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,11 +55,7 @@ func (o *observations) observe(operation, code string) {
 func (o *observations) counts() map[string]int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	out := make(map[string]int, len(o.n))
-	for k, v := range o.n {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(o.n)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

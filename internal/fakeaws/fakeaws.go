@@ -22,6 +22,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -247,11 +248,7 @@ func (s *Server) Requests(account, action string) int {
 func (s *Server) RequestCounts() map[RequestKey]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[RequestKey]int, len(s.requests))
-	for k, v := range s.requests {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.requests)
 }
 
 // TotalRequests returns how many requests reached the server, whatever their
