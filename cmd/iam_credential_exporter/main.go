@@ -122,11 +122,6 @@ func run() int {
 	awsRequests := collector.NewAWSRequests()
 	discovery := collector.NewDiscovery()
 	scheduler := report.NewScheduler(opts.refreshInterval, opts.timeout, opts.concurrency, logger)
-	selection, err := newSelection(ctx, opts, awsRequests.Observe, logger)
-	if err != nil {
-		logger.Error("cannot set up the accounts to read", "err", err)
-		return 1
-	}
 
 	// The accounts' metrics are not registered here: newHandler serves them
 	// from a cache built once per refresh.
@@ -137,7 +132,23 @@ func run() int {
 		collector.NewShard(opts.shard, opts.totalShards),
 		versioncollector.NewCollector(name),
 	)
+	handler, err := newHandler(opts, registry, scheduler.States, logger)
+	if err != nil {
+		logger.Error("cannot build the HTTP handler", "err", err)
+		return 1
+	}
+	// Serve before asking AWS who we are, which can take seconds, so that
+	// /-/healthy answers from the start.
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, handler, webFlags, logger) }()
 
+	selection, err := newSelection(ctx, opts, awsRequests.Observe, logger)
+	if err != nil {
+		logger.Error("cannot set up the accounts to read", "err", err)
+		stop()
+		<-served
+		return 1
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -145,12 +156,7 @@ func run() int {
 		scheduler.Wait()
 	}()
 
-	handler, err := newHandler(opts, registry, scheduler.States, logger)
-	if err != nil {
-		logger.Error("cannot build the HTTP handler", "err", err)
-		return 1
-	}
-	err = serve(ctx, handler, webFlags, logger)
+	err = <-served
 	stop()
 	<-done
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
