@@ -193,7 +193,7 @@ func Parse(r io.Reader) (*Report, error) {
 			if !root {
 				u.ARN = "arn:" + partition + ":iam::" + account + ":root"
 			}
-		case u.Name == "" || strings.Contains(u.Name, "/") || !strings.HasSuffix(u.ARN, "/"+u.Name):
+		case !lastARNPart(u.ARN, u.Name):
 			rep.BadCells++
 			rep.Users = rep.Users[:len(rep.Users)-1]
 			continue
@@ -228,6 +228,13 @@ func Parse(r io.Reader) (*Report, error) {
 			ErrInvalidReport, malformedRows, len(cols))
 	}
 	return rep, nil
+}
+
+// lastARNPart reports whether name is the part of arn after its last "/",
+// without building "/"+name for every row.
+func lastARNPart(arn, name string) bool {
+	n := len(arn) - len(name)
+	return name != "" && n > 0 && arn[n-1] == '/' && arn[n:] == name && !strings.Contains(name, "/")
 }
 
 // foldLess reports whether a sorts strictly before b with ASCII letters
