@@ -46,8 +46,7 @@ var (
 // exporter is one running exporter process.
 type exporter struct {
 	URL  string // http://127.0.0.1:port
-	cmd  *exec.Cmd
-	logs testenv.Buffer
+	logs *testenv.Buffer
 }
 
 // Logs returns what the process wrote so far.
@@ -60,34 +59,16 @@ func startExporter(t testing.TB, env []string, args ...string) *exporter {
 	t.Helper()
 	addr := freeAddr(t)
 	e := &exporter{URL: "http://" + addr}
-	e.cmd = exec.Command(exporterBin, append([]string{"--web.listen-address=" + addr}, args...)...)
+	cmd := exec.Command(exporterBin, append([]string{"--web.listen-address=" + addr}, args...)...)
 	home := t.TempDir()
-	e.cmd.Env = append([]string{
+	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "aws-credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
 	}, env...)
-	e.cmd.Stdout, e.cmd.Stderr = &e.logs, &e.logs
-	if err := e.cmd.Start(); err != nil {
-		t.Fatalf("start exporter: %v", err)
-	}
-	t.Cleanup(func() {
-		e.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { e.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			e.cmd.Process.Kill()
-			<-done
-			t.Errorf("exporter did not stop within 10s of SIGINT; logs:\n%s", e.Logs())
-		}
-		if t.Failed() {
-			t.Logf("exporter logs:\n%s", e.Logs())
-		}
-	})
+	e.logs = testenv.StartProcess(t, "exporter", cmd, 10*time.Second, true)
 	waitFor(t, 30*time.Second, func() error {
 		_, err := httpGet(e.URL + "/-/healthy")
 		return err

@@ -271,8 +271,7 @@ func writeFixtureReport(t *testing.T, path string, now time.Time) {
 
 type promServer struct {
 	URL  string
-	cmd  *exec.Cmd
-	logs testenv.Buffer
+	logs *testenv.Buffer
 }
 
 // Logs returns what prometheus wrote so far.
@@ -303,29 +302,12 @@ func startPrometheus(t *testing.T, target string, rules []string) *promServer {
 	}
 	addr := freeAddr(t)
 	p := &promServer{URL: "http://" + addr}
-	p.cmd = exec.Command(bin,
+	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
 	)
-	p.cmd.Stdout, p.cmd.Stderr = &p.logs, &p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start prometheus: %v", err)
-	}
-	t.Cleanup(func() {
-		p.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			p.cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("prometheus logs:\n%s", p.Logs())
-		}
-	})
+	p.logs = testenv.StartProcess(t, "prometheus", cmd, 15*time.Second, false)
 	waitFor(t, 60*time.Second, func() error {
 		_, err := httpGet(p.URL + "/-/ready")
 		return err

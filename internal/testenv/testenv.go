@@ -103,6 +103,37 @@ func (s *Buffer) String() string {
 	return s.b.String()
 }
 
+// StartProcess starts cmd with its output collected, and stops it when the
+// test ends: SIGINT, then SIGKILL after grace. With mustStop, a process that
+// needs the kill fails the test: its graceful shutdown is under test. The
+// output is logged when the test failed.
+func StartProcess(t testing.TB, name string, cmd *exec.Cmd, grace time.Duration, mustStop bool) *Buffer {
+	t.Helper()
+	logs := &Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(grace):
+			cmd.Process.Kill()
+			<-done
+			if mustStop {
+				t.Errorf("%s did not stop within %s of SIGINT", name, grace)
+			}
+		}
+		if t.Failed() {
+			t.Logf("%s logs:\n%s", name, logs.String())
+		}
+	})
+	return logs
+}
+
 // StartMoto runs moto_server, a third-party AWS emulator, on a loopback port
 // for the length of the test and returns its URL.
 func StartMoto(t testing.TB) string {
@@ -110,19 +141,7 @@ func StartMoto(t testing.TB) string {
 	bin := RequireProgram(t, "moto_server")
 	addr := FreeAddr(t)
 	host, port, _ := strings.Cut(addr, ":")
-	cmd := exec.Command(bin, "-H", host, "-p", port)
-	logs := &Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("moto_server logs:\n%s", logs.String())
-		}
-	})
+	StartProcess(t, "moto_server", exec.Command(bin, "-H", host, "-p", port), 10*time.Second, false)
 	url := "http://" + addr
 	WaitFor(t, 60*time.Second, func() error {
 		_, err := HTTPGet(url + "/moto-api/")
