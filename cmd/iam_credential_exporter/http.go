@@ -25,23 +25,19 @@ import (
 // and must not hold collector.New.
 func newHandler(o options, registry *prometheus.Registry, states collector.States, logger *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
-	live := prometheus.Gatherers{registry}
 	handlerOpts := collector.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		MaxRequestsInFlight: o.maxRequests,
 	}
+	// One registry for everything gathered per scrape: each Registry.Gather
+	// has a fixed cost, and prometheus.Gatherers checks every metric again.
 	var metrics http.Handler
 	if o.disableExporterMetrics {
-		metrics = collector.NewHandler(states, live, handlerOpts)
+		metrics = collector.NewHandler(states, registry, handlerOpts)
 	} else {
-		exporterRegistry := prometheus.NewRegistry()
-		exporterRegistry.MustRegister(
-			collectors.NewGoCollector(),
-			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		)
-		handlerOpts.Registry = exporterRegistry
-		metrics = promhttp.InstrumentMetricHandler(exporterRegistry,
-			collector.NewHandler(states, append(live, exporterRegistry), handlerOpts))
+		registry.MustRegister(collectors.NewGoCollector(), collector.NewProcessCollector())
+		handlerOpts.Registry = registry
+		metrics = promhttp.InstrumentMetricHandler(registry, collector.NewHandler(states, registry, handlerOpts))
 	}
 	mux.Handle(o.telemetryPath, metrics)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
