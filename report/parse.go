@@ -193,16 +193,29 @@ func Parse(r io.Reader) (*Report, error) {
 		// root row, found by its ARN or its name, is written as AWS writes
 		// it; a user row whose name is not the last part of its ARN is
 		// dropped and counted.
+		// parseRow leaves the name unchecked: a name that ends a valid ARN
+		// is valid UTF-8, and ARNs are checked anyway.
 		switch {
 		case root || u.Name == RootUserName:
+			if !utf8.ValidString(u.Name) {
+				rep.BadCells++
+			}
 			u.Root, u.Name = true, RootUserName
 			if !root {
 				u.ARN = "arn:" + partition + ":iam::" + account + ":root"
 			}
 		case !lastARNPart(u.ARN, u.Name):
-			rep.BadCells++
-			rep.Users = dropLast(rep.Users)
-			continue
+			// Invalid bytes in the name were replaced in the ARN too.
+			name, valid := labelValue(u.Name)
+			if !valid {
+				rep.BadCells++
+			}
+			if valid || !lastARNPart(u.ARN, name) {
+				rep.BadCells++
+				rep.Users = dropLast(rep.Users)
+				continue
+			}
+			u.Name = name
 		}
 		// Keyed by name: within one account a name identifies a user (the
 		// ARN only adds the path), and user is the label that must be
@@ -358,7 +371,7 @@ func parseRow(u *User, l *layout, rec []string) (bad int) {
 			}
 		}
 	}
-	label(colUser, &u.Name)
+	u.Name = rec[l.at[colUser]] // checked against the ARN by Parse
 	label(colARN, &u.ARN)
 	ts(colCreated, &u.Created)
 	flag(colPasswordEnabled, &u.PasswordEnabled)
