@@ -480,24 +480,18 @@ func parseFixedTimestamp(s string) (int64, bool) {
 	if len(s) != len("2006-01-02T15:04:05Z") && len(s) != len("2006-01-02T15:04:05+07:00") {
 		return 0, false
 	}
-	_ = s[19]
-	// A digit's value d is in 0..9 exactly when neither d nor 9-d is
-	// negative, so one OR of those over all digits has its sign bit set
-	// when any is not a digit: no branch or chain of comparisons per
-	// digit, which made up a third of the cost here.
-	digit := func(i int) int { return int(s[i]) - '0' }
-	check := func(d int) int { return d | (9 - d) }
-	y0, y1, y2, y3 := digit(0), digit(1), digit(2), digit(3)
-	mo0, mo1, d0, d1 := digit(5), digit(6), digit(8), digit(9)
-	h0, h1, mi0, mi1, s0, s1 := digit(11), digit(12), digit(14), digit(15), digit(17), digit(18)
-	if check(y0)|check(y1)|check(y2)|check(y3)|check(mo0)|check(mo1)|check(d0)|check(d1)|
-		check(h0)|check(h1)|check(mi0)|check(mi1)|check(s0)|check(s1) < 0 ||
-		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+	// The first 19 bytes are read as three 8-byte words, and all their
+	// digits and separators are checked at once, each word with one mask
+	// test: with a test per byte, this function was a fifth of Parse.
+	a, b, c := le64(s, 0), le64(s, 8), le64(s, 11) // "2006-01-", "02T15:04", "15:04:05"
+	if !digitsAndSeps(a, 0x00FFFF00FFFFFFFF, 0xFF0000FF00000000, '-'<<56|'-'<<32) ||
+		!digitsAndSeps(b, 0xFFFF00FFFF00FFFF, 0x0000FF0000FF0000, ':'<<40|'T'<<16) ||
+		!digitsAndSeps(c, 0xFFFF000000000000, 0x0000FF0000000000, ':'<<40) {
 		return 0, false
 	}
-	year := y0*1000 + y1*100 + y2*10 + y3
-	month, day := mo0*10+mo1, d0*10+d1
-	hour, minute, sec := h0*10+h1, mi0*10+mi1, s0*10+s1
+	year := digitAt(a, 0)*1000 + digitAt(a, 1)*100 + digitAt(a, 2)*10 + digitAt(a, 3)
+	month, day := digitAt(a, 5)*10+digitAt(a, 6), digitAt(b, 0)*10+digitAt(b, 1)
+	hour, minute, sec := digitAt(b, 3)*10+digitAt(b, 4), digitAt(b, 6)*10+digitAt(b, 7), digitAt(c, 6)*10+digitAt(c, 7)
 	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
 	}
@@ -505,13 +499,11 @@ func parseFixedTimestamp(s string) (int64, bool) {
 	if len(s) == len("2006-01-02T15:04:05Z") {
 		return unix, s[19] == 'Z'
 	}
-	_ = s[24]
-	sign := s[19]
-	oh0, oh1, om0, om1 := digit(20), digit(21), digit(23), digit(24)
-	if check(oh0)|check(oh1)|check(om0)|check(om1) < 0 || s[22] != ':' || (sign != '+' && sign != '-') {
+	sign, off := s[19], le64(s, 17) // "05+07:00"
+	if !digitsAndSeps(off, 0xFFFF00FFFF000000, 0x0000FF0000000000, ':'<<40) || (sign != '+' && sign != '-') {
 		return 0, false
 	}
-	offHour, offMin := oh0*10+oh1, om0*10+om1
+	offHour, offMin := digitAt(off, 3)*10+digitAt(off, 4), digitAt(off, 6)*10+digitAt(off, 7)
 	if offHour > 23 || offMin > 59 {
 		return 0, false
 	}
@@ -520,6 +512,34 @@ func parseFixedTimestamp(s string) (int64, bool) {
 		offset = -offset
 	}
 	return unix + offset, true
+}
+
+// le64 returns the 8 bytes of s from i as a little-endian word, which the
+// compiler reads with one load.
+func le64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// digitsAndSeps reports whether w holds an ASCII digit in every byte that
+// digits selects, and equals sep in the bytes that sepMask selects.
+func digitsAndSeps(w, digits, sepMask, sep uint64) bool {
+	const (
+		high  = 0xF0F0F0F0F0F0F0F0
+		low   = 0x0F0F0F0F0F0F0F0F
+		zeros = 0x3030303030303030 // '0' in every byte
+		six   = 0x0606060606060606 // a low nibble over 9 plus 6 carries into 0x10
+		carry = 0x1010101010101010
+	)
+	return w&digits&high == zeros&digits &&
+		(w&digits&low+six&digits)&carry == 0 &&
+		w&sepMask == sep
+}
+
+// digitAt returns the digit in byte i of a word that digitsAndSeps checked.
+func digitAt(w uint64, i int) int {
+	return int(w>>(8*i)) & 0xF
 }
 
 func daysIn(month, year int) int {

@@ -628,6 +628,20 @@ func FuzzTimestampFields(f *testing.F) {
 	})
 }
 
+// Every byte of both forms, replaced by every other byte, is accepted or
+// rejected as time.Parse does: the fast path checks bytes a word at a time.
+func TestTimestampEveryByte(t *testing.T) {
+	for _, form := range []string{"2024-02-29T23:59:59Z", "1999-12-31T00:00:00+05:30", "2026-11-27T04:22:21-08:00"} {
+		for i := range len(form) {
+			for c := range 256 {
+				b := []byte(form)
+				b[i] = byte(c)
+				checkTimestamp(t, string(b))
+			}
+		}
+	}
+}
+
 func checkTimestamp(t *testing.T, s string) {
 	if sentinel(s) != Unknown {
 		return
