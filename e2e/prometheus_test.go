@@ -18,11 +18,13 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"text/template"
 	"time"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
@@ -1061,6 +1063,57 @@ func checkDashboardQueries(t *testing.T, prom *promServer) {
 			case n == 0:
 				t.Errorf("%s: %s returns no data\n  %s", d.path, where[i], expr)
 			}
+		}
+	}
+}
+
+// A real Prometheus scrapes an account of 5,000 users, IAM's quota, the way
+// it scrapes any target (OpenMetrics, gzip, scrape timeout 1s) and stores
+// every aws_iam_* series the exporter serves. The scrape duration it
+// measured is logged for docs/benchmarks.md, not asserted.
+func TestPrometheusScrapesLargestAccount(t *testing.T) {
+	requireProgram(t, "prometheus")
+	const users = 5000
+	reportPath := filepath.Join(t.TempDir(), "credential-report.csv")
+	report := reportgen.Generate(reportgen.Options{AccountID: promAccount, Users: users, Seed: 1})
+	if err := os.WriteFile(reportPath, report, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exp := startExporter(t, nil, "--report.file="+reportPath)
+	waitFor(t, 30*time.Second, func() error { _, err := httpGet(exp.URL + "/-/ready"); return err })
+	_, mfs := scrape(t, exp.URL)
+	want := 0
+	for name, mf := range mfs {
+		if strings.HasPrefix(name, "aws_iam_") {
+			want += len(mf.GetMetric())
+		}
+	}
+	if want < 10*users {
+		t.Fatalf("exporter serves %d aws_iam_* series for %d users, want at least %d", want, users, 10*users)
+	}
+
+	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"), nil)
+	count := fmt.Sprintf(`count({job=%q, __name__=~"aws_iam_.+"})`, promJob)
+	waitFor(t, 60*time.Second, func() error {
+		got, err := prom.vector(count)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Value[1] != strconv.Itoa(want) {
+			return fmt.Errorf("%s = %v, want %d", count, got, want)
+		}
+		return nil
+	})
+	// A few more scrapes, so that the logged duration is not the first one's.
+	time.Sleep(5 * time.Second)
+	up, err := prom.vector(fmt.Sprintf(`up{job=%q}`, promJob))
+	if err != nil || len(up) != 1 || up[0].Value[1] != "1" {
+		t.Fatalf("up = %v, %v; want 1", up, err)
+	}
+	sel := fmt.Sprintf(`{job=%q}`, promJob)
+	for _, expr := range []string{"scrape_duration_seconds" + sel, "avg_over_time(scrape_duration_seconds" + sel + "[5s])", "scrape_samples_scraped" + sel} {
+		if v, err := prom.vector(expr); err == nil && len(v) == 1 {
+			t.Logf("%s: %v", expr, v[0].Value[1])
 		}
 	}
 }
