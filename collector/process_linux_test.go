@@ -10,8 +10,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// gatherValues gathers c alone: family name to its one value and type.
-func gatherValues(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
+// gatherFamilies gathers c alone, by family name.
+func gatherFamilies(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
@@ -26,6 +26,7 @@ func gatherValues(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFa
 	return out
 }
 
+// value is the value of a family's first sample, counter or gauge.
 func value(mf *dto.MetricFamily) float64 {
 	m := mf.GetMetric()[0]
 	if m.GetCounter() != nil {
@@ -44,8 +45,8 @@ func TestProcessCollectorAgreesWithClientGolang(t *testing.T) {
 	}
 	_ = x
 
-	want := gatherValues(t, clientcollectors.NewProcessCollector(clientcollectors.ProcessCollectorOpts{ReportErrors: true}))
-	got := gatherValues(t, NewProcessCollector())
+	want := gatherFamilies(t, clientcollectors.NewProcessCollector(clientcollectors.ProcessCollectorOpts{ReportErrors: true}))
+	got := gatherFamilies(t, NewProcessCollector())
 
 	tolerance := map[string]float64{
 		"process_cpu_seconds_total":        0.05, // /proc counts in ticks of 10 ms

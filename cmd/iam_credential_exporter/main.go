@@ -64,7 +64,7 @@ func run() int {
 	webFlags := kingpinflag.AddFlags(app, defaultAddress)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics. Default: /metrics.").
 		Default("/metrics").StringVar(&opts.telemetryPath)
-	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_* and process_* metrics from the telemetry path. Default: false.").
+	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path. Default: false.").
 		BoolVar(&opts.disableExporterMetrics)
 	app.Flag("web.max-requests", "Maximum number of concurrent scrape requests; 0 disables the limit. Default: 40.").
 		Default("40").IntVar(&opts.maxRequests)
