@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v2"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is what the config file (--config.file) asks for. An example:
@@ -50,150 +48,54 @@ func LoadConfig(path string) (*Config, error) {
 	return parseConfig(path, data)
 }
 
-// The file's schema as decoded. Every value is located so that checks made
-// after decoding can still name its line.
-type fileConfig struct {
-	Accounts     located[[]located[fileAccount]] `yaml:"accounts"`
-	Organization *located[fileOrg]               `yaml:"organization"`
-	Include      located[[]located[string]]      `yaml:"include"`
-	Exclude      located[[]located[string]]      `yaml:"exclude"`
+// The mappings of the file: what they are called in messages, and their
+// fields.
+type schema struct {
+	what, where string
+	fields      []string
 }
 
-type fileAccount struct {
-	RoleARN    located[string] `yaml:"role_arn"`
-	ExternalID located[string] `yaml:"external_id"`
-	Name       located[string] `yaml:"name"`
-	ID         located[string] `yaml:"id"`
-	Ambient    located[bool]   `yaml:"ambient"`
-}
-
-type fileOrg struct {
-	RoleName   located[string] `yaml:"role_name"`
-	ExternalID located[string] `yaml:"external_id"`
-}
-
-// located is a decoded value and the line it starts on (0 when the value is
-// null, for which yaml does not call UnmarshalYAML).
-type located[T any] struct {
-	value T
-	line  int
-}
-
-func (l *located[T]) UnmarshalYAML(unmarshal func(any) error) error {
-	if err := unmarshal(&l.value); err != nil {
-		return err
-	}
-	l.line = nodeLine(unmarshal)
-	return nil
-}
-
-// nodeLine returns the line of the node that unmarshal decodes. yaml v2
-// keeps node positions private and shows them only in type errors, so
-// nodeLine provokes one: no YAML node decodes into a channel. The
-// TestLoadConfig cases pin the line numbers, so a change in the library's
-// message would fail them rather than silently lose lines.
-func nodeLine(unmarshal func(any) error) int {
-	var probe chan struct{}
-	var typeErr *yaml.TypeError
-	if err := unmarshal(&probe); !errors.As(err, &typeErr) || len(typeErr.Errors) == 0 {
-		return 0
-	}
-	line, _, _ := splitLine(typeErr.Errors[0])
-	return line
-}
-
-var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
-
-func splitLine(msg string) (line int, rest string, ok bool) {
-	m := lineRE.FindStringSubmatch(msg)
-	if m == nil {
-		return 0, msg, false
-	}
-	line, err := strconv.Atoi(m[1])
-	if err != nil {
-		return 0, msg, false
-	}
-	return line, m[2], true
-}
-
-// problems collects what is wrong with a config file.
-type problems struct {
-	path  string
-	found []problem
-}
-
-type problem struct {
-	line int // 0 when unknown
-	err  error
-}
-
-func (p *problems) add(line int, format string, args ...any) {
-	err := fmt.Errorf(format, args...)
-	if line > 0 {
-		err = fmt.Errorf("%s:%d: %w", p.path, line, err)
-	} else {
-		err = fmt.Errorf("%s: %w", p.path, err)
-	}
-	p.found = append(p.found, problem{line, err})
-}
-
-// err lists the problems in file order, the order a user fixes them in.
-func (p *problems) err() error {
-	slices.SortStableFunc(p.found, func(a, b problem) int { return cmp.Compare(a.line, b.line) })
-	errs := make([]error, len(p.found))
-	for i, pr := range p.found {
-		errs[i] = pr.err
-	}
-	return errors.Join(errs...)
-}
+var (
+	topSchema     = schema{"a mapping", "at the top level", []string{"accounts", "organization", "include", "exclude"}}
+	accountSchema = schema{"an account (a mapping)", "in an account", []string{"role_arn", "external_id", "name", "id", "ambient"}}
+	orgSchema     = schema{"a mapping", "in organization", []string{"role_name", "external_id"}}
+)
 
 func parseConfig(path string, data []byte) (*Config, error) {
-	var f fileConfig
-	if err := yaml.UnmarshalStrict(data, &f); err != nil {
-		var typeErr *yaml.TypeError
-		if !errors.As(err, &typeErr) {
-			return nil, fmt.Errorf("parse config file %s: %w", path, err)
-		}
-		// Checking a half-decoded file would only add confusing follow-up
-		// problems, so decoding problems are reported alone.
-		p := &problems{path: path}
-		for _, msg := range typeErr.Errors {
-			line, rest, _ := splitLine(msg)
-			p.add(line, "%s", explainDecodeError(rest))
-		}
-		return nil, p.err()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parse config file %s: %w", path, err)
 	}
-
 	p := &problems{path: path}
+	var root *yaml.Node
+	if len(doc.Content) > 0 { // a file of only comments has no document
+		root = doc.Content[0]
+	}
+	top := p.mapping(root, "config file", topSchema)
 	cfg := &Config{}
-	checkAccounts(p, cfg, f.Accounts.value)
+	accounts := p.node(top.nodes["accounts"], yaml.SequenceNode, "accounts", "a list of accounts").Content
+	checkAccounts(p, cfg, accounts)
 
-	orgPresent := f.Organization != nil || hasNullKey(data, "organization")
-	if orgPresent {
-		org := OrgConfig{RoleName: DefaultOrgRoleName}
-		if f.Organization != nil {
-			fo := f.Organization.value
-			if fo.RoleName.value != "" {
-				org.RoleName = fo.RoleName.value
-				if err := checkRolePathName(org.RoleName); err != nil {
-					p.add(fo.RoleName.line, "organization.role_name: %w", err)
-				}
-			}
-			if fo.ExternalID.value != "" {
-				org.ExternalID = fo.ExternalID.value
-				if err := checkExternalID(org.ExternalID); err != nil {
-					p.add(fo.ExternalID.line, "organization.external_id: %w", err)
-				}
+	// `organization:` with its settings commented out still means "discover".
+	orgNode, discover := top.nodes["organization"]
+	if discover {
+		org := p.mapping(orgNode, "organization", orgSchema)
+		cfg.Organization = &OrgConfig{RoleName: cmp.Or(org.str("role_name"), DefaultOrgRoleName), ExternalID: org.str("external_id")}
+		if err := checkRolePathName(cfg.Organization.RoleName); err != nil {
+			p.add(org.line("role_name"), "organization.role_name: %w", err)
+		}
+		if id := cfg.Organization.ExternalID; id != "" {
+			if err := CheckExternalID(id); err != nil {
+				p.add(org.line("external_id"), "organization.external_id: %w", err)
 			}
 		}
-		cfg.Organization = &org
 	}
 
-	cfg.Include = checkFilterList(p, "include", f.Include)
-	cfg.Exclude = checkFilterList(p, "exclude", f.Exclude)
+	cfg.Include = checkFilterList(p, "include", top.nodes["include"])
+	cfg.Exclude = checkFilterList(p, "exclude", top.nodes["exclude"])
 
-	if len(f.Accounts.value) == 0 && !orgPresent {
-		p.add(f.Accounts.line, "no accounts to read: list them under accounts, or enable discovery with organization")
+	if len(accounts) == 0 && !discover {
+		p.add(top.line("accounts"), "no accounts to read: list them under accounts, or enable discovery with organization")
 	}
 	if err := p.err(); err != nil {
 		return nil, err
@@ -201,7 +103,7 @@ func parseConfig(path string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-func checkAccounts(p *problems, cfg *Config, entries []located[fileAccount]) {
+func checkAccounts(p *problems, cfg *Config, entries []*yaml.Node) {
 	type seen struct {
 		where string
 		line  int
@@ -213,147 +115,212 @@ func checkAccounts(p *problems, cfg *Config, entries []located[fileAccount]) {
 		ambient    *seen
 	)
 	for i, entry := range entries {
-		a := entry.value
 		where := fmt.Sprintf("accounts[%d]", i)
-		acct := Account{Name: a.Name.value}
+		a := p.mapping(entry, where, accountSchema)
+		roleARN, externalID, id, isAmbient := a.str("role_arn"), a.str("external_id"), a.str("id"), a.flag("ambient")
+		acct := Account{Name: a.str("name")}
 		switch {
-		case a.RoleARN.value != "" && a.Ambient.value:
-			p.add(a.Ambient.line, "%s: role_arn and ambient: true exclude each other; ambient reads the account of the exporter's own credentials", where)
+		case roleARN != "" && isAmbient:
+			p.add(a.line("ambient"), "%s: role_arn and ambient: true exclude each other; ambient reads the account of the exporter's own credentials", where)
 			continue
-		case a.RoleARN.value != "":
-			part, id, err := ParseRoleARN(a.RoleARN.value)
+		case roleARN != "":
+			part, arnID, err := ParseRoleARN(roleARN)
 			if err != nil {
-				p.add(a.RoleARN.line, "%s.role_arn: %w", where, err)
+				p.add(a.line("role_arn"), "%s.role_arn: %w", where, err)
 				continue
 			}
 			if partition == "" {
-				partition, first = part, seen{where, a.RoleARN.line}
+				partition, first = part, seen{where, a.line("role_arn")}
 			} else if part != partition {
-				p.add(a.RoleARN.line, "%s.role_arn: partition %s differs from %s of %s (line %d); one exporter reads one partition",
+				p.add(a.line("role_arn"), "%s.role_arn: partition %s differs from %s of %s (line %d); one exporter reads one partition",
 					where, part, partition, first.where, first.line)
 			}
-			if a.ID.value != "" && a.ID.value != id {
-				p.add(a.ID.line, "%s.id: %s is not the account of role_arn (%s); leave id out, it is taken from role_arn", where, a.ID.value, id)
+			if id != "" && id != arnID {
+				p.add(a.line("id"), "%s.id: %s is not the account of role_arn (%s); leave id out, it is taken from role_arn", where, id, arnID)
 			}
-			if a.ExternalID.value != "" {
-				if err := checkExternalID(a.ExternalID.value); err != nil {
-					p.add(a.ExternalID.line, "%s.external_id: %w", where, err)
+			if externalID != "" {
+				if err := CheckExternalID(externalID); err != nil {
+					p.add(a.line("external_id"), "%s.external_id: %w", where, err)
 				}
 			}
-			acct.ID, acct.RoleARN, acct.ExternalID = id, a.RoleARN.value, a.ExternalID.value
-		case a.Ambient.value:
+			acct.ID, acct.RoleARN, acct.ExternalID = arnID, roleARN, externalID
+		case isAmbient:
 			if ambient != nil {
-				p.add(a.Ambient.line, "%s.ambient: only one account can be read with the exporter's own credentials, and %s (line %d) already is",
+				p.add(a.line("ambient"), "%s.ambient: only one account can be read with the exporter's own credentials, and %s (line %d) already is",
 					where, ambient.where, ambient.line)
 			} else {
-				ambient = &seen{where, a.Ambient.line}
+				ambient = &seen{where, a.line("ambient")}
 			}
-			if a.ExternalID.value != "" {
-				p.add(a.ExternalID.line, "%s.external_id: needs role_arn; the exporter's own credentials assume no role", where)
+			if externalID != "" {
+				p.add(a.line("external_id"), "%s.external_id: needs role_arn; the exporter's own credentials assume no role", where)
 			}
 			switch {
-			case a.ID.value == "":
-				p.add(entry.line, "%s: ambient: true needs id, the 12-digit account of the exporter's own credentials", where)
+			case id == "":
+				p.add(entry.Line, "%s: ambient: true needs id, the 12-digit account of the exporter's own credentials", where)
 				continue
-			case !accountIDRE.MatchString(a.ID.value):
-				p.add(a.ID.line, "%s.id: %q is not a 12-digit account ID (quote IDs that start with 0)", where, a.ID.value)
+			case !accountIDRE.MatchString(id):
+				p.add(a.line("id"), "%s.id: %q is not a 12-digit account ID (quote IDs that start with 0)", where, id)
 				continue
 			}
-			acct.ID = a.ID.value
+			acct.ID = id
 		default:
-			p.add(entry.line, "%s: role_arn is required (or ambient: true for the account of the exporter's own credentials)", where)
+			p.add(entry.Line, "%s: role_arn is required (or ambient: true for the account of the exporter's own credentials)", where)
 			continue
 		}
 
 		if prev, dup := ids[acct.ID]; dup {
-			p.add(entry.line, "%s: account %s is already listed as %s (line %d)", where, acct.ID, prev.where, prev.line)
+			p.add(entry.Line, "%s: account %s is already listed as %s (line %d)", where, acct.ID, prev.where, prev.line)
 		} else {
-			ids[acct.ID] = seen{where, entry.line}
+			ids[acct.ID] = seen{where, entry.Line}
 		}
 		if acct.Name != "" {
 			if prev, dup := names[acct.Name]; dup {
-				p.add(a.Name.line, "%s.name: %q is already the name of %s (line %d)", where, acct.Name, prev.where, prev.line)
+				p.add(a.line("name"), "%s.name: %q is already the name of %s (line %d)", where, acct.Name, prev.where, prev.line)
 			} else {
-				names[acct.Name] = seen{where, a.Name.line}
+				names[acct.Name] = seen{where, a.line("name")}
 			}
 		}
 		cfg.Accounts = append(cfg.Accounts, acct)
 	}
 }
 
-func checkFilterList(p *problems, name string, list located[[]located[string]]) []string {
+func checkFilterList(p *problems, name string, n *yaml.Node) []string {
 	var out []string
-	for i, e := range list.value {
-		if strings.TrimSpace(e.value) == "" {
-			line := e.line
-			if line == 0 { // a null entry has no line of its own
-				line = list.line
-			}
-			p.add(line, "%s[%d]: empty; give an account ID or name", name, i)
+	for i, item := range p.node(n, yaml.SequenceNode, name, "a list of account IDs or names").Content {
+		field := fmt.Sprintf("%s[%d]", name, i)
+		var s string
+		p.decode(item, field, "an account ID or name", &s)
+		if strings.TrimSpace(s) == "" {
+			p.add(item.Line, "%s: empty; give an account ID or name", field)
 			continue
 		}
-		out = append(out, e.value)
+		out = append(out, s)
 	}
 	return out
 }
 
-// hasNullKey reports whether the top-level mapping has key with a null
-// value, which decodes like an absent key. `organization:` with its
-// settings commented out still means "discover".
-func hasNullKey(data []byte, key string) bool {
-	var top yaml.MapSlice
-	if err := yaml.Unmarshal(data, &top); err != nil {
-		return false
+// problems collects what is wrong with a config file.
+type problems struct {
+	path string
+	// Problems of shape (unknown fields, wrong types) are reported alone:
+	// checking the values read around them would only add confusing
+	// follow-up problems.
+	shape, value []problem
+}
+
+type problem struct {
+	line int // 0 when unknown
+	err  error
+}
+
+func (p *problems) add(line int, format string, args ...any) {
+	p.value = append(p.value, problem{line, fmt.Errorf(format, args...)})
+}
+
+func (p *problems) addShape(line int, format string, args ...any) {
+	p.shape = append(p.shape, problem{line, fmt.Errorf(format, args...)})
+}
+
+// err lists the problems in file order, the order a user fixes them in.
+func (p *problems) err() error {
+	found := p.value
+	if len(p.shape) > 0 {
+		found = p.shape
 	}
-	for _, item := range top {
-		if item.Key == key && item.Value == nil {
-			return true
+	slices.SortStableFunc(found, func(a, b problem) int { return cmp.Compare(a.line, b.line) })
+	errs := make([]error, len(found))
+	for i, pr := range found {
+		where := p.path
+		if pr.line > 0 {
+			where = fmt.Sprintf("%s:%d", p.path, pr.line)
+		}
+		errs[i] = fmt.Errorf("%s: %w", where, pr.err)
+	}
+	return errors.Join(errs...)
+}
+
+// wrongType reports that n, the value of field, is not what the file wants
+// there. It names YAML's kinds, which the user wrote, not Go's types.
+func (p *problems) wrongType(n *yaml.Node, field, want string) {
+	r := resolve(n)
+	got := strconv.Quote(r.Value)
+	switch r.Kind {
+	case yaml.MappingNode:
+		got = "a mapping"
+	case yaml.SequenceNode:
+		got = "a list"
+	}
+	p.addShape(n.Line, "%s: want %s, got %s", field, want, got)
+}
+
+// decode decodes n, the value of field, into v; missing or null leaves v
+// as it is.
+func (p *problems) decode(n *yaml.Node, field, want string, v any) {
+	if n != nil && n.Decode(v) != nil {
+		p.wrongType(n, field, want)
+	}
+}
+
+// node returns n, the value of field, if it is of kind. A missing or null
+// n, or one of another kind (reported), reads as empty.
+func (p *problems) node(n *yaml.Node, kind yaml.Kind, field, want string) *yaml.Node {
+	switch r := resolve(n); {
+	case r == nil || r.ShortTag() == "!!null":
+		return &yaml.Node{Kind: kind}
+	case r.Kind != kind:
+		p.wrongType(n, field, want)
+		return &yaml.Node{Kind: kind}
+	default:
+		return r
+	}
+}
+
+// mapping is a mapping of the file, read a field at a time.
+type mapping struct {
+	p     *problems
+	where string // for messages: accounts[1], organization
+	nodes map[string]*yaml.Node
+}
+
+// mapping reads n, the value of field, checking its keys against s.
+func (p *problems) mapping(n *yaml.Node, field string, s schema) mapping {
+	n = p.node(n, yaml.MappingNode, field, s.what)
+	m := mapping{p: p, where: field, nodes: map[string]*yaml.Node{}}
+	for i := 0; i < len(n.Content); i += 2 {
+		key := n.Content[i]
+		switch {
+		case !slices.Contains(s.fields, key.Value):
+			p.addShape(key.Line, "unknown field %q %s; valid fields: %s", key.Value, s.where, strings.Join(s.fields, ", "))
+		case m.nodes[key.Value] != nil:
+			p.addShape(key.Line, "field %q is set twice %s", key.Value, s.where)
+		default:
+			m.nodes[key.Value] = n.Content[i+1]
 		}
 	}
-	return false
+	return m
 }
 
-// Decoding errors name Go types; users know the file's fields instead.
-var (
-	decodeFieldRE = regexp.MustCompile(`^field (\S+) (not found|already set) in type (\S+)$`)
-
-	schemaParts = map[string]struct{ where, what string }{
-		reflect.TypeFor[fileConfig]().String():  {"at the top level", "the config file (a mapping)"},
-		reflect.TypeFor[fileAccount]().String(): {"in an account", "an account (a mapping)"},
-		reflect.TypeFor[fileOrg]().String():     {"in organization", "organization (a mapping)"},
+func (m mapping) line(key string) int {
+	if n := m.nodes[key]; n != nil {
+		return n.Line
 	}
-	schemaFields = map[string]string{
-		reflect.TypeFor[fileConfig]().String():  yamlFields[fileConfig](),
-		reflect.TypeFor[fileAccount]().String(): yamlFields[fileAccount](),
-		reflect.TypeFor[fileOrg]().String():     yamlFields[fileOrg](),
-	}
-	typeNames = strings.NewReplacer(
-		reflect.TypeFor[[]located[fileAccount]]().String(), "a list of accounts",
-		reflect.TypeFor[[]located[string]]().String(), "a list of account IDs or names",
-		reflect.TypeFor[fileConfig]().String(), schemaParts[reflect.TypeFor[fileConfig]().String()].what,
-		reflect.TypeFor[fileAccount]().String(), schemaParts[reflect.TypeFor[fileAccount]().String()].what,
-		reflect.TypeFor[fileOrg]().String(), schemaParts[reflect.TypeFor[fileOrg]().String()].what,
-	)
-)
-
-func explainDecodeError(msg string) string {
-	m := decodeFieldRE.FindStringSubmatch(msg)
-	if m == nil {
-		return typeNames.Replace(msg)
-	}
-	field, kind, goType := m[1], m[2], m[3]
-	if kind == "already set" {
-		return fmt.Sprintf("field %q is set twice %s", field, schemaParts[goType].where)
-	}
-	return fmt.Sprintf("unknown field %q %s; valid fields: %s", field, schemaParts[goType].where, schemaFields[goType])
+	return 0
 }
 
-func yamlFields[T any]() string {
-	t := reflect.TypeFor[T]()
-	names := make([]string, 0, t.NumField())
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		names = append(names, name)
+func (m mapping) str(key string) (s string) {
+	m.p.decode(m.nodes[key], m.where+"."+key, "a string", &s)
+	return s
+}
+
+func (m mapping) flag(key string) (b bool) {
+	m.p.decode(m.nodes[key], m.where+"."+key, "true or false", &b)
+	return b
+}
+
+// resolve follows an alias (*name) to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	if n != nil && n.Kind == yaml.AliasNode {
+		return n.Alias
 	}
-	return strings.Join(names, ", ")
+	return n
 }

@@ -36,6 +36,17 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			file: "config-alias.yml",
+			want: &Config{
+				Accounts: []Account{
+					{ID: "111122223333", RoleARN: "arn:aws:iam::111122223333:role/iam-reader", ExternalID: "shared-secret"},
+					{ID: "222233334444", RoleARN: "arn:aws:iam::222233334444:role/iam-reader", ExternalID: "shared-secret"},
+				},
+				Include: []string{"production", "staging"},
+				Exclude: []string{"production", "staging"},
+			},
+		},
+		{
 			file: "config-empty.yml",
 			wantErr: []string{
 				"testdata/config-empty.yml: no accounts to read: list them under accounts, or enable discovery with organization",
@@ -52,6 +63,7 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{
 				`testdata/config-unknown-field.yml:3: unknown field "externalid" in an account; valid fields: role_arn, external_id, name, id, ambient`,
 				`testdata/config-unknown-field.yml:4: unknown field "organisation" at the top level; valid fields: accounts, organization, include, exclude`,
+				`testdata/config-unknown-field.yml:7: unknown field "rolename" in organization; valid fields: role_name, external_id`,
 			},
 		},
 		{
@@ -75,6 +87,7 @@ func TestLoadConfig(t *testing.T) {
 			file: "config-duplicate-key.yml",
 			wantErr: []string{
 				`testdata/config-duplicate-key.yml:4: field "role_arn" is set twice in an account`,
+				`testdata/config-duplicate-key.yml:6: field "include" is set twice at the top level`,
 			},
 		},
 		{
@@ -89,23 +102,28 @@ func TestLoadConfig(t *testing.T) {
 				`testdata/config-incomplete.yml:11: accounts[4].id: 999999999999 is not the account of role_arn (222233334444); leave id out, it is taken from role_arn`,
 				`testdata/config-incomplete.yml:12: accounts[4].external_id: external ID must be 2 to 1224 of letters, digits and +=,.@:/-`,
 				`testdata/config-incomplete.yml:14: organization.role_name: role name "iam reader" is not 1 to 64 of letters, digits and +=,.@_-`,
-				// A bare "-" is null and has no line of its own; the list's first line stands in.
-				`testdata/config-incomplete.yml:16: include[2]: empty; give an account ID or name`,
 				`testdata/config-incomplete.yml:17: include[1]: empty; give an account ID or name`,
+				`testdata/config-incomplete.yml:18: include[2]: empty; give an account ID or name`, // a bare "-" is null
 			},
 		},
 		{
 			file: "config-wrong-type.yml",
 			wantErr: []string{
-				"testdata/config-wrong-type.yml:2: cannot unmarshal !!str `arn:aws...` into an account (a mapping)",
-				"testdata/config-wrong-type.yml:4: cannot unmarshal !!str `sometimes` into bool",
-				"testdata/config-wrong-type.yml:5: cannot unmarshal !!str `production` into a list of account IDs or names",
+				`testdata/config-wrong-type.yml:2: accounts[0]: want an account (a mapping), got "arn:aws:iam::111122223333:role/iam-reader"`,
+				`testdata/config-wrong-type.yml:4: accounts[1].ambient: want true or false, got "sometimes"`,
+				`testdata/config-wrong-type.yml:5: accounts[2].role_arn: want a string, got a list`,
+				`testdata/config-wrong-type.yml:6: accounts[2].name: want a string, got a mapping`,
+				`testdata/config-wrong-type.yml:7: organization: want a mapping, got a list`,
+				`testdata/config-wrong-type.yml:8: include: want a list of account IDs or names, got "production"`,
+				`testdata/config-wrong-type.yml:10: exclude[0]: want an account ID or name, got a list`,
+				`testdata/config-wrong-type.yml:11: exclude[1]: want an account ID or name, got a list`, // an alias of line 5
 			},
 		},
 		{
 			file: "config-syntax.yml",
 			wantErr: []string{
-				"parse config file testdata/config-syntax.yml: yaml: line 2: did not find expected '-' indicator",
+				// yaml v3 names the line of the context (the list), counting from 0.
+				"parse config file testdata/config-syntax.yml: yaml: line 1: did not find expected '-' indicator",
 			},
 		},
 	}
