@@ -1,17 +1,21 @@
 // Package accounts decides which AWS accounts the exporter reads and how it
-// reaches each one: from a YAML config file, from AWS Organizations
-// discovery, or both; narrowed by include/exclude lists and by a shard, so
-// that several exporter replicas can split a large organization.
+// reaches each one: the YAML config file, role ARNs and their external IDs,
+// the role assumed in discovered accounts, include/exclude lists, and the
+// shard that lets several exporter replicas split a large organization. It
+// makes no AWS calls: awsapi lists the organization's accounts.
 package accounts
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // Account is one AWS account whose credential report is exported.
@@ -22,10 +26,6 @@ type Account struct {
 	ExternalID string // passed when assuming RoleARN; may be ""
 }
 
-// Partitions whose IAM endpoints the exporter knows. A role in any other
-// partition could be parsed but not read, so it is refused up front.
-var partitions = []string{"aws", "aws-cn", "aws-us-gov"}
-
 var (
 	accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
 	// IAM's own limits: role names are [\w+=,.@-]{1,64}; paths are printable
@@ -34,6 +34,14 @@ var (
 	rolePathRE   = regexp.MustCompile(`^[\x21-\x7e]{0,512}$`)
 	externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 )
+
+// ValidID reports whether id is an AWS account ID: 12 digits.
+func ValidID(id string) bool { return accountIDRE.MatchString(id) }
+
+func knownPartition(name string) bool {
+	_, ok := report.LookupPartition(name)
+	return ok
+}
 
 const roleARNForm = "arn:<partition>:iam::<12-digit account>:role/<path/>name"
 
@@ -47,8 +55,8 @@ func ParseRoleARN(roleARN string) (partition, accountID string, err error) {
 	}
 	var problem error
 	switch {
-	case !slices.Contains(partitions, a.Partition):
-		problem = fmt.Errorf("partition %q is not one of %s", a.Partition, strings.Join(partitions, ", "))
+	case !knownPartition(a.Partition):
+		problem = fmt.Errorf("partition %q is not one of %s", a.Partition, report.PartitionNames())
 	case a.Service != "iam":
 		// A common slip is pasting the caller identity's
 		// arn:aws:sts::…:assumed-role/… instead of the role.
@@ -89,9 +97,42 @@ func RoleARN(partition, accountID, roleName string) string {
 	return "arn:" + partition + ":iam::" + accountID + ":role/" + strings.TrimPrefix(roleName, "/")
 }
 
-func checkExternalID(id string) error {
+// CheckExternalID checks an external ID against IAM's limits before any
+// AWS call, so a typo fails at start instead of as one AssumeRole error per
+// account.
+func CheckExternalID(id string) error {
 	if len(id) < 2 || len(id) > 1224 || !externalIDRE.MatchString(id) {
 		return fmt.Errorf("external ID must be 2 to 1224 of letters, digits and +=,.@:/-")
+	}
+	return nil
+}
+
+// DefaultOrgRoleName is the role Organizations creates in every account it
+// creates, and so the one most organizations can assume without setup. It
+// grants administrator access; a dedicated read-only role is the better
+// choice where one can be rolled out.
+const DefaultOrgRoleName = "OrganizationAccountAccessRole"
+
+// OrgConfig says how to reach the accounts that Organizations discovery
+// finds. The flags and the config file both produce one.
+type OrgConfig struct {
+	RoleName   string // assumed in each member account; may carry a path
+	ExternalID string // passed with every AssumeRole; may be ""
+}
+
+// Validate checks the role name and external ID before any AWS call, so a
+// typo fails at start instead of as one AssumeRole error per account.
+func (o OrgConfig) Validate() error {
+	if o.RoleName == "" {
+		return errors.New("role name is empty")
+	}
+	if err := checkRolePathName(o.RoleName); err != nil {
+		return err
+	}
+	if o.ExternalID != "" {
+		if err := CheckExternalID(o.ExternalID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ func TestParseRoleARN(t *testing.T) {
 		{arn: "arn:aws-us-gov:iam::111122223333:role/r", partition: "aws-us-gov", accountID: "111122223333"},
 		{arn: "111122223333", wantErr: "is not an ARN"},
 		{arn: "", wantErr: "is not an ARN"},
-		{arn: "arn:aws-moon:iam::111122223333:role/r", wantErr: `partition "aws-moon" is not one of aws, aws-cn, aws-us-gov`},
+		{arn: "arn:aws-moon:iam::111122223333:role/r", wantErr: `partition "aws-moon" is not one of aws, aws-cn, aws-eusc, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, aws-us-gov`},
 		{arn: "arn:aws:sts::111122223333:assumed-role/r/session", wantErr: `service is "sts", not iam`},
 		{arn: "arn:aws:iam:us-east-1:111122223333:role/r", wantErr: `IAM ARNs have no region, this one has "us-east-1"`},
 		{arn: "arn:aws:iam::11112222333:role/r", wantErr: `account "11112222333" is not 12 digits`},

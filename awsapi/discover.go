@@ -1,4 +1,4 @@
-package accounts
+package awsapi
 
 import (
 	"cmp"
@@ -10,37 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
-
-// DefaultOrgRoleName is the role Organizations creates in every account it
-// creates, and so the one most organizations can assume without setup. It
-// grants administrator access; a dedicated read-only role is the better
-// choice where one can be rolled out.
-const DefaultOrgRoleName = "OrganizationAccountAccessRole"
-
-// OrgConfig says how to reach the accounts that Organizations discovery
-// finds. The flags and the config file both produce one.
-type OrgConfig struct {
-	RoleName   string // assumed in each member account; may carry a path
-	ExternalID string // passed with every AssumeRole; may be ""
-}
-
-// Validate checks the role name and external ID before any AWS call, so a
-// typo fails at start instead of as one AssumeRole error per account.
-func (o OrgConfig) Validate() error {
-	if o.RoleName == "" {
-		return errors.New("role name is empty")
-	}
-	if err := checkRolePathName(o.RoleName); err != nil {
-		return err
-	}
-	if o.ExternalID != "" {
-		if err := checkExternalID(o.ExternalID); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // Lister is the part of the Organizations client that discovery uses.
 type Lister interface {
@@ -56,14 +29,14 @@ const discoveryNeeds = "discovery needs organizations:ListAccounts, called from 
 // selfAccountID, the account of the exporter's own credentials ("" if
 // unknown), gets no role: it is read with those credentials, so the
 // management account needs no extra role.
-func Discover(ctx context.Context, client Lister, partition string, org OrgConfig, selfAccountID string) ([]Account, error) {
-	if !slices.Contains(partitions, partition) {
+func Discover(ctx context.Context, client Lister, partition string, org accounts.OrgConfig, selfAccountID string) ([]accounts.Account, error) {
+	if _, ok := report.LookupPartition(partition); !ok {
 		return nil, fmt.Errorf("discover organization accounts: unknown partition %q", partition)
 	}
 	if err := org.Validate(); err != nil {
 		return nil, fmt.Errorf("discover organization accounts: %w", err)
 	}
-	var found []Account
+	var found []accounts.Account
 	var prevToken string
 	pages := organizations.NewListAccountsPaginator(client, &organizations.ListAccountsInput{})
 	for pages.HasMorePages() {
@@ -83,18 +56,18 @@ func Discover(ctx context.Context, client Lister, partition string, org OrgConfi
 				continue
 			}
 			id := aws.ToString(a.Id)
-			if !accountIDRE.MatchString(id) {
+			if !accounts.ValidID(id) {
 				return nil, fmt.Errorf("list organization accounts: ListAccounts returned account ID %q, not 12 digits", id)
 			}
-			acct := Account{ID: id, Name: aws.ToString(a.Name)}
+			acct := accounts.Account{ID: id, Name: aws.ToString(a.Name)}
 			if id != selfAccountID {
-				acct.RoleARN = RoleARN(partition, id, org.RoleName)
+				acct.RoleARN = accounts.RoleARN(partition, id, org.RoleName)
 				acct.ExternalID = org.ExternalID
 			}
 			found = append(found, acct)
 		}
 	}
-	slices.SortFunc(found, func(a, b Account) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(found, func(a, b accounts.Account) int { return cmp.Compare(a.ID, b.ID) })
 	return found, nil
 }
 

@@ -1,4 +1,4 @@
-package accounts
+package awsapi
 
 import (
 	"cmp"
@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
@@ -52,15 +53,15 @@ func operationError(err error) error {
 
 func TestDiscover(t *testing.T) {
 	const self = "999999999999"
-	org := OrgConfig{RoleName: "audit/iam-reader", ExternalID: "ext-1"}
+	org := accounts.OrgConfig{RoleName: "audit/iam-reader", ExternalID: "ext-1"}
 	role := func(id string) string { return "arn:aws:iam::" + id + ":role/audit/iam-reader" }
 
 	tests := []struct {
 		name       string
 		partition  string
-		org        OrgConfig
+		org        accounts.OrgConfig
 		lister     *stubLister
-		want       []Account
+		want       []accounts.Account
 		wantTokens []string
 		wantErr    string
 	}{
@@ -84,7 +85,7 @@ func TestDiscover(t *testing.T) {
 					{Id: aws.String("888899990000"), Name: aws.String("old-gone"), Status: types.AccountStatusSuspended},
 				}},
 			}},
-			want: []Account{
+			want: []accounts.Account{
 				{ID: "111122223333", Name: "prod", RoleARN: role("111122223333"), ExternalID: "ext-1"},
 				{ID: "333344445555", Name: "staging", RoleARN: role("333344445555"), ExternalID: "ext-1"},
 				{ID: "777788889999", Name: "old", RoleARN: role("777788889999"), ExternalID: "ext-1"},
@@ -103,7 +104,7 @@ func TestDiscover(t *testing.T) {
 			lister: &stubLister{pages: []*organizations.ListAccountsOutput{
 				{Accounts: []types.Account{orgAccount("111122223333", "prod", types.AccountStateActive)}},
 			}},
-			want:       []Account{{ID: "111122223333", Name: "prod", RoleARN: "arn:aws-cn:iam::111122223333:role/audit/iam-reader", ExternalID: "ext-1"}},
+			want:       []accounts.Account{{ID: "111122223333", Name: "prod", RoleARN: "arn:aws-cn:iam::111122223333:role/audit/iam-reader", ExternalID: "ext-1"}},
 			wantTokens: []string{""},
 		},
 		{
@@ -153,7 +154,7 @@ func TestDiscover(t *testing.T) {
 		},
 		{
 			name:    "bad role name is refused before any call",
-			org:     OrgConfig{RoleName: "iam reader"},
+			org:     accounts.OrgConfig{RoleName: "iam reader"},
 			lister:  &stubLister{},
 			wantErr: `discover organization accounts: role name "iam reader" is not 1 to 64 of letters, digits and +=,.@_-`,
 		},
@@ -162,7 +163,7 @@ func TestDiscover(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			partition := cmp.Or(tt.partition, "aws")
 			o := org
-			if tt.org != (OrgConfig{}) {
+			if tt.org != (accounts.OrgConfig{}) {
 				o = tt.org
 			}
 			got, err := Discover(t.Context(), tt.lister, partition, o, self)
@@ -180,7 +181,7 @@ func TestDiscover(t *testing.T) {
 }
 
 func TestDiscoverErrorsKeepTheirType(t *testing.T) {
-	_, err := Discover(t.Context(), &stubLister{err: operationError(&types.AccessDeniedException{})}, "aws", OrgConfig{RoleName: DefaultOrgRoleName}, "")
+	_, err := Discover(t.Context(), &stubLister{err: operationError(&types.AccessDeniedException{})}, "aws", accounts.OrgConfig{RoleName: accounts.DefaultOrgRoleName}, "")
 	var denied *types.AccessDeniedException
 	if !errors.As(err, &denied) {
 		t.Errorf("Discover error %v does not wrap the AccessDeniedException", err)
@@ -222,25 +223,18 @@ func TestDiscoverAgainstMoto(t *testing.T) {
 
 	names := []string{"prod", "staging", "Dev, team [x]", "sandbox-alice"}
 	ids := map[string]string{}
-	for i, name := range names {
-		out, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{
-			AccountName: aws.String(name),
-			Email:       aws.String(fmt.Sprintf("member%d@example.com", i)),
-		})
-		if err != nil {
-			t.Fatalf("create account %q: %v", name, err)
-		}
-		ids[name] = createdAccountID(ctx, t, orgs, aws.ToString(out.CreateAccountStatus.Id))
+	for _, name := range names {
+		ids[name] = testenv.CreateMotoAccount(ctx, t, orgs, name)
 	}
 
 	const roleName = "OrganizationAccountAccessRole"
-	member := func(name string) Account {
-		return Account{ID: ids[name], Name: name, RoleARN: RoleARN("aws", ids[name], roleName)}
+	member := func(name string) accounts.Account {
+		return accounts.Account{ID: ids[name], Name: name, RoleARN: accounts.RoleARN("aws", ids[name], roleName)}
 	}
-	discover := func() []Account {
+	discover := func() []accounts.Account {
 		t.Helper()
 		lister := &pageSize{Lister: orgs, size: 2}
-		got, err := Discover(ctx, lister, "aws", OrgConfig{RoleName: roleName}, mgmt)
+		got, err := Discover(ctx, lister, "aws", accounts.OrgConfig{RoleName: roleName}, mgmt)
 		if err != nil {
 			t.Fatalf("Discover: %v", err)
 		}
@@ -249,16 +243,16 @@ func TestDiscoverAgainstMoto(t *testing.T) {
 		}
 		return got
 	}
-	check := func(step string, got []Account, want ...Account) {
+	check := func(step string, got []accounts.Account, want ...accounts.Account) {
 		t.Helper()
-		if !reflect.DeepEqual(got, Merge(nil, want)) { // Merge sorts by ID
-			t.Errorf("%s: Discover =\n%+v\nwant\n%+v", step, got, Merge(nil, want))
+		if !reflect.DeepEqual(got, accounts.Merge(nil, want)) { // Merge sorts by ID
+			t.Errorf("%s: Discover =\n%+v\nwant\n%+v", step, got, accounts.Merge(nil, want))
 		}
 	}
 
 	got := discover()
 	// moto names the management account "master".
-	check("after create", got, Account{ID: mgmt, Name: "master"},
+	check("after create", got, accounts.Account{ID: mgmt, Name: "master"},
 		member("prod"), member("staging"), member("Dev, team [x]"), member("sandbox-alice"))
 
 	// The role ARNs must lead into the accounts that were listed: assume
@@ -272,42 +266,20 @@ func TestDiscoverAgainstMoto(t *testing.T) {
 	if _, err := orgs.CloseAccount(ctx, &organizations.CloseAccountInput{AccountId: aws.String(ids["staging"])}); err != nil {
 		t.Fatalf("close account: %v", err)
 	}
-	check("after closing staging", discover(), Account{ID: mgmt, Name: "master"},
+	check("after closing staging", discover(), accounts.Account{ID: mgmt, Name: "master"},
 		member("prod"), member("Dev, team [x]"), member("sandbox-alice"))
 
 	if _, err := orgs.RemoveAccountFromOrganization(ctx, &organizations.RemoveAccountFromOrganizationInput{AccountId: aws.String(ids["sandbox-alice"])}); err != nil {
 		t.Fatalf("remove account from organization: %v", err)
 	}
-	check("after removing sandbox-alice", discover(), Account{ID: mgmt, Name: "master"},
+	check("after removing sandbox-alice", discover(), accounts.Account{ID: mgmt, Name: "master"},
 		member("prod"), member("Dev, team [x]"))
-}
-
-// createdAccountID waits for CreateAccount to finish, which AWS does in the
-// background (moto at once), and returns the new account's ID.
-func createdAccountID(ctx context.Context, t *testing.T, orgs *organizations.Client, requestID string) string {
-	t.Helper()
-	var id string
-	testenv.WaitFor(t, time.Minute, func() error {
-		out, err := orgs.DescribeCreateAccountStatus(ctx, &organizations.DescribeCreateAccountStatusInput{CreateAccountRequestId: aws.String(requestID)})
-		if err != nil {
-			return err
-		}
-		switch s := out.CreateAccountStatus; s.State {
-		case types.CreateAccountStateSucceeded:
-			id = aws.ToString(s.AccountId)
-			return nil
-		case types.CreateAccountStateFailed:
-			t.Fatalf("create account request %s failed: %s", requestID, s.FailureReason)
-		}
-		return fmt.Errorf("create account request %s is %s", requestID, out.CreateAccountStatus.State)
-	})
-	return id
 }
 
 // assumeAndGetRole reaches account a the way the exporter will, through
 // AssumeRole, and checks that the credentials land in a and that the role
 // exists there.
-func assumeAndGetRole(ctx context.Context, t *testing.T, endpoint string, base aws.CredentialsProvider, a Account, roleName string) {
+func assumeAndGetRole(ctx context.Context, t *testing.T, endpoint string, base aws.CredentialsProvider, a accounts.Account, roleName string) {
 	t.Helper()
 	stsClient := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: base})
 	assumed := aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, a.RoleARN))
@@ -329,4 +301,11 @@ func assumeAndGetRole(ctx context.Context, t *testing.T, endpoint string, base a
 	if got := aws.ToString(role.Role.Arn); got != a.RoleARN {
 		t.Errorf("role in account %s has ARN %s, want %s", a.ID, got, a.RoleARN)
 	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -1,4 +1,4 @@
-package report_test
+package awsapi_test
 
 import (
 	"context"
@@ -19,10 +19,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
@@ -60,15 +61,22 @@ func (o *observations) counts() map[string]int {
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// fastPolls keeps polling tests fast; the backoff logic is the same.
-var fastPolls = report.AWSOptions{PollInterval: time.Millisecond, PollMaxInterval: 4 * time.Millisecond}
+// newSource returns a source whose polls are fast; the backoff logic is the same.
+func newSource(cfg aws.Config, account string, aliasInterval time.Duration) *awsapi.ReportSource {
+	return awsapi.FastPolls(awsapi.NewReportSource(cfg, account, aliasInterval, discardLogger()))
+}
+
+// limitedClient is the SDK's HTTP client with the exporter's response limit.
+func limitedClient(limit int64) aws.HTTPClient {
+	return awsapi.WrapHTTPClient(awshttp.NewBuildableClient(), limit)
+}
 
 func newFakeAWS(t *testing.T) (*fakeaws.Server, aws.Config) {
 	t.Helper()
 	s := fakeaws.New(baseAccount)
 	t.Cleanup(s.Close)
 	cfg := s.Config()
-	cfg.HTTPClient = report.NewHTTPClient(8 << 20)
+	cfg.HTTPClient = limitedClient(8 << 20)
 	return s, cfg
 }
 
@@ -77,7 +85,7 @@ const (
 	get = fakeaws.GetCredentialReport
 )
 
-func TestAWSSourceFetch(t *testing.T) {
+func TestReportSourceFetch(t *testing.T) {
 	generated := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	steady := func(a *fakeaws.Account) { a.SetReport(awsTestCSV, generated) }
 
@@ -212,7 +220,7 @@ func TestAWSSourceFetch(t *testing.T) {
 			name:      "stuck in progress ends at the deadline",
 			setup:     func(_ *fakeaws.Server, a *fakeaws.Account) { a.SetStuck(true) },
 			timeout:   200 * time.Millisecond,
-			wantErrIs: report.ErrReportNotReady,
+			wantErrIs: awsapi.ErrReportNotReady,
 			wantErr:   []string{"last state INPROGRESS"},
 		},
 		{
@@ -222,7 +230,7 @@ func TestAWSSourceFetch(t *testing.T) {
 				a.Fail(gen, "LimitExceeded", -1)
 			},
 			timeout:   200 * time.Millisecond,
-			wantErrIs: report.ErrReportNotReady,
+			wantErrIs: awsapi.ErrReportNotReady,
 			wantErr:   []string{"last state LimitExceeded"},
 		},
 		{
@@ -262,7 +270,7 @@ func TestAWSSourceFetch(t *testing.T) {
 				steady(a)
 				a.SetOversizedContent(20 << 20)
 			},
-			wantErrIs:    report.ErrResponseTooLarge,
+			wantErrIs:    awsapi.ErrResponseTooLarge,
 			wantErr:      []string{"larger than the configured limit"},
 			wantCalls:    map[string]int{gen: 1, get: 1},
 			wantObserved: map[string]int{gen + " ": 1, get + " response_too_large": 1},
@@ -289,9 +297,8 @@ func TestAWSSourceFetch(t *testing.T) {
 			s, cfg := newFakeAWS(t)
 			tt.setup(s, s.DefaultAccount())
 			var obs observations
-			opts := fastPolls
-			opts.Observe = obs.observe
-			src := report.NewAWSSource(cfg, baseAccount, opts, discardLogger())
+			cfg.APIOptions = append(cfg.APIOptions, awsapi.ObserveRequests(obs.observe))
+			src := newSource(cfg, baseAccount, 0)
 
 			timeout := tt.timeout
 			if timeout == 0 {
@@ -342,12 +349,12 @@ func TestAWSSourceFetch(t *testing.T) {
 	}
 }
 
-func TestAWSSourceGeneratedAt(t *testing.T) {
+func TestReportSourceGeneratedAt(t *testing.T) {
 	s, cfg := newFakeAWS(t)
 	generated := time.Date(2024, 4, 22, 19, 47, 52, 0, time.UTC)
 	s.SetClock(func() time.Time { return generated.Add(time.Hour) })
 	s.DefaultAccount().SetReport(awsTestCSV, generated)
-	rep, err := report.NewAWSSource(cfg, baseAccount, fastPolls, discardLogger()).Fetch(t.Context())
+	rep, err := newSource(cfg, baseAccount, 0).Fetch(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,12 +363,12 @@ func TestAWSSourceGeneratedAt(t *testing.T) {
 	}
 }
 
-// TestAWSSourceRepeatedFetches is the refresher's steady state: every fetch
+// TestReportSourceRepeatedFetches is the refresher's steady state: every fetch
 // costs two calls, no more.
-func TestAWSSourceRepeatedFetches(t *testing.T) {
+func TestReportSourceRepeatedFetches(t *testing.T) {
 	s, cfg := newFakeAWS(t)
 	s.DefaultAccount().SetCSV(awsTestCSV)
-	src := report.NewAWSSource(cfg, baseAccount, fastPolls, discardLogger())
+	src := newSource(cfg, baseAccount, 0)
 	if _, err := src.Fetch(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +387,7 @@ func TestAWSSourceRepeatedFetches(t *testing.T) {
 // The alias is read on the first fetch and then only once AliasInterval has
 // passed, so the steady state stays at two calls; without the permission
 // the report is still served, with an empty alias.
-func TestAWSSourceAccountAlias(t *testing.T) {
+func TestReportSourceAccountAlias(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		deny      bool
@@ -396,9 +403,7 @@ func TestAWSSourceAccountAlias(t *testing.T) {
 			if tc.deny {
 				s.DefaultAccount().Fail(fakeaws.ListAccountAliases, "AccessDenied", -1)
 			}
-			opts := fastPolls
-			opts.AliasInterval = time.Hour
-			src := report.NewAWSSource(cfg, baseAccount, opts, discardLogger())
+			src := newSource(cfg, baseAccount, time.Hour)
 			for i := range 3 {
 				rep, err := src.Fetch(t.Context())
 				if err != nil {
@@ -415,16 +420,16 @@ func TestAWSSourceAccountAlias(t *testing.T) {
 	}
 }
 
-// BenchmarkAWSSourceFetch measures a steady-state refresh of the largest
+// BenchmarkReportSourceFetch measures a steady-state refresh of the largest
 // account (5000 users) through the SDK and the fake's loopback HTTP.
-func BenchmarkAWSSourceFetch(b *testing.B) {
+func BenchmarkReportSourceFetch(b *testing.B) {
 	s := fakeaws.New(baseAccount)
 	b.Cleanup(s.Close)
 	csv := reportgen.Generate(reportgen.Options{AccountID: baseAccount, Users: 5000, Seed: 1})
 	s.DefaultAccount().SetReport(csv, time.Now())
 	cfg := s.Config()
-	cfg.HTTPClient = report.NewHTTPClient(64 << 20)
-	src := report.NewAWSSource(cfg, baseAccount, fastPolls, discardLogger())
+	cfg.HTTPClient = limitedClient(64 << 20)
+	src := newSource(cfg, baseAccount, 0)
 	b.SetBytes(int64(len(csv)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -434,25 +439,25 @@ func BenchmarkAWSSourceFetch(b *testing.B) {
 	}
 }
 
-// TestAWSSourceOversizedMemory checks that an oversized response is cut off
+// TestReportSourceOversizedMemory checks that an oversized response is cut off
 // at the limit rather than read into memory. It does not run in parallel, so
 // the allocation count is this test's.
-func TestAWSSourceOversizedMemory(t *testing.T) {
+func TestReportSourceOversizedMemory(t *testing.T) {
 	const body, limit = 64 << 20, 1 << 20
 	s := fakeaws.New(baseAccount)
 	t.Cleanup(s.Close)
 	s.DefaultAccount().SetReport(awsTestCSV, time.Now())
 	s.DefaultAccount().SetOversizedContent(body)
 	cfg := s.Config()
-	cfg.HTTPClient = report.NewHTTPClient(limit)
-	src := report.NewAWSSource(cfg, baseAccount, fastPolls, discardLogger())
+	cfg.HTTPClient = limitedClient(limit)
+	src := newSource(cfg, baseAccount, 0)
 
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	_, err := src.Fetch(t.Context())
 	runtime.ReadMemStats(&after)
-	if !errors.Is(err, report.ErrResponseTooLarge) {
+	if !errors.Is(err, awsapi.ErrResponseTooLarge) {
 		t.Fatalf("Fetch: %v, want ErrResponseTooLarge", err)
 	}
 	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 16*limit {
@@ -460,7 +465,7 @@ func TestAWSSourceOversizedMemory(t *testing.T) {
 	}
 }
 
-func TestNewHTTPClient(t *testing.T) {
+func TestWrapHTTPClientLimit(t *testing.T) {
 	const limit = 1000
 	tests := []struct {
 		name          string
@@ -490,14 +495,14 @@ func TestNewHTTPClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, err := report.NewHTTPClient(limit).Do(req)
+			resp, err := limitedClient(limit).Do(req)
 			if err != nil {
 				t.Fatalf("Do: %v (the limit must fail the body, not the request)", err)
 			}
 			defer resp.Body.Close()
 			got, err := io.ReadAll(resp.Body)
 			if tt.wantErr {
-				if !errors.Is(err, report.ErrResponseTooLarge) {
+				if !errors.Is(err, awsapi.ErrResponseTooLarge) {
 					t.Fatalf("read error = %v, want ErrResponseTooLarge", err)
 				}
 				if len(got) > limit {
@@ -553,7 +558,7 @@ func TestWrapHTTPClientRequestBodyEndsCleanly(t *testing.T) {
 	s, cfg := newFakeAWS(t)
 	s.Close() // nothing may reach the network
 	next := &extraReadClient{}
-	cfg.HTTPClient = report.WrapHTTPClient(next, 0)
+	cfg.HTTPClient = awsapi.WrapHTTPClient(next, 0)
 	if _, err := iam.NewFromConfig(cfg).GenerateCredentialReport(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -587,12 +592,7 @@ func isolateAWSEnv(t *testing.T, s *fakeaws.Server, region string) {
 	}
 }
 
-func withNoDelayRetryer(o *config.LoadOptions) error {
-	o.Retryer = fakeaws.NoDelayRetryer
-	return nil
-}
-
-func TestLoadAWSConfigAssumeRole(t *testing.T) {
+func TestLoadConfigAssumeRole(t *testing.T) {
 	roleARN := "arn:aws:iam::" + memberAccount + ":role/iam-credential-exporter"
 	tests := []struct {
 		name       string
@@ -616,14 +616,12 @@ func TestLoadAWSConfigAssumeRole(t *testing.T) {
 			member.SetReport([]byte(strings.ReplaceAll(string(awsTestCSV), baseAccount, memberAccount)), time.Now())
 			tt.setup(member)
 
-			cfg, err := report.LoadAWSConfig(t.Context(), report.ConfigOptions{
-				RoleARN:          roleARN,
-				ExternalID:       tt.externalID,
-				MaxResponseBytes: 8 << 20,
-			}, withNoDelayRetryer)
+			base, err := awsapi.LoadConfig(t.Context(), "", report.Partition{}, 8<<20)
 			if err != nil {
 				t.Fatal(err)
 			}
+			base.Retryer = fakeaws.NoDelayRetryer
+			cfg := awsapi.AssumeRole(base, roleARN, tt.externalID)
 			if cfg.Region != "us-east-1" {
 				t.Errorf("region = %q, want the default us-east-1", cfg.Region)
 			}
@@ -631,7 +629,7 @@ func TestLoadAWSConfigAssumeRole(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := report.NewAWSSource(cfg, account, fastPolls, discardLogger()).Fetch(t.Context())
+			rep, err := newSource(cfg, account, 0).Fetch(t.Context())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Fetch error = %v, want %q", err, tt.wantErr)
@@ -656,7 +654,7 @@ func TestLoadAWSConfigAssumeRole(t *testing.T) {
 				t.Errorf("requests = %v, want %v", got, want)
 			}
 
-			caller, err := report.CallerAccount(t.Context(), cfg)
+			caller, err := awsapi.CallerAccount(t.Context(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -667,23 +665,11 @@ func TestLoadAWSConfigAssumeRole(t *testing.T) {
 	}
 }
 
-func TestPartitionOfRegion(t *testing.T) {
-	for region, want := range map[string]string{
-		"us-east-1": "aws", "eu-west-1": "aws", "cn-north-1": "aws-cn", "cn-northwest-1": "aws-cn",
-		"us-gov-west-1": "aws-us-gov", "us-gov-east-1": "aws-us-gov",
-	} {
-		if got := report.PartitionOfRegion(region); got != want {
-			t.Errorf("PartitionOfRegion(%q) = %q, want %q", region, got, want)
-		}
-	}
-}
-
-func TestLoadAWSConfigRegion(t *testing.T) {
+func TestLoadConfigRegion(t *testing.T) {
 	tests := []struct {
 		name      string
 		env       string
 		option    string
-		roleARN   string
 		partition string
 		want      string
 	}{
@@ -692,15 +678,14 @@ func TestLoadAWSConfigRegion(t *testing.T) {
 		{name: "GovCloud partition", partition: "aws-us-gov", want: "us-gov-west-1"},
 		{name: "from the environment", env: "eu-west-1", want: "eu-west-1"},
 		{name: "option wins", env: "eu-west-1", option: "ap-southeast-2", want: "ap-southeast-2"},
-		{name: "China role", roleARN: "arn:aws-cn:iam::123456789012:role/r", want: "cn-north-1"},
-		{name: "GovCloud role", roleARN: "arn:aws-us-gov:iam::123456789012:role/r", want: "us-gov-west-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := fakeaws.New(baseAccount)
 			t.Cleanup(s.Close)
 			isolateAWSEnv(t, s, tt.env)
-			cfg, err := report.LoadAWSConfig(t.Context(), report.ConfigOptions{Region: tt.option, RoleARN: tt.roleARN, Partition: tt.partition})
+			partition, _ := report.LookupPartition(tt.partition)
+			cfg, err := awsapi.LoadConfig(t.Context(), tt.option, partition, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -711,19 +696,9 @@ func TestLoadAWSConfigRegion(t *testing.T) {
 	}
 }
 
-func TestLoadAWSConfigRejectsBadRoleARN(t *testing.T) {
-	s := fakeaws.New(baseAccount)
-	t.Cleanup(s.Close)
-	isolateAWSEnv(t, s, "")
-	_, err := report.LoadAWSConfig(t.Context(), report.ConfigOptions{RoleARN: "arn:aws:iam::123456789012:user/bob"})
-	if err == nil || !strings.Contains(err.Error(), "not an IAM role ARN") {
-		t.Errorf("error = %v, want a rejected role ARN", err)
-	}
-}
-
 func TestCallerAccount(t *testing.T) {
 	s, cfg := newFakeAWS(t)
-	got, err := report.CallerAccount(t.Context(), cfg)
+	got, err := awsapi.CallerAccount(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -731,7 +706,7 @@ func TestCallerAccount(t *testing.T) {
 		t.Errorf("CallerAccount = %s, want %s", got, baseAccount)
 	}
 	s.Close()
-	if _, err := report.CallerAccount(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "get caller identity") {
+	if _, err := awsapi.CallerAccount(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "get caller identity") {
 		t.Errorf("error = %v, want a failed get caller identity", err)
 	}
 }

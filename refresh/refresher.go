@@ -1,4 +1,9 @@
-package report
+// Package refresh is the heart of the exporter: it keeps the latest good
+// credential report of every account in memory, refreshing each in the
+// background on its own jittered schedule, a bounded number at a time, and
+// publishes each account's State as an immutable value that scrapes read
+// without waiting and without calling AWS.
+package refresh
 
 import (
 	"context"
@@ -7,11 +12,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // Source produces the current credential report of one account.
 type Source interface {
-	Fetch(ctx context.Context) (*Report, error)
+	Fetch(ctx context.Context) (*report.Report, error)
 }
 
 // State is what one account's refresher knows: the last good report and the
@@ -25,7 +32,7 @@ type State struct {
 	AccountName string
 	// Report is the last good report; nil before the first success. A failed
 	// refresh keeps the previous one.
-	Report *Report
+	Report *report.Report
 	// LastAttempt is when the last refresh finished; zero before the first.
 	LastAttempt  time.Time
 	LastDuration time.Duration
@@ -101,7 +108,7 @@ func (r *Refresher) Refresh(ctx context.Context) {
 	logger := r.logger.With("account_id", next.AccountID)
 	if err != nil {
 		next.Failures++
-		if errors.Is(err, ErrInvalidReport) {
+		if errors.Is(err, report.ErrInvalidReport) {
 			next.ParseErrors++
 		}
 		logger.Error("credential report refresh failed", "err", err, "serving_report_from", generatedAt(prev.Report))
@@ -124,7 +131,7 @@ func (r *Refresher) Refresh(ctx context.Context) {
 	r.state.Store(&next)
 }
 
-func generatedAt(rep *Report) any {
+func generatedAt(rep *report.Report) any {
 	if rep == nil {
 		return "none"
 	}

@@ -1,4 +1,4 @@
-package report
+package refresh
 
 import (
 	"context"
@@ -35,8 +35,13 @@ type Scheduler struct {
 	mu      sync.Mutex
 	running map[string]*account
 	wg      sync.WaitGroup
-	// published is what scrapes read: a sorted, immutable list.
+	// published is what States reads: a sorted, immutable list.
 	published atomic.Pointer[[]*account]
+
+	// publish receives the states after each change, one call at a time
+	// (publishMu), so that it never sees older states after newer ones.
+	publish   func([]*State)
+	publishMu sync.Mutex
 }
 
 type account struct {
@@ -47,13 +52,18 @@ type account struct {
 
 // NewScheduler returns a scheduler that refreshes every account about every
 // interval, each refresh bounded by timeout, at most concurrency at once.
-func NewScheduler(interval, timeout time.Duration, concurrency int, logger *slog.Logger) *Scheduler {
+// publish, when not nil, is called with what States returns each time it
+// changes: after every refresh and every Sync, from the goroutine that made
+// the change, so that work derived from the states (such as encoding their
+// metrics) is done when they change rather than when they are read.
+func NewScheduler(interval, timeout time.Duration, concurrency int, logger *slog.Logger, publish func([]*State)) *Scheduler {
 	s := &Scheduler{
 		interval: interval,
 		timeout:  timeout,
 		slots:    make(chan struct{}, max(concurrency, 1)),
 		logger:   logger,
 		running:  map[string]*account{},
+		publish:  publish,
 	}
 	s.published.Store(&[]*account{})
 	return s
@@ -64,6 +74,11 @@ func NewScheduler(interval, timeout time.Duration, concurrency int, logger *slog
 // listed stop and disappear from States, and accounts whose Key changed
 // restart. Accounts refresh until ctx is cancelled.
 func (s *Scheduler) Sync(ctx context.Context, targets []Target) {
+	s.sync(ctx, targets)
+	s.notify()
+}
+
+func (s *Scheduler) sync(ctx context.Context, targets []Target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	want := make(map[string]Target, len(targets))
@@ -117,6 +132,16 @@ func (s *Scheduler) States() []*State {
 	return out
 }
 
+// notify hands the current states to publish.
+func (s *Scheduler) notify() {
+	if s.publish == nil {
+		return
+	}
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	s.publish(s.States())
+}
+
 // Wait returns when every account's loop has stopped, after ctx of Sync is
 // cancelled.
 func (s *Scheduler) Wait() { s.wg.Wait() }
@@ -137,6 +162,7 @@ func (s *Scheduler) loop(ctx context.Context, r *Refresher) {
 		}
 		r.Refresh(ctx)
 		<-s.slots
+		s.notify()
 		timer.Reset(jitter(s.interval))
 	}
 }

@@ -1,4 +1,4 @@
-package report
+package refresh_test
 
 import (
 	"context"
@@ -8,18 +8,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
+	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // doneSource reports when its first Fetch has returned.
 type doneSource struct {
-	next Source
+	next refresh.Source
 	once sync.Once
 	done func()
 }
 
-func (d *doneSource) Fetch(ctx context.Context) (*Report, error) {
+func (d *doneSource) Fetch(ctx context.Context) (*report.Report, error) {
 	rep, err := d.next.Fetch(ctx)
 	d.once.Do(d.done)
 	return rep, err
@@ -59,15 +62,15 @@ func BenchmarkSchedulerManyAccounts(b *testing.B) {
 		b.StopTimer()
 		var wg sync.WaitGroup
 		wg.Add(accounts)
-		targets := make([]Target, accounts)
+		targets := make([]refresh.Target, accounts)
 		for i, id := range ids {
 			roleARN := "arn:aws:iam::" + id + ":role/iam-reader"
-			cfg := AssumeRole(base, roleARN, "")
-			src := NewAWSSource(cfg, id, AWSOptions{AliasInterval: 24 * time.Hour}, logger)
-			targets[i] = Target{AccountID: id, Source: &doneSource{next: src, done: wg.Done}, Key: roleARN}
+			cfg := awsapi.AssumeRole(base, roleARN, "")
+			src := awsapi.NewReportSource(cfg, id, 24*time.Hour, logger)
+			targets[i] = refresh.Target{AccountID: id, Source: &doneSource{next: src, done: wg.Done}, Key: roleARN}
 		}
 		// An interval far longer than the op: each account refreshes once.
-		s := NewScheduler(time.Hour, time.Minute, concurrency, logger)
+		s := refresh.NewScheduler(time.Hour, time.Minute, concurrency, logger, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		fake.ResetRequests()
 		b.StartTimer()

@@ -22,8 +22,6 @@ type FileSource struct {
 	maxBytes int64
 }
 
-var _ Source = (*FileSource)(nil)
-
 // NewFileSource returns a source that reads path, refusing files larger than
 // maxBytes; maxBytes <= 0 means no limit. The file may hold any of what the
 // AWS CLI writes:

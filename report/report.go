@@ -1,6 +1,6 @@
-// Package report holds the IAM credential report: its typed model, the CSV
-// parser, the sources that produce it (AWS or a local file) and the refresher
-// that keeps the latest good report of an account in memory.
+// Package report is the IAM credential report as data: its typed model, the
+// CSV parser, the partitions its ARNs name, and the file source that reads a
+// saved report. It knows nothing of AWS clients, refreshing or metrics.
 package report
 
 import "time"

@@ -171,7 +171,7 @@ func (s *Server) Config() aws.Config {
 // may still read it past Content-Length to check for extra bytes; through
 // the SDK body's WriteTo that read fails with io.EOF and net/http closes the
 // connection under the response. On loopback that race is frequent, and the
-// SDK's silent retry would add requests to the log. report.NewHTTPClient
+// SDK's silent retry would add requests to the log. awsapi.WrapHTTPClient
 // does the same for the exporter.
 type plainBodyClient struct{ next aws.HTTPClient }
 

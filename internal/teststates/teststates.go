@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
+	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // Published returns one state per account, each with a parsed report of
 // users users with realistic value distributions, a name and an alias.
-func Published(tb testing.TB, accounts, users int) []*report.State {
+func Published(tb testing.TB, accounts, users int) []*refresh.State {
 	tb.Helper()
-	states := make([]*report.State, accounts)
+	states := make([]*refresh.State, accounts)
 	for i := range states {
 		id := strconv.Itoa(100000000000 + i)
 		rep, err := report.Parse(bytes.NewReader(reportgen.Generate(reportgen.Options{AccountID: id, Users: users, Seed: int64(i)})))
@@ -25,7 +26,7 @@ func Published(tb testing.TB, accounts, users int) []*report.State {
 		}
 		rep.GeneratedAt = reportgen.DefaultNow
 		rep.AccountAlias = "alias-" + id
-		states[i] = &report.State{
+		states[i] = &refresh.State{
 			AccountID: id, AccountName: "account " + id, Report: rep,
 			LastAttempt: reportgen.DefaultNow, LastSuccess: reportgen.DefaultNow, LastDuration: 2 * time.Second, Refreshes: 1,
 		}
