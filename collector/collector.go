@@ -1,5 +1,6 @@
 // Package collector turns the latest credential report of each account into
-// Prometheus metrics, together with the exporter's own refresh health.
+// Prometheus metrics, together with the exporter's own health, and serves
+// them on /metrics from bytes encoded once per refresh.
 package collector
 
 import (
@@ -7,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
@@ -16,14 +18,13 @@ const (
 	fromCache = " From the IAM credential report, cached; refreshed every --report.refresh-interval."
 )
 
-// States lists the current state of every account. It must not block or
-// call AWS: it is called on every scrape.
-type States func() []*report.State
-
-// Collector exports the cached reports. It reads published, immutable
-// states only, so a scrape never waits for a refresh and never calls AWS.
-type Collector struct {
-	states States
+// accountCollector exports the accounts' cached reports and refresh health.
+// It reads published, immutable states only, so it never waits for a
+// refresh and never calls AWS. The Handler gathers it once per State, never
+// per scrape, so it is not exported: registered anywhere else it would be
+// gathered on every scrape.
+type accountCollector struct {
+	states func() []*refresh.State
 
 	userInfo, userCreated                           *prometheus.Desc
 	passwordEnabled, passwordLastUsed               *prometheus.Desc
@@ -38,10 +39,11 @@ type Collector struct {
 	refreshes, failures, parseErrors             *prometheus.Desc
 }
 
-var _ prometheus.Collector = (*Collector)(nil)
+var _ prometheus.Collector = (*accountCollector)(nil)
 
-// New returns a collector over the accounts that states lists.
-func New(states States) *Collector {
+// newAccountCollector returns a collector over the accounts that states
+// lists; nil states describe without collecting.
+func newAccountCollector(states func() []*refresh.State) *accountCollector {
 	user := []string{"account_id", "user"}
 	key := []string{"account_id", "user", "key"}
 	cert := []string{"account_id", "user", "cert"}
@@ -49,7 +51,7 @@ func New(states States) *Collector {
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	return &Collector{
+	return &accountCollector{
 		states: states,
 
 		userInfo:             d(namespace+"_user_info", "IAM user (or the root user, user=\"<root_account>\") listed in the credential report; value 1."+fromCache, []string{"account_id", "user", "arn"}),
@@ -79,7 +81,7 @@ func New(states States) *Collector {
 }
 
 // Describe sends every descriptor: the collector is checked.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+func (c *accountCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.userInfo, c.userCreated, c.passwordEnabled, c.passwordLastUsed, c.passwordLastChanged,
 		c.passwordNextRotation, c.mfaActive, c.keyActive, c.keyLastRotated, c.keyLastUsed, c.keyInfo,
@@ -91,7 +93,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect sends the metrics of every account.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+func (c *accountCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.states == nil {
+		return
+	}
 	for _, s := range c.states() {
 		c.collectHealth(ch, s)
 		if s.Report != nil {
@@ -100,7 +105,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *Collector) collectHealth(ch chan<- prometheus.Metric, s *report.State) {
+func (c *accountCollector) collectHealth(ch chan<- prometheus.Metric, s *refresh.State) {
 	id := s.AccountID
 	alias := ""
 	if s.Report != nil {
@@ -119,7 +124,7 @@ func (c *Collector) collectHealth(ch chan<- prometheus.Metric, s *report.State) 
 	ch <- prometheus.MustNewConstMetric(c.parseErrors, prometheus.CounterValue, float64(s.ParseErrors), id)
 }
 
-func (c *Collector) collectReport(ch chan<- prometheus.Metric, id string, rep *report.Report) {
+func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string, rep *report.Report) {
 	if !rep.GeneratedAt.IsZero() {
 		ch <- prometheus.MustNewConstMetric(c.reportGenerated, prometheus.GaugeValue, unixSeconds(rep.GeneratedAt), id)
 	}

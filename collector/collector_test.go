@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
@@ -39,7 +40,7 @@ var (
 // used on a global service (region N/A), an inactive key with a rotation
 // date, a key never used, and an account whose last refresh failed while an
 // older report is still served.
-func sampleStates() []*report.State {
+func sampleStates() []*refresh.State {
 	generated := time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
 	good := &report.Report{
 		AccountID: "123456789012", Partition: "aws", GeneratedAt: generated,
@@ -83,7 +84,7 @@ func sampleStates() []*report.State {
 			},
 		},
 	}
-	return []*report.State{
+	return []*refresh.State{
 		{
 			AccountID: "123456789012", Report: good,
 			LastAttempt: generated.Add(time.Minute), LastDuration: 1500 * time.Millisecond,
@@ -102,7 +103,7 @@ func sampleStates() []*report.State {
 }
 
 func TestCollectorMatchesGolden(t *testing.T) {
-	c := New(func() []*report.State { return sampleStates() })
+	c := newAccountCollector(func() []*refresh.State { return sampleStates() })
 	golden := filepath.Join("testdata", "collector.prom")
 	if *update {
 		reg := prometheus.NewPedanticRegistry()
@@ -135,7 +136,7 @@ func TestCollectorMatchesGolden(t *testing.T) {
 }
 
 func TestCollectorIsLintClean(t *testing.T) {
-	problems, err := testutil.CollectAndLint(New(func() []*report.State { return sampleStates() }))
+	problems, err := testutil.CollectAndLint(newAccountCollector(func() []*refresh.State { return sampleStates() }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestCollectorIsLintClean(t *testing.T) {
 // read it as a key from 1970.
 func TestCollectorNeverExportsSentinelsAsZero(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(New(func() []*report.State { return sampleStates() }))
+	reg.MustRegister(newAccountCollector(func() []*refresh.State { return sampleStates() }))
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,11 +21,11 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
+	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
-// Accept headers of real scrapers and of people. Those of protobuf text
-// formats are not served from the cache.
+// Accept headers of real scrapers and of people. Protobuf goes to promhttp.
 var acceptHeaders = []struct {
 	name, accept string
 	cached       bool
@@ -31,15 +33,14 @@ var acceptHeaders = []struct {
 	{"none", "", true},
 	{"prometheus-2", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", true},
 	{"prometheus-3", "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1", true},
-	{"prometheus-protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=0.0.4;q=0.2,*/*;q=0.1", true},
-	{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", true},
-	{"protobuf-underscores", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;escaping=underscores", true},
+	{"prometheus-protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=0.0.4;q=0.2,*/*;q=0.1", false},
+	{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", false},
 	{"openmetrics-0.0.1", "application/openmetrics-text;version=0.0.1", true},
+	{"text-1.0.0", "text/plain;version=1.0.0", true},
 	{"text-utf8", "text/plain;version=0.0.4;escaping=allow-utf-8", true},
 	{"text-dots", "text/plain;version=0.0.4;escaping=dots", true},
 	{"any", "*/*", true},
 	{"protobuf-text", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text", false},
-	{"protobuf-compact", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=compact-text", false},
 }
 
 // acceptEncodings are tried with every Accept header; TestAcceptsGzip covers
@@ -51,7 +52,7 @@ var (
 
 // cacheStates adds generated accounts, with names and aliases, to the
 // hand-made sample, and lists them out of order.
-func cacheStates(t testing.TB) []*report.State {
+func cacheStates(t testing.TB) []*refresh.State {
 	states := sampleStates()
 	for i, id := range []string{"999999999999", "000000000001", "555555555555"} {
 		csv := reportgen.Generate(reportgen.Options{AccountID: id, Users: 15, Seed: int64(i)})
@@ -61,7 +62,7 @@ func cacheStates(t testing.TB) []*report.State {
 		}
 		rep.GeneratedAt = reportgen.DefaultNow
 		rep.AccountAlias = "alias-" + id
-		states = append(states, &report.State{
+		states = append(states, &refresh.State{
 			AccountID: id, AccountName: "name " + id, Report: rep,
 			LastAttempt: reportgen.DefaultNow, LastSuccess: reportgen.DefaultNow,
 			LastDuration: time.Second, Refreshes: uint64(i + 1),
@@ -70,32 +71,42 @@ func cacheStates(t testing.TB) []*report.State {
 	return states
 }
 
-// liveRegistry holds live families whose names sort before, between and
-// after the cached ones, with fixed values so that responses compare byte
-// for byte.
-func liveRegistry() (*prometheus.Registry, *AWSRequests) {
-	reg := prometheus.NewRegistry()
+// liveCollectors are live families whose names sort before, between and
+// after the cached ones, with fixed values so that responses compare.
+func liveCollectors() ([]prometheus.Collector, *AWSRequests) {
 	requests := NewAWSRequests()
 	requests.Observe("GetCredentialReport", "")
 	requests.Observe("GenerateCredentialReport", "Throttling")
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "go_fake_goroutines", Help: "Sorts between aws_iam_ and iam_credential_exporter_, with a \"quoted\" help."}, []string{"x"})
 	g.WithLabelValues("a\"b\\c\nd").Set(1.5)
-	reg.MustRegister(requests, NewShard(1, 3), g,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "a_first", Help: "Sorts first."}, func() float64 { return 7 }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "zz_last_total", Help: "Sorts last."}, func() float64 { return 3 }),
-	)
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "process_fake_seconds", Help: "A histogram.", Buckets: []float64{1, 2}})
 	h.Observe(1.5)
-	reg.MustRegister(h)
-	return reg, requests
+	return []prometheus.Collector{
+		requests, NewShard(1, 3), g, h,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "a_first", Help: "Sorts first."}, func() float64 { return 7 }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "zz_last_total", Help: "Sorts last."}, func() float64 { return 3 }),
+	}, requests
+}
+
+// newHandler returns a handler over states with the live collectors.
+func newHandler(t testing.TB, states []*refresh.State, live []prometheus.Collector, opts HandlerOpts) *Handler {
+	t.Helper()
+	opts.Live = live
+	h, err := NewHandler(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Update(states)
+	return h
 }
 
 // reference is what the exporter served before the cache: promhttp over a
 // registry that holds the plain collector and the live metrics.
-func reference(states States, live prometheus.Gatherer) http.Handler {
+func reference(states *[]*refresh.State, live []prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(New(states))
-	return promhttp.HandlerFor(prometheus.Gatherers{reg, live}, promhttp.HandlerOpts{
+	reg.MustRegister(newAccountCollector(func() []*refresh.State { return *states }))
+	reg.MustRegister(live...)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorHandling:     promhttp.ContinueOnError,
 		EnableOpenMetrics: true,
 	})
@@ -167,10 +178,10 @@ func samples(t testing.TB, r response, decodeOpenMetrics bool) string {
 	case expfmt.TypeOpenMetrics:
 		// expfmt's OpenMetrics parser checks each line against the ABNF
 		// grammar, which takes most of a second per hundred lines: these
-		// are compared byte for byte, and TestCachedOpenMetricsParses
+		// are compared family by family, and TestCachedOpenMetricsParses
 		// decodes a small one.
 		if !decodeOpenMetrics {
-			return string(r.body)
+			return familyBlocks(r.body)
 		}
 	}
 	dec := expfmt.NewDecoder(bytes.NewReader(r.body), format)
@@ -198,7 +209,7 @@ func samples(t testing.TB, r response, decodeOpenMetrics bool) string {
 }
 
 // compare fails when the cached handler's response differs from promhttp's
-// in status, headers, bytes or decoded samples. It returns whether the
+// in status, headers, decoded samples, or families with their help and type. It returns whether the
 // response came from the cache, which alone sets Content-Length.
 func compare(t *testing.T, cached, plain http.Handler, target, accept, acceptEncoding string) bool {
 	t.Helper()
@@ -216,10 +227,39 @@ func compare(t *testing.T, cached, plain http.Handler, target, accept, acceptEnc
 	if gotSamples != wantSamples {
 		t.Fatalf("%s: samples differ:\n%s", what, diffLines(wantSamples, gotSamples))
 	}
-	if !bytes.Equal(got.body, want.body) {
-		t.Fatalf("%s: same samples but different bytes (%d vs %d)", what, len(got.body), len(want.body))
+	if gotBlocks, wantBlocks := familyBlocks(got.body), familyBlocks(want.body); gotBlocks != wantBlocks {
+		t.Fatalf("%s: same samples but different families:\n%s", what, diffLines(wantBlocks, gotBlocks))
 	}
 	return got.length != ""
+}
+
+// familyBlocks sorts the families of a text or OpenMetrics body, each with
+// its comment lines and samples, keeping OpenMetrics' "# EOF" last: the
+// handler sends the live families after the cached ones, where promhttp
+// sorts them all by name. A protobuf body is returned as it is.
+func familyBlocks(body []byte) string {
+	if !utf8.Valid(body) {
+		return string(body)
+	}
+	var blocks [][]string
+	eof := ""
+	lines := strings.SplitAfter(string(body), "\n")
+	for i, l := range lines {
+		switch {
+		case l == "# EOF\n" || (l == "# EOF" && i == len(lines)-1):
+			eof = l
+		case len(blocks) == 0, strings.HasPrefix(l, "#") && !strings.HasPrefix(lines[i-1], "#"):
+			blocks = append(blocks, []string{l})
+		default:
+			blocks[len(blocks)-1] = append(blocks[len(blocks)-1], l)
+		}
+	}
+	joined := make([]string, len(blocks))
+	for i, b := range blocks {
+		joined[i] = strings.Join(b, "")
+	}
+	slices.Sort(joined)
+	return strings.Join(joined, "") + eof
 }
 
 func diffLines(want, got string) string {
@@ -242,32 +282,14 @@ func diffLines(want, got string) string {
 	return b.String()
 }
 
-// switchable is a States whose list a test replaces.
-type switchable struct {
-	mu     sync.Mutex
-	states []*report.State
-}
-
-func (s *switchable) get() []*report.State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*report.State(nil), s.states...)
-}
-
-func (s *switchable) set(states []*report.State) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.states = states
-}
-
-// The cached handler serves the same samples, byte for byte, as promhttp
-// over the plain collector: in every format and encoding, after states
-// change, and for requests it passes on.
+// The cached handler serves the same samples, families, help and types as
+// promhttp over the plain collector: in every format and encoding, after
+// states change, and for requests it passes on.
 func TestCachedHandlerMatchesPromhttp(t *testing.T) {
-	live, requests := liveRegistry()
-	states := &switchable{states: cacheStates(t)}
-	cached := NewHandler(states.get, live, HandlerOpts{})
-	plain := reference(states.get, live)
+	live, requests := liveCollectors()
+	states := cacheStates(t)
+	cached := newHandler(t, states, live, HandlerOpts{})
+	plain := reference(&states, live)
 
 	duplicate := false
 	check := func(t *testing.T) {
@@ -286,41 +308,44 @@ func TestCachedHandlerMatchesPromhttp(t *testing.T) {
 			t.Error("a name[] filter was served from the cache")
 		}
 	}
+	set := func(next []*refresh.State) {
+		states = next
+		cached.Update(next)
+	}
 	t.Run("initial", check)
 
 	// A refresh replaces one account's State; live counters move.
-	next := states.get()
+	next := slices.Clone(states)
 	changed := *next[3]
 	changed.Refreshes++
 	changed.Report = cacheStates(t)[4].Report
 	next[3] = &changed
-	states.set(next)
+	set(next)
 	requests.Observe("GetCredentialReport", "")
 	t.Run("after a refresh", check)
 
 	// An account goes away, another has no report yet.
-	states.set(append(next[1:4:4], &report.State{AccountID: "444444444444", AccountName: "new"}))
+	set(append(next[1:4:4], &refresh.State{AccountID: "444444444444", AccountName: "new"}))
 	t.Run("after accounts change", check)
 
 	// Two states of one account clash in the registry; promhttp decides.
-	states.set(append(states.get(), &report.State{AccountID: "444444444444"}))
+	set(append(slices.Clone(states), &refresh.State{AccountID: "444444444444"}))
 	duplicate = true
 	t.Run("duplicate account", check)
 
 	duplicate = false
-	states.set(nil)
+	set(nil)
 	t.Run("no accounts", check)
 }
 
 // The samples are the same whatever the order of the formats asked for,
 // including gzip before identity and the reverse.
 func TestCachedHandlerOrderOfRequests(t *testing.T) {
-	live, _ := liveRegistry()
+	live, _ := liveCollectors()
 	states := cacheStates(t)
-	list := func() []*report.State { return states }
-	plain := reference(list, live)
+	plain := reference(&states, live)
 	for _, encs := range [][]string{{"gzip", ""}, {"", "gzip"}} {
-		cached := NewHandler(list, live, HandlerOpts{})
+		cached := newHandler(t, states, live, HandlerOpts{})
 		for _, enc := range encs {
 			for _, a := range acceptHeaders {
 				compare(t, cached, plain, "/metrics", a.accept, enc)
@@ -331,9 +356,8 @@ func TestCachedHandlerOrderOfRequests(t *testing.T) {
 
 // Empty responses: no accounts and no live metrics.
 func TestCachedHandlerEmpty(t *testing.T) {
-	empty := prometheus.NewRegistry()
-	none := func() []*report.State { return nil }
-	cached, plain := NewHandler(none, empty, HandlerOpts{}), reference(none, empty)
+	var none []*refresh.State
+	cached, plain := newHandler(t, none, nil, HandlerOpts{}), reference(&none, nil)
 	for _, a := range acceptHeaders {
 		for _, enc := range acceptEncodings {
 			compare(t, cached, plain, "/metrics", a.accept, enc)
@@ -341,26 +365,27 @@ func TestCachedHandlerEmpty(t *testing.T) {
 	}
 }
 
-// Concurrent scrapes of a new State encode each account once per format and
-// encoding, and all get the same bytes.
-func TestCachedHandlerEncodesOncePerChange(t *testing.T) {
-	live := prometheus.NewRegistry()
-	states := &switchable{states: cacheStates(t)}
-	h := NewHandler(states.get, live, HandlerOpts{}).(*handler)
-	accounts := int64(len(states.get()))
+// A State is encoded when it is published, in what Prometheus asks for, so
+// that the first scrape after a refresh only copies bytes; a format that a
+// scrape asks for once is encoded ahead from then on; concurrent scrapes
+// all get the same bytes.
+func TestCachedHandlerEncodesWhenPublished(t *testing.T) {
+	states := cacheStates(t)
+	h := newHandler(t, states, nil, HandlerOpts{})
+	accounts := int64(len(states))
 	prom := acceptHeaders[1].accept
-
-	scrapeAll := func() {
+	wantEncodings := func(step string, want int64) {
+		t.Helper()
+		if got := h.encodings.Load(); got != want {
+			t.Fatalf("%s: %d account encodings, want %d", step, got, want)
+		}
+	}
+	scrapeAll := func(enc string) {
+		t.Helper()
 		var wg sync.WaitGroup
-		bodies := make([][]byte, 20)
+		bodies := make([][]byte, 10)
 		for i := range bodies {
-			wg.Go(func() {
-				enc := ""
-				if i%2 == 0 {
-					enc = "gzip"
-				}
-				bodies[i] = get(t, h, "/metrics", prom, enc).body
-			})
+			wg.Go(func() { bodies[i] = get(t, h, "/metrics", prom, enc).body })
 		}
 		wg.Wait()
 		for i := range bodies {
@@ -369,32 +394,28 @@ func TestCachedHandlerEncodesOncePerChange(t *testing.T) {
 			}
 		}
 	}
-	scrapeAll()
-	// Each account: OpenMetrics identity and gzip.
-	if got := h.encodings.Load(); got != 2*accounts {
-		t.Fatalf("%d accounts encoded %d times, want %d", accounts, got, 2*accounts)
-	}
-	scrapeAll()
-	if got := h.encodings.Load(); got != 2*accounts {
-		t.Fatalf("unchanged states encoded again: %d encodings, want %d", got, 2*accounts)
-	}
+	// Each account in OpenMetrics with gzip, before any scrape.
+	wantEncodings("published", accounts)
+	scrapeAll("gzip")
+	wantEncodings("scraped as Prometheus does", accounts)
+	scrapeAll("")
+	wantEncodings("scraped uncompressed once", 2*accounts)
 
-	next := states.get()
+	next := slices.Clone(states)
 	changed := *next[0]
 	changed.Refreshes++
 	next[0] = &changed
-	states.set(next)
-	scrapeAll()
-	if got := h.encodings.Load(); got != 2*accounts+2 {
-		t.Fatalf("after one account changed: %d encodings, want %d", got, 2*accounts+2)
-	}
+	h.Update(next)
+	wantEncodings("one account changed", 2*accounts+2)
+	scrapeAll("gzip")
+	scrapeAll("")
+	wantEncodings("scraped after the change", 2*accounts+2)
 }
 
 // Live families change between scrapes of unchanged states.
 func TestCachedHandlerKeepsLiveMetricsLive(t *testing.T) {
-	live, requests := liveRegistry()
-	states := cacheStates(t)
-	h := NewHandler(func() []*report.State { return states }, live, HandlerOpts{})
+	live, requests := liveCollectors()
+	h := newHandler(t, cacheStates(t), live, HandlerOpts{})
 	count := func() string {
 		for _, l := range strings.Split(string(get(t, h, "/metrics", "", "gzip").body), "\n") {
 			if strings.HasPrefix(l, `iam_credential_exporter_aws_requests_total{operation="GetCredentialReport"}`) {
@@ -410,81 +431,116 @@ func TestCachedHandlerKeepsLiveMetricsLive(t *testing.T) {
 	}
 }
 
-// A family both cached and live would repeat its HELP and TYPE lines; it is
-// served once, from the cache, and the error counted.
-func TestCachedHandlerDropsLiveDuplicates(t *testing.T) {
-	states := cacheStates(t)
-	list := func() []*report.State { return states }
-	live := prometheus.NewRegistry()
-	live.MustRegister(New(list))
-	errs := prometheus.NewRegistry()
-	h := NewHandler(list, live, HandlerOpts{Registry: errs})
-	body := string(get(t, h, "/metrics", "", "").body)
-	if n := strings.Count(body, "# TYPE aws_iam_user_info "); n != 1 {
-		t.Fatalf("TYPE of aws_iam_user_info appears %d times", n)
+// A live metric with the name of an account metric would repeat a family in
+// every response: the handler refuses it when it is built.
+func TestNewHandlerRefusesClashingLiveMetrics(t *testing.T) {
+	clash := prometheus.NewGauge(prometheus.GaugeOpts{Name: "aws_iam_credential_report_users", Help: "Clashes."})
+	if _, err := NewHandler(HandlerOpts{Live: []prometheus.Collector{clash}}); err == nil {
+		t.Fatal("NewHandler accepted a live metric named like an account metric")
 	}
-	mfs, err := errs.Gather()
+	h, err := NewHandler(HandlerOpts{ExporterMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var gathering float64
-	for _, m := range mfs[0].GetMetric() {
-		if m.GetLabel()[0].GetValue() == "gathering" {
-			gathering = m.GetCounter().GetValue()
+	body := string(get(t, h, "/metrics", "", "").body)
+	for _, family := range []string{"go_goroutines", "process_cpu_seconds_total", "promhttp_metric_handler_requests_total"} {
+		if !strings.Contains(body, "\n"+family+" ") && !strings.Contains(body, "\n"+family+"{") {
+			t.Errorf("ExporterMetrics: %s missing", family)
 		}
 	}
-	if gathering == 0 {
-		t.Fatal("promhttp_metric_handler_errors_total{cause=\"gathering\"} did not count the clash")
+}
+
+// blocking is a live collector whose Collect waits until released.
+type blocking struct {
+	desc              *prometheus.Desc
+	entered, released chan struct{}
+	calls             atomic.Int32
+}
+
+func newBlocking() *blocking {
+	return &blocking{
+		desc:    prometheus.NewDesc("blocking", "Blocks.", nil, nil),
+		entered: make(chan struct{}, 10), released: make(chan struct{}),
 	}
+}
+
+func (b *blocking) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
+func (b *blocking) Collect(ch chan<- prometheus.Metric) {
+	b.calls.Add(1)
+	b.entered <- struct{}{}
+	<-b.released
+	ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, 1)
 }
 
 // --web.max-requests: a scrape beyond the limit gets a 503 at once.
 func TestCachedHandlerMaxRequestsInFlight(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	live := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
-		return nil, nil
-	})
-	states := cacheStates(t)
-	h := NewHandler(func() []*report.State { return states }, live, HandlerOpts{MaxRequestsInFlight: 1})
+	b := newBlocking()
+	h := newHandler(t, cacheStates(t), []prometheus.Collector{b}, HandlerOpts{MaxRequestsInFlight: 1})
 	done := make(chan response)
 	go func() { done <- get(t, h, "/metrics", "", "") }()
-	<-entered
+	<-b.entered
 	if r := get(t, h, "/metrics", "", ""); r.status != http.StatusServiceUnavailable {
 		t.Errorf("second scrape: status %d, want 503", r.status)
 	}
-	close(release)
+	close(b.released)
 	if r := <-done; r.status != http.StatusOK {
 		t.Errorf("first scrape: status %d, want 200", r.status)
 	}
 }
 
-// A live gatherer that fails with nothing gathered still lets the cached
-// part through, as ContinueOnError does; with nothing at all, a 500.
+// Requests that promhttp serves (protobuf, name[]) hold every account's
+// metrics in memory while they are built: one runs at a time, the others
+// wait, and cached scrapes are not held up by them.
+func TestUncachedRequestsOneAtATime(t *testing.T) {
+	b := newBlocking()
+	h := newHandler(t, cacheStates(t), []prometheus.Collector{b}, HandlerOpts{})
+	var wg sync.WaitGroup
+	statuses := make([]int, 3)
+	for i := range statuses {
+		wg.Go(func() { statuses[i] = get(t, h, "/metrics?name[]=blocking", "", "").status })
+	}
+	<-b.entered
+	select {
+	case <-b.entered:
+		t.Fatal("two uncached requests were built at once")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(b.released)
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusOK {
+			t.Errorf("uncached request %d: status %d", i, s)
+		}
+	}
+	if got := b.calls.Load(); got != 3 {
+		t.Errorf("%d uncached requests served, want 3", got)
+	}
+}
+
+// failing is a live collector that reports an error.
+type failing struct{ desc *prometheus.Desc }
+
+func (f failing) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
+func (f failing) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(f.desc, fmt.Errorf("broken collector"))
+}
+
+// A live collector that fails lets the cached part through, as
+// ContinueOnError does; with nothing at all, a 500.
 func TestCachedHandlerLiveErrors(t *testing.T) {
-	failing := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		return nil, fmt.Errorf("broken collector")
-	})
+	broken := []prometheus.Collector{failing{prometheus.NewDesc("broken", "Broken.", nil, nil)}}
 	states := cacheStates(t)
-	list := func() []*report.State { return states }
-	compare(t, NewHandler(list, failing, HandlerOpts{}), reference(list, failing), "/metrics", "", "gzip")
-	none := func() []*report.State { return nil }
-	if r := get(t, NewHandler(none, failing, HandlerOpts{}), "/metrics", "", "gzip"); r.status != http.StatusInternalServerError {
+	compare(t, newHandler(t, states, broken, HandlerOpts{}), reference(&states, broken), "/metrics", "", "gzip")
+	if r := get(t, newHandler(t, nil, broken, HandlerOpts{}), "/metrics", "", "gzip"); r.status != http.StatusInternalServerError {
 		t.Errorf("nothing to serve: status %d, want 500", r.status)
 	}
 }
 
-// Over a real connection, Go's client reads the multi-member gzip body
-// transparently.
+// Over a real connection, Go's client reads the gzip body transparently.
 func TestCachedHandlerOverHTTP(t *testing.T) {
-	live, _ := liveRegistry()
+	live, _ := liveCollectors()
 	states := cacheStates(t)
-	list := func() []*report.State { return states }
-	srv := httptest.NewServer(NewHandler(list, live, HandlerOpts{}))
+	srv := httptest.NewServer(newHandler(t, states, live, HandlerOpts{}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
@@ -498,9 +554,9 @@ func TestCachedHandlerOverHTTP(t *testing.T) {
 	if !resp.Uncompressed {
 		t.Fatal("the client did not ask for gzip or did not get it")
 	}
-	want := get(t, reference(list, live), "/metrics", "", "").body
-	if !bytes.Equal(body, want) {
-		t.Fatalf("body differs from promhttp's:\n%s", diffLines(string(want), string(body)))
+	want := get(t, reference(&states, live), "/metrics", "", "").body
+	if got, want := familyBlocks(body), familyBlocks(want); got != want {
+		t.Fatalf("body differs from promhttp's:\n%s", diffLines(want, got))
 	}
 }
 
@@ -530,16 +586,12 @@ func TestAcceptsGzip(t *testing.T) {
 	}
 }
 
-// The OpenMetrics output parses, from its multi-member gzip stream, and holds
-// the samples of the text output. Uncompressed, it has the same bytes (see
-// TestCachedHandlerMatchesPromhttp).
+// The OpenMetrics output parses, from its gzip stream, and holds the
+// samples of the text output.
 func TestCachedOpenMetricsParses(t *testing.T) {
-	live := prometheus.NewRegistry()
 	requests := NewAWSRequests()
 	requests.Observe("GetCredentialReport", "Throttling")
-	live.MustRegister(requests, NewShard(0, 1))
-	states := sampleStates()
-	h := NewHandler(func() []*report.State { return states }, live, HandlerOpts{})
+	h := newHandler(t, sampleStates(), []prometheus.Collector{requests, NewShard(0, 1)}, HandlerOpts{})
 	text := samples(t, get(t, h, "/metrics", "", ""), false)
 	r := get(t, h, "/metrics", "application/openmetrics-text;version=1.0.0", "gzip")
 	if got := samples(t, r, true); got != text {

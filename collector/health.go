@@ -69,19 +69,19 @@ func NewShard(index, total int) prometheus.Collector {
 		Help: "Number of replicas that split the accounts (--total-shards).",
 	})
 	shards.Set(float64(total))
-	return collectors{ordinal, shards}
+	return joined{ordinal, shards}
 }
 
-// collectors joins fixed collectors into one.
-type collectors []prometheus.Collector
+// joined makes fixed collectors one.
+type joined []prometheus.Collector
 
-func (c collectors) Describe(ch chan<- *prometheus.Desc) {
+func (c joined) Describe(ch chan<- *prometheus.Desc) {
 	for _, x := range c {
 		x.Describe(ch)
 	}
 }
 
-func (c collectors) Collect(ch chan<- prometheus.Metric) {
+func (c joined) Collect(ch chan<- prometheus.Metric) {
 	for _, x := range c {
 		x.Collect(ch)
 	}

@@ -9,36 +9,16 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
-	"github.com/iam-credential-exporter/iam_credential_exporter/report"
+	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 )
 
-// newHandler routes the telemetry path, the health endpoints and the landing page.
-// The accounts' metrics come from states, encoded once per refresh by the
-// collector's cache; registry holds the few metrics gathered on every scrape
-// and must not hold collector.New.
-func newHandler(o options, registry *prometheus.Registry, states collector.States, logger *slog.Logger) (http.Handler, error) {
+// newHandler routes the telemetry path, the health endpoints and the
+// landing page.
+func newHandler(o options, metrics http.Handler, states func() []*refresh.State) (http.Handler, error) {
 	mux := http.NewServeMux()
-	handlerOpts := collector.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		MaxRequestsInFlight: o.maxRequests,
-	}
-	// One registry for everything gathered per scrape: each Registry.Gather
-	// has a fixed cost, and prometheus.Gatherers checks every metric again.
-	var metrics http.Handler
-	if o.disableExporterMetrics {
-		metrics = collector.NewHandler(states, registry, handlerOpts)
-	} else {
-		registry.MustRegister(collectors.NewGoCollector(), collector.NewProcessCollector())
-		handlerOpts.Registry = registry
-		metrics = promhttp.InstrumentMetricHandler(registry, collector.NewHandler(states, registry, handlerOpts))
-	}
 	mux.Handle(o.telemetryPath, metrics)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("OK\n"))
@@ -99,7 +79,7 @@ type accountRow struct {
 	Account, Generated, Users, LastAttempt, Result string
 }
 
-func accountsHTML(states []*report.State, now time.Time) string {
+func accountsHTML(states []*refresh.State, now time.Time) string {
 	rows := make([]accountRow, 0, len(states))
 	for _, s := range states {
 		row := accountRow{Account: s.AccountID, Generated: "none yet", Users: "-", LastAttempt: "not yet", Result: "pending"}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -24,7 +25,7 @@ import (
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
-	"github.com/iam-credential-exporter/iam_credential_exporter/report"
+	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 )
 
 const name = "iam_credential_exporter"
@@ -121,18 +122,25 @@ func run() int {
 
 	awsRequests := collector.NewAWSRequests()
 	discovery := collector.NewDiscovery()
-	scheduler := report.NewScheduler(opts.refreshInterval, opts.timeout, opts.concurrency, logger)
-
-	// The accounts' metrics are not registered here: newHandler serves them
-	// from a cache built once per refresh.
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(
-		awsRequests,
-		discovery,
-		collector.NewShard(opts.shard, opts.totalShards),
-		versioncollector.NewCollector(name),
-	)
-	handler, err := newHandler(opts, registry, scheduler.States, logger)
+	metrics, err := collector.NewHandler(collector.HandlerOpts{
+		ExporterMetrics: !opts.disableExporterMetrics,
+		Live: []prometheus.Collector{
+			awsRequests,
+			discovery,
+			collector.NewShard(opts.shard, opts.totalShards),
+			versioncollector.NewCollector(name),
+		},
+		MaxRequestsInFlight: opts.maxRequests,
+		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
+	})
+	if err != nil {
+		logger.Error("cannot build the metrics handler", "err", err)
+		return 1
+	}
+	// Each account's metrics are encoded when its report changes, not when
+	// Prometheus asks for them.
+	scheduler := refresh.NewScheduler(opts.refreshInterval, opts.timeout, opts.concurrency, logger, metrics.Update)
+	handler, err := newHandler(opts, metrics, metrics.States)
 	if err != nil {
 		logger.Error("cannot build the HTTP handler", "err", err)
 		return 1
@@ -189,8 +197,19 @@ func (o options) validate() error {
 	if o.externalID != "" && len(o.roleARNs) == 0 && !o.organization {
 		return errors.New("--aws.external-id needs --aws.role-arn or --aws.organization")
 	}
-	if err := (accounts.Shard{Index: o.shard, Total: o.totalShards}).Validate(); err != nil {
+	if _, err := roleAccounts(o.roleARNs, o.externalID); err != nil {
 		return err
 	}
-	return (accounts.Filter{Include: o.include, Exclude: o.exclude}).Validate()
+	if o.organization {
+		if err := (accounts.OrgConfig{RoleName: o.orgRoleName, ExternalID: o.externalID}).Validate(); err != nil {
+			return fmt.Errorf("--aws.organization.role-name or --aws.external-id: %w", err)
+		}
+	}
+	if err := (accounts.Shard{Index: o.shard, Total: o.totalShards}).Validate(); err != nil {
+		return fmt.Errorf("--shard, --total-shards: %w", err)
+	}
+	if err := (accounts.Filter{Include: o.include, Exclude: o.exclude}).Validate(); err != nil {
+		return fmt.Errorf("--aws.account-include, --aws.account-exclude: %w", err)
+	}
+	return nil
 }
