@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
+	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
@@ -55,23 +59,30 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 		s.filter.Include = append(s.filter.Include, c.Include...)
 		s.filter.Exclude = append(s.filter.Exclude, c.Exclude...)
 	}
-	for _, roleARN := range o.roleARNs {
-		partition, id, err := accounts.ParseRoleARN(roleARN)
-		if err != nil {
-			return nil, fmt.Errorf("--aws.role-arn: %w", err)
+	flagged, err := roleAccounts(o.roleARNs, o.externalID)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range flagged {
+		if i := slices.IndexFunc(s.configured, func(c accounts.Account) bool { return c.ID == a.ID }); i >= 0 {
+			return nil, fmt.Errorf("--aws.role-arn: account %s is also listed in --config.file; list it once", a.ID)
 		}
+	}
+	s.configured = append(s.configured, flagged...)
+	for _, a := range s.configured {
+		if a.RoleARN == "" {
+			continue
+		}
+		partition, _, _ := accounts.ParseRoleARN(a.RoleARN)
 		if s.partition != "" && partition != s.partition {
-			return nil, fmt.Errorf("--aws.role-arn: %s is in partition %s, others in %s; run one exporter per partition", roleARN, partition, s.partition)
+			return nil, fmt.Errorf("role %s is in partition %s, others in %s; run one exporter per partition", a.RoleARN, partition, s.partition)
 		}
 		s.partition = partition
-		s.configured = append(s.configured, accounts.Account{ID: id, RoleARN: roleARN, ExternalID: o.externalID})
-	}
-	for _, a := range s.configured {
-		if a.RoleARN != "" && s.partition == "" {
-			s.partition, _, _ = accounts.ParseRoleARN(a.RoleARN)
-		}
 	}
 	if o.organization {
+		if s.org != nil {
+			return nil, errors.New("--aws.organization: --config.file configures discovery already (organization:); use one of them")
+		}
 		s.org = &accounts.OrgConfig{RoleName: o.orgRoleName, ExternalID: o.externalID}
 	}
 	if s.org != nil {
@@ -80,25 +91,25 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 		}
 	}
 
-	cfg, err := report.LoadAWSConfig(ctx, report.ConfigOptions{
-		Region:           o.region,
-		Partition:        s.partition,
-		MaxResponseBytes: o.maxBytes,
-	})
+	partition, _ := report.LookupPartition(s.partition)
+	cfg, err := awsapi.LoadConfig(ctx, o.region, partition, o.maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	// Every client built from cfg (IAM, STS for roles, Organizations)
 	// counts its attempts.
-	cfg.APIOptions = append(cfg.APIOptions, report.ObserveRequests(observe))
+	cfg.APIOptions = append(cfg.APIOptions, awsapi.ObserveRequests(observe))
 	s.base = cfg
-	if s.partition == "" {
-		s.partition = report.PartitionOfRegion(cfg.Region)
+	if p := report.PartitionOfRegion(cfg.Region).Name; s.partition == "" {
+		s.partition = p
+	} else if p != s.partition {
+		// Every AssumeRole would go to the other partition's STS and fail.
+		return nil, fmt.Errorf("the region %s (--aws.region, AWS_REGION or the profile's) is in partition %s, the roles in %s", cfg.Region, p, s.partition)
 	}
 
 	callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if self, err := report.CallerAccount(callCtx, cfg); err != nil {
+	if self, err := awsapi.CallerAccount(callCtx, cfg); err != nil {
 		// Not fatal: the credentials may appear later (IMDS, a rotated
 		// secret), and a report names its account.
 		logger.Warn("cannot tell which account the credentials belong to", "err", err)
@@ -121,7 +132,7 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 
 // run selects the accounts now and, with Organizations discovery, again
 // every --aws.organization.refresh-interval until ctx is cancelled.
-func (s *selection) run(ctx context.Context, scheduler *report.Scheduler, discovery *collector.Discovery) {
+func (s *selection) run(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery) {
 	s.sync(ctx, scheduler, discovery)
 	if s.org == nil {
 		return
@@ -138,11 +149,11 @@ func (s *selection) run(ctx context.Context, scheduler *report.Scheduler, discov
 	}
 }
 
-func (s *selection) sync(ctx context.Context, scheduler *report.Scheduler, discovery *collector.Discovery) {
+func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery) {
 	if s.file {
 		s.logger.Info("reading the credential report from a file", "path", s.opts.reportFile, "refresh_interval", s.opts.refreshInterval)
 		source := report.NewFileSource(s.opts.reportFile, s.opts.maxBytes)
-		scheduler.Sync(ctx, []report.Target{{Source: source}})
+		scheduler.Sync(ctx, []refresh.Target{{Source: source}})
 		return
 	}
 	list, err := s.accounts(ctx)
@@ -154,22 +165,45 @@ func (s *selection) sync(ctx context.Context, scheduler *report.Scheduler, disco
 		s.logger.Error("account discovery failed; keeping the previous account list", "err", err)
 		return
 	}
-	targets := make([]report.Target, 0, len(list))
+	targets := make([]refresh.Target, 0, len(list))
 	for _, a := range list {
 		cfg := s.base
 		if a.RoleARN != "" {
-			cfg = report.AssumeRole(s.base, a.RoleARN, a.ExternalID)
+			cfg = awsapi.AssumeRole(s.base, a.RoleARN, a.ExternalID)
 		}
-		targets = append(targets, report.Target{
+		targets = append(targets, refresh.Target{
 			AccountID: a.ID,
 			Name:      a.Name,
-			Source:    report.NewAWSSource(cfg, a.ID, report.AWSOptions{AliasInterval: aliasInterval}, s.logger),
+			Source:    awsapi.NewReportSource(cfg, a.ID, aliasInterval, s.logger),
 			Key:       a.RoleARN + "\n" + a.ExternalID,
 		})
 	}
 	scheduler.Sync(ctx, targets)
 	s.logger.Info("reading credential reports from AWS", "accounts", len(targets), "shard", s.shard.Index, "total_shards", s.shard.Total,
 		"refresh_interval", s.opts.refreshInterval)
+}
+
+// roleAccounts turns the repeated --aws.role-arn into accounts, each with
+// the one --aws.external-id. The same account twice is refused: only one of
+// its roles could be used, and which one would be a guess.
+func roleAccounts(roleARNs []string, externalID string) ([]accounts.Account, error) {
+	if len(roleARNs) > 0 && externalID != "" {
+		if err := accounts.CheckExternalID(externalID); err != nil {
+			return nil, fmt.Errorf("--aws.external-id: %w", err)
+		}
+	}
+	var list []accounts.Account
+	for _, roleARN := range roleARNs {
+		_, id, err := accounts.ParseRoleARN(roleARN)
+		if err != nil {
+			return nil, fmt.Errorf("--aws.role-arn: %w", err)
+		}
+		if i := slices.IndexFunc(list, func(a accounts.Account) bool { return a.ID == id }); i >= 0 {
+			return nil, fmt.Errorf("--aws.role-arn: account %s is given twice (%s and %s); give one role per account", id, list[i].RoleARN, roleARN)
+		}
+		list = append(list, accounts.Account{ID: id, RoleARN: roleARN, ExternalID: externalID})
+	}
+	return list, nil
 }
 
 // accounts lists the accounts this replica reads: configured and
@@ -179,7 +213,7 @@ func (s *selection) accounts(ctx context.Context) ([]accounts.Account, error) {
 	if s.org != nil {
 		ctx, cancel := context.WithTimeout(ctx, s.opts.timeout)
 		defer cancel()
-		discovered, err := accounts.Discover(ctx, s.orgClient, s.partition, *s.org, s.self)
+		discovered, err := awsapi.Discover(ctx, s.orgClient, s.partition, *s.org, s.self)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
+)
+
+// runMainEnv makes the test binary act as the exporter: TestMain then calls
+// run() with the process's arguments instead of running tests. This checks
+// the real flag parsing and exit codes without building a binary.
+const runMainEnv = "IAM_CREDENTIAL_EXPORTER_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Exit(run())
+	}
+	os.Exit(m.Run())
+}
+
+// defaultOptions are the options that run() parses from no flags.
+func defaultOptions() options {
+	return options{
+		telemetryPath:      "/metrics",
+		maxRequests:        40,
+		refreshInterval:    30 * time.Minute,
+		timeout:            5 * time.Minute,
+		maxBytes:           64 << 20,
+		orgRoleName:        accounts.DefaultOrgRoleName,
+		orgRefreshInterval: time.Hour,
+		concurrency:        5,
+		shard:              0,
+		totalShards:        1,
+	}
+}
+
+func TestValidate(t *testing.T) {
+	const role = "arn:aws:iam::111122223333:role/iam-reader"
+	tests := []struct {
+		name    string
+		change  func(*options)
+		wantErr string // a part of the error; "" means valid
+	}{
+		{name: "defaults", change: func(*options) {}},
+		{name: "report file alone", change: func(o *options) { o.reportFile = "report.csv" }},
+		{name: "external ID with a role", change: func(o *options) { o.roleARNs, o.externalID = []string{role}, "shared-secret" }},
+		{name: "external ID with discovery", change: func(o *options) { o.organization, o.externalID = true, "shared-secret" }},
+		{name: "last of three shards", change: func(o *options) { o.shard, o.totalShards = 2, 3 }},
+		{name: "include and exclude", change: func(o *options) { o.include, o.exclude = []string{"prod-*", "111122223333"}, []string{"sandbox-*"} }},
+
+		{name: "zero refresh interval", change: func(o *options) { o.refreshInterval = 0 },
+			wantErr: "--report.refresh-interval must be positive, got 0s"},
+		{name: "negative refresh interval", change: func(o *options) { o.refreshInterval = -time.Minute },
+			wantErr: "--report.refresh-interval must be positive, got -1m0s"},
+		{name: "zero timeout", change: func(o *options) { o.timeout = 0 },
+			wantErr: "--report.timeout must be positive"},
+		{name: "zero max bytes", change: func(o *options) { o.maxBytes = 0 },
+			wantErr: "--report.max-bytes must be positive, got 0"},
+		{name: "negative max bytes", change: func(o *options) { o.maxBytes = -1 },
+			wantErr: "--report.max-bytes must be positive, got -1"},
+		{name: "zero concurrency", change: func(o *options) { o.concurrency = 0 },
+			wantErr: "--aws.concurrency must be positive, got 0"},
+		{name: "zero organization refresh interval", change: func(o *options) { o.orgRefreshInterval = 0 },
+			wantErr: "--aws.organization.refresh-interval must be positive"},
+		{name: "report file with a role", change: func(o *options) { o.reportFile, o.roleARNs = "report.csv", []string{role} },
+			wantErr: "--report.file reads one report from disk; it excludes --aws.role-arn"},
+		{name: "report file with discovery", change: func(o *options) { o.reportFile, o.organization = "report.csv", true },
+			wantErr: "--report.file reads one report from disk"},
+		{name: "report file with a config file", change: func(o *options) { o.reportFile, o.configFile = "report.csv", "accounts.yml" },
+			wantErr: "--report.file reads one report from disk"},
+		{name: "external ID alone", change: func(o *options) { o.externalID = "shared-secret" },
+			wantErr: "--aws.external-id needs --aws.role-arn or --aws.organization"},
+		// A config file has external IDs of its own, per account.
+		{name: "external ID with only a config file", change: func(o *options) { o.externalID, o.configFile = "shared-secret", "accounts.yml" },
+			wantErr: "--aws.external-id needs --aws.role-arn or --aws.organization"},
+		// The shard and filter messages come from the accounts package and
+		// name the setting, not the flag.
+		{name: "shard equal to total", change: func(o *options) { o.shard, o.totalShards = 2, 2 },
+			wantErr: "shard index 2 is outside 0..1 for 2 total shards"},
+		{name: "negative shard", change: func(o *options) { o.shard = -1 },
+			wantErr: "shard index -1 is outside 0..0"},
+		{name: "zero total shards", change: func(o *options) { o.totalShards = 0 },
+			wantErr: "total shards must be at least 1, got 0"},
+		{name: "empty include", change: func(o *options) { o.include = []string{""} },
+			wantErr: "include[0] is empty"},
+		{name: "blank exclude", change: func(o *options) { o.exclude = []string{"sandbox-*", " "} },
+			wantErr: "exclude[1] is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := defaultOptions()
+			tt.change(&o)
+			err := o.validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("validate() = %v, want nil", err)
+			case tt.wantErr != "" && err == nil:
+				t.Errorf("validate() = nil, want an error containing %q", tt.wantErr)
+			case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
+				t.Errorf("validate() = %q, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestRunRefusesBadFlags runs the exporter's main path in a child process:
+// a flag that kingpin cannot parse, or that validate() refuses, ends the
+// process with exit code 2 and a message naming the flag, before anything
+// listens or calls AWS.
+func TestRunRefusesBadFlags(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		wantStderr string
+	}{
+		{name: "unknown flag", args: []string{"--aws.role=arn:aws:iam::111122223333:role/r"},
+			wantStderr: "unknown long flag '--aws.role'"},
+		// kingpin's value errors quote the value but do not name the flag.
+		{name: "duration without a unit", args: []string{"--report.refresh-interval=30"},
+			wantStderr: `missing unit in duration "30"`},
+		{name: "number that is not one", args: []string{"--aws.concurrency=many"},
+			wantStderr: `parsing "many": invalid syntax`},
+		{name: "zero timeout", args: []string{"--report.timeout=0s"},
+			wantStderr: "--report.timeout must be positive"},
+		{name: "report file with discovery", args: []string{"--report.file=report.csv", "--aws.organization"},
+			wantStderr: "--report.file reads one report from disk"},
+		{name: "external ID alone", args: []string{"--aws.external-id=shared-secret"},
+			wantStderr: "--aws.external-id needs --aws.role-arn or --aws.organization"},
+		{name: "shard out of range", args: []string{"--shard=2", "--total-shards=2"},
+			wantStderr: "shard index 2 is outside 0..1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// The deadline bounds a hang, should a case start the exporter.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			home := t.TempDir()
+			args := append([]string{"--web.listen-address=127.0.0.1:0"}, tt.args...)
+			cmd := exec.CommandContext(ctx, exe, args...)
+			// Should a case get past the flags, AWS calls go nowhere.
+			cmd.Env = append(os.Environ(),
+				runMainEnv+"=1",
+				"AWS_ENDPOINT_URL=http://127.0.0.1:1",
+				"AWS_CONFIG_FILE="+filepath.Join(home, "aws-config"),
+				"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "aws-credentials"),
+				"AWS_EC2_METADATA_DISABLED=true",
+			)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+				t.Errorf("exporter %q: %v, want exit status 2\nstderr:\n%s", tt.args, err, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("exporter %q stderr:\n%s\nwant it to contain %q", tt.args, stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+}

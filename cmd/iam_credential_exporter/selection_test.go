@@ -1,0 +1,560 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
+)
+
+// callerAccount is the account of the fake endpoint's ambient credentials.
+const callerAccount = "123456789012"
+
+// isolateAWS points the SDK's default chain at env only: no shared config
+// of the machine, no profile, no instance metadata.
+func isolateAWS(t *testing.T, env []string) {
+	t.Helper()
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_ORGANIZATIONS",
+		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "aws-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "aws-credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// startFakeAWS starts the fake IAM/STS endpoint and points the SDK at it.
+// Any other service goes to it too, and fails there, never to AWS.
+func startFakeAWS(t *testing.T) *fakeaws.Server {
+	t.Helper()
+	s := fakeaws.New(callerAccount)
+	t.Cleanup(s.Close)
+	isolateAWS(t, append(s.Environ(), "AWS_ENDPOINT_URL="+s.URL()))
+	return s
+}
+
+// requestLog records what newSelection's observe callback is told: each
+// AWS request as "Operation", or "Operation:ErrorCode" when it failed.
+type requestLog struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (l *requestLog) observe(operation, code string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if code != "" {
+		operation += ":" + code
+	}
+	l.requests = append(l.requests, operation)
+}
+
+func (l *requestLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.requests)
+}
+
+func roleARN(id, roleName string) string { return accounts.RoleARN("aws", id, roleName) }
+
+// byID sorts a copy of list. Without discovery the order of accounts() is
+// that of the file and the flags; the scheduler sorts them for display.
+func byID(list []accounts.Account) []accounts.Account {
+	list = slices.Clone(list)
+	slices.SortFunc(list, func(a, b accounts.Account) int { return cmp.Compare(a.ID, b.ID) })
+	return list
+}
+
+// The accounts of testdata/accounts-mixed.yml.
+var (
+	security     = accounts.Account{ID: callerAccount, Name: "security"}
+	production   = accounts.Account{ID: "111122223333", Name: "production", RoleARN: roleARN("111122223333", "audit/iam-reader"), ExternalID: "file-secret"}
+	sandboxAlice = accounts.Account{ID: "222233334444", Name: "sandbox-alice", RoleARN: roleARN("222233334444", "iam-reader")}
+)
+
+func TestSelectionAccounts(t *testing.T) {
+	const mixed = "testdata/accounts-mixed.yml"
+	tests := []struct {
+		name   string
+		change func(*options)
+		setup  func(*fakeaws.Server)
+		want   []accounts.Account
+		// wantRequests is what newSelection asks AWS; nil means only
+		// who the credentials are. Roles are assumed later, per refresh.
+		wantRequests []string
+		wantLog      string
+	}{
+		{
+			name:   "no roles: the credentials' account",
+			change: func(*options) {},
+			want:   []accounts.Account{{ID: callerAccount}},
+		},
+		{
+			// Not fatal: the report names its account.
+			name:         "no roles, identity unknown",
+			change:       func(*options) {},
+			setup:        func(s *fakeaws.Server) { s.DefaultAccount().Fail(fakeaws.GetCallerIdentity, "AccessDenied", -1) },
+			want:         []accounts.Account{{ID: ""}},
+			wantRequests: []string{"GetCallerIdentity:AccessDenied"},
+			wantLog:      "cannot tell which account the credentials belong to",
+		},
+		{
+			name: "roles with the external ID",
+			change: func(o *options) {
+				o.roleARNs = []string{roleARN("222233334444", "iam-reader"), roleARN("111122223333", "audit/iam-reader")}
+				o.externalID = "shared-secret"
+			},
+			want: []accounts.Account{
+				{ID: "111122223333", RoleARN: roleARN("111122223333", "audit/iam-reader"), ExternalID: "shared-secret"},
+				{ID: "222233334444", RoleARN: roleARN("222233334444", "iam-reader"), ExternalID: "shared-secret"},
+			},
+		},
+		{
+			name:   "role without an external ID",
+			change: func(o *options) { o.roleARNs = []string{roleARN("111122223333", "iam-reader")} },
+			want:   []accounts.Account{{ID: "111122223333", RoleARN: roleARN("111122223333", "iam-reader")}},
+		},
+		{
+			name:   "config file: ambient and role accounts",
+			change: func(o *options) { o.configFile = mixed },
+			want:   []accounts.Account{security, production, sandboxAlice},
+		},
+		{
+			// --aws.external-id goes with the flag's roles; the file's
+			// accounts keep their own.
+			name: "config file and a role flag",
+			change: func(o *options) {
+				o.configFile = mixed
+				o.roleARNs = []string{roleARN("333344445555", "iam-reader")}
+				o.externalID = "flag-secret"
+			},
+			want: []accounts.Account{security, production, sandboxAlice,
+				{ID: "333344445555", RoleARN: roleARN("333344445555", "iam-reader"), ExternalID: "flag-secret"}},
+		},
+		{
+			name:   "include by ID",
+			change: func(o *options) { o.configFile, o.include = mixed, []string{"111122223333"} },
+			want:   []accounts.Account{production},
+		},
+		{
+			name:   "include by name glob",
+			change: func(o *options) { o.configFile, o.include = mixed, []string{"sandbox-*", "sec*ty"} },
+			want:   []accounts.Account{security, sandboxAlice},
+		},
+		{
+			name:   "exclude by ID wins over include",
+			change: func(o *options) { o.configFile, o.include, o.exclude = mixed, []string{"*"}, []string{"111122223333"} },
+			want:   []accounts.Account{security, sandboxAlice},
+		},
+		{
+			name:   "exclude by name glob",
+			change: func(o *options) { o.configFile, o.exclude = mixed, []string{"*-alice"} },
+			want:   []accounts.Account{security, production},
+		},
+		{
+			// A name glob sees the name, not the role: a flag's role has
+			// no name.
+			name: "name glob does not match an unnamed role",
+			change: func(o *options) {
+				o.roleARNs = []string{roleARN("111122223333", "production")}
+				o.include = []string{"prod*"}
+			},
+		},
+		{
+			name:   "filter of the config file",
+			change: func(o *options) { o.configFile = "testdata/accounts-filtered.yml" },
+			want:   []accounts.Account{security, production},
+		},
+		{
+			name:   "filters of the config file and the flags add up",
+			change: func(o *options) { o.configFile, o.exclude = "testdata/accounts-filtered.yml", []string{"security"} },
+			want:   []accounts.Account{production},
+		},
+		{
+			name:   "include that matches no account",
+			change: func(o *options) { o.configFile, o.include = mixed, []string{"staging"} },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := startFakeAWS(t)
+			if tt.setup != nil {
+				tt.setup(fake)
+			}
+			o := defaultOptions()
+			tt.change(&o)
+			if err := o.validate(); err != nil {
+				t.Fatalf("validate() = %v", err)
+			}
+			var logs bytes.Buffer
+			requests := &requestLog{}
+			s, err := newSelection(t.Context(), o, requests.observe, slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatalf("newSelection: %v", err)
+			}
+			got, err := s.accounts(t.Context())
+			if err != nil {
+				t.Fatalf("accounts: %v", err)
+			}
+			if !slices.Equal(byID(got), byID(tt.want)) {
+				t.Errorf("accounts() =\n%+v\nwant\n%+v", byID(got), byID(tt.want))
+			}
+			wantRequests := tt.wantRequests
+			if wantRequests == nil {
+				wantRequests = []string{"GetCallerIdentity"}
+			}
+			if got := requests.get(); !slices.Equal(got, wantRequests) {
+				t.Errorf("AWS requests = %q, want %q", got, wantRequests)
+			}
+			if !strings.Contains(logs.String(), tt.wantLog) {
+				t.Errorf("logs:\n%s\nwant them to contain %q", logs.String(), tt.wantLog)
+			}
+		})
+	}
+}
+
+// TestNewSelectionRefuses checks the mistakes that stop the exporter at
+// start, with a message that names the flag or the file. Those in the flags
+// alone are found by validate, before the server starts (exit status 2);
+// all but one are found before any AWS request.
+func TestNewSelectionRefuses(t *testing.T) {
+	const mixed = "testdata/accounts-mixed.yml"
+	prod := roleARN("111122223333", "iam-reader")
+	tests := []struct {
+		name     string
+		change   func(*options)
+		wantErr  string // a part of the error
+		needsAWS bool   // found only after asking who the credentials are
+		flags    bool   // found by validate
+	}{
+		{
+			name:    "external ID too short",
+			change:  func(o *options) { o.roleARNs, o.externalID = []string{prod}, "a" },
+			wantErr: "--aws.external-id: external ID must be 2 to 1224 of letters, digits and +=,.@:/-",
+			flags:   true,
+		},
+		{
+			name:    "external ID with a space",
+			change:  func(o *options) { o.roleARNs, o.externalID = []string{prod}, "shared secret" },
+			wantErr: "--aws.external-id: external ID must be",
+			flags:   true,
+		},
+		{
+			// The ARN of the caller identity instead of the role.
+			name:    "not a role ARN",
+			change:  func(o *options) { o.roleARNs = []string{"arn:aws:sts::111122223333:assumed-role/iam-reader/session"} },
+			wantErr: `--aws.role-arn: "arn:aws:sts::111122223333:assumed-role/iam-reader/session" is not an IAM role ARN`,
+			flags:   true,
+		},
+		{
+			name: "two roles in one account",
+			change: func(o *options) {
+				o.roleARNs = []string{prod, roleARN("222233334444", "a"), roleARN("111122223333", "audit/b")}
+			},
+			wantErr: "--aws.role-arn: account 111122223333 is given twice",
+			flags:   true,
+		},
+		{
+			name:    "account in the config file and a role flag",
+			change:  func(o *options) { o.configFile, o.roleARNs = mixed, []string{roleARN("111122223333", "other")} },
+			wantErr: "--aws.role-arn: account 111122223333 is also listed in --config.file",
+		},
+		{
+			name:    "ambient account of the config file as a role flag",
+			change:  func(o *options) { o.configFile, o.roleARNs = mixed, []string{roleARN(callerAccount, "iam-reader")} },
+			wantErr: "--aws.role-arn: account " + callerAccount + " is also listed in --config.file",
+		},
+		{
+			name:    "roles in two partitions",
+			change:  func(o *options) { o.roleARNs = []string{prod, "arn:aws-cn:iam::222233334444:role/iam-reader"} },
+			wantErr: "role arn:aws-cn:iam::222233334444:role/iam-reader is in partition aws-cn, others in aws; run one exporter per partition",
+		},
+		{
+			name: "config file and role flag in two partitions",
+			change: func(o *options) {
+				o.configFile, o.roleARNs = mixed, []string{"arn:aws-us-gov:iam::333344445555:role/iam-reader"}
+			},
+			wantErr: "is in partition aws-us-gov, others in aws",
+		},
+		{
+			name:    "discovery role name",
+			change:  func(o *options) { o.organization, o.orgRoleName = true, "iam reader" },
+			wantErr: `role name "iam reader" is not 1 to 64 of letters`,
+			flags:   true,
+		},
+		{
+			name:    "discovery external ID",
+			change:  func(o *options) { o.organization, o.externalID = true, "a" },
+			wantErr: "external ID must be 2 to 1224",
+			flags:   true,
+		},
+		{
+			name:    "discovery in the flags and in the config file",
+			change:  func(o *options) { o.organization, o.configFile = true, "testdata/accounts-discovery.yml" },
+			wantErr: "--aws.organization: --config.file configures discovery already",
+		},
+		{
+			// Every AssumeRole would go to the commercial partition's STS.
+			name: "region of another partition than the roles",
+			change: func(o *options) {
+				o.region, o.roleARNs = "us-east-1", []string{"arn:aws-cn:iam::222233334444:role/iam-reader"}
+			},
+			wantErr: "the region us-east-1 (--aws.region, AWS_REGION or the profile's) is in partition aws, the roles in aws-cn",
+		},
+		{
+			name:    "missing config file",
+			change:  func(o *options) { o.configFile = "testdata/no-such-file.yml" },
+			wantErr: "read config file: open testdata/no-such-file.yml",
+		},
+		{
+			name:    "config file with an unknown field",
+			change:  func(o *options) { o.configFile = "testdata/accounts-unknown-field.yml" },
+			wantErr: `testdata/accounts-unknown-field.yml:3: unknown field "externalid" in an account`,
+		},
+		{
+			name:     "ambient account of the config file is not the credentials'",
+			change:   func(o *options) { o.configFile = "testdata/accounts-other-ambient.yml" },
+			wantErr:  "--config.file lists account 444455556666 as ambient, but the credentials belong to account " + callerAccount,
+			needsAWS: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := startFakeAWS(t)
+			o := defaultOptions()
+			tt.change(&o)
+			err := o.validate()
+			if (err != nil) != tt.flags {
+				t.Fatalf("validate() = %v, want an error: %v", err, tt.flags)
+			}
+			if err == nil {
+				_, err = newSelection(t.Context(), o, func(string, string) {}, slog.New(slog.DiscardHandler))
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error = %v\nwant one containing %q", err, tt.wantErr)
+			}
+			if n := fake.TotalRequests(); !tt.needsAWS && n != 0 {
+				t.Errorf("%d AWS requests before the mistake was found, want 0", n)
+			}
+		})
+	}
+}
+
+func TestRoleAccounts(t *testing.T) {
+	tests := []struct {
+		name       string
+		roleARNs   []string
+		externalID string
+		want       []accounts.Account
+	}{
+		{name: "none"},
+		{
+			// With --aws.organization the external ID is checked as part of
+			// the discovery settings.
+			name:       "external ID without roles is not checked here",
+			externalID: "a",
+		},
+		{
+			name:       "in the order given, role paths kept",
+			roleARNs:   []string{"arn:aws:iam::222233334444:role/iam-reader", "arn:aws-us-gov:iam::111122223333:role/audit/team/iam-reader"},
+			externalID: "a:b/c=d,e.f@g-h_i+j",
+			want: []accounts.Account{
+				{ID: "222233334444", RoleARN: "arn:aws:iam::222233334444:role/iam-reader", ExternalID: "a:b/c=d,e.f@g-h_i+j"},
+				{ID: "111122223333", RoleARN: "arn:aws-us-gov:iam::111122223333:role/audit/team/iam-reader", ExternalID: "a:b/c=d,e.f@g-h_i+j"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := roleAccounts(tt.roleARNs, tt.externalID)
+			if err != nil {
+				t.Fatalf("roleAccounts: %v", err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("roleAccounts =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// shardAccounts returns what each of total replicas reads with options o.
+func shardAccounts(t *testing.T, o options, total int) [][]accounts.Account {
+	t.Helper()
+	out := make([][]accounts.Account, total)
+	for i := range total {
+		o.shard, o.totalShards = i, total
+		if err := o.validate(); err != nil {
+			t.Fatalf("validate() = %v", err)
+		}
+		s, err := newSelection(t.Context(), o, func(string, string) {}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("newSelection of shard %d/%d: %v", i, total, err)
+		}
+		if out[i], err = s.accounts(t.Context()); err != nil {
+			t.Fatalf("accounts of shard %d/%d: %v", i, total, err)
+		}
+	}
+	return out
+}
+
+// checkShards checks that the replicas split all between them: each account
+// read by exactly one.
+func checkShards(t *testing.T, shards [][]accounts.Account, all []accounts.Account) {
+	t.Helper()
+	owner := map[string]int{}
+	var union []accounts.Account
+	for i, list := range shards {
+		for _, a := range list {
+			if j, dup := owner[a.ID]; dup {
+				t.Errorf("account %s is read by shards %d and %d of %d", a.ID, j, i, len(shards))
+			}
+			owner[a.ID] = i
+		}
+		union = append(union, list...)
+	}
+	if !slices.Equal(byID(union), byID(all)) {
+		t.Errorf("shards of %d read\n%+v\nwant\n%+v", len(shards), byID(union), byID(all))
+	}
+}
+
+func TestSelectionShards(t *testing.T) {
+	startFakeAWS(t)
+
+	var roles []string
+	var all []accounts.Account
+	for i := range 12 {
+		id := fmt.Sprintf("1000%08d", i*7919)
+		roles = append(roles, roleARN(id, "iam-reader"))
+		all = append(all, accounts.Account{ID: id, RoleARN: roleARN(id, "iam-reader")})
+	}
+	o := defaultOptions()
+	o.roleARNs = roles
+	for _, total := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("%d roles in %d shards", len(roles), total), func(t *testing.T) {
+			shards := shardAccounts(t, o, total)
+			checkShards(t, shards, all)
+			for i, list := range shards {
+				if len(list) == 0 {
+					t.Errorf("shard %d of %d reads no account of %d", i, total, len(all))
+				}
+			}
+			// An account's shard depends on its ID only: a restarted
+			// replica reads the same accounts.
+			if again := shardAccounts(t, o, total); !slices.EqualFunc(shards, again, slices.Equal) {
+				t.Errorf("second start of the shards read\n%+v\nfirst\n%+v", again, shards)
+			}
+		})
+	}
+	t.Run("ambient account in 2 shards", func(t *testing.T) {
+		checkShards(t, shardAccounts(t, defaultOptions(), 2), []accounts.Account{{ID: callerAccount}})
+	})
+}
+
+// TestSelectionReportFileNeedsNoAWS checks that --report.file starts
+// without credentials or network.
+func TestSelectionReportFileNeedsNoAWS(t *testing.T) {
+	fake := startFakeAWS(t)
+	o := defaultOptions()
+	o.reportFile = "report.csv"
+	if _, err := newSelection(t.Context(), o, func(string, string) {}, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("newSelection: %v", err)
+	}
+	if n := fake.TotalRequests(); n != 0 {
+		t.Errorf("%d AWS requests with --report.file, want 0", n)
+	}
+}
+
+// TestSelectionOrganizationAgainstMoto runs Organizations discovery through
+// the flags and a config file against moto_server, a third-party AWS
+// emulator: ACTIVE accounts only, the management account read with the
+// exporter's own credentials, the others through
+// --aws.organization.role-name, a config file account replacing the
+// discovered one, the filters and the shards.
+func TestSelectionOrganizationAgainstMoto(t *testing.T) {
+	endpoint := testenv.StartMoto(t)
+	isolateAWS(t, testenv.AWSEnv(endpoint, t.TempDir()))
+	// The deadline bounds a hang; it does not measure speed.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	static := credentials.NewStaticCredentialsProvider(testenv.DummyAccessKeyID, testenv.DummySecretAccessKey, "")
+	orgs := organizations.New(organizations.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: static})
+	created, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: types.OrganizationFeatureSetAll})
+	if err != nil {
+		t.Fatalf("create organization: %v", err)
+	}
+	mgmt := aws.ToString(created.Organization.MasterAccountId)
+	ids := map[string]string{}
+	for _, name := range []string{"prod", "staging", "sandbox-alice", "retired"} {
+		ids[name] = testenv.CreateMotoAccount(ctx, t, orgs, name)
+	}
+	if _, err := orgs.CloseAccount(ctx, &organizations.CloseAccountInput{AccountId: aws.String(ids["retired"])}); err != nil {
+		t.Fatalf("close account: %v", err)
+	}
+
+	// The file gives staging another role and external ID, and no name:
+	// the discovered name stays.
+	configFile := filepath.Join(t.TempDir(), "accounts.yml")
+	config := fmt.Sprintf("accounts:\n  - role_arn: %s\n    external_id: staging-secret\nexclude: [sandbox-*]\n", roleARN(ids["staging"], "custom-reader"))
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := defaultOptions()
+	o.organization = true
+	o.orgRoleName = "audit/iam-reader"
+	o.externalID = "org-secret"
+	o.configFile = configFile
+
+	want := accounts.Merge(nil, []accounts.Account{ // Merge sorts by ID
+		// moto names the management account "master".
+		{ID: mgmt, Name: "master"},
+		{ID: ids["prod"], Name: "prod", RoleARN: roleARN(ids["prod"], "audit/iam-reader"), ExternalID: "org-secret"},
+		{ID: ids["staging"], Name: "staging", RoleARN: roleARN(ids["staging"], "custom-reader"), ExternalID: "staging-secret"},
+	})
+
+	requests := &requestLog{}
+	s, err := newSelection(ctx, o, requests.observe, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("newSelection: %v", err)
+	}
+	got, err := s.accounts(ctx)
+	if err != nil {
+		t.Fatalf("accounts: %v", err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("accounts() =\n%+v\nwant\n%+v", got, want)
+	}
+	if got, want := requests.get(), []string{"GetCallerIdentity", "ListAccounts"}; !slices.Equal(got, want) {
+		t.Errorf("AWS requests = %q, want %q", got, want)
+	}
+
+	t.Run("2 shards", func(t *testing.T) {
+		checkShards(t, shardAccounts(t, o, 2), want)
+	})
+}
+
