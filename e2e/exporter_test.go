@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,9 +52,15 @@ func stable(text string) string {
 	return strings.Join(out, "\n") + "\n"
 }
 
+// goldenMu serialises the golden files' rewrites and reads: tests that run
+// in parallel share example.prom.
+var goldenMu sync.Mutex
+
 // compareGolden compares got with testdata/name, or rewrites it with -update.
 func compareGolden(t *testing.T, name, got string) {
 	t.Helper()
+	goldenMu.Lock()
+	defer goldenMu.Unlock()
 	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -158,6 +165,7 @@ const account = "123456789012"
 
 // The README's first command: the exporter on the bundled sample report.
 func TestSampleReportFile(t *testing.T) {
+	t.Parallel()
 	e := startExporter(t, nil, "--report.file=../report/testdata/example.csv")
 	waitFor(t, 30*time.Second, func() error {
 		_, err := httpGet(e.URL + "/-/ready")
@@ -184,6 +192,7 @@ func TestSampleReportFile(t *testing.T) {
 // Until a report is loaded the exporter is healthy but not ready, and it
 // serves its health metrics without inventing report data.
 func TestNotReadyWithoutReport(t *testing.T) {
+	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "absent.csv")
 	e := startExporter(t, nil, "--report.file="+missing, "--report.refresh-interval=100ms")
 	if _, err := httpGet(e.URL + "/-/ready"); err == nil || !strings.Contains(err.Error(), "503") {
@@ -207,6 +216,7 @@ func TestNotReadyWithoutReport(t *testing.T) {
 // A broken report replaces a good one on disk: the exporter keeps serving
 // the good one, says the refresh failed, and counts the rejected report.
 func TestBrokenReportKeepsLastGood(t *testing.T) {
+	t.Parallel()
 	good, err := os.ReadFile("../report/testdata/example.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +261,7 @@ func labelMap(pairs []*dto.LabelPair) map[string]string {
 
 // Every metric the exporter serves is in the README's metrics reference.
 func TestEveryMetricIsDocumented(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -267,6 +278,7 @@ func TestEveryMetricIsDocumented(t *testing.T) {
 
 // Every flag in --help is in the README's flags reference.
 func TestEveryFlagIsDocumented(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,7 @@ func withoutAWSCounters(text string) string {
 // yields read from a file; steady-state refreshes cost two IAM calls each,
 // and scrapes cost none.
 func TestFakeAWS(t *testing.T) {
+	t.Parallel()
 	fake := startFake(t)
 	e := startExporter(t, fake.Environ(), "--report.refresh-interval=1h")
 	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
@@ -63,6 +64,7 @@ func TestFakeAWS(t *testing.T) {
 // AWS goes away mid-run: the exporter keeps serving the last report, says
 // the refresh failed, and counts the failed requests.
 func TestFakeAWSOutage(t *testing.T) {
+	t.Parallel()
 	fake := startFake(t)
 	e := startExporter(t, fake.Environ(), "--report.refresh-interval=200ms", "--report.timeout=2s")
 	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
@@ -95,6 +97,7 @@ func TestFakeAWSOutage(t *testing.T) {
 // Missing permissions produce one log line per refresh that names the IAM
 // action to allow, and no secret.
 func TestFakeAWSAccessDenied(t *testing.T) {
+	t.Parallel()
 	fake := startFake(t)
 	fake.DefaultAccount().Fail(fakeaws.GenerateCredentialReport, "AccessDenied", 1000)
 	e := startExporter(t, fake.Environ(), "--report.refresh-interval=1h")

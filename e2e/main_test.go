@@ -59,7 +59,7 @@ func startExporter(t testing.TB, env []string, args ...string) *exporter {
 	t.Helper()
 	addr := freeAddr(t)
 	e := &exporter{URL: "http://" + addr}
-	cmd := exec.Command(exporterBin, append([]string{"--web.listen-address=" + addr}, args...)...)
+	cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"--web.listen-address=" + addr}, args...)...)
 	home := t.TempDir()
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),

@@ -26,6 +26,7 @@ func motoIAM(endpoint string) *iam.Client {
 // users, passwords and keys created through the AWS API are exactly those
 // on /metrics.
 func TestMotoServer(t *testing.T) {
+	t.Parallel()
 	endpoint := testenv.StartMoto(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -143,18 +143,7 @@ func newMotoOrg(ctx context.Context, t *testing.T, endpoint string) *motoOrg {
 // createMember creates a member account and returns its ID.
 func (o *motoOrg) createMember(ctx context.Context, name string) string {
 	o.t.Helper()
-	out, err := o.org.CreateAccount(ctx, &organizations.CreateAccountInput{
-		AccountName: aws.String(name),
-		Email:       aws.String(name + "@example.com"),
-	})
-	if err != nil {
-		o.t.Fatalf("create account %s: %v", name, err)
-	}
-	status := out.CreateAccountStatus
-	if status.State != orgtypes.CreateAccountStateSucceeded || aws.ToString(status.AccountId) == "" {
-		o.t.Fatalf("create account %s: state %s, account %q; moto finishes at once", name, status.State, aws.ToString(status.AccountId))
-	}
-	id := aws.ToString(status.AccountId)
+	id := testenv.CreateMotoAccount(ctx, o.t, o.org, name)
 	o.accounts[id] = orgAccount{name: name}
 	return id
 }
@@ -227,6 +216,7 @@ func waitForAccounts(t *testing.T, e *exporter, want map[string]orgAccount) map[
 // the right account, names the accounts as Organizations does, and follows
 // the organization as accounts are closed, removed and created.
 func TestOrganizationMoto(t *testing.T) {
+	t.Parallel()
 	endpoint := testenv.StartMoto(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -355,6 +345,7 @@ var isolationAccounts = []struct {
 // each broken one says so in its own health series; an account that breaks
 // after a good refresh keeps serving its last good report.
 func TestAccountFailureIsolation(t *testing.T) {
+	t.Parallel()
 	const caller = "200000000000"
 	fake := fakeaws.New(caller)
 	t.Cleanup(fake.Close)

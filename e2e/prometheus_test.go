@@ -47,6 +47,7 @@ func ruleFiles(t *testing.T) []string {
 }
 
 func TestAlertRulesCheck(t *testing.T) {
+	t.Parallel()
 	promtool := requireProgram(t, "promtool")
 	out, err := exec.Command(promtool, append([]string{"check", "rules"}, ruleFiles(t)...)...).CombinedOutput()
 	if err != nil {
@@ -58,6 +59,7 @@ func TestAlertRulesCheck(t *testing.T) {
 }
 
 func TestAlertRulesUnit(t *testing.T) {
+	t.Parallel()
 	promtool := requireProgram(t, "promtool")
 	tests, err := filepath.Glob("../alerts/tests/*.yml")
 	if err != nil || len(tests) == 0 {
@@ -74,6 +76,7 @@ func TestAlertRulesUnit(t *testing.T) {
 // needs no YAML library; TestPrometheusAlertsAndDashboards checks the parsed
 // rules through the Prometheus API.
 func TestAlertsDocumentedAndTested(t *testing.T) {
+	t.Parallel()
 	names := alertNames(t)
 	runbook := readText(t, "../docs/runbook.md")
 	readme := readText(t, "../alerts/README.md")
@@ -304,7 +307,7 @@ func startPrometheus(t *testing.T, target string, rules []string) *promServer {
 	}
 	addr := freeAddr(t)
 	p := &promServer{URL: "http://" + addr}
-	cmd := exec.Command(bin,
+	cmd := exec.CommandContext(t.Context(), bin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
@@ -418,6 +421,7 @@ func alertKey(a promAlert) string {
 // or firing, every rule evaluates cleanly, and every dashboard query
 // returns data.
 func TestPrometheusAlertsAndDashboards(t *testing.T) {
+	t.Parallel()
 	requireProgram(t, "prometheus")
 	rules := ruleFiles(t)
 	reportPath := filepath.Join(t.TempDir(), "credential-report.csv")
@@ -501,32 +505,34 @@ func checkAlerts(t *testing.T, prom *promServer, target string) {
 	want := slices.Clone(expectedAlerts)
 	sort.Strings(want)
 	var got []promAlert
-	var gotKeys []string
-	stableSince := time.Time{}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var stableSince time.Time
+	waitFor(t, 60*time.Second, func() error {
 		var err error
 		got, err = prom.alerts()
-		gotKeys = nil
+		if err != nil {
+			stableSince = time.Time{}
+			return err
+		}
+		var gotKeys []string
 		for _, a := range got {
 			gotKeys = append(gotKeys, alertKey(a))
 		}
 		sort.Strings(gotKeys)
-		if err == nil && slices.Equal(gotKeys, want) {
-			if stableSince.IsZero() {
-				stableSince = time.Now()
-			} else if time.Since(stableSince) >= 3*time.Second {
-				break
-			}
-		} else {
+		if !slices.Equal(gotKeys, want) {
 			stableSince = time.Time{}
+			return fmt.Errorf("alerts are not the expected set\nmissing:\n  %s\nunexpected:\n  %s",
+				strings.Join(minus(want, gotKeys), "\n  "), strings.Join(minus(gotKeys, want), "\n  "))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alerts did not settle on the expected set within 60s (err %v)\nmissing:\n  %s\nunexpected:\n  %s",
-				err, strings.Join(minus(want, gotKeys), "\n  "), strings.Join(minus(gotKeys, want), "\n  "))
+		// Rules are evaluated every second: held for 3s, the set has
+		// survived several evaluations.
+		if stableSince.IsZero() {
+			stableSince = time.Now()
 		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		if held := time.Since(stableSince); held < 3*time.Second {
+			return fmt.Errorf("the expected alerts have held for only %v", held.Round(time.Millisecond))
+		}
+		return nil
+	})
 
 	for _, a := range got {
 		name := a.Labels["alertname"]
@@ -664,6 +670,7 @@ var builtinPanels = []string{"row", "stat", "table", "timeseries", "bargauge", "
 // inputs, the datasource/job/account_id variables, built-in panels only,
 // and every query on the ${datasource} variable.
 func TestDashboardsStatic(t *testing.T) {
+	t.Parallel()
 	uids := map[string]string{}
 	for _, d := range loadDashboards(t) {
 		if d.UID == "" || len(d.UID) > 40 {
@@ -734,6 +741,7 @@ var accountNameJoinRE = regexp.MustCompile(`\* on \(account_id\) group_left \(na
 // "name (ID)", and every table with an account column, and every per-account
 // series, carries the name from aws_iam_account_info.
 func TestDashboardsShowAccountNames(t *testing.T) {
+	t.Parallel()
 	for _, d := range loadDashboards(t) {
 		for _, v := range d.Templating.List {
 			if v.Name != "account_id" {
@@ -777,6 +785,7 @@ func TestDashboardsShowAccountNames(t *testing.T) {
 // without a name, gives one option per account: "name (ID)", or the ID
 // alone, valued by the ID; two exporters of one account give one option.
 func TestDashboardAccountVariable(t *testing.T) {
+	t.Parallel()
 	promtool := requireProgram(t, "promtool")
 	type option struct{ labels, text string }
 	const (
@@ -1072,6 +1081,7 @@ func checkDashboardQueries(t *testing.T, prom *promServer) {
 // every aws_iam_* series the exporter serves. The scrape duration it
 // measured is logged for docs/benchmarks.md, not asserted.
 func TestPrometheusScrapesLargestAccount(t *testing.T) {
+	t.Parallel()
 	requireProgram(t, "prometheus")
 	const users = 5000
 	reportPath := filepath.Join(t.TempDir(), "credential-report.csv")
@@ -1104,14 +1114,26 @@ func TestPrometheusScrapesLargestAccount(t *testing.T) {
 		}
 		return nil
 	})
-	// A few more scrapes, so that the logged duration is not the first one's.
-	time.Sleep(5 * time.Second)
-	up, err := prom.vector(fmt.Sprintf(`up{job=%q}`, promJob))
+	// A few more scrapes, so that up and the logged duration are not the
+	// first scrape's alone.
+	sel := fmt.Sprintf(`{job=%q}`, promJob)
+	waitFor(t, 60*time.Second, func() error {
+		n, err := prom.query("count_over_time(up" + sel + "[1m]) >= 3")
+		if err == nil && n == 0 {
+			err = fmt.Errorf("fewer than 3 scrapes so far")
+		}
+		return err
+	})
+	up, err := prom.vector("up" + sel)
 	if err != nil || len(up) != 1 || up[0].Value[1] != "1" {
 		t.Fatalf("up = %v, %v; want 1", up, err)
 	}
-	sel := fmt.Sprintf(`{job=%q}`, promJob)
-	for _, expr := range []string{"scrape_duration_seconds" + sel, "avg_over_time(scrape_duration_seconds" + sel + "[5s])", "scrape_samples_scraped" + sel} {
+	for _, expr := range []string{
+		"scrape_duration_seconds" + sel,
+		"avg_over_time(scrape_duration_seconds" + sel + "[5s])",
+		"count_over_time(scrape_duration_seconds" + sel + "[5s])",
+		"scrape_samples_scraped" + sel,
+	} {
 		if v, err := prom.vector(expr); err == nil && len(v) == 1 {
 			t.Logf("%s: %v", expr, v[0].Value[1])
 		}

@@ -1,4 +1,4 @@
-package report
+package refresh
 
 import (
 	"bytes"
@@ -9,10 +9,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
-// scriptedSource answers Fetch from a list of outcomes, one per call.
+// scriptedSource answers Fetch from a list of outcomes, one per call, each
+// after its delay on the bubble's fake clock. Past the list, Fetch hangs
+// until its context ends.
 type scriptedSource struct {
 	mu       sync.Mutex
 	outcomes []outcome
@@ -20,80 +25,142 @@ type scriptedSource struct {
 }
 
 type outcome struct {
-	rep *Report
-	err error
+	rep   *report.Report
+	err   error
+	delay time.Duration
 }
 
-func (s *scriptedSource) Fetch(ctx context.Context) (*Report, error) {
+func (s *scriptedSource) Fetch(ctx context.Context) (*report.Report, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.calls >= len(s.outcomes) {
+		s.mu.Unlock()
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
 	o := s.outcomes[s.calls]
 	s.calls++
-	return o.rep, o.err
+	s.mu.Unlock()
+	select {
+	case <-time.After(o.delay):
+		return o.rep, o.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
+// A failed refresh keeps serving the last good report and counts the
+// failure; the timestamps and duration that the exporter turns into metrics
+// come from the clock around the fetch.
 func TestRefresherKeepsLastGoodReport(t *testing.T) {
-	first := &Report{AccountID: "123456789012", Users: make([]User, 3), BadCells: 2, Duplicates: 1}
-	second := &Report{AccountID: "123456789012", Users: make([]User, 4)}
-	src := &scriptedSource{outcomes: []outcome{
-		{rep: first},
-		{err: fmt.Errorf("get credential report: %w", errors.New("throttled"))},
-		{err: fmt.Errorf("parse: %w: no header", ErrInvalidReport)},
-		{rep: second},
-	}}
-	var logs bytes.Buffer
-	r := NewRefresher(Target{Source: src}, time.Second, slog.New(slog.NewTextHandler(&logs, nil)))
+	synctest.Test(t, func(t *testing.T) {
+		const took = 2 * time.Second
+		first := &report.Report{AccountID: "123456789012", Users: make([]report.User, 3), BadCells: 2, Duplicates: 1}
+		second := &report.Report{AccountID: "123456789012", Users: make([]report.User, 4)}
+		src := &scriptedSource{outcomes: []outcome{
+			{rep: first, delay: took},
+			{err: fmt.Errorf("get credential report: %w", errors.New("throttled")), delay: took},
+			{err: fmt.Errorf("parse: %w: no header", report.ErrInvalidReport), delay: took},
+			{rep: second, delay: took},
+		}}
+		var logs bytes.Buffer
+		r := NewRefresher(Target{Source: src}, time.Minute, slog.New(slog.NewTextHandler(&logs, nil)))
 
-	if s := r.State(); s.Ready() || s.Refreshes != 0 {
-		t.Fatalf("before any refresh: ready=%v refreshes=%d", s.Ready(), s.Refreshes)
-	}
+		if s := r.State(); s.Ready() || s.Refreshes != 0 || !s.LastAttempt.IsZero() {
+			t.Fatalf("before any refresh: ready=%v refreshes=%d last attempt %v", s.Ready(), s.Refreshes, s.LastAttempt)
+		}
 
-	steps := []struct {
-		wantReport                      *Report
-		wantErr                         bool
-		wantRefreshes, wantFailures, pe uint64
-	}{
-		{first, false, 1, 0, 3},
-		{first, true, 2, 1, 3},
-		{first, true, 3, 2, 4},
-		{second, false, 4, 2, 4},
-	}
-	for i, step := range steps {
-		r.Refresh(context.Background())
-		s := r.State()
-		if s.Report != step.wantReport {
-			t.Errorf("step %d: served report %p, want %p", i, s.Report, step.wantReport)
+		steps := []struct {
+			wantReport                      *report.Report
+			wantErr                         bool
+			wantRefreshes, wantFailures, pe uint64
+		}{
+			{first, false, 1, 0, 3},
+			{first, true, 2, 1, 3},
+			{first, true, 3, 2, 4},
+			{second, false, 4, 2, 4},
 		}
-		if (s.LastErr != nil) != step.wantErr {
-			t.Errorf("step %d: LastErr = %v, want error %v", i, s.LastErr, step.wantErr)
+		var lastSuccess time.Time
+		for i, step := range steps {
+			time.Sleep(time.Minute) // between refreshes, so that each has its own times
+			r.Refresh(t.Context())
+			now := time.Now()
+			if !step.wantErr {
+				lastSuccess = now
+			}
+			s := r.State()
+			if s.Report != step.wantReport {
+				t.Errorf("step %d: served report %p, want %p", i, s.Report, step.wantReport)
+			}
+			if (s.LastErr != nil) != step.wantErr {
+				t.Errorf("step %d: LastErr = %v, want error %v", i, s.LastErr, step.wantErr)
+			}
+			if s.Refreshes != step.wantRefreshes || s.Failures != step.wantFailures || s.ParseErrors != step.pe {
+				t.Errorf("step %d: refreshes/failures/parse errors = %d/%d/%d, want %d/%d/%d",
+					i, s.Refreshes, s.Failures, s.ParseErrors, step.wantRefreshes, step.wantFailures, step.pe)
+			}
+			if s.AccountID != "123456789012" {
+				t.Errorf("step %d: account = %q, want it taken from the report", i, s.AccountID)
+			}
+			if !s.LastAttempt.Equal(now) || s.LastDuration != took {
+				t.Errorf("step %d: last attempt %v taking %v, want %v taking %v", i, s.LastAttempt, s.LastDuration, now, took)
+			}
+			if !s.LastSuccess.Equal(lastSuccess) {
+				t.Errorf("step %d: last success %v, want %v (a failure must not move it)", i, s.LastSuccess, lastSuccess)
+			}
 		}
-		if s.Refreshes != step.wantRefreshes || s.Failures != step.wantFailures || s.ParseErrors != step.pe {
-			t.Errorf("step %d: refreshes/failures/parse errors = %d/%d/%d, want %d/%d/%d",
-				i, s.Refreshes, s.Failures, s.ParseErrors, step.wantRefreshes, step.wantFailures, step.pe)
+		if got := strings.Count(logs.String(), "credential report refresh failed"); got != 2 {
+			t.Errorf("logged %d refresh failures, want one line per failed refresh (2):\n%s", got, logs.String())
 		}
-		if s.AccountID != "123456789012" {
-			t.Errorf("step %d: account = %q, want it taken from the report", i, s.AccountID)
+		if !strings.Contains(logs.String(), "bad_cells=2") {
+			t.Errorf("bad cells not logged:\n%s", logs.String())
 		}
-	}
-	if got := strings.Count(logs.String(), "credential report refresh failed"); got != 2 {
-		t.Errorf("logged %d refresh failures, want one line per failed refresh (2):\n%s", got, logs.String())
-	}
-	if !strings.Contains(logs.String(), "bad_cells=2") {
-		t.Errorf("bad cells not logged:\n%s", logs.String())
-	}
+	})
 }
 
-// The refresh deadline bounds a source that hangs.
+// The refresh deadline bounds a source that hangs: the refresh fails after
+// exactly the timeout.
 func TestRefresherTimeout(t *testing.T) {
-	src := &scriptedSource{}
-	r := NewRefresher(Target{AccountID: "123456789012", Source: src}, 10*time.Millisecond, slog.New(slog.DiscardHandler))
-	r.Refresh(context.Background())
-	s := r.State()
-	if !errors.Is(s.LastErr, context.DeadlineExceeded) || s.Failures != 1 {
-		t.Errorf("LastErr = %v, failures = %d; want a deadline failure", s.LastErr, s.Failures)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 30 * time.Second
+		r := NewRefresher(Target{AccountID: "123456789012", Source: &scriptedSource{}}, timeout, slog.New(slog.DiscardHandler))
+		start := time.Now()
+		r.Refresh(t.Context())
+		if took := time.Since(start); took != timeout {
+			t.Errorf("a hanging refresh returned after %v, want the timeout %v", took, timeout)
+		}
+		s := r.State()
+		if !errors.Is(s.LastErr, context.DeadlineExceeded) || s.Failures != 1 || s.LastDuration != timeout {
+			t.Errorf("LastErr = %v, failures = %d, duration %v; want a deadline failure after %v", s.LastErr, s.Failures, s.LastDuration, timeout)
+		}
+	})
+}
+
+// A refresh interrupted by shutdown is not a failure of the account: the
+// state is left as it was.
+func TestRefresherShutdownIsNotAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRefresher(Target{AccountID: "123456789012", Source: &scriptedSource{}}, time.Hour, slog.New(slog.DiscardHandler))
+		before := r.State()
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(time.Second, cancel)
+		r.Refresh(ctx)
+		if after := r.State(); after != before {
+			t.Errorf("an interrupted refresh published %+v, want the state left alone", after)
+		}
+	})
+}
+
+// A rename that arrives while a refresh runs survives the refresh, and the
+// refresh's report survives the rename.
+func TestRefresherRenameDuringRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep := &report.Report{AccountID: "123456789012"}
+		src := &scriptedSource{outcomes: []outcome{{rep: rep, delay: time.Minute}}}
+		r := NewRefresher(Target{AccountID: "123456789012", Name: "old", Source: src}, time.Hour, slog.New(slog.DiscardHandler))
+		time.AfterFunc(time.Second, func() { r.SetName("new") })
+		r.Refresh(t.Context())
+		if s := r.State(); s.AccountName != "new" || s.Report != rep {
+			t.Errorf("after a rename during a refresh: name %q, report %p; want %q and %p", s.AccountName, s.Report, "new", rep)
+		}
+	})
 }

@@ -4,6 +4,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,8 +13,13 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 )
 
 // RequireProgram returns the path of an external program. It skips the test
@@ -104,34 +110,47 @@ func (s *Buffer) String() string {
 }
 
 // StartProcess starts cmd with its output collected, and stops it when the
-// test ends: SIGINT, then SIGKILL after grace. With mustStop, a process that
-// needs the kill fails the test: its graceful shutdown is under test. The
-// output is logged when the test failed.
+// test ends. cmd must come from exec.CommandContext(t.Context(), ...): when
+// that context ends, just before the test's cleanups run, the process gets
+// SIGINT, and SIGKILL if it is still running grace later. With mustStop, a
+// process that needs the kill fails the test: its graceful shutdown is under
+// test. The output is logged when the test failed.
 func StartProcess(t testing.TB, name string, cmd *exec.Cmd, grace time.Duration, mustStop bool) *Buffer {
 	t.Helper()
+	if cmd.Cancel == nil {
+		t.Fatalf("start %s: the command must come from exec.CommandContext(t.Context(), ...)", name)
+	}
 	logs := &Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = grace
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(grace):
-			cmd.Process.Kill()
-			<-done
-			if mustStop {
-				t.Errorf("%s did not stop within %s of SIGINT", name, grace)
-			}
+		if err := cmd.Wait(); mustStop && outlivedGrace(err) {
+			t.Errorf("%s did not stop within %s of SIGINT: %v", name, grace, err)
 		}
 		if t.Failed() {
 			t.Logf("%s logs:\n%s", name, logs.String())
 		}
 	})
 	return logs
+}
+
+// outlivedGrace reports whether the error of Wait says that the process was
+// still running, or still held its output open, when WaitDelay ran out. A
+// clean exit after SIGINT gives context.Canceled, which is not such an error.
+func outlivedGrace(err error) bool {
+	if errors.Is(err, exec.ErrWaitDelay) {
+		return true
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	status, ok := exit.Sys().(syscall.WaitStatus)
+	return ok && status.Signaled() && status.Signal() == syscall.SIGKILL
 }
 
 // StartMoto runs moto_server, a third-party AWS emulator, on a loopback port
@@ -141,7 +160,7 @@ func StartMoto(t testing.TB) string {
 	bin := RequireProgram(t, "moto_server")
 	addr := FreeAddr(t)
 	host, port, _ := strings.Cut(addr, ":")
-	StartProcess(t, "moto_server", exec.Command(bin, "-H", host, "-p", port), 10*time.Second, false)
+	StartProcess(t, "moto_server", exec.CommandContext(t.Context(), bin, "-H", host, "-p", port), 10*time.Second, false)
 	url := "http://" + addr
 	WaitFor(t, 60*time.Second, func() error {
 		_, err := HTTPGet(url + "/moto-api/")
@@ -169,4 +188,23 @@ func AWSEnv(endpoint, home string) []string {
 		"AWS_SHARED_CREDENTIALS_FILE=" + home + "/aws-credentials",
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
+}
+
+// CreateMotoAccount creates a member account in moto's organization and
+// returns its ID. AWS creates accounts in the background; moto finishes at
+// once, so anything else fails the test.
+func CreateMotoAccount(ctx context.Context, t testing.TB, orgs *organizations.Client, name string) string {
+	t.Helper()
+	out, err := orgs.CreateAccount(ctx, &organizations.CreateAccountInput{
+		AccountName: aws.String(name),
+		Email:       aws.String(name + "@example.com"),
+	})
+	if err != nil {
+		t.Fatalf("create account %s: %v", name, err)
+	}
+	status := out.CreateAccountStatus
+	if status.State != orgtypes.CreateAccountStateSucceeded || aws.ToString(status.AccountId) == "" {
+		t.Fatalf("create account %s: state %s, account %q; moto finishes at once", name, status.State, aws.ToString(status.AccountId))
+	}
+	return aws.ToString(status.AccountId)
 }
