@@ -557,4 +557,3 @@ func TestSelectionOrganizationAgainstMoto(t *testing.T) {
 		checkShards(t, shardAccounts(t, o, 2), want)
 	})
 }
-
