@@ -1,6 +1,6 @@
 # The README's commands. `make test` is what CI runs.
 GO       ?= go
-FUZZTIME ?= 15s
+FUZZTIME ?= 10s
 
 .PHONY: all build run test lint fuzz bench
 

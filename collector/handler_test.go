@@ -344,11 +344,13 @@ func TestCachedHandlerOrderOfRequests(t *testing.T) {
 	live, _ := liveCollectors()
 	states := cacheStates(t)
 	plain := reference(&states, live)
+	// One header of each cached format and one that goes to promhttp.
+	accepts := []string{acceptHeaders[1].accept, "text/plain;version=0.0.4", acceptHeaders[4].accept}
 	for _, encs := range [][]string{{"gzip", ""}, {"", "gzip"}} {
 		cached := newHandler(t, states, live, HandlerOpts{})
 		for _, enc := range encs {
-			for _, a := range acceptHeaders {
-				compare(t, cached, plain, "/metrics", a.accept, enc)
+			for _, accept := range accepts {
+				compare(t, cached, plain, "/metrics", accept, enc)
 			}
 		}
 	}
