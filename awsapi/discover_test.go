@@ -212,14 +212,8 @@ func TestDiscoverAgainstMoto(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
+	orgs, mgmt := testenv.NewMotoOrganization(ctx, t, endpoint)
 	static := credentials.NewStaticCredentialsProvider(testenv.DummyAccessKeyID, testenv.DummySecretAccessKey, "")
-	orgs := organizations.New(organizations.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: static})
-
-	created, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: types.OrganizationFeatureSetAll})
-	if err != nil {
-		t.Fatalf("create organization: %v", err)
-	}
-	mgmt := aws.ToString(created.Organization.MasterAccountId)
 
 	names := []string{"prod", "staging", "Dev, team [x]", "sandbox-alice"}
 	ids := map[string]string{}

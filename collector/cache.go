@@ -258,10 +258,7 @@ func (h *Handler) encodeFamilies(mfs []*dto.MetricFamily, f format) *accountByte
 	)
 	for _, mf := range mfs {
 		start := buf.Len()
-		if err := e.Encode(mf); err != nil {
-			h.logError("error encoding and sending metric family:", err)
-			h.errors.WithLabelValues("encoding").Inc()
-			buf.Truncate(start)
+		if !h.encode(e, &buf, mf) {
 			continue
 		}
 		spans = append(spans, span{start, start + textHeaderLen(buf.Bytes()[start:]), buf.Len()})

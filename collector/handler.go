@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
@@ -337,12 +338,7 @@ func (h *Handler) encodeLive(rsp http.ResponseWriter, contentType expfmt.Format,
 	var buf bytes.Buffer
 	e := expfmt.NewEncoder(&buf, contentType)
 	for _, mf := range mfs {
-		start := buf.Len()
-		if err := e.Encode(mf); err != nil {
-			h.logError("error encoding and sending metric family:", err)
-			h.errors.WithLabelValues("encoding").Inc()
-			buf.Truncate(start)
-		}
+		h.encode(e, &buf, mf)
 	}
 	plain := buf.Bytes()
 	if enc == identity {
@@ -355,6 +351,19 @@ func (h *Handler) encodeLive(rsp http.ResponseWriter, contentType expfmt.Format,
 	liveDeflate.piece(&piece, plain)
 	c.add(piece.Bytes())
 	return c, true
+}
+
+// encode appends mf to buf with e. On an error, which it logs and counts,
+// it leaves buf as it was and returns false.
+func (h *Handler) encode(e expfmt.Encoder, buf *bytes.Buffer, mf *dto.MetricFamily) bool {
+	start := buf.Len()
+	if err := e.Encode(mf); err != nil {
+		h.logError("error encoding and sending metric family:", err)
+		h.errors.WithLabelValues("encoding").Inc()
+		buf.Truncate(start)
+		return false
+	}
+	return true
 }
 
 func (h *Handler) logError(msg string, err error) {

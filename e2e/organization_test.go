@@ -128,10 +128,8 @@ func newMotoOrg(ctx context.Context, t *testing.T, endpoint string) *motoOrg {
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(testenv.DummyAccessKeyID, testenv.DummySecretAccessKey, ""),
 	}
-	o := &motoOrg{t: t, base: base, org: organizations.NewFromConfig(base), accounts: map[string]orgAccount{}}
-	if _, err := o.org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll}); err != nil {
-		t.Fatalf("create organization: %v", err)
-	}
+	orgs, _ := testenv.NewMotoOrganization(ctx, t, endpoint)
+	o := &motoOrg{t: t, base: base, org: orgs, accounts: map[string]orgAccount{}}
 	out, err := o.org.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(motoManagementAccount)})
 	if err != nil {
 		t.Fatalf("describe the management account: %v", err)

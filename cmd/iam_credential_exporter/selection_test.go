@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
@@ -502,13 +500,7 @@ func TestSelectionOrganizationAgainstMoto(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
-	static := credentials.NewStaticCredentialsProvider(testenv.DummyAccessKeyID, testenv.DummySecretAccessKey, "")
-	orgs := organizations.New(organizations.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: static})
-	created, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: types.OrganizationFeatureSetAll})
-	if err != nil {
-		t.Fatalf("create organization: %v", err)
-	}
-	mgmt := aws.ToString(created.Organization.MasterAccountId)
+	orgs, mgmt := testenv.NewMotoOrganization(ctx, t, endpoint)
 	ids := map[string]string{}
 	for _, name := range []string{"prod", "staging", "sandbox-alice", "retired"} {
 		ids[name] = testenv.CreateMotoAccount(ctx, t, orgs, name)

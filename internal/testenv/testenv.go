@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 )
@@ -188,6 +189,23 @@ func AWSEnv(endpoint, home string) []string {
 		"AWS_SHARED_CREDENTIALS_FILE=" + home + "/aws-credentials",
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
+}
+
+// NewMotoOrganization creates an organization with all features in the
+// moto_server at endpoint and returns a client of it, acting as the
+// management account, and that account's ID.
+func NewMotoOrganization(ctx context.Context, t testing.TB, endpoint string) (*organizations.Client, string) {
+	t.Helper()
+	orgs := organizations.New(organizations.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(DummyAccessKeyID, DummySecretAccessKey, ""),
+	})
+	out, err := orgs.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll})
+	if err != nil {
+		t.Fatalf("create organization: %v", err)
+	}
+	return orgs, aws.ToString(out.Organization.MasterAccountId)
 }
 
 // CreateMotoAccount creates a member account in moto's organization and
