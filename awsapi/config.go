@@ -3,12 +3,14 @@ package awsapi
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
@@ -23,9 +25,16 @@ const SessionName = "iam_credential_exporter"
 // on response bodies (see WrapHTTPClient; <= 0 is none). region, when not
 // "", wins over the chain's; when neither sets one, the region of
 // partition's global endpoints is used ("" is aws). IAM is global, so the
-// region only picks the partition and the STS endpoint.
-func LoadConfig(ctx context.Context, region string, partition report.Partition, maxResponseBytes int64) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+// region only picks the partition and the STS endpoint. The SDK's own log
+// lines go to logger (see SDKLogger).
+func LoadConfig(ctx context.Context, region string, partition report.Partition, maxResponseBytes int64, logger *slog.Logger) (aws.Config, error) {
+	// The logger is a load option, not set afterwards, so that what the SDK
+	// says while reading the shared config files (at debug level: ignored
+	// profiles and settings) goes through it too.
+	opts := []func(*config.LoadOptions) error{
+		config.WithLogger(SDKLogger(logger)),
+		config.WithLogConfigurationWarnings(true),
+	}
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}
@@ -73,4 +82,24 @@ func CallerAccount(ctx context.Context, cfg aws.Config) (string, error) {
 		return "", fmt.Errorf("get caller identity: %w", err)
 	}
 	return aws.ToString(out.Account), nil
+}
+
+// SDKLogger passes the AWS SDK's own log lines to logger, so that
+// --log.level and --log.format apply to them; the SDK's default writes plain
+// text to stderr. The SDK logs at two levels: warnings (such as a response
+// Date header it cannot parse) and debug notes (such as an ignored profile
+// of the shared config file). Request and response bodies are logged only
+// with an aws.ClientLogMode, which the exporter never sets.
+func SDKLogger(logger *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		level := slog.LevelDebug
+		if c == logging.Warn {
+			level = slog.LevelWarn
+		}
+		ctx := context.Background()
+		if !logger.Enabled(ctx, level) {
+			return
+		}
+		logger.Log(ctx, level, "AWS SDK message", "sdk_message", fmt.Sprintf(format, v...))
+	})
 }

@@ -616,7 +616,7 @@ func TestLoadConfigAssumeRole(t *testing.T) {
 			member.SetReport([]byte(strings.ReplaceAll(string(awsTestCSV), baseAccount, memberAccount)), time.Now())
 			tt.setup(member)
 
-			base, err := awsapi.LoadConfig(t.Context(), "", report.Partition{}, 8<<20)
+			base, err := awsapi.LoadConfig(t.Context(), "", report.Partition{}, 8<<20, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -685,7 +685,7 @@ func TestLoadConfigRegion(t *testing.T) {
 			t.Cleanup(s.Close)
 			isolateAWSEnv(t, s, tt.env)
 			partition, _ := report.LookupPartition(tt.partition)
-			cfg, err := awsapi.LoadConfig(t.Context(), tt.option, partition, 0)
+			cfg, err := awsapi.LoadConfig(t.Context(), tt.option, partition, 0, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

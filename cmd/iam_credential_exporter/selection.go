@@ -92,7 +92,7 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 	}
 
 	partition, _ := report.LookupPartition(s.partition)
-	cfg, err := awsapi.LoadConfig(ctx, o.region, partition, o.maxBytes)
+	cfg, err := awsapi.LoadConfig(ctx, o.region, partition, o.maxBytes, logger)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
