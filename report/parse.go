@@ -70,8 +70,51 @@ var columnsByName = map[string]column{
 	"cert_2_last_rotated":            colCert2LastRotated,
 }
 
-// Parse reads a credential report in CSV form. GeneratedAt is left zero: only
-// the caller knows when the report was generated.
+// Limits bound what a report may hold, so that a broken or hostile input is
+// rejected before it can exhaust memory. A real report is small: an account
+// has at most 5,000 IAM users (IAM's quota), about 250 bytes of CSV each.
+// A zero field takes its default.
+type Limits struct {
+	// MaxBytes is the largest input accepted, in bytes: for Parse, the CSV;
+	// for the file source, the file as stored (CSV, base64 or JSON).
+	MaxBytes int64
+	// MaxUsers is the most user rows accepted, root included.
+	MaxUsers int
+}
+
+const (
+	// DefaultMaxBytes leaves room for DefaultMaxUsers rows of about 1.2 KB
+	// (long paths) as base64 or JSON, four times the size of a typical row.
+	DefaultMaxBytes = 16 << 20
+	// DefaultMaxUsers is twice IAM's quota of 5,000 users per account.
+	DefaultMaxUsers = 10000
+
+	// MaxNameBytes is the longest user name accepted: IAM user names are at
+	// most 64 characters, all ASCII.
+	MaxNameBytes = 64
+	// MaxCellBytes is the longest cell accepted: an ARN, the longest cell of
+	// a report, is at most 2048 characters.
+	MaxCellBytes = 2048
+	// maxRecordBytes bounds a record while it is read, before its cells can
+	// be checked: 22 cells at MaxCellBytes, each quoted, fit.
+	maxRecordBytes = 128 << 10
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxUsers <= 0 {
+		l.MaxUsers = DefaultMaxUsers
+	}
+	return l
+}
+
+// Parse reads a credential report in CSV form within the default Limits.
+func Parse(r io.Reader) (*Report, error) { return Limits{}.Parse(r) }
+
+// Parse reads a credential report in CSV form. GeneratedAt is left zero:
+// only the caller knows when the report was generated.
 //
 // Columns are found by header name, so both the 22-column layout and the
 // older 16-column one are read; a column the header lacks leaves its fields
@@ -81,7 +124,11 @@ var columnsByName = map[string]column{
 //     not_supported) only as AWS writes them;
 //   - a row whose field count differs from the header's is skipped and counts
 //     once in BadCells, because an unquoted comma shifts every later cell into
-//     the wrong column; if no row survives, the report is rejected;
+//     the wrong column; but a last row with fewer fields than the header is
+//     the mark of a report cut short (a file read while it was written), and
+//     rejects the report: its first rows alone would drop every later user;
+//   - a report with no user row is rejected: AWS's reports always have the
+//     root row, and moto's, which have none, have their users;
 //   - a later row with the name of an earlier one takes its place (Duplicates);
 //   - rows of more than one account or partition reject the report;
 //   - a row whose ARN is not an IAM user or root ARN rejects the report. The
@@ -89,28 +136,47 @@ var columnsByName = map[string]column{
 //     such rows would turn a CSV that merely has "user" and "arn" columns into
 //     an empty, valid-looking report, and would hide users from an exporter
 //     whose job is to show them. Rejection keeps the previous good report and
-//     is counted as a failed refresh, which someone will look at.
+//     is counted as a failed refresh, which someone will look at;
+//   - more than MaxBytes of input, more than MaxUsers rows, a user name longer
+//     than MaxNameBytes or any cell longer than MaxCellBytes rejects the
+//     report. Reading stops there, so memory stays bounded by the limits.
 //
 // Rejections wrap ErrInvalidReport. Their messages name lines and columns but
 // not user names or ARNs, since they end up in logs.
-func Parse(r io.Reader) (*Report, error) {
+func (l Limits) Parse(r io.Reader) (*Report, error) {
+	l = l.withDefaults()
+	in := &boundedReader{r: r, maxBytes: l.MaxBytes}
 	// A BOM, which spreadsheets write, would otherwise become part of the
 	// first column's name.
-	br := bufio.NewReader(r)
-	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
+	br := bufio.NewReader(in)
+	var bom int64
+	if b, _ := br.Peek(3); string(b) == "\uFEFF" {
 		_, _ = br.Discard(3)
+		bom = 3
 	}
 	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1 // checked here, so that a bad row is skipped, not fatal
+	// line is the line of the last record read, for errors about the next.
+	var line int
+	read := func() ([]string, error) {
+		rec, err := cr.Read()
+		if err != nil {
+			return nil, l.readError(err, line+1)
+		}
+		line, _ = cr.FieldPos(0)
+		// The next record starts here; it may take maxRecordBytes.
+		in.recordStart = bom + cr.InputOffset()
+		return rec, nil
+	}
 
 	var header []string
 	for {
-		rec, err := cr.Read()
+		rec, err := read()
 		if err == io.EOF {
 			return nil, fmt.Errorf("%w: empty input", ErrInvalidReport)
 		}
 		if err != nil {
-			return nil, readError(err)
+			return nil, err
 		}
 		if !blankRecord(rec) {
 			header = rec
@@ -121,30 +187,46 @@ func Parse(r io.Reader) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCells(header, -1, line); err != nil {
+		return nil, err
+	}
 
 	rep := &Report{}
 	// Keyed by name: within one account a name identifies a user (the ARN
 	// only adds the path), and user is the label that must be unique, or the
 	// scrape would fail on a duplicate series.
 	seen := map[string]int{} // index in rep.Users
-	var firstLine, malformedRows int
+	var firstLine, rows, malformedRows int
+	// shortLine is the line of the last record when it had fewer fields
+	// than the header, else 0.
+	var shortLine, shortFields int
 	for {
-		rec, err := cr.Read()
+		rec, err := read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, readError(err)
+			return nil, err
+		}
+		if blankRecord(rec) {
+			continue
+		}
+		shortLine = 0
+		if rows++; rows > l.MaxUsers {
+			return nil, fmt.Errorf("%w: line %d: more than %d user rows, the limit (IAM allows 5000 users per account)",
+				ErrInvalidReport, line, l.MaxUsers)
+		}
+		if err := checkCells(rec, cols.at[colUser], line); err != nil {
+			return nil, err
 		}
 		if len(rec) != cols.width {
-			if blankRecord(rec) {
-				continue
+			if len(rec) < cols.width {
+				shortLine, shortFields = line, len(rec)
 			}
 			malformedRows++
 			rep.BadCells++
 			continue
 		}
-		line, _ := cr.FieldPos(0)
 		u, bad := parseRow(cols, rec)
 		rep.BadCells += bad
 		partition, account, root, ok := parseARN(u.ARN)
@@ -192,11 +274,75 @@ func Parse(r io.Reader) (*Report, error) {
 		seen[u.Name] = len(rep.Users)
 		rep.Users = append(rep.Users, u)
 	}
-	if len(rep.Users) == 0 && malformedRows > 0 {
+	switch {
+	case shortLine > 0:
+		return nil, fmt.Errorf("%w: truncated: the last row, on line %d, has %d of the header's %d fields (was the file read while it was being written?)",
+			ErrInvalidReport, shortLine, shortFields, cols.width)
+	case len(rep.Users) == 0 && malformedRows > 0:
 		return nil, fmt.Errorf("%w: all %d data rows have a field count other than the header's %d columns",
 			ErrInvalidReport, malformedRows, cols.width)
+	case len(rep.Users) == 0 && rows == 0:
+		return nil, fmt.Errorf("%w: no user rows after the header: a credential report has at least one", ErrInvalidReport)
+	case len(rep.Users) == 0:
+		return nil, fmt.Errorf("%w: no user rows: none of the %d rows names its user as its ARN does", ErrInvalidReport, rows)
 	}
 	return rep, nil
+}
+
+// checkCells rejects a record with a cell longer than a report can hold.
+// user is the index of the user column, or -1.
+func checkCells(rec []string, user, line int) error {
+	for i, cell := range rec {
+		if i == user && len(cell) > MaxNameBytes {
+			return fmt.Errorf("%w: line %d: user name longer than %d bytes (IAM user names are at most 64 characters)",
+				ErrInvalidReport, line, MaxNameBytes)
+		}
+		if len(cell) > MaxCellBytes {
+			return fmt.Errorf("%w: line %d, column %d: cell longer than %d bytes (an ARN, the longest cell, is at most 2048 characters)",
+				ErrInvalidReport, line, i+1, MaxCellBytes)
+		}
+	}
+	return nil
+}
+
+// errInputTooLarge and errRecordTooLong are what boundedReader returns
+// instead of reading past a limit.
+var (
+	errInputTooLarge = errors.New("input too large")
+	errRecordTooLong = errors.New("record too long")
+)
+
+// boundedReader hands the CSV reader no more than maxBytes in all and no
+// more than maxRecordBytes past the end of the last record read, so that
+// neither a huge input nor one endless line is read into memory:
+// encoding/csv keeps a whole record in memory before it returns it.
+type boundedReader struct {
+	r        io.Reader
+	maxBytes int64
+	// read is how much was handed out; recordStart is where the record
+	// being read starts, set by Parse after each record.
+	read, recordStart int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	allowed := min(b.maxBytes, b.recordStart+maxRecordBytes) - b.read
+	if allowed <= 0 {
+		// One more byte tells an input that ends at the limit from a longer one.
+		var one [1]byte
+		if n, err := io.ReadFull(b.r, one[:]); n == 0 {
+			return 0, err
+		}
+		if b.read >= b.maxBytes {
+			return 0, errInputTooLarge
+		}
+		return 0, errRecordTooLong
+	}
+	if int64(len(p)) > allowed {
+		p = p[:allowed]
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
 }
 
 // lastARNPart reports whether name is the part of arn after its last "/".
@@ -210,11 +356,19 @@ func blankRecord(rec []string) bool {
 	return len(rec) == 1 && strings.TrimSpace(rec[0]) == ""
 }
 
-// readError tells a malformed CSV, which rejects the report, from a failure
-// to read, which says nothing about the report.
-func readError(err error) error {
+// readError tells a malformed CSV or one past a limit, which rejects the
+// report, from a failure to read, which says nothing about the report. line
+// is the line of the record being read.
+func (l Limits) readError(err error, line int) error {
 	var pe *csv.ParseError
-	if errors.As(err, &pe) {
+	switch {
+	case err == io.EOF:
+		return err
+	case errors.Is(err, errInputTooLarge):
+		return fmt.Errorf("%w: larger than the limit of %d bytes", ErrInvalidReport, l.MaxBytes)
+	case errors.Is(err, errRecordTooLong):
+		return fmt.Errorf("%w: line %d: record longer than %d bytes (a row of a report is a few hundred)", ErrInvalidReport, line, maxRecordBytes)
+	case errors.As(err, &pe):
 		return fmt.Errorf("%w: CSV syntax error: %w", ErrInvalidReport, err)
 	}
 	return fmt.Errorf("read credential report: %w", err)

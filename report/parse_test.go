@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -232,7 +233,6 @@ func TestParseLayouts(t *testing.T) {
 		{"legacy_16col.csv", "111122223333", "aws", legacyUsers},
 		{"shuffled_columns.csv", "444455556666", "aws", []User{ravi, batch}},
 		{"crlf.csv", "777788889999", "aws", []User{crlfRoot, ops}},
-		{"header_only.csv", "", "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -383,6 +383,15 @@ func TestParseRejects(t *testing.T) {
 		{"reject_two_partitions.csv", "rows of more than one account: aws:123456789012 on line 2, aws-cn:123456789012 on line 3"},
 		{"reject_role_arn.csv", "line 3: arn is not an IAM user or root ARN"},
 		{"reject_all_rows_malformed.csv", "all 2 data rows have a field count other than the header's 22 columns"},
+		// A real report always has a row: root's, or in moto's, a user's.
+		{"reject_header_only.csv", "no user rows after the header"},
+		// Cut short while it was written: the first rows alone would drop
+		// every later user, and resolve their alerts.
+		{"reject_truncated.csv", "truncated: the last row, on line 6, has 4 of the header's 22 fields"},
+		{"reject_truncated_in_quotes.csv", `CSV syntax error: parse error on line 11, column 13: extraneous or missing " in quoted-field`},
+		// IAM names are at most 64 characters and ARNs 2048.
+		{"reject_long_name.csv", "line 3: user name longer than 64 bytes"},
+		{"reject_long_cell.csv", "line 2, column 3: cell longer than 2048 bytes"},
 		// Base64 handed to Parse instead of the file source.
 		{"example.b64", "no header"},
 	}
@@ -399,7 +408,7 @@ func TestParseRejects(t *testing.T) {
 				t.Errorf("error %q, want it to say %q", err, tt.want)
 			}
 			// Errors are logged, and user names are report contents.
-			for _, name := range []string{"mallory", "deployer", "ivy"} {
+			for _, name := range []string{"mallory", "deployer", "ivy", "dana", "kim.lee", "nnnnn", "alice"} {
 				if strings.Contains(err.Error(), name) {
 					t.Errorf("error %q names user %s", err, name)
 				}
@@ -697,5 +706,144 @@ func TestParseNameARNMismatch(t *testing.T) {
 	}
 	if strings.Join(names, " ") != "alice bob" || rep.BadCells != 3 {
 		t.Errorf("users %v, bad cells %d; want [alice bob], 3", names, rep.BadCells)
+	}
+}
+
+// endless repeats data forever.
+type endless struct {
+	data []byte
+	off  int
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], e.data[e.off:])
+		n += c
+		e.off = (e.off + c) % len(e.data)
+	}
+	return n, nil
+}
+
+// Parse stops reading as soon as a limit is passed, so that memory stays
+// bounded whatever the input: endless input ends in an error, after little
+// more than the limit was read.
+func TestParseStopsAtLimits(t *testing.T) {
+	example, err := os.ReadFile("testdata/example.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, _, _ := bytes.Cut(example, []byte("\n"))
+	header = append(header, '\n')
+	row := []byte("alice,arn:aws:iam::123456789012:user/alice" + strings.Repeat(",N/A", 20) + "\n")
+	// What bufio may read ahead of the record that fails.
+	const readAhead = 4096
+	tests := []struct {
+		name    string
+		limits  Limits
+		start   string // after the header, before body
+		body    []byte // repeated forever
+		want    string
+		maxRead int64
+	}{
+		{name: "rows past the default MaxUsers", body: row, want: "line 10002: more than 10000 user rows",
+			maxRead: int64(len(header)) + 10001*int64(len(row)) + readAhead},
+		{name: "rows past MaxUsers", limits: Limits{MaxUsers: 20}, body: row, want: "line 22: more than 20 user rows",
+			maxRead: int64(len(header)) + 21*int64(len(row)) + readAhead},
+		{name: "one endless line", body: []byte("x"), want: "line 2: record longer than 131072 bytes",
+			maxRead: int64(len(header)) + maxRecordBytes + readAhead},
+		{name: "endless quoted field over many lines", start: `"`, body: []byte("a\n"), want: "line 2: record longer than 131072 bytes",
+			maxRead: int64(len(header)) + maxRecordBytes + readAhead},
+		{name: "input past MaxBytes", limits: Limits{MaxBytes: 5000}, body: row, want: "larger than the limit of 5000 bytes",
+			maxRead: 5001},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			counted := &countingReader{r: io.MultiReader(bytes.NewReader(header), strings.NewReader(tt.start), &endless{data: tt.body})}
+			rep, err := tt.limits.Parse(counted)
+			if err == nil {
+				t.Fatalf("accepted endless input with %d users", len(rep.Users))
+			}
+			if !errors.Is(err, ErrInvalidReport) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want an invalid report that says %q", err, tt.want)
+			}
+			if counted.n > tt.maxRead {
+				t.Errorf("read %d bytes before rejecting, want at most %d", counted.n, tt.maxRead)
+			}
+		})
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// A report exactly at a limit is accepted; one byte or one row more is not.
+func TestParseLimitsAreInclusive(t *testing.T) {
+	example, err := os.ReadFile("testdata/example.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(example))
+	tests := []struct {
+		limits Limits
+		want   string // "" to accept
+	}{
+		{Limits{MaxBytes: size, MaxUsers: 13}, ""},
+		{Limits{MaxBytes: size - 1}, "larger than the limit"},
+		{Limits{MaxUsers: 12}, "line 14: more than 12 user rows"},
+		{Limits{}, ""},
+	}
+	for _, tt := range tests {
+		rep, err := tt.limits.Parse(bytes.NewReader(example))
+		switch {
+		case tt.want == "" && (err != nil || len(rep.Users) != 13):
+			t.Errorf("%+v: %v, want the example's 13 users", tt.limits, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%+v: error %v, want one that says %q", tt.limits, err, tt.want)
+		}
+	}
+}
+
+// A short row in the middle is a malformed row, skipped and counted; only a
+// short last row marks a truncated report. A last row with too many fields
+// is not a truncation either.
+func TestParseShortRows(t *testing.T) {
+	const header = "user,arn,mfa_active\n"
+	tests := []struct {
+		name     string
+		csv      string
+		wantErr  string
+		wantBad  int
+		wantUser int
+	}{
+		{"short row in the middle", header + "a,arn:aws:iam::123456789012:user/a,true\nb,arn:aws:iam::123456789012:user/b\nc,arn:aws:iam::123456789012:user/c,true\n", "", 1, 2},
+		{"short last row", header + "a,arn:aws:iam::123456789012:user/a,true\nb,arn:aws:iam::123456789012:user/b", "truncated: the last row, on line 3, has 2 of the header's 3 fields", 0, 0},
+		{"short last row, then blank lines", header + "a,arn:aws:iam::123456789012:user/a,true\nb,arn\n\n\n", "truncated: the last row, on line 3", 0, 0},
+		{"long last row", header + "a,arn:aws:iam::123456789012:user/a,true\nb,arn:aws:iam::123456789012:user/b,true,x\n", "", 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := Parse(strings.NewReader(tt.csv))
+			if tt.wantErr != "" {
+				if err == nil || !errors.Is(err, ErrInvalidReport) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want an invalid report that says %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.BadCells != tt.wantBad || len(rep.Users) != tt.wantUser {
+				t.Errorf("bad cells %d, users %d; want %d, %d", rep.BadCells, len(rep.Users), tt.wantBad, tt.wantUser)
+			}
+		})
 	}
 }
