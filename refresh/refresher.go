@@ -8,6 +8,7 @@ package refresh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,8 @@ type Source interface {
 // outcome of its refreshes. A State is immutable once published.
 type State struct {
 	// AccountID is the account the source serves, or "" while it is unknown
-	// (a file source before its first good read).
+	// (a file source before its first good read). A report of another
+	// account is rejected.
 	AccountID string
 	// AccountName is the account's name from Organizations or the config
 	// file, or "".
@@ -100,6 +102,9 @@ func (r *Refresher) Refresh(ctx context.Context) {
 	r.publish.Lock()
 	defer r.publish.Unlock()
 	prev := r.state.Load()
+	if err == nil {
+		err = follows(rep, prev)
+	}
 	next := *prev
 	next.LastAttempt = end
 	next.LastDuration = end.Sub(start)
@@ -116,8 +121,6 @@ func (r *Refresher) Refresh(ctx context.Context) {
 		if next.AccountID == "" {
 			next.AccountID = rep.AccountID
 			logger = r.logger.With("account_id", next.AccountID)
-		} else if rep.AccountID != "" && rep.AccountID != next.AccountID {
-			logger.Warn("credential report names another account", "report_account_id", rep.AccountID)
 		}
 		next.Report = rep
 		next.LastSuccess = end
@@ -129,6 +132,39 @@ func (r *Refresher) Refresh(ctx context.Context) {
 		logger.Debug("credential report refreshed", "users", len(rep.Users), "generated_at", rep.GeneratedAt, "duration", next.LastDuration)
 	}
 	r.state.Store(&next)
+}
+
+// follows rejects a report that cannot be the account's next one, since
+// publishing it would drop the account's users, and resolve their alerts:
+//   - a report of another account than the configured one or, for a source
+//     whose account is known only from its reports (a file), than the one
+//     its first good report named;
+//   - a report without the root row when the last good one had it. AWS
+//     writes the root row first in every report; without it, the report
+//     was cut or edited (moto's reports, which never have it, are not
+//     affected).
+//
+// Both wrap report.ErrInvalidReport: they are rejected reports, counted as
+// such.
+func follows(rep *report.Report, prev *State) error {
+	if prev.AccountID != "" && rep.AccountID != "" && rep.AccountID != prev.AccountID {
+		return fmt.Errorf("%w: the report is of account %s, but this source reads account %s", report.ErrInvalidReport, rep.AccountID, prev.AccountID)
+	}
+	if prev.Report != nil && hasRoot(prev.Report) && !hasRoot(rep) {
+		return fmt.Errorf("%w: no root row (%s), which the account's previous report had: the report may have been cut short",
+			report.ErrInvalidReport, report.RootUserName)
+	}
+	return nil
+}
+
+func hasRoot(rep *report.Report) bool {
+	// AWS writes the root row first; a hand-edited file may move it.
+	for _, u := range rep.Users {
+		if u.Root {
+			return true
+		}
+	}
+	return false
 }
 
 func generatedAt(rep *report.Report) any {

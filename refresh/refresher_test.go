@@ -164,3 +164,83 @@ func TestRefresherRenameDuringRefresh(t *testing.T) {
 		}
 	})
 }
+
+// reportOf returns a report of account with n rows, the first root's when root.
+func reportOf(account string, n int, root bool) *report.Report {
+	rep := &report.Report{AccountID: account, Users: make([]report.User, n)}
+	rep.Users[0].Root = root
+	return rep
+}
+
+// A report that cannot be the account's next one is rejected as an invalid
+// report: it would replace the account's users with others, or with a part
+// of them. The last good report stays, and the rejection is counted.
+func TestRefresherRejectsReportsThatCannotFollow(t *testing.T) {
+	const (
+		id    = "123456789012"
+		other = "210987654321"
+	)
+	tests := []struct {
+		name       string
+		configured string // Target.AccountID; "" for a file source
+		reports    []*report.Report
+		wantErr    []string // of the last refresh; none for success
+	}{
+		{name: "another account than the configured one", configured: id,
+			reports: []*report.Report{reportOf(other, 3, true)},
+			wantErr: []string{"the report is of account " + other + ", but this source reads account " + id}},
+		{name: "another account after a good report", configured: id,
+			reports: []*report.Report{reportOf(id, 3, true), reportOf(other, 3, true)},
+			wantErr: []string{other, id}},
+		{name: "file source: another account than its first report's",
+			reports: []*report.Report{reportOf(id, 3, true), reportOf(other, 3, true)},
+			wantErr: []string{other, id}},
+		{name: "root row gone", configured: id,
+			reports: []*report.Report{reportOf(id, 3, true), reportOf(id, 2, false)},
+			wantErr: []string{"no root row (<root_account>)"}},
+		{name: "file source: root row gone",
+			reports: []*report.Report{reportOf(id, 3, true), reportOf(id, 2, false)},
+			wantErr: []string{"no root row"}},
+		{name: "fewer users, root kept", configured: id,
+			reports: []*report.Report{reportOf(id, 3, true), reportOf(id, 2, true)}},
+		{name: "never a root row (moto)", configured: id,
+			reports: []*report.Report{reportOf(id, 3, false), reportOf(id, 2, false)}},
+		{name: "first report without root", configured: id,
+			reports: []*report.Report{reportOf(id, 2, false)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &scriptedSource{}
+			for _, rep := range tt.reports {
+				src.outcomes = append(src.outcomes, outcome{rep: rep})
+			}
+			r := NewRefresher(Target{AccountID: tt.configured, Source: src}, time.Minute, slog.New(slog.DiscardHandler))
+			var before *State
+			for range tt.reports {
+				before = r.State()
+				r.Refresh(t.Context())
+			}
+			s := r.State()
+			if len(tt.wantErr) == 0 {
+				if s.LastErr != nil || s.Report != tt.reports[len(tt.reports)-1] {
+					t.Fatalf("LastErr = %v, report %p; want the last report %p served", s.LastErr, s.Report, tt.reports[len(tt.reports)-1])
+				}
+				return
+			}
+			if !errors.Is(s.LastErr, report.ErrInvalidReport) {
+				t.Fatalf("LastErr = %v, want a rejected report (ErrInvalidReport)", s.LastErr)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(s.LastErr.Error(), want) {
+					t.Errorf("LastErr %q does not say %q", s.LastErr, want)
+				}
+			}
+			if s.Report != before.Report || s.AccountID != before.AccountID && before.AccountID != "" {
+				t.Errorf("serving %p of account %q, want the last good %p of %q", s.Report, s.AccountID, before.Report, before.AccountID)
+			}
+			if s.ParseErrors != before.ParseErrors+1 || s.Failures != before.Failures+1 {
+				t.Errorf("parse errors %d, failures %d; want %d, %d", s.ParseErrors, s.Failures, before.ParseErrors+1, before.Failures+1)
+			}
+		})
+	}
+}

@@ -45,12 +45,12 @@ func BenchmarkSchedulerManyAccounts(b *testing.B) {
 	b.Cleanup(fake.Close)
 	// AssumeRole acts in the caller's account, the others in the member's.
 	fake.DefaultAccount().SetLatency(latency)
-	csv := reportgen.Generate(reportgen.Options{Users: 20})
 	ids := make([]string, accounts)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("31%010d", i)
 		a := fake.Account(ids[i])
-		a.SetReport(csv, time.Now().Add(-time.Hour))
+		// Each account's own report: one naming another account is rejected.
+		a.SetReport(reportgen.Generate(reportgen.Options{AccountID: ids[i], Users: 20}), time.Now().Add(-time.Hour))
 		a.SetLatency(latency)
 	}
 	base := fake.Config()
