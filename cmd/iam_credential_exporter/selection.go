@@ -152,7 +152,7 @@ func (s *selection) run(ctx context.Context, scheduler *refresh.Scheduler, disco
 func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery) {
 	if s.file {
 		s.logger.Info("reading the credential report from a file", "path", s.opts.reportFile, "refresh_interval", s.opts.refreshInterval)
-		source := report.NewFileSource(s.opts.reportFile, s.opts.maxBytes)
+		source := report.NewFileSource(s.opts.reportFile, report.Limits{MaxBytes: s.opts.maxBytes})
 		scheduler.Sync(ctx, []refresh.Target{{Source: source}})
 		return
 	}
