@@ -43,6 +43,7 @@ var ErrReportNotReady = errors.New("credential report did not become ready")
 type ReportSource struct {
 	client    *iam.Client
 	accountID string
+	limits    report.Limits
 	logger    *slog.Logger
 	// The first and longest wait between polls; tests shorten them.
 	pollInterval, pollMaxInterval time.Duration
@@ -56,15 +57,17 @@ type ReportSource struct {
 }
 
 // NewReportSource returns a source that reads the report with cfg's
-// credentials. accountID names the account in errors and logs; it may be ""
-// when it is not known yet. The account alias is read with
-// iam:ListAccountAliases every aliasInterval on top of the report's two
-// calls, or never when it is 0: aliases rarely change, so a day keeps the
-// cost negligible.
-func NewReportSource(cfg aws.Config, accountID string, aliasInterval time.Duration, logger *slog.Logger) *ReportSource {
+// credentials and parses it within limits (the size of the response itself
+// is bounded by cfg's HTTP client: see WrapHTTPClient). accountID names the
+// account in errors and logs; it may be "" when it is not known yet. The
+// account alias is read with iam:ListAccountAliases every aliasInterval on
+// top of the report's two calls, or never when it is 0: aliases rarely
+// change, so a day keeps the cost negligible.
+func NewReportSource(cfg aws.Config, accountID string, aliasInterval time.Duration, limits report.Limits, logger *slog.Logger) *ReportSource {
 	return &ReportSource{
 		client:          iam.NewFromConfig(cfg),
 		accountID:       accountID,
+		limits:          limits,
 		logger:          logger.With("account_id", accountID),
 		pollInterval:    pollInterval,
 		pollMaxInterval: pollMaxInterval,
@@ -158,7 +161,7 @@ func (f *fetch) run(ctx context.Context) (*report.Report, error) {
 				return nil, err
 			}
 		default:
-			return nil, f.fail(ctx, "get credential report", err)
+			return nil, f.fail(ctx, stepGet, err)
 		}
 	}
 }
@@ -218,6 +221,9 @@ func (f *fetch) notReady(cause error) error {
 	return err
 }
 
+// stepGet names the GetCredentialReport step in errors.
+const stepGet = "get credential report"
+
 // fail turns an error of step into the error Fetch returns.
 func (f *fetch) fail(ctx context.Context, step string, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -228,8 +234,12 @@ func (f *fetch) fail(ctx context.Context, step string, err error) error {
 		return f.src.accessDenied(err)
 	}
 	if errors.Is(err, ErrResponseTooLarge) {
-		return fmt.Errorf("%s%s: the response is larger than the configured limit; raise it if the account has that many users: %w",
-			step, f.src.inAccount(), err)
+		err = fmt.Errorf("the response is larger than the configured limit; raise it if the account has that many users: %w", err)
+		if step == stepGet {
+			// An oversized report is a rejected report, and counted as one.
+			err = fmt.Errorf("%w: %w", report.ErrInvalidReport, err)
+		}
+		return fmt.Errorf("%s%s: %w", step, f.src.inAccount(), err)
 	}
 	return fmt.Errorf("%s%s: %w", step, f.src.inAccount(), err)
 }
@@ -267,14 +277,17 @@ func (s *ReportSource) inAccount() string {
 
 func (s *ReportSource) decode(out *iam.GetCredentialReportOutput) (*report.Report, error) {
 	if out.ReportFormat != "" && out.ReportFormat != types.ReportFormatTypeTextCsv {
-		return nil, fmt.Errorf("get credential report%s: unsupported report format %q", s.inAccount(), out.ReportFormat)
+		return nil, fmt.Errorf("get credential report%s: %w: unsupported report format %q", s.inAccount(), report.ErrInvalidReport, out.ReportFormat)
 	}
 	// The SDK has already decoded the base64 of Content.
-	rep, err := report.Parse(bytes.NewReader(out.Content))
+	rep, err := s.limits.Parse(bytes.NewReader(out.Content))
 	if err != nil {
 		return nil, fmt.Errorf("parse credential report%s: %w", s.inAccount(), err)
 	}
 	if out.GeneratedTime != nil {
+		if err := report.CheckGeneratedTime(*out.GeneratedTime, time.Now()); err != nil {
+			return nil, fmt.Errorf("get credential report%s: %w", s.inAccount(), err)
+		}
 		rep.GeneratedAt = out.GeneratedTime.UTC()
 	}
 	return rep, nil

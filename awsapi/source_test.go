@@ -63,7 +63,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // newSource returns a source whose polls are fast; the backoff logic is the same.
 func newSource(cfg aws.Config, account string, aliasInterval time.Duration) *awsapi.ReportSource {
-	return awsapi.FastPolls(awsapi.NewReportSource(cfg, account, aliasInterval, discardLogger()))
+	return awsapi.FastPolls(awsapi.NewReportSource(cfg, account, aliasInterval, report.Limits{}, discardLogger()))
 }
 
 // limitedClient is the SDK's HTTP client with the exporter's response limit.
@@ -96,6 +96,8 @@ func TestReportSourceFetch(t *testing.T) {
 		// wantErr lists substrings of the error; none means success.
 		wantErr   []string
 		wantErrIs error
+		// wantInvalid: the error is a rejected report (ErrInvalidReport).
+		wantInvalid bool
 		// wantCalls counts requests to the fake, retries included.
 		wantCalls map[string]int
 		// wantObserved counts Observe calls by "operation code"; nil skips.
@@ -271,16 +273,18 @@ func TestReportSourceFetch(t *testing.T) {
 				a.SetOversizedContent(20 << 20)
 			},
 			wantErrIs:    awsapi.ErrResponseTooLarge,
-			wantErr:      []string{"larger than the configured limit"},
+			wantInvalid:  true,
+			wantErr:      []string{"get credential report for account " + baseAccount + ": invalid credential report: the response is larger than the configured limit"},
 			wantCalls:    map[string]int{gen: 1, get: 1},
 			wantObserved: map[string]int{gen + " ": 1, get + " response_too_large": 1},
 		},
 		{
-			name:      "invalid report",
-			setup:     func(_ *fakeaws.Server, a *fakeaws.Account) { a.SetReport([]byte("name,email\nx,y\n"), generated) },
-			wantErrIs: report.ErrInvalidReport,
-			wantErr:   []string{"parse credential report for account " + baseAccount},
-			wantCalls: map[string]int{gen: 1, get: 1},
+			name:        "invalid report",
+			setup:       func(_ *fakeaws.Server, a *fakeaws.Account) { a.SetReport([]byte("name,email\nx,y\n"), generated) },
+			wantErrIs:   report.ErrInvalidReport,
+			wantInvalid: true,
+			wantErr:     []string{"parse credential report for account " + baseAccount},
+			wantCalls:   map[string]int{gen: 1, get: 1},
 		},
 		{
 			name: "endpoint down",
@@ -331,6 +335,10 @@ func TestReportSourceFetch(t *testing.T) {
 					t.Errorf("error %q does not wrap %v", err, tt.wantErrIs)
 				}
 			}
+			// A rejected report is counted as one; an AWS failure is not.
+			if invalid := errors.Is(err, report.ErrInvalidReport); invalid != tt.wantInvalid {
+				t.Errorf("error %q wraps ErrInvalidReport: %v, want %v", err, invalid, tt.wantInvalid)
+			}
 
 			if tt.wantCalls != nil {
 				for _, action := range []string{gen, get} {
@@ -344,6 +352,44 @@ func TestReportSourceFetch(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(tt.wantObserved) {
 					t.Errorf("observed %v, want %v", got, tt.wantObserved)
 				}
+			}
+		})
+	}
+}
+
+// Reports rejected after they arrived are invalid reports, counted as
+// such: one larger than the limit (above), one past the source's Limits, one
+// whose GeneratedTime cannot be a report's.
+func TestReportSourceRejects(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	tests := []struct {
+		name      string
+		limits    report.Limits
+		generated time.Time
+		clock     time.Time // the fake's, when it is not now
+		want      string
+	}{
+		{name: "more users than the limit", limits: report.Limits{MaxUsers: 1}, generated: now.Add(-time.Hour),
+			want: "parse credential report for account " + baseAccount + ": invalid credential report: line 3: more than 1 user rows"},
+		{name: "GeneratedTime two days ahead", generated: now.Add(48 * time.Hour),
+			want: "get credential report for account " + baseAccount + ": invalid credential report: GeneratedTime " + now.Add(48*time.Hour).Format(time.RFC3339) + " is implausible"},
+		{name: "GeneratedTime before credential reports existed", generated: time.Date(2013, 6, 1, 0, 0, 0, 0, time.UTC),
+			clock: time.Date(2013, 6, 1, 1, 0, 0, 0, time.UTC), want: "GeneratedTime 2013-06-01T00:00:00Z is implausible"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, cfg := newFakeAWS(t)
+			if !tt.clock.IsZero() {
+				s.SetClock(func() time.Time { return tt.clock })
+			}
+			s.DefaultAccount().SetReport(awsTestCSV, tt.generated)
+			src := awsapi.FastPolls(awsapi.NewReportSource(cfg, baseAccount, 0, tt.limits, discardLogger()))
+			rep, err := src.Fetch(t.Context())
+			if err == nil {
+				t.Fatalf("accepted a report of %d users generated %v", len(rep.Users), rep.GeneratedAt)
+			}
+			if !errors.Is(err, report.ErrInvalidReport) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want an invalid report that says %q", err, tt.want)
 			}
 		})
 	}

@@ -174,7 +174,7 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 		targets = append(targets, refresh.Target{
 			AccountID: a.ID,
 			Name:      a.Name,
-			Source:    awsapi.NewReportSource(cfg, a.ID, aliasInterval, s.logger),
+			Source:    awsapi.NewReportSource(cfg, a.ID, aliasInterval, report.Limits{MaxBytes: s.opts.maxBytes}, s.logger),
 			Key:       a.RoleARN + "\n" + a.ExternalID,
 		})
 	}
