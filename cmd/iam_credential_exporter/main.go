@@ -43,6 +43,7 @@ type options struct {
 	refreshInterval time.Duration
 	timeout         time.Duration
 	maxBytes        int64
+	maxUsers        int
 
 	configFile  string
 	region      string
@@ -75,8 +76,15 @@ func run() int {
 		Default("30m").DurationVar(&opts.refreshInterval)
 	app.Flag("report.timeout", "Deadline of one refresh: generating, polling and downloading the report. Default: 5m.").
 		Default("5m").DurationVar(&opts.timeout)
-	app.Flag("report.max-bytes", "Largest credential report (or AWS response) accepted, in bytes; a larger one is rejected. Default: 67108864 (64 MiB).").
-		Default("67108864").Int64Var(&opts.maxBytes)
+	app.Flag("report.max-bytes", "Largest credential report file (CSV, base64 or CLI JSON) or AWS response accepted, in bytes; a larger one is rejected. The default holds --report.max-users rows of about 1.2 KB as base64, four times a typical row. Default: 16777216 (16 MiB).").
+		Default("16777216").Int64Var(&opts.maxBytes)
+	app.Flag("report.max-users", "Most user rows (root included) accepted in one credential report; a report with more is rejected, and reading stops there so that memory stays bounded. IAM allows 5,000 users per account. Default: 10000.").
+		Default("10000").Action(func(*kingpin.ParseContext) error {
+		if opts.maxUsers <= 0 {
+			return fmt.Errorf("--report.max-users must be positive, got %d", opts.maxUsers)
+		}
+		return nil
+	}).IntVar(&opts.maxUsers)
 	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see the README. Default: unset.").
 		PlaceHolder("PATH").StringVar(&opts.configFile)
 	app.Flag("aws.region", "AWS region whose partition holds the accounts (IAM is global within a partition). Default: the SDK's (AWS_REGION, profile), else us-east-1.").

@@ -152,7 +152,7 @@ func (s *selection) run(ctx context.Context, scheduler *refresh.Scheduler, disco
 func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery) {
 	if s.file {
 		s.logger.Info("reading the credential report from a file", "path", s.opts.reportFile, "refresh_interval", s.opts.refreshInterval)
-		source := report.NewFileSource(s.opts.reportFile, report.Limits{MaxBytes: s.opts.maxBytes})
+		source := report.NewFileSource(s.opts.reportFile, report.Limits{MaxBytes: s.opts.maxBytes, MaxUsers: s.opts.maxUsers})
 		scheduler.Sync(ctx, []refresh.Target{{Source: source}})
 		return
 	}
@@ -174,7 +174,7 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 		targets = append(targets, refresh.Target{
 			AccountID: a.ID,
 			Name:      a.Name,
-			Source:    awsapi.NewReportSource(cfg, a.ID, aliasInterval, report.Limits{MaxBytes: s.opts.maxBytes}, s.logger),
+			Source:    awsapi.NewReportSource(cfg, a.ID, aliasInterval, report.Limits{MaxBytes: s.opts.maxBytes, MaxUsers: s.opts.maxUsers}, s.logger),
 			Key:       a.RoleARN + "\n" + a.ExternalID,
 		})
 	}
