@@ -84,7 +84,7 @@ type Limits struct {
 
 const (
 	// DefaultMaxBytes leaves room for DefaultMaxUsers rows of about 1.2 KB
-	// (long paths) as base64 or JSON, four times the size of a typical row.
+	// (long paths) as base64 or JSON, five times the size of a typical row.
 	DefaultMaxBytes = 16 << 20
 	// DefaultMaxUsers is twice IAM's quota of 5,000 users per account.
 	DefaultMaxUsers = 10000

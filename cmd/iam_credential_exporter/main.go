@@ -76,7 +76,7 @@ func run() int {
 		Default("30m").DurationVar(&opts.refreshInterval)
 	app.Flag("report.timeout", "Deadline of one refresh: generating, polling and downloading the report. Default: 5m.").
 		Default("5m").DurationVar(&opts.timeout)
-	app.Flag("report.max-bytes", "Largest credential report file (CSV, base64 or CLI JSON) or AWS response accepted, in bytes; a larger one is rejected. The default holds --report.max-users rows of about 1.2 KB as base64, four times a typical row. Default: 16777216 (16 MiB).").
+	app.Flag("report.max-bytes", "Largest credential report file (CSV, base64 or CLI JSON) or AWS response accepted, in bytes; a larger one is rejected. The default holds 10,000 rows (--report.max-users) of about 1.2 KB as base64, five times a typical row. Default: 16777216 (16 MiB).").
 		Default("16777216").Int64Var(&opts.maxBytes)
 	app.Flag("report.max-users", "Most user rows (root included) accepted in one credential report; a report with more is rejected, and reading stops there so that memory stays bounded. IAM allows 5,000 users per account. Default: 10000.").
 		Default("10000").Action(func(*kingpin.ParseContext) error {
