@@ -118,25 +118,87 @@ func (s *Buffer) String() string {
 // test. The output is logged when the test failed.
 func StartProcess(t testing.TB, name string, cmd *exec.Cmd, grace time.Duration, mustStop bool) *Buffer {
 	t.Helper()
+	return Start(t, name, cmd, grace, mustStop).Logs
+}
+
+// Process is a child process started by Start.
+type Process struct {
+	Logs *Buffer // what the process wrote to stdout and stderr
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // of cmd.Wait, once done is closed
+}
+
+// Start is StartProcess for tests that also signal the process or watch it
+// exit.
+func Start(t testing.TB, name string, cmd *exec.Cmd, grace time.Duration, mustStop bool) *Process {
+	t.Helper()
 	if cmd.Cancel == nil {
 		t.Fatalf("start %s: the command must come from exec.CommandContext(t.Context(), ...)", name)
 	}
-	logs := &Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
+	p := &Process{Logs: &Buffer{}, cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.Logs, p.Logs
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = grace
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
 	t.Cleanup(func() {
-		if err := cmd.Wait(); mustStop && outlivedGrace(err) {
-			t.Errorf("%s did not stop within %s of SIGINT: %v", name, grace, err)
+		<-p.done
+		if mustStop && outlivedGrace(p.err) {
+			t.Errorf("%s did not stop within %s of SIGINT: %v", name, grace, p.err)
 		}
 		if t.Failed() {
-			t.Logf("%s logs:\n%s", name, logs.String())
+			t.Logf("%s logs:\n%s", name, p.Logs.String())
 		}
 	})
-	return logs
+	return p
+}
+
+// Pid returns the process ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Signal sends sig to the process.
+func (p *Process) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Wait waits for the process to exit, for at most limit, and returns its
+// exit status; the limit bounds a hang. A process ended by a signal fails
+// the test.
+func (p *Process) Wait(t testing.TB, limit time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(limit):
+		t.Fatalf("process still running %s later", limit)
+	}
+	var exit *exec.ExitError
+	switch {
+	case p.err == nil:
+		return 0
+	case errors.As(p.err, &exit) && exit.Exited():
+		return exit.ExitCode()
+	}
+	t.Fatalf("process did not exit by itself: %v", p.err)
+	return -1
 }
 
 // outlivedGrace reports whether the error of Wait says that the process was

@@ -100,3 +100,20 @@ func TestStartProcessMustStop(t *testing.T) {
 		}
 	}
 }
+
+// Start lets a test signal the process and read its exit status, and its
+// cleanup still waits for the process.
+func TestStartWaitsForExit(t *testing.T) {
+	p := Start(t, "child", child(t, "graceful"), time.Minute, true)
+	waitStarted(t, p.Logs)
+	if p.Exited() {
+		t.Fatal("child exited before its signal")
+	}
+	p.Signal(t, os.Interrupt)
+	if code := p.Wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	if !p.Exited() || !strings.Contains(p.Logs.String(), "stopping on SIGINT") {
+		t.Errorf("child output %q: want it to have stopped on SIGINT", p.Logs.String())
+	}
+}
