@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"net/http"
@@ -260,14 +262,22 @@ func (h *Handler) serve(rsp http.ResponseWriter, req *http.Request) {
 }
 
 // serveUncached passes a request to promhttp, one at a time: an uncached
-// response holds every account's metrics in memory while it is built.
+// response holds every account's metrics in memory while it is built. A
+// request waits for its turn until its context ends: the client went away,
+// or the request's deadline passed (the exporter sets one from
+// --web.write-timeout).
 func (h *Handler) serveUncached(rsp http.ResponseWriter, req *http.Request) {
 	select {
 	case h.uncached <- struct{}{}:
 		defer func() { <-h.uncached }()
 		h.fallback.ServeHTTP(rsp, req)
 	case <-req.Context().Done():
-		// The client gave up waiting; there is no one to answer.
+		if errors.Is(req.Context().Err(), context.DeadlineExceeded) {
+			// Not an empty 200. The write deadline has likely passed too,
+			// and then the client sees the connection close instead.
+			http.Error(rsp, "Timed out waiting for another uncached request (protobuf or name[]) to finish, try again later.", http.StatusServiceUnavailable)
+		}
+		// Otherwise the client gave up waiting; there is no one to answer.
 	}
 }
 

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -516,6 +517,31 @@ func TestUncachedRequestsOneAtATime(t *testing.T) {
 	}
 	if got := b.calls.Load(); got != 3 {
 		t.Errorf("%d uncached requests served, want 3", got)
+	}
+}
+
+// An uncached request whose deadline passes while another is being built
+// gives up with a 503, not an empty 200, and frees its place.
+func TestUncachedRequestDeadlineWhileWaiting(t *testing.T) {
+	b := newBlocking()
+	h := newHandler(t, cacheStates(t), []prometheus.Collector{b}, HandlerOpts{})
+	done := make(chan response)
+	go func() { done <- get(t, h, "/metrics?name[]=blocking", "", "") }()
+	<-b.entered
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/metrics?name[]=blocking", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("waiting request past its deadline: status %d, want 503", rec.Code)
+	}
+	close(b.released)
+	if r := <-done; r.status != http.StatusOK {
+		t.Errorf("first request: status %d, want 200", r.status)
+	}
+	if got := b.calls.Load(); got != 1 {
+		t.Errorf("%d uncached requests built, want 1: the one past its deadline is not", got)
 	}
 }
 
