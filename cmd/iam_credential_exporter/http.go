@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/version"
@@ -15,15 +19,21 @@ import (
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 )
 
+// The health endpoints.
+const (
+	healthyPath = "/-/healthy"
+	readyPath   = "/-/ready"
+)
+
 // newHandler routes the telemetry path, the health endpoints and the
 // landing page.
 func newHandler(o options, metrics http.Handler, states func() []*refresh.State) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle(o.telemetryPath, metrics)
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc(healthyPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("OK\n"))
 	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc(readyPath, func(w http.ResponseWriter, _ *http.Request) {
 		for _, s := range states() {
 			if s.Ready() {
 				w.Write([]byte("OK\n"))
@@ -53,6 +63,28 @@ func newHandler(o options, metrics http.Handler, states func() []*refresh.State)
 	return mux, nil
 }
 
+// checkTelemetryPath refuses a path that http.ServeMux would read as a
+// pattern (wildcards, a method or host), that it would never route to (an
+// unclean path is redirected), or that would take the place of another
+// route.
+func checkTelemetryPath(p string) error {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Errorf("%q must start with /, as in /metrics", p)
+	case p == "/":
+		return errors.New(`"/" is the landing page; use a path such as /metrics`)
+	case p == healthyPath || p == readyPath:
+		return fmt.Errorf("%s is the exporter's health endpoint; use a path such as /metrics", p)
+	case strings.ContainsFunc(p, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("/-._~", r))
+	}):
+		return fmt.Errorf("%q may hold only letters, digits and the characters / - . _ ~", p)
+	case path.Clean(p) != strings.TrimSuffix(p, "/"):
+		return fmt.Errorf("%q is not a clean path; requests to it would be redirected to %s", p, path.Clean(p))
+	}
+	return nil
+}
+
 func landingConfig(o options) web.LandingConfig {
 	return web.LandingConfig{
 		Name:        name,
@@ -61,8 +93,8 @@ func landingConfig(o options) web.LandingConfig {
 		Profiling:   "false",
 		Links: []web.LandingLinks{
 			{Address: o.telemetryPath, Text: "Metrics"},
-			{Address: "/-/healthy", Text: "Health"},
-			{Address: "/-/ready", Text: "Readiness", Description: "200 once a credential report is loaded"},
+			{Address: healthyPath, Text: "Health"},
+			{Address: readyPath, Text: "Readiness", Description: "200 once a credential report is loaded"},
 		},
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
@@ -68,7 +69,7 @@ func run() int {
 		Default("/metrics").StringVar(&opts.telemetryPath)
 	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path. Default: false.").
 		BoolVar(&opts.disableExporterMetrics)
-	app.Flag("web.max-requests", "Maximum number of concurrent scrape requests; 0 disables the limit. Default: 40.").
+	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path; more get 503; 0 disables the limit. Default: 40.").
 		Default("40").IntVar(&opts.maxRequests)
 	app.Flag("report.file", "Read the credential report from this local file instead of AWS: the CSV (what `aws iam get-credential-report --query Content --output text | base64 -d` writes), its base64 text, or the JSON output of `aws iam get-credential-report`. Re-read every --report.refresh-interval. Default: unset (use AWS).").
 		PlaceHolder("PATH").StringVar(&opts.reportFile)
@@ -121,6 +122,14 @@ func run() int {
 	if err := opts.validate(); err != nil {
 		logger.Error("invalid flags", "err", err)
 		return 2
+	}
+	// Checked before anything listens: the toolkit reads the file only when
+	// it serves, after logging "Listening on".
+	if path := *webFlags.WebConfigFile; path != "" {
+		if err := web.Validate(path); err != nil {
+			logger.Error("invalid --web.config.file", "path", path, "err", fmt.Errorf("%s: %w", path, err))
+			return 1
+		}
 	}
 	logger.Info("starting "+name, "version", version.Info())
 	logger.Info("build context", "build_context", version.BuildContext())
@@ -184,6 +193,12 @@ func run() int {
 }
 
 func (o options) validate() error {
+	if err := checkTelemetryPath(o.telemetryPath); err != nil {
+		return fmt.Errorf("--web.telemetry-path: %w", err)
+	}
+	if o.maxRequests < 0 {
+		return fmt.Errorf("--web.max-requests must be 0 (no limit) or more, got %d", o.maxRequests)
+	}
 	if o.refreshInterval <= 0 {
 		return fmt.Errorf("--report.refresh-interval must be positive, got %s", o.refreshInterval)
 	}

@@ -54,7 +54,27 @@ func TestValidate(t *testing.T) {
 		{name: "external ID with discovery", change: func(o *options) { o.organization, o.externalID = true, "shared-secret" }},
 		{name: "last of three shards", change: func(o *options) { o.shard, o.totalShards = 2, 3 }},
 		{name: "include and exclude", change: func(o *options) { o.include, o.exclude = []string{"prod-*", "111122223333"}, []string{"sandbox-*"} }},
+		{name: "telemetry path elsewhere", change: func(o *options) { o.telemetryPath = "/iam/metrics" }},
+		{name: "telemetry path with a trailing slash", change: func(o *options) { o.telemetryPath = "/metrics/" }},
+		{name: "no request limit", change: func(o *options) { o.maxRequests = 0 }},
 
+		// http.ServeMux panics on the first three.
+		{name: "telemetry path without a slash", change: func(o *options) { o.telemetryPath = "metrics" },
+			wantErr: `--web.telemetry-path: "metrics" must start with /`},
+		{name: "telemetry path of the landing page", change: func(o *options) { o.telemetryPath = "/" },
+			wantErr: `--web.telemetry-path: "/" is the landing page`},
+		{name: "telemetry path with a wildcard", change: func(o *options) { o.telemetryPath = "/{x" },
+			wantErr: "may hold only letters, digits"},
+		{name: "telemetry path of readiness", change: func(o *options) { o.telemetryPath = "/-/ready" },
+			wantErr: "--web.telemetry-path: /-/ready is the exporter's health endpoint"},
+		{name: "telemetry path of health", change: func(o *options) { o.telemetryPath = "/-/healthy" },
+			wantErr: "/-/healthy is the exporter's health endpoint"},
+		{name: "telemetry path with a space", change: func(o *options) { o.telemetryPath = "/my metrics" },
+			wantErr: "may hold only letters, digits"},
+		{name: "unclean telemetry path", change: func(o *options) { o.telemetryPath = "/a//metrics" },
+			wantErr: "is not a clean path; requests to it would be redirected to /a/metrics"},
+		{name: "negative request limit", change: func(o *options) { o.maxRequests = -1 },
+			wantErr: "--web.max-requests must be 0 (no limit) or more, got -1"},
 		{name: "zero refresh interval", change: func(o *options) { o.refreshInterval = 0 },
 			wantErr: "--report.refresh-interval must be positive, got 0s"},
 		{name: "negative refresh interval", change: func(o *options) { o.refreshInterval = -time.Minute },
@@ -139,33 +159,102 @@ func TestRunRefusesBadFlags(t *testing.T) {
 			wantStderr: "--aws.external-id needs --aws.role-arn or --aws.organization"},
 		{name: "shard out of range", args: []string{"--shard=2", "--total-shards=2"},
 			wantStderr: "shard index 2 is outside 0..1"},
+		// These two used to panic in http.ServeMux with a stack trace.
+		{name: "telemetry path without a slash", args: []string{"--web.telemetry-path=metrics"},
+			wantStderr: `--web.telemetry-path: \"metrics\" must start with /`},
+		{name: "telemetry path of the landing page", args: []string{"--web.telemetry-path=/"},
+			wantStderr: "is the landing page"},
+		// This one used to mean "no limit".
+		{name: "negative request limit", args: []string{"--web.max-requests=-1"},
+			wantStderr: "--web.max-requests must be 0 (no limit) or more, got -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			// The deadline bounds a hang, should a case start the exporter.
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			home := t.TempDir()
-			args := append([]string{"--web.listen-address=127.0.0.1:0"}, tt.args...)
-			cmd := exec.CommandContext(ctx, exe, args...)
-			// Should a case get past the flags, AWS calls go nowhere.
-			cmd.Env = append(os.Environ(),
-				runMainEnv+"=1",
-				"AWS_ENDPOINT_URL=http://127.0.0.1:1",
-				"AWS_CONFIG_FILE="+filepath.Join(home, "aws-config"),
-				"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "aws-credentials"),
-				"AWS_EC2_METADATA_DISABLED=true",
-			)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			err := cmd.Run()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
-				t.Errorf("exporter %q: %v, want exit status 2\nstderr:\n%s", tt.args, err, stderr.String())
+			stderr, code := runChild(t, exe, tt.args...)
+			if code != 2 {
+				t.Errorf("exporter %q: exit status %d, want 2\nstderr:\n%s", tt.args, code, stderr)
 			}
-			if !strings.Contains(stderr.String(), tt.wantStderr) {
-				t.Errorf("exporter %q stderr:\n%s\nwant it to contain %q", tt.args, stderr.String(), tt.wantStderr)
+			if !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("exporter %q stderr:\n%s\nwant it to contain %q", tt.args, stderr, tt.wantStderr)
+			}
+			if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
+				t.Errorf("exporter %q panicked:\n%s", tt.args, stderr)
+			}
+		})
+	}
+}
+
+// runChild runs the exporter's main path in a child process with args, on a
+// free loopback port, and returns its stderr and exit status.
+func runChild(t *testing.T, exe string, args ...string) (string, int) {
+	t.Helper()
+	// The deadline bounds a hang, should a case start the exporter.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	home := t.TempDir()
+	cmd := exec.CommandContext(ctx, exe, append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...)
+	// Should a case get past the flags, AWS calls go nowhere.
+	cmd.Env = append(os.Environ(),
+		runMainEnv+"=1",
+		"AWS_ENDPOINT_URL=http://127.0.0.1:1",
+		"AWS_CONFIG_FILE="+filepath.Join(home, "aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "aws-credentials"),
+		"AWS_EC2_METADATA_DISABLED=true",
+	)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return stderr.String(), 0
+	case errors.As(err, &exit) && exit.Exited():
+		return stderr.String(), exit.ExitCode()
+	}
+	t.Fatalf("exporter %q: %v\nstderr:\n%s", args, err, stderr.String())
+	return "", 0
+}
+
+// A web configuration that the toolkit would refuse only when serving, after
+// logging "Listening on", stops the exporter at start with an error that
+// names the file.
+func TestRunRefusesBadWebConfig(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	tests := []struct {
+		name, path, wantErr string
+	}{
+		{name: "missing file", path: filepath.Join(dir, "absent.yml"), wantErr: "no such file or directory"},
+		{name: "bad YAML", path: write("bad-yaml.yml", "basic_auth_users: [prometheus\n"), wantErr: "yaml"},
+		{name: "unknown key", path: write("unknown-key.yml", "basic_auth_user:\n  prometheus: x\n"), wantErr: "field basic_auth_user not found"},
+		{name: "bad bcrypt hash", path: write("bad-hash.yml", "basic_auth_users:\n  prometheus: secret\n"), wantErr: "bcrypt"},
+		{name: "missing certificate", path: write("bad-tls.yml", "tls_server_config:\n  cert_file: absent.crt\n  key_file: absent.key\n"), wantErr: "absent.crt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			stderr, code := runChild(t, exe, "--report.file=../../report/testdata/example.csv", "--web.config.file="+tt.path)
+			if code != 1 {
+				t.Errorf("exit status %d, want 1\nstderr:\n%s", code, stderr)
+			}
+			for _, want := range []string{"invalid --web.config.file", tt.path + ": ", tt.wantErr} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			if strings.Contains(stderr, "Listening on") {
+				t.Errorf("the exporter listened before refusing its web configuration:\n%s", stderr)
 			}
 		})
 	}
