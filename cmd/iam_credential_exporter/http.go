@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/version"
@@ -19,29 +21,24 @@ import (
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 )
 
-// The health endpoints.
+// The health endpoints, on the main listener and on
+// --web.health-listen-address.
 const (
 	healthyPath = "/-/healthy"
 	readyPath   = "/-/ready"
 )
 
+// shutdownTimeout bounds how long requests in flight may go on after
+// SIGTERM or SIGINT. It is within Kubernetes' default grace period of 30 s
+// before SIGKILL, and longer than Prometheus's default scrape timeout.
+const shutdownTimeout = 15 * time.Second
+
 // newHandler routes the telemetry path, the health endpoints and the
 // landing page.
 func newHandler(o options, metrics http.Handler, states func() []*refresh.State) (http.Handler, error) {
 	mux := http.NewServeMux()
-	mux.Handle(o.telemetryPath, metrics)
-	mux.HandleFunc(healthyPath, func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte("OK\n"))
-	})
-	mux.HandleFunc(readyPath, func(w http.ResponseWriter, _ *http.Request) {
-		for _, s := range states() {
-			if s.Ready() {
-				w.Write([]byte("OK\n"))
-				return
-			}
-		}
-		http.Error(w, "no credential report loaded yet", http.StatusServiceUnavailable)
-	})
+	mux.Handle(o.telemetryPath, withDeadline(o.writeTimeout, metrics))
+	addHealth(mux, states)
 	landing := landingConfig(o)
 	// Fail at start, not on the first visit, if the page cannot be built.
 	if _, err := web.NewLandingPage(landing); err != nil {
@@ -61,6 +58,46 @@ func newHandler(o options, metrics http.Handler, states func() []*refresh.State)
 		page.ServeHTTP(w, r)
 	})
 	return mux, nil
+}
+
+// newHealthHandler serves the health endpoints alone, for
+// --web.health-listen-address.
+func newHealthHandler(states func() []*refresh.State) http.Handler {
+	mux := http.NewServeMux()
+	addHealth(mux, states)
+	return mux
+}
+
+// addHealth routes the health endpoints. Readiness stays 200 once a report
+// is loaded, however old it grows: it gates traffic, and a stale report is
+// still the best data there is. Staleness shows in the metrics and on the
+// landing page.
+func addHealth(mux *http.ServeMux, states func() []*refresh.State) {
+	mux.HandleFunc(healthyPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("OK\n"))
+	})
+	mux.HandleFunc(readyPath, func(w http.ResponseWriter, _ *http.Request) {
+		for _, s := range states() {
+			if s.Ready() {
+				w.Write([]byte("OK\n"))
+				return
+			}
+		}
+		http.Error(w, "no credential report loaded yet", http.StatusServiceUnavailable)
+	})
+}
+
+// withDeadline ends a request's context when its write deadline passes
+// (--web.write-timeout, counted from about the same moment), so that a
+// request waiting for its turn, as uncached formats do, stops waiting when
+// its answer could no longer be written and frees its --web.max-requests
+// slot.
+func withDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // checkTelemetryPath refuses a path that http.ServeMux would read as a
@@ -147,18 +184,66 @@ func ago(t, now time.Time) string {
 	return t.UTC().Format(time.RFC3339) + " (" + now.Sub(t).Round(time.Second).String() + " ago)"
 }
 
-// serve runs the HTTP server until ctx is cancelled, then shuts it down.
-func serve(ctx context.Context, handler http.Handler, flags *web.FlagConfig, logger *slog.Logger) error {
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(server, flags, logger) }()
+// newServer returns an HTTP server with the exporter's timeouts. A client
+// that stops reading holds its connection, and on the telemetry path its
+// --web.max-requests slot, for at most --web.write-timeout.
+func newServer(o options, handler http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler: handler,
+		// Without a ReadHeaderTimeout, ReadTimeout bounds the headers too.
+		ReadTimeout:  o.readTimeout,
+		WriteTimeout: o.writeTimeout,
+		IdleTimeout:  o.idleTimeout,
+		// TLS handshake failures and other connection errors, in
+		// --log.format like every other line.
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
+	}
+}
+
+// servers are the exporter's HTTP servers: the main one on
+// --web.listen-address, with --web.config.file's TLS and basic auth, and the
+// optional health one on the bound --web.health-listen-address.
+type servers struct {
+	main           *http.Server
+	flags          *web.FlagConfig
+	health         *http.Server // nil without --web.health-listen-address
+	healthListener net.Listener
+}
+
+// serve runs the servers until ctx is cancelled, then shuts them down: no
+// new connections, and requests in flight get up to shutdownTimeout to
+// finish before their connections are closed. It returns nil then, and
+// returns a server's error at once if one fails, such as when the main
+// server cannot bind its address.
+func (s *servers) serve(ctx context.Context, logger *slog.Logger) error {
+	all := []*http.Server{s.main}
+	errc := make(chan error, 2)
+	go func() { errc <- web.ListenAndServe(s.main, s.flags, logger) }()
+	if s.health != nil {
+		all = append(all, s.health)
+		logger.Info("serving health probes over plain HTTP", "address", s.healthListener.Addr().String(), "paths", healthyPath+" "+readyPath)
+		go func() { errc <- s.health.Serve(s.healthListener) }()
+	}
 	select {
 	case err := <-errc:
+		for _, srv := range all {
+			srv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	logger.Info("shutting down; requests in flight may finish", "timeout", shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	return server.Shutdown(shutdownCtx)
+	var wg sync.WaitGroup
+	for _, srv := range all {
+		wg.Go(func() {
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				logger.Warn("requests still in flight at the shutdown timeout; closing their connections", "timeout", shutdownTimeout, "err", err)
+				srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -39,6 +40,10 @@ type options struct {
 	telemetryPath          string
 	disableExporterMetrics bool
 	maxRequests            int
+	readTimeout            time.Duration
+	writeTimeout           time.Duration
+	idleTimeout            time.Duration
+	healthAddress          string
 
 	reportFile      string
 	refreshInterval time.Duration
@@ -71,6 +76,14 @@ func run() int {
 		BoolVar(&opts.disableExporterMetrics)
 	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path; more get 503; 0 disables the limit. Default: 40.").
 		Default("40").IntVar(&opts.maxRequests)
+	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body. Default: 10s.").
+		Default("10s").DurationVar(&opts.readTimeout)
+	app.Flag("web.write-timeout", "Maximum duration from the end of a request to the end of its response: a client that reads too slowly gets a cut response, and its --web.max-requests slot is freed. Default: 30s.").
+		Default("30s").DurationVar(&opts.writeTimeout)
+	app.Flag("web.idle-timeout", "Maximum duration a keep-alive connection waits for its next request before it is closed. Default: 2m.").
+		Default("2m").DurationVar(&opts.idleTimeout)
+	app.Flag("web.health-listen-address", "Also serve /-/healthy and /-/ready, and nothing else, over plain HTTP (without --web.config.file's TLS and basic auth) on this address, for probes that cannot authenticate such as Kubernetes httpGet probes. Default: unset (off).").
+		PlaceHolder("ADDRESS").StringVar(&opts.healthAddress)
 	app.Flag("report.file", "Read the credential report from this local file instead of AWS: the CSV (what `aws iam get-credential-report --query Content --output text | base64 -d` writes), its base64 text, or the JSON output of `aws iam get-credential-report`. Re-read every --report.refresh-interval. Default: unset (use AWS).").
 		PlaceHolder("PATH").StringVar(&opts.reportFile)
 	app.Flag("report.refresh-interval", "How often to refresh the credential report in the background; AWS rebuilds it at most every 4 hours. Default: 30m.").
@@ -162,14 +175,44 @@ func run() int {
 		logger.Error("cannot build the HTTP handler", "err", err)
 		return 1
 	}
-	// Serve before asking AWS who we are, which can take seconds, so that
-	// /-/healthy answers from the start.
+	httpServers := &servers{main: newServer(opts, handler, logger), flags: webFlags}
+	if opts.healthAddress != "" {
+		if httpServers.healthListener, err = net.Listen("tcp", opts.healthAddress); err != nil {
+			logger.Error("cannot listen on --web.health-listen-address", "err", err)
+			return 1
+		}
+		httpServers.health = newServer(opts, newHealthHandler(metrics.States), logger)
+	}
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, handler, webFlags, logger) }()
+	go func() { served <- httpServers.serve(ctx, logger) }()
 
-	selection, err := newSelection(ctx, opts, awsRequests.Observe, logger)
-	if err != nil {
-		logger.Error("cannot set up the accounts to read", "err", err)
+	// Asking AWS who we are can take seconds (30 at most). It runs while the
+	// servers bind, so that /-/healthy answers from the start and a busy
+	// address ends the process at once.
+	type selected struct {
+		s   *selection
+		err error
+	}
+	selectedc := make(chan selected, 1)
+	go func() {
+		s, err := newSelection(ctx, opts, awsRequests.Observe, logger)
+		selectedc <- selected{s, err}
+	}()
+	var sel selected
+	select {
+	case err := <-served:
+		// A server failed, or a signal came, before the accounts were set up.
+		stop()
+		<-selectedc
+		return exitCode(err, logger)
+	case sel = <-selectedc:
+	}
+	if sel.err != nil {
+		if ctx.Err() != nil {
+			// A signal came while the accounts were set up: a normal stop.
+			return exitCode(<-served, logger)
+		}
+		logger.Error("cannot set up the accounts to read", "err", sel.err)
 		stop()
 		<-served
 		return 1
@@ -177,13 +220,19 @@ func run() int {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		selection.run(ctx, scheduler, discovery)
+		sel.s.run(ctx, scheduler, discovery)
 		scheduler.Wait()
 	}()
 
 	err = <-served
 	stop()
 	<-done
+	return exitCode(err, logger)
+}
+
+// exitCode logs how the servers ended and returns the process's exit code:
+// 0 after a signal, 1 when a server failed.
+func exitCode(err error, logger *slog.Logger) int {
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("HTTP server failed", "err", err)
 		return 1
@@ -198,6 +247,14 @@ func (o options) validate() error {
 	}
 	if o.maxRequests < 0 {
 		return fmt.Errorf("--web.max-requests must be 0 (no limit) or more, got %d", o.maxRequests)
+	}
+	for _, t := range []struct {
+		flag  string
+		value time.Duration
+	}{{"--web.read-timeout", o.readTimeout}, {"--web.write-timeout", o.writeTimeout}, {"--web.idle-timeout", o.idleTimeout}} {
+		if t.value <= 0 {
+			return fmt.Errorf("%s must be positive, got %s", t.flag, t.value)
+		}
 	}
 	if o.refreshInterval <= 0 {
 		return fmt.Errorf("--report.refresh-interval must be positive, got %s", o.refreshInterval)

@@ -30,6 +30,9 @@ func defaultOptions() options {
 	return options{
 		telemetryPath:      "/metrics",
 		maxRequests:        40,
+		readTimeout:        10 * time.Second,
+		writeTimeout:       30 * time.Second,
+		idleTimeout:        2 * time.Minute,
 		refreshInterval:    30 * time.Minute,
 		timeout:            5 * time.Minute,
 		maxBytes:           64 << 20,
@@ -75,6 +78,13 @@ func TestValidate(t *testing.T) {
 			wantErr: "is not a clean path; requests to it would be redirected to /a/metrics"},
 		{name: "negative request limit", change: func(o *options) { o.maxRequests = -1 },
 			wantErr: "--web.max-requests must be 0 (no limit) or more, got -1"},
+		{name: "zero read timeout", change: func(o *options) { o.readTimeout = 0 },
+			wantErr: "--web.read-timeout must be positive, got 0s"},
+		{name: "negative write timeout", change: func(o *options) { o.writeTimeout = -time.Second },
+			wantErr: "--web.write-timeout must be positive, got -1s"},
+		{name: "zero idle timeout", change: func(o *options) { o.idleTimeout = 0 },
+			wantErr: "--web.idle-timeout must be positive"},
+
 		{name: "zero refresh interval", change: func(o *options) { o.refreshInterval = 0 },
 			wantErr: "--report.refresh-interval must be positive, got 0s"},
 		{name: "negative refresh interval", change: func(o *options) { o.refreshInterval = -time.Minute },

@@ -111,8 +111,11 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 	defer cancel()
 	if self, err := awsapi.CallerAccount(callCtx, cfg); err != nil {
 		// Not fatal: the credentials may appear later (IMDS, a rotated
-		// secret), and a report names its account.
-		logger.Warn("cannot tell which account the credentials belong to", "err", err)
+		// secret), and a report names its account. When ctx is cancelled,
+		// the exporter is stopping and the cause is logged elsewhere.
+		if ctx.Err() == nil {
+			logger.Warn("cannot tell which account the credentials belong to", "err", err)
+		}
 	} else {
 		s.self = self
 	}

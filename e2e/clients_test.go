@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// peakRSS returns the peak resident memory of process pid (VmHWM), in bytes.
+func peakRSS(t testing.TB, pid int) int64 {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc to read the exporter's memory from: %v", err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// name[] requests, which promhttp serves without the cache, build every
+// account's metrics in memory each. Forty at once against a 5,000-user
+// account all succeed, and the exporter's peak memory stays near that of
+// one: they are served one at a time.
+func TestUncachedRequestsKeepMemoryBounded(t *testing.T) {
+	t.Parallel()
+	// One at a time, forty take minutes in the race-built binary: the
+	// write timeout must not cut the last ones.
+	e, p := launch(t, freeAddr(t), nil, "--report.file="+writeReportFile(t, 5000), "--web.write-timeout=10m")
+	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	client := &http.Client{Timeout: 10 * time.Minute}
+	get := func() error {
+		resp, err := client.Get(e.URL + "/metrics?name[]=aws_iam_user_mfa_active")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		switch {
+		case err != nil:
+			return err
+		case resp.StatusCode != http.StatusOK:
+			return fmt.Errorf("status %s", resp.Status)
+		case strings.Count(string(body), "\naws_iam_user_mfa_active{") < 5000 || strings.Contains(string(body), "aws_iam_user_info"):
+			return fmt.Errorf("body is not the 5,000 users' aws_iam_user_mfa_active alone")
+		}
+		return nil
+	}
+	if err := get(); err != nil {
+		t.Fatalf("one name[] request: %v", err)
+	}
+	one := peakRSS(t, p.Pid())
+
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		wg.Go(func() { errs[i] = get() })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Errorf("40 name[] requests at once: %v", err)
+	}
+	forty := peakRSS(t, p.Pid())
+	t.Logf("peak RSS after one name[] request %d MiB, after forty at once %d MiB", one>>20, forty>>20)
+	if limit := 2*one + 100<<20; forty > limit {
+		t.Errorf("peak RSS %d MiB after forty name[] requests at once, want less than %d MiB (twice that after one, plus 100 MiB)", forty>>20, limit>>20)
+	}
+}
+
+// slowReader sends a scrape for uncompressed text and reads no more than
+// its status line, which says that the exporter took the request: the
+// answer is larger than the sockets' buffers, so the exporter's writes
+// block.
+func slowReader(t testing.TB, addr string) {
+	t.Helper()
+	// A small receive buffer, set before connecting so that the window
+	// offered to the exporter is small from the start.
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	conn, err := dialer.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, "GET /metrics HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	status, err := bufio.NewReaderSize(conn, 128).ReadString('\n')
+	if err != nil || status != "HTTP/1.1 200 OK\r\n" {
+		t.Fatalf("slow reader: status line %q, %v", status, err)
+	}
+}
+
+// statusOf returns the status of a scrape, as Prometheus sends it (gzip).
+func statusOf(url string) (int, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
+
+// Forty clients that never read take every --web.max-requests slot, and
+// Prometheus gets 503; --web.write-timeout later their writes fail, their
+// slots are free, and a scrape succeeds.
+func TestSlowReadersFreeTheirSlots(t *testing.T) {
+	t.Parallel()
+	const writeTimeout = 10 * time.Second
+	addr := freeAddr(t)
+	e, _ := launch(t, addr, nil, "--report.file="+writeReportFile(t, 5000),
+		"--web.max-requests=40", "--web.write-timeout="+writeTimeout.String())
+	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	// The first scrape in a format encodes it, which takes seconds in the
+	// race-built binary: have the two used here encoded beforehand.
+	if code, err := statusOf(e.URL + "/metrics"); err != nil || code != http.StatusOK {
+		t.Fatalf("gzipped scrape: %d, %v", code, err)
+	}
+	plain := &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: time.Minute}
+	resp, err := plain.Get(e.URL + "/metrics")
+	if err != nil {
+		t.Fatalf("uncompressed scrape: %v", err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("uncompressed scrape: %s, %q, %v", resp.Status, resp.Header.Get("Content-Encoding"), err)
+	}
+	resp.Body.Close()
+
+	for range 40 {
+		slowReader(t, addr)
+	}
+	if code, err := statusOf(e.URL + "/metrics"); err != nil || code != http.StatusServiceUnavailable {
+		t.Fatalf("scrape beside 40 slow readers: %d, %v; want 503 (do the slow readers hold the slots?)", code, err)
+	}
+	// The bound is the write timeout; the rest is slack for a loaded machine.
+	waitFor(t, writeTimeout+30*time.Second, func() error {
+		code, err := statusOf(e.URL + "/metrics")
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("scrape: %d", code)
+		}
+		return err
+	})
+}
+
+// Connections that stay idle are closed: before their first request after
+// --web.read-timeout, between requests after --web.idle-timeout.
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	e, _ := launch(t, addr, nil, "--report.file=../report/testdata/example.csv", "--web.read-timeout=1s", "--web.idle-timeout=2s")
+	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+
+	const each = 100
+	type idle struct {
+		conn net.Conn
+		r    *bufio.Reader
+	}
+	var conns []idle
+	for i := range 2 * each {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		r := bufio.NewReader(conn)
+		if i%2 == 0 {
+			// A keep-alive connection after one request.
+			if _, err := io.WriteString(conn, "GET /-/healthy HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Close {
+				t.Fatal("the exporter closed a keep-alive connection after its first request")
+			}
+		}
+		conns = append(conns, idle{conn, r})
+	}
+	// The deadline bounds a hang; the exporter closes them much sooner.
+	deadline := time.Now().Add(60 * time.Second)
+	for i, c := range conns {
+		c.conn.SetReadDeadline(deadline)
+		if _, err := c.r.ReadByte(); !errors.Is(err, io.EOF) {
+			kind := "fresh"
+			if i%2 == 0 {
+				kind = "keep-alive"
+			}
+			t.Fatalf("idle %s connection %d: read %v, want EOF: the exporter should have closed it", kind, i, err)
+		}
+	}
+}

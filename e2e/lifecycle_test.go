@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
+)
+
+// launch starts the exporter on addr as startExporter does, but waits for
+// nothing, and returns the process, for tests that signal it or watch it
+// exit. Its grace outlasts the exporter's own shutdown bound of 15 s.
+func launch(t testing.TB, addr string, env []string, args ...string) (*exporter, *testenv.Process) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"--web.listen-address=" + addr}, args...)...)
+	home := t.TempDir()
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "aws-credentials"),
+		"AWS_EC2_METADATA_DISABLED=true",
+	}, env...)
+	p := testenv.Start(t, "exporter", cmd, 30*time.Second, true)
+	return &exporter{URL: "http://" + addr, logs: p.Logs}, p
+}
+
+// waitLogs waits until the exporter's output contains want.
+func waitLogs(t testing.TB, e *exporter, want string) {
+	t.Helper()
+	waitFor(t, 60*time.Second, func() error {
+		if !strings.Contains(e.Logs(), want) {
+			return fmt.Errorf("no %q in the logs yet", want)
+		}
+		return nil
+	})
+}
+
+// writeReportFile writes a synthetic report of users users and returns its
+// path.
+func writeReportFile(t testing.TB, users int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.csv")
+	if err := os.WriteFile(path, reportgen.Generate(reportgen.Options{Users: users}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// SIGTERM during a scrape that a slow client reads: the exporter stops
+// accepting connections, lets the scrape finish, and exits 0.
+func TestSIGTERMLetsScrapesFinish(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	e, p := launch(t, addr, nil, "--report.file="+writeReportFile(t, 5000))
+	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+
+	// Uncompressed, the response (megabytes) is larger than the sockets'
+	// buffers, so the exporter is still writing it while the client waits.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+	if _, err := io.WriteString(conn, "GET /metrics HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ContentLength < 4<<20 {
+		t.Fatalf("scrape: %s, %d bytes; want 200 and at least 4 MiB", resp.Status, resp.ContentLength)
+	}
+	head := make([]byte, 64<<10)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+
+	p.Signal(t, syscall.SIGTERM)
+	waitLogs(t, e, "shutting down")
+	if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+		c.Close()
+		t.Errorf("a new connection was accepted after SIGTERM")
+	}
+	// Longer than the old fixed 5 s, shorter than the 15 s the exporter
+	// now gives requests in flight: the client is slow, not stuck.
+	time.Sleep(7 * time.Second)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Errorf("reading the rest of the scrape: %v", err)
+	}
+	if got := int64(len(head) + len(rest)); got != resp.ContentLength {
+		t.Errorf("scrape body: %d bytes of %d", got, resp.ContentLength)
+	}
+	if code := p.Wait(t, 60*time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+	if logs := e.Logs(); !strings.Contains(logs, "stopped") || strings.Contains(logs, "level=ERROR") {
+		t.Errorf("want a clean stop, got:\n%s", logs)
+	}
+}
+
+// A busy address ends the exporter at once with an error naming it, even
+// while AWS does not answer the identity call (which may take 30 s).
+func TestBusyAddressFailsFast(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	// An AWS endpoint that accepts connections and never answers.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	env := testenv.AWSEnv("http://"+silent.Addr().String(), t.TempDir())
+	e, p := launch(t, busy.Addr().String(), env)
+	// The bound detects the old behaviour (the 30 s identity call first).
+	if code := p.Wait(t, 15*time.Second); code == 0 {
+		t.Errorf("exit status 0 on a busy address")
+	}
+	if logs := e.Logs(); !strings.Contains(logs, busy.Addr().String()) || !strings.Contains(logs, "address already in use") {
+		t.Errorf("the error does not name the busy address %s:\n%s", busy.Addr(), logs)
+	}
+}
+
+// With --log.format=json every line on stderr is JSON: the exporter's own,
+// net/http's (a TLS handshake error) and the AWS SDK's (a warning about an
+// unparsable Date header).
+func TestJSONLogsOnly(t *testing.T) {
+	t.Parallel()
+	fake := startFake(t)
+	target, err := url.Parse(fake.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(r *http.Response) error {
+		r.Header.Set("Date", "yesterday")
+		return nil
+	}
+	badDates := httptest.NewServer(proxy)
+	t.Cleanup(badDates.Close)
+	env := fake.Environ()
+	for i, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == "AWS_ENDPOINT_URL_IAM" || k == "AWS_ENDPOINT_URL_STS" {
+			env[i] = k + "=" + badDates.URL
+		}
+	}
+
+	dir := t.TempDir()
+	cert, key := writeSelfSignedCert(t, dir)
+	webConfig := filepath.Join(dir, "web-config.yml")
+	if err := os.WriteFile(webConfig, []byte("tls_server_config:\n  cert_file: "+cert+"\n  key_file: "+key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	e, p := launch(t, addr, env, "--log.format=json", "--web.config.file="+webConfig, "--report.refresh-interval=1h")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 10 * time.Second}
+	waitFor(t, 60*time.Second, func() error {
+		resp, err := client.Get("https://" + addr + "/-/ready")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/-/ready: %s", resp.Status)
+		}
+		return nil
+	})
+	// Plain HTTP to the TLS port.
+	if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		resp.Body.Close()
+	}
+	waitLogs(t, e, "TLS handshake error")
+	waitLogs(t, e, "Date header")
+	p.Signal(t, syscall.SIGTERM)
+	p.Wait(t, 60*time.Second)
+
+	lines := strings.Split(strings.TrimSuffix(e.Logs(), "\n"), "\n")
+	for _, line := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("not JSON: %q", line)
+		}
+	}
+	t.Logf("%d lines, all JSON", len(lines))
+}
