@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
@@ -61,6 +62,85 @@ func writeReportFile(t testing.TB, users int) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// SIGHUP reads --config.file again, as Prometheus does with its own: a new
+// account is added, and a broken file is refused with the current accounts
+// kept. The process lives on through both.
+func TestSIGHUPReloadsAccounts(t *testing.T) {
+	t.Parallel()
+	const caller, first, second = "220000000000", "220000000001", "220000000002"
+	fake := fakeaws.New(caller)
+	t.Cleanup(fake.Close)
+	for i, id := range []string{first, second} {
+		fake.Account(id).SetReport(reportgen.Generate(reportgen.Options{AccountID: id, Users: 3, Seed: int64(i)}), time.Now().Add(-time.Hour))
+	}
+	config := filepath.Join(t.TempDir(), "accounts.yml")
+	writeConfig := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	account := func(id, name string) string {
+		return "  - role_arn: arn:aws:iam::" + id + ":role/iam-reader\n    name: " + name + "\n"
+	}
+	waitAccounts := func(e *exporter, want map[string]orgAccount) {
+		t.Helper()
+		waitFor(t, 60*time.Second, func() error {
+			_, mfs := scrape(t, e.URL)
+			for id, a := range want {
+				if v, ok := sample(mfs, "iam_credential_exporter_refresh_success", map[string]string{"account_id": id}); !ok || v != 1 {
+					return fmt.Errorf("account %s: refresh_success %v (present %v)", id, v, ok)
+				}
+				if _, ok := sample(mfs, "aws_iam_account_info", map[string]string{"account_id": id, "name": a.name}); !ok {
+					return fmt.Errorf("account %s: no aws_iam_account_info named %s", id, a.name)
+				}
+			}
+			for id := range labelledAccounts(mfs) {
+				if _, ok := want[id]; !ok {
+					return fmt.Errorf("account %s should not be exported", id)
+				}
+			}
+			return nil
+		})
+	}
+
+	writeConfig("accounts:\n" + account(first, "payments"))
+	e, p := launch(t, freeAddr(t), fake.Environ(), "--config.file="+config, "--report.refresh-interval=1h")
+	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/healthy"); return err })
+	waitAccounts(e, map[string]orgAccount{first: {name: "payments"}})
+
+	writeConfig("accounts:\n" + account(first, "payments") + account(second, "search"))
+	p.Signal(t, syscall.SIGHUP)
+	waitAccounts(e, map[string]orgAccount{first: {name: "payments"}, second: {name: "search"}})
+	if n := fake.Requests(first, fakeaws.GetCredentialReport); n != 1 {
+		t.Errorf("account %s: %d GetCredentialReport calls, want 1: an account that stays keeps its report", first, n)
+	}
+
+	writeConfig("accounts:\n  - role_arn: not-an-arn\n")
+	p.Signal(t, syscall.SIGHUP)
+	waitLogs(t, e, "cannot reload the accounts; keeping the current ones")
+	if logs := e.Logs(); !strings.Contains(logs, config) {
+		t.Errorf("the reload error does not name %s:\n%s", config, logs)
+	}
+	waitAccounts(e, map[string]orgAccount{first: {name: "payments"}, second: {name: "search"}})
+	if p.Exited() {
+		t.Fatal("the exporter exited on SIGHUP")
+	}
+}
+
+// Without --config.file there is nothing to read again: SIGHUP is logged and
+// changes nothing.
+func TestSIGHUPWithoutConfigFile(t *testing.T) {
+	t.Parallel()
+	e, p := launch(t, freeAddr(t), nil, "--report.file=../report/testdata/example.csv")
+	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	p.Signal(t, syscall.SIGHUP)
+	waitLogs(t, e, "nothing to reload without --config.file")
+	if _, err := httpGet(e.URL + "/-/ready"); err != nil {
+		t.Errorf("/-/ready after SIGHUP: %v", err)
+	}
 }
 
 // SIGTERM during a scrape that a slow client reads: the exporter stops

@@ -149,6 +149,9 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP)
+	defer signal.Stop(reload)
 
 	awsRequests := collector.NewAWSRequests()
 	discovery := collector.NewDiscovery()
@@ -220,7 +223,7 @@ func run() int {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sel.s.run(ctx, scheduler, discovery)
+		sel.s.run(ctx, scheduler, discovery, reload)
 		scheduler.Wait()
 	}()
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -24,8 +25,9 @@ const aliasInterval = 24 * time.Hour
 // selection is the wiring between the flags, the accounts package (which
 // accounts, reached how) and the report scheduler.
 type selection struct {
-	opts   options
-	logger *slog.Logger
+	opts    options
+	observe func(operation, code string)
+	logger  *slog.Logger
 
 	file       bool
 	base       aws.Config
@@ -40,11 +42,12 @@ type selection struct {
 
 func newSelection(ctx context.Context, o options, observe func(operation, code string), logger *slog.Logger) (*selection, error) {
 	s := &selection{
-		opts:   o,
-		logger: logger,
-		file:   o.reportFile != "",
-		filter: accounts.Filter{Include: o.include, Exclude: o.exclude},
-		shard:  accounts.Shard{Index: o.shard, Total: o.totalShards},
+		opts:    o,
+		observe: observe,
+		logger:  logger,
+		file:    o.reportFile != "",
+		filter:  accounts.Filter{Include: o.include, Exclude: o.exclude},
+		shard:   accounts.Shard{Index: o.shard, Total: o.totalShards},
 	}
 	if s.file {
 		return s, nil
@@ -133,23 +136,50 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 	return s, nil
 }
 
-// run selects the accounts now and, with Organizations discovery, again
-// every --aws.organization.refresh-interval until ctx is cancelled.
-func (s *selection) run(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery) {
+// run selects the accounts now; with Organizations discovery, again every
+// --aws.organization.refresh-interval; and on each signal from reload
+// (SIGHUP), from the flags and --config.file read anew. It returns when ctx
+// is cancelled.
+func (s *selection) run(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery, reload <-chan os.Signal) {
 	s.sync(ctx, scheduler, discovery)
-	if s.org == nil {
-		return
-	}
 	ticker := time.NewTicker(s.opts.orgRefreshInterval)
 	defer ticker.Stop()
 	for {
+		var listing <-chan time.Time
+		if s.org != nil {
+			listing = ticker.C
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-listing:
 			s.sync(ctx, scheduler, discovery)
+		case <-reload:
+			if next := s.reload(ctx); next != nil {
+				s = next
+				s.sync(ctx, scheduler, discovery)
+				ticker.Reset(s.opts.orgRefreshInterval)
+			}
 		}
 	}
+}
+
+// reload sets the accounts up anew, as at start, reading --config.file
+// again. It returns nil, and the current accounts stay, when there is no
+// file to read again or the new setup fails. Accounts that stay reached the
+// same way keep their reports (see refresh.Scheduler.Sync).
+func (s *selection) reload(ctx context.Context) *selection {
+	if s.opts.configFile == "" {
+		s.logger.Info("received SIGHUP; nothing to reload without --config.file")
+		return nil
+	}
+	s.logger.Info("received SIGHUP; reloading the accounts", "path", s.opts.configFile)
+	next, err := newSelection(ctx, s.opts, s.observe, s.logger)
+	if err != nil {
+		s.logger.Error("cannot reload the accounts; keeping the current ones", "path", s.opts.configFile, "err", err)
+		return nil
+	}
+	return next
 }
 
 func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery) {
