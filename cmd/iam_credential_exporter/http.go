@@ -131,7 +131,7 @@ func landingConfig(o options) web.LandingConfig {
 		Links: []web.LandingLinks{
 			{Address: o.telemetryPath, Text: "Metrics"},
 			{Address: healthyPath, Text: "Health"},
-			{Address: readyPath, Text: "Readiness", Description: "200 once a credential report is loaded"},
+			{Address: readyPath, Text: "Readiness", Description: "200 once a credential report is loaded, stale or not"},
 		},
 	}
 }
@@ -139,19 +139,21 @@ func landingConfig(o options) web.LandingConfig {
 // The landing page inserts ExtraHTML as is, so account data is escaped here.
 var accountsTemplate = template.Must(template.New("accounts").Parse(`<h3>Accounts</h3>
 <table>
-<tr><th>Account</th><th>Report generated</th><th>Users</th><th>Last refresh</th><th>Result</th></tr>
-{{range .}}<tr><td>{{.Account}}</td><td>{{.Generated}}</td><td>{{.Users}}</td><td>{{.LastAttempt}}</td><td>{{.Result}}</td></tr>
+<tr><th>Account</th><th>Users</th><th>Report generated</th><th>Last successful refresh</th><th>Last refresh</th><th>Result</th></tr>
+{{range .}}<tr><td>{{.Account}}</td><td>{{.Users}}</td><td>{{.Generated}}</td><td>{{.LastSuccess}}</td><td>{{.LastAttempt}}</td><td>{{.Result}}</td></tr>
 {{end}}</table>
+<p>Each account's metrics come from the report generated at the time shown, read at its last successful refresh.
+A failed refresh keeps the last good report, which grows older until a refresh succeeds; readiness stays 200 meanwhile.</p>
 `))
 
 type accountRow struct {
-	Account, Generated, Users, LastAttempt, Result string
+	Account, Users, Generated, LastSuccess, LastAttempt, Result string
 }
 
 func accountsHTML(states []*refresh.State, now time.Time) string {
 	rows := make([]accountRow, 0, len(states))
 	for _, s := range states {
-		row := accountRow{Account: s.AccountID, Generated: "none yet", Users: "-", LastAttempt: "not yet", Result: "pending"}
+		row := accountRow{Account: s.AccountID, Users: "-", Generated: "none yet", LastSuccess: "never", LastAttempt: "not yet", Result: "pending"}
 		if row.Account == "" {
 			row.Account = "(unknown until the first report)"
 		}
@@ -163,6 +165,9 @@ func accountsHTML(states []*refresh.State, now time.Time) string {
 			if !s.Report.GeneratedAt.IsZero() {
 				row.Generated = ago(s.Report.GeneratedAt, now)
 			}
+		}
+		if !s.LastSuccess.IsZero() {
+			row.LastSuccess = ago(s.LastSuccess, now)
 		}
 		if !s.LastAttempt.IsZero() {
 			row.LastAttempt = ago(s.LastAttempt, now)
