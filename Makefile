@@ -20,10 +20,8 @@ run:
 
 # The whole suite: vet, unit, end-to-end (moto_server, promtool and
 # prometheus when installed; required when CI=true) and a short fuzz run.
-# -parallel 4: the end-to-end tests mostly wait on the processes they start,
-# so more of them than cores run at once.
 test: lint
-	$(GO) test -race -count=1 -parallel 4 ./...
+	$(GO) test -race -count=1 ./...
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./report
 
 # gofmt, go vet and staticcheck (pinned in go.mod as a tool).
