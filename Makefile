@@ -1,6 +1,6 @@
 # The README's commands. `make test` is what CI runs.
 GO       ?= go
-FUZZTIME ?= 10s
+FUZZTIME ?= 5s
 
 .PHONY: all build run test lint fuzz bench
 
