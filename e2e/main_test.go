@@ -57,18 +57,7 @@ func (e *exporter) Logs() string { return e.logs.String() }
 // when the test ends. The AWS environment is isolated from the developer's.
 func startExporter(t testing.TB, env []string, args ...string) *exporter {
 	t.Helper()
-	addr := freeAddr(t)
-	e := &exporter{URL: "http://" + addr}
-	cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"--web.listen-address=" + addr}, args...)...)
-	home := t.TempDir()
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + home,
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "aws-config"),
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "aws-credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-	}, env...)
-	e.logs = testenv.StartProcess(t, "exporter", cmd, 10*time.Second, true)
+	e, _ := launch(t, freeAddr(t), env, args...)
 	waitFor(t, 30*time.Second, func() error {
 		_, err := httpGet(e.URL + "/-/healthy")
 		return err
