@@ -1,8 +1,8 @@
 // Package fakeaws is a test double of the AWS IAM and STS Query protocol: an
-// in-process HTTP server on 127.0.0.1 that answers the credential-report and
-// identity calls the exporter makes, with the status codes, error codes and
-// XML bodies of the real services, so that tests and benchmarks can drive it
-// through the real aws-sdk-go-v2 clients.
+// in-process HTTP server on 127.0.0.1 that answers the credential-report,
+// enrichment and identity calls the exporter makes, with the status codes,
+// error codes and XML bodies of the real services, so that tests and
+// benchmarks can drive it through the real aws-sdk-go-v2 clients.
 //
 // It holds many accounts. The access key ID in a request's SigV4
 // Authorization header decides which account the request acts in: keys
@@ -10,8 +10,9 @@
 // default account. Signatures are not verified.
 //
 // Every account has a credential report with the generation state machine of
-// IAM, and fault knobs (injected errors, latency, a report stuck in progress,
-// garbage or oversized bodies). A request log counts calls per account and
+// IAM, IAM users with tags and access keys, a password policy, and fault
+// knobs (injected errors, latency, a report stuck in progress, garbage or
+// oversized bodies). A request log counts calls per account and
 // action. All methods are safe for concurrent use.
 package fakeaws
 
@@ -40,11 +41,14 @@ import (
 
 // Action names the fake answers.
 const (
-	GenerateCredentialReport = "GenerateCredentialReport"
-	GetCredentialReport      = "GetCredentialReport"
-	ListAccountAliases       = "ListAccountAliases"
-	GetCallerIdentity        = "GetCallerIdentity"
-	AssumeRole               = "AssumeRole"
+	GenerateCredentialReport       = "GenerateCredentialReport"
+	GetCredentialReport            = "GetCredentialReport"
+	ListAccountAliases             = "ListAccountAliases"
+	GetAccountAuthorizationDetails = "GetAccountAuthorizationDetails"
+	ListAccessKeys                 = "ListAccessKeys"
+	GetAccountPasswordPolicy       = "GetAccountPasswordPolicy"
+	GetCallerIdentity              = "GetCallerIdentity"
+	AssumeRole                     = "AssumeRole"
 )
 
 // Credentials of the default account's caller. Any access key ID that
@@ -80,11 +84,14 @@ var (
 )
 
 var actionServices = map[string]service{
-	GenerateCredentialReport: iamService,
-	GetCredentialReport:      iamService,
-	ListAccountAliases:       iamService,
-	GetCallerIdentity:        stsService,
-	AssumeRole:               stsService,
+	GenerateCredentialReport:       iamService,
+	GetCredentialReport:            iamService,
+	ListAccountAliases:             iamService,
+	GetAccountAuthorizationDetails: iamService,
+	ListAccessKeys:                 iamService,
+	GetAccountPasswordPolicy:       iamService,
+	GetCallerIdentity:              stsService,
+	AssumeRole:                     stsService,
 }
 
 // RequestKey identifies a line of the request log.
@@ -232,7 +239,7 @@ func (s *Server) accountLocked(id string) *Account {
 		return a
 	}
 	a := &Account{s: s, id: id, inProgressPolls: 1, faults: make(map[string][]*faultRun)}
-	a.csv = rootOnlyCSV(id)
+	a.csv = ReportCSV(id, accountCreated, nil)
 	s.accounts[id] = a
 	return a
 }
@@ -285,6 +292,11 @@ type Account struct {
 	denyAssumeRole  bool
 	externalID      string
 	alias           string
+	// users is sorted as IAM lists users, and replaced whole, never changed
+	// in place.
+	users          []User
+	pageSize       int
+	passwordPolicy *PasswordPolicy
 }
 
 // storedReport is a finished report with its Content pre-encoded, so that a
@@ -367,9 +379,10 @@ func (a *Account) SetStuck(stuck bool) {
 // account for STS actions) answer the error code, with its real HTTP status
 // and message: Throttling (400, "Rate exceeded"), LimitExceeded (409),
 // ServiceFailure (500), ServiceUnavailable (503), AccessDenied (403),
-// ReportNotPresent and ReportExpired (410), ReportInProgress (404), and any
-// other code as a 400 Sender error. n < 0 fails every request until
-// ClearFaults. Faults queue up in the order they were added.
+// ReportNotPresent and ReportExpired (410), ReportInProgress (404),
+// NoSuchEntity (404), ValidationError (400), and any other code as a 400
+// Sender error. n < 0 fails every request until ClearFaults. Faults queue up
+// in the order they were added.
 func (a *Account) Fail(action, code string, n int) {
 	a.addFault(action, &faultRun{code: code, n: n})
 }
@@ -446,7 +459,9 @@ func (e apiError) faultType() string {
 }
 
 // knownErrors has the status and message AWS sends with each code. The
-// credential-report errors carry no message.
+// credential-report errors carry no message. AWS words NoSuchEntity and
+// ValidationError for the request at hand, so an injected NoSuchEntity gets
+// IAM's generic text and an injected ValidationError none.
 var knownErrors = map[string]apiError{
 	"Throttling":         {status: http.StatusBadRequest, message: "Rate exceeded"},
 	"LimitExceeded":      {status: http.StatusConflict, message: "Cannot exceed quota for credential report generation."},
@@ -456,6 +471,8 @@ var knownErrors = map[string]apiError{
 	"ReportNotPresent":   {status: http.StatusGone},
 	"ReportExpired":      {status: http.StatusGone},
 	"ReportInProgress":   {status: http.StatusNotFound},
+	"NoSuchEntity":       {status: http.StatusNotFound, message: "The request was rejected because it referenced a resource entity that does not exist."},
+	"ValidationError":    {status: http.StatusBadRequest},
 }
 
 func errorForCode(code string) apiError {
@@ -668,6 +685,12 @@ func (s *Server) answerLocked(req *request) *apiError {
 			IsTruncated    bool
 		}{AccountAliases: aliases})
 		return nil
+	case GetAccountAuthorizationDetails:
+		return a.authorizationDetailsLocked(req)
+	case ListAccessKeys:
+		return a.listAccessKeysLocked(req)
+	case GetAccountPasswordPolicy:
+		return a.passwordPolicyLocked(req)
 	case GetCallerIdentity:
 		caller := req.caller
 		req.response = s.result(req, struct {
@@ -881,15 +904,4 @@ func escape(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
-}
-
-// rootOnlyCSV is the report of an account with no IAM users, in the current
-// 22-column layout.
-func rootOnlyCSV(account string) []byte {
-	return fmt.Appendf(nil, "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,"+
-		"access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"+
-		"access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,"+
-		"cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"+
-		"<root_account>,arn:aws:iam::%s:root,2020-01-01T00:00:00+00:00,not_supported,no_information,not_supported,not_supported,true,"+
-		"false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A", account)
 }

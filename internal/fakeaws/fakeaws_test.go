@@ -1,12 +1,15 @@
 package fakeaws
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +22,8 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 const (
@@ -83,6 +88,15 @@ func doCall(ctx context.Context, t *testing.T, client *iam.Client, c call) (stat
 			t.Errorf("ReportFormat = %q, want text/csv", out.ReportFormat)
 		}
 		return "", out.Content, aws.ToTime(out.GeneratedTime), nil
+	case GetAccountAuthorizationDetails:
+		_, err := client.GetAccountAuthorizationDetails(ctx, &iam.GetAccountAuthorizationDetailsInput{Filter: []iamtypes.EntityType{iamtypes.EntityTypeUser}})
+		return "", nil, time.Time{}, err
+	case ListAccessKeys:
+		_, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("alice")})
+		return "", nil, time.Time{}, err
+	case GetAccountPasswordPolicy:
+		_, err := client.GetAccountPasswordPolicy(ctx, nil)
+		return "", nil, time.Time{}, err
 	}
 	t.Fatalf("unknown action %q", c.action)
 	return "", nil, time.Time{}, nil
@@ -277,11 +291,35 @@ func TestInjectedFaults(t *testing.T) {
 		{name: "injected in progress", action: GetCredentialReport, code: "ReportInProgress", n: 1,
 			wantCode: "ReportInProgress", wantStatus: 404, wantRequests: 1,
 			wantType: func(err error) bool { var e *iamtypes.CredentialReportNotReadyException; return errors.As(err, &e) }},
+		{name: "authorization details throttling absorbed", action: GetAccountAuthorizationDetails, code: "Throttling", n: 2, wantRequests: 3},
+		{name: "authorization details access denied", action: GetAccountAuthorizationDetails, code: "AccessDenied", n: 1,
+			wantCode: "AccessDenied", wantStatus: 403, wantRequests: 1,
+			wantType: func(err error) bool {
+				return strings.Contains(err.Error(), "not authorized to perform: iam:GetAccountAuthorizationDetails")
+			}},
+		{name: "access keys throttling beyond retries", action: ListAccessKeys, code: "Throttling", n: -1,
+			wantCode: "Throttling", wantStatus: 400, wantRequests: 3},
+		{name: "access keys access denied", action: ListAccessKeys, code: "AccessDenied", n: 1,
+			wantCode: "AccessDenied", wantStatus: 403, wantRequests: 1,
+			wantType: func(err error) bool {
+				return strings.Contains(err.Error(), "not authorized to perform: iam:ListAccessKeys")
+			}},
+		{name: "injected no such entity", action: ListAccessKeys, code: "NoSuchEntity", n: 1,
+			wantCode: "NoSuchEntity", wantStatus: 404, wantRequests: 1,
+			wantType: func(err error) bool { var e *iamtypes.NoSuchEntityException; return errors.As(err, &e) }},
+		{name: "password policy throttling absorbed", action: GetAccountPasswordPolicy, code: "Throttling", n: 1, wantRequests: 2},
+		{name: "password policy access denied", action: GetAccountPasswordPolicy, code: "AccessDenied", n: 1,
+			wantCode: "AccessDenied", wantStatus: 403, wantRequests: 1,
+			wantType: func(err error) bool {
+				return strings.Contains(err.Error(), "not authorized to perform: iam:GetAccountPasswordPolicy")
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, clk := newServer(t)
 			s.DefaultAccount().SetReport([]byte("csv"), clk.now())
+			s.DefaultAccount().SetUsers([]User{{Name: "alice"}})
+			s.DefaultAccount().SetPasswordPolicy(&PasswordPolicy{MinimumPasswordLength: 14})
 			s.DefaultAccount().Fail(tt.action, tt.code, tt.n)
 			client := iam.NewFromConfig(s.Config())
 			_, _, _, err := doCall(t.Context(), t, client, call{action: tt.action})
@@ -514,6 +552,61 @@ func TestRawProtocol(t *testing.T) {
 			wantBody: `<ErrorResponse xmlns="[^"]+"><Error><Type>Sender</Type><Code>MissingAuthenticationToken</Code>.*`,
 		},
 		{
+			name: "authorization details",
+			setup: func(s *Server) {
+				s.DefaultAccount().SetUsers([]User{{Name: "alice", Tags: []Tag{{Key: "team", Value: "infra"}}}})
+			},
+			form:       url.Values{"Action": {GetAccountAuthorizationDetails}, "Version": {"2010-05-08"}, "Filter.member.1": {"User"}},
+			akid:       DefaultAccessKeyID,
+			wantStatus: 200,
+			wantBody: `<GetAccountAuthorizationDetailsResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/"><GetAccountAuthorizationDetailsResult>` +
+				`<UserDetailList><member><Path>/</Path><UserName>alice</UserName><UserId>AIDA[A-Z2-7]{17}</UserId>` +
+				`<Arn>arn:aws:iam::111111111111:user/alice</Arn><CreateDate>2020-01-01T00:00:00Z</CreateDate>` +
+				`<UserPolicyList></UserPolicyList><GroupList></GroupList><AttachedManagedPolicies></AttachedManagedPolicies>` +
+				`<Tags><member><Key>team</Key><Value>infra</Value></member></Tags></member></UserDetailList>` +
+				`<GroupDetailList></GroupDetailList><RoleDetailList></RoleDetailList><Policies></Policies><IsTruncated>false</IsTruncated>` +
+				`</GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>` + requestID + `</RequestId></ResponseMetadata></GetAccountAuthorizationDetailsResponse>`,
+		},
+		{
+			name: "access keys",
+			setup: func(s *Server) {
+				s.DefaultAccount().SetUsers([]User{{Name: "alice", AccessKeys: []AccessKey{
+					{ID: "AKIAALICE00000000001", Created: time.Date(2024, 1, 2, 3, 4, 5, 600, time.UTC), Active: true},
+				}}})
+			},
+			form:       url.Values{"Action": {ListAccessKeys}, "Version": {"2010-05-08"}, "UserName": {"alice"}},
+			akid:       DefaultAccessKeyID,
+			wantStatus: 200,
+			wantBody: `<ListAccessKeysResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/"><ListAccessKeysResult><AccessKeyMetadata>` +
+				`<member><UserName>alice</UserName><AccessKeyId>AKIAALICE00000000001</AccessKeyId><Status>Active</Status><CreateDate>2024-01-02T03:04:05Z</CreateDate></member>` +
+				`</AccessKeyMetadata><IsTruncated>false</IsTruncated></ListAccessKeysResult>` +
+				`<ResponseMetadata><RequestId>` + requestID + `</RequestId></ResponseMetadata></ListAccessKeysResponse>`,
+		},
+		{
+			name: "unknown user", form: url.Values{"Action": {ListAccessKeys}, "Version": {"2010-05-08"}, "UserName": {"nobody"}},
+			akid: DefaultAccessKeyID, wantStatus: 404,
+			wantBody: `<ErrorResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code>` +
+				`<Message>The user with name nobody cannot be found\.</Message></Error><RequestId>` + requestID + `</RequestId></ErrorResponse>`,
+		},
+		{
+			name: "password policy without expiry or reuse prevention",
+			setup: func(s *Server) {
+				s.DefaultAccount().SetPasswordPolicy(&PasswordPolicy{MinimumPasswordLength: 8, RequireNumbers: true, MaxPasswordAge: 90})
+			},
+			form: iamForm(GetAccountPasswordPolicy), akid: DefaultAccessKeyID, wantStatus: 200,
+			wantBody: `<GetAccountPasswordPolicyResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/"><GetAccountPasswordPolicyResult><PasswordPolicy>` +
+				`<MinimumPasswordLength>8</MinimumPasswordLength><RequireSymbols>false</RequireSymbols><RequireNumbers>true</RequireNumbers>` +
+				`<RequireUppercaseCharacters>false</RequireUppercaseCharacters><RequireLowercaseCharacters>false</RequireLowercaseCharacters>` +
+				`<AllowUsersToChangePassword>false</AllowUsersToChangePassword><ExpirePasswords>false</ExpirePasswords><HardExpiry>false</HardExpiry>` +
+				`</PasswordPolicy></GetAccountPasswordPolicyResult>` +
+				`<ResponseMetadata><RequestId>` + requestID + `</RequestId></ResponseMetadata></GetAccountPasswordPolicyResponse>`,
+		},
+		{
+			name: "no password policy", form: iamForm(GetAccountPasswordPolicy), akid: DefaultAccessKeyID, wantStatus: 404,
+			wantBody: `<ErrorResponse xmlns="https://iam\.amazonaws\.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code>` +
+				`<Message>The Password Policy with domain name 111111111111 cannot be found\.</Message></Error><RequestId>` + requestID + `</RequestId></ErrorResponse>`,
+		},
+		{
 			name: "caller identity", form: url.Values{"Action": {GetCallerIdentity}, "Version": {"2011-06-15"}}, akid: "AKIAANYOTHERKEY00000", wantStatus: 200,
 			wantBody: `<GetCallerIdentityResponse xmlns="https://sts\.amazonaws\.com/doc/2011-06-15/"><GetCallerIdentityResult>` +
 				`<Arn>arn:aws:iam::111111111111:user/[^<]+</Arn><UserId>[^<]+</UserId><Account>111111111111</Account></GetCallerIdentityResult>` +
@@ -639,14 +732,19 @@ func TestConcurrentUse(t *testing.T) {
 	s, clk := newServer(t)
 	acct := s.DefaultAccount()
 	acct.SetReport([]byte("csv"), clk.now())
+	users := testUsers()
+	acct.SetUsers(users)
 	client := iam.NewFromConfig(s.Config())
-	const workers, calls = 8, 10
+	const workers, calls, callsPerRound = 8, 10, 5
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for range calls {
 				_, _ = client.GenerateCredentialReport(t.Context(), nil)
 				_, _ = client.GetCredentialReport(t.Context(), nil)
+				_, _ = client.GetAccountAuthorizationDetails(t.Context(), &iam.GetAccountAuthorizationDetailsInput{MaxItems: aws.Int32(2)})
+				_, _ = client.ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: aws.String("dave")})
+				_, _ = client.GetAccountPasswordPolicy(t.Context(), nil)
 			}
 		})
 	}
@@ -655,11 +753,396 @@ func TestConcurrentUse(t *testing.T) {
 			acct.SetLatency(time.Duration(i%2) * time.Millisecond)
 			acct.Expire()
 			acct.SetReport([]byte("csv"), clk.now())
+			acct.SetUsers(users[:i%len(users)])
+			acct.SetPageSize(i % 3)
+			acct.SetPasswordPolicy(&PasswordPolicy{MinimumPasswordLength: 8 + i})
 			_ = s.RequestCounts()
 		}
 	})
 	wg.Wait()
-	if got := s.TotalRequests(); got != workers*calls*2 {
-		t.Errorf("total requests = %d, want %d", got, workers*calls*2)
+	if got, want := s.TotalRequests(), workers*calls*callsPerRound; got != want {
+		t.Errorf("total requests = %d, want %d", got, want)
+	}
+}
+
+// testUsers are out of order: IAM lists users by name, case ignored.
+func testUsers() []User {
+	return []User{
+		{Name: "dave", Tags: []Tag{{Key: "team", Value: "infra"}}, AccessKeys: []AccessKey{
+			{ID: "AKIADAVE000000000001", Created: time.Date(2023, 5, 6, 7, 8, 9, 500_000_000, time.UTC), Active: false},
+			{ID: "AKIADAVE000000000002", Created: time.Date(2024, 2, 3, 4, 5, 6, 0, time.FixedZone("CET", 3600)), Active: true},
+		}},
+		{Name: "Alice", Tags: []Tag{{Key: "owner", Value: "alice@example.com"}, {Key: "cost-center", Value: "42"}}},
+		{Name: "carol"},
+		{Name: "bob+ci", Tags: []Tag{{Key: "team", Value: "ci"}}, AccessKeys: []AccessKey{
+			{ID: "AKIABOBCI00000000001", Created: time.Date(2022, 1, 1, 0, 0, 0, 999_999_999, time.UTC), Active: true},
+		}},
+		{Name: "Erin", Tags: []Tag{{Key: "owner", Value: "erin"}}},
+	}
+}
+
+// testUserOrder is testUsers in IAM's order.
+var testUserOrder = []string{"Alice", "bob+ci", "carol", "dave", "Erin"}
+
+func TestAuthorizationDetailsPages(t *testing.T) {
+	onlyUsers := []iamtypes.EntityType{iamtypes.EntityTypeUser}
+	tests := []struct {
+		name     string
+		pageSize int
+		maxItems *int32
+		filter   []iamtypes.EntityType
+		// wantPages are the number of users on each page.
+		wantPages []int
+	}{
+		{name: "page size below MaxItems", pageSize: 2, maxItems: aws.Int32(1000), filter: onlyUsers, wantPages: []int{2, 2, 1}},
+		{name: "MaxItems below page size", pageSize: 10, maxItems: aws.Int32(3), filter: onlyUsers, wantPages: []int{3, 2}},
+		{name: "MaxItems alone", maxItems: aws.Int32(2), filter: onlyUsers, wantPages: []int{2, 2, 1}},
+		{name: "default MaxItems", filter: onlyUsers, wantPages: []int{5}},
+		{name: "page size restored", pageSize: 0, maxItems: aws.Int32(1000), filter: onlyUsers, wantPages: []int{5}},
+		{name: "no filter lists users", wantPages: []int{5}},
+		{name: "filter without User", filter: []iamtypes.EntityType{iamtypes.EntityTypeRole, iamtypes.EntityTypeGroup}, wantPages: []int{0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newServer(t)
+			acct := s.DefaultAccount()
+			acct.SetUsers(testUsers())
+			// Each case sets its page size over another, so that 0 must
+			// restore the default.
+			acct.SetPageSize(7)
+			acct.SetPageSize(tt.pageSize)
+			client := iam.NewFromConfig(s.Config())
+
+			p := iam.NewGetAccountAuthorizationDetailsPaginator(client, &iam.GetAccountAuthorizationDetailsInput{
+				Filter: tt.filter, MaxItems: tt.maxItems,
+			})
+			var pages []int
+			var got []iamtypes.UserDetail
+			for p.HasMorePages() {
+				if len(pages) > len(tt.wantPages) {
+					t.Fatalf("more pages than the %d expected", len(tt.wantPages))
+				}
+				out, err := p.NextPage(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if last := !p.HasMorePages(); out.IsTruncated == last || (out.Marker == nil) != last {
+					t.Errorf("page %d: IsTruncated %v, Marker %v on a page that is last=%v", len(pages), out.IsTruncated, out.Marker, last)
+				}
+				pages = append(pages, len(out.UserDetailList))
+				got = append(got, out.UserDetailList...)
+			}
+			if !slices.Equal(pages, tt.wantPages) {
+				t.Errorf("page sizes = %v, want %v", pages, tt.wantPages)
+			}
+			if got := s.Requests(defaultAccount, GetAccountAuthorizationDetails); got != len(tt.wantPages) {
+				t.Errorf("requests = %d, want one per page (%d)", got, len(tt.wantPages))
+			}
+			if tt.wantPages[0] == 0 {
+				return
+			}
+
+			tags := make(map[string][]Tag)
+			for _, u := range testUsers() {
+				tags[u.Name] = u.Tags
+			}
+			var names []string
+			for _, u := range got {
+				name := aws.ToString(u.UserName)
+				names = append(names, name)
+				var gotTags []Tag
+				for _, tag := range u.Tags {
+					gotTags = append(gotTags, Tag{Key: aws.ToString(tag.Key), Value: aws.ToString(tag.Value)})
+				}
+				if !slices.Equal(gotTags, tags[name]) {
+					t.Errorf("%s: tags %v, want %v", name, gotTags, tags[name])
+				}
+				if want := "arn:aws:iam::" + defaultAccount + ":user/" + name; aws.ToString(u.Arn) != want {
+					t.Errorf("%s: Arn %s, want %s", name, aws.ToString(u.Arn), want)
+				}
+				if aws.ToString(u.Path) != "/" || len(aws.ToString(u.UserId)) != 21 || !strings.HasPrefix(aws.ToString(u.UserId), "AIDA") {
+					t.Errorf("%s: Path %q, UserId %q, want / and an IAM user ID", name, aws.ToString(u.Path), aws.ToString(u.UserId))
+				}
+				if u.CreateDate == nil {
+					t.Errorf("%s: no CreateDate", name)
+				}
+			}
+			if !slices.Equal(names, testUserOrder) {
+				t.Errorf("users = %v, want %v", names, testUserOrder)
+			}
+		})
+	}
+}
+
+func TestAuthorizationDetailsValidation(t *testing.T) {
+	foreignMarker := base64.StdEncoding.EncodeToString([]byte(ListAccessKeys + "/1"))
+	tests := []struct {
+		name  string
+		input iam.GetAccountAuthorizationDetailsInput
+	}{
+		{name: "MaxItems 0", input: iam.GetAccountAuthorizationDetailsInput{MaxItems: aws.Int32(0)}},
+		{name: "MaxItems 1001", input: iam.GetAccountAuthorizationDetailsInput{MaxItems: aws.Int32(1001)}},
+		{name: "marker not issued", input: iam.GetAccountAuthorizationDetailsInput{Marker: aws.String("bogus")}},
+		{name: "marker of another call", input: iam.GetAccountAuthorizationDetailsInput{Marker: aws.String(foreignMarker)}},
+		{name: "unknown entity type", input: iam.GetAccountAuthorizationDetailsInput{Filter: []iamtypes.EntityType{"Users"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newServer(t)
+			s.DefaultAccount().SetUsers(testUsers())
+			_, err := iam.NewFromConfig(s.Config()).GetAccountAuthorizationDetails(t.Context(), &tt.input)
+			if err == nil {
+				t.Fatal("no error, want ValidationError")
+			}
+			checkAPIError(t, err, "ValidationError", 400)
+			if got := s.Requests(defaultAccount, GetAccountAuthorizationDetails); got != 1 {
+				t.Errorf("requests = %d, want 1: a ValidationError is not retried", got)
+			}
+		})
+	}
+}
+
+func TestListAccessKeys(t *testing.T) {
+	s, _ := newServer(t)
+	users := testUsers()
+	s.DefaultAccount().SetUsers(users)
+	// SetUsers keeps a copy.
+	users[3].AccessKeys[0].ID = "AKIACHANGEDAFTERSET0"
+	client := iam.NewFromConfig(s.Config())
+
+	type key struct {
+		User, ID string
+		Status   iamtypes.StatusType
+		Created  time.Time
+	}
+	dave := testUsers()[0].AccessKeys
+	tests := []struct {
+		name     string
+		userName string
+		maxItems int32
+		want     []key
+		// wantPages is the number of pages the paginator fetches.
+		wantPages int
+	}{
+		{name: "two keys", userName: "dave", wantPages: 1, want: []key{
+			{User: "dave", ID: dave[0].ID, Status: iamtypes.StatusTypeInactive, Created: dave[0].Created.UTC().Truncate(time.Second)},
+			{User: "dave", ID: dave[1].ID, Status: iamtypes.StatusTypeActive, Created: dave[1].Created.UTC().Truncate(time.Second)},
+		}},
+		{name: "one key a page", userName: "dave", maxItems: 1, wantPages: 2, want: []key{
+			{User: "dave", ID: dave[0].ID, Status: iamtypes.StatusTypeInactive, Created: dave[0].Created.UTC().Truncate(time.Second)},
+			{User: "dave", ID: dave[1].ID, Status: iamtypes.StatusTypeActive, Created: dave[1].Created.UTC().Truncate(time.Second)},
+		}},
+		{name: "name in another case", userName: "BOB+CI", wantPages: 1, want: []key{
+			{User: "bob+ci", ID: "AKIABOBCI00000000001", Status: iamtypes.StatusTypeActive, Created: time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)},
+		}},
+		{name: "no keys", userName: "carol", wantPages: 1},
+		{name: "the caller's own keys", wantPages: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.ResetRequests()
+			input := &iam.ListAccessKeysInput{}
+			if tt.userName != "" {
+				input.UserName = aws.String(tt.userName)
+			}
+			if tt.maxItems != 0 {
+				input.MaxItems = aws.Int32(tt.maxItems)
+			}
+			var got []key
+			for p := iam.NewListAccessKeysPaginator(client, input); p.HasMorePages(); {
+				out, err := p.NextPage(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range out.AccessKeyMetadata {
+					got = append(got, key{User: aws.ToString(k.UserName), ID: aws.ToString(k.AccessKeyId), Status: k.Status, Created: aws.ToTime(k.CreateDate)})
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("keys = %v, want %v", got, tt.want)
+			}
+			if got := s.Requests(defaultAccount, ListAccessKeys); got != tt.wantPages {
+				t.Errorf("requests = %d, want %d", got, tt.wantPages)
+			}
+		})
+	}
+
+	t.Run("unknown user", func(t *testing.T) {
+		_, err := client.ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: aws.String("nobody")})
+		var e *iamtypes.NoSuchEntityException
+		if !errors.As(err, &e) {
+			t.Fatalf("error = %v, want a NoSuchEntityException", err)
+		}
+		checkAPIError(t, err, "NoSuchEntity", 404)
+		if got, want := e.ErrorMessage(), "The user with name nobody cannot be found."; got != want {
+			t.Errorf("message = %q, want %q", got, want)
+		}
+	})
+
+	t.Run("a role session without UserName", func(t *testing.T) {
+		cfg := s.Config()
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), "arn:aws:iam::"+defaultAccount+":role/reader"))
+		_, err := iam.NewFromConfig(cfg).ListAccessKeys(t.Context(), nil)
+		if err == nil {
+			t.Fatal("a role session listed its own keys")
+		}
+		checkAPIError(t, err, "ValidationError", 400)
+	})
+}
+
+func TestPasswordPolicy(t *testing.T) {
+	s, _ := newServer(t)
+	acct := s.DefaultAccount()
+	client := iam.NewFromConfig(s.Config())
+
+	wantNoPolicy := func(t *testing.T) {
+		t.Helper()
+		_, err := client.GetAccountPasswordPolicy(t.Context(), nil)
+		var e *iamtypes.NoSuchEntityException
+		if !errors.As(err, &e) {
+			t.Fatalf("error = %v, want a NoSuchEntityException", err)
+		}
+		checkAPIError(t, err, "NoSuchEntity", 404)
+		if got, want := e.ErrorMessage(), "The Password Policy with domain name "+defaultAccount+" cannot be found."; got != want {
+			t.Errorf("message = %q, want %q", got, want)
+		}
+	}
+	t.Run("none", wantNoPolicy)
+
+	tests := []struct {
+		name string
+		set  PasswordPolicy
+		// want is set as the SDK reads it; omitted fields read as 0.
+		want PasswordPolicy
+	}{
+		{
+			name: "every field",
+			set: PasswordPolicy{MinimumPasswordLength: 14, RequireSymbols: true, RequireNumbers: true, RequireUppercaseCharacters: true,
+				RequireLowercaseCharacters: true, AllowUsersToChangePassword: true, ExpirePasswords: true, HardExpiry: true,
+				MaxPasswordAge: 90, PasswordReusePrevention: 24},
+			want: PasswordPolicy{MinimumPasswordLength: 14, RequireSymbols: true, RequireNumbers: true, RequireUppercaseCharacters: true,
+				RequireLowercaseCharacters: true, AllowUsersToChangePassword: true, ExpirePasswords: true, HardExpiry: true,
+				MaxPasswordAge: 90, PasswordReusePrevention: 24},
+		},
+		{
+			name: "no expiry, no reuse prevention",
+			set:  PasswordPolicy{MinimumPasswordLength: 8, RequireNumbers: true, MaxPasswordAge: 90},
+			want: PasswordPolicy{MinimumPasswordLength: 8, RequireNumbers: true},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set := tt.set
+			acct.SetPasswordPolicy(&set)
+			// SetPasswordPolicy keeps a copy.
+			set.MinimumPasswordLength = 99
+			out, err := client.GetAccountPasswordPolicy(t.Context(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := out.PasswordPolicy
+			got := PasswordPolicy{
+				MinimumPasswordLength:      int(aws.ToInt32(p.MinimumPasswordLength)),
+				RequireSymbols:             p.RequireSymbols,
+				RequireNumbers:             p.RequireNumbers,
+				RequireUppercaseCharacters: p.RequireUppercaseCharacters,
+				RequireLowercaseCharacters: p.RequireLowercaseCharacters,
+				AllowUsersToChangePassword: p.AllowUsersToChangePassword,
+				ExpirePasswords:            p.ExpirePasswords,
+				HardExpiry:                 aws.ToBool(p.HardExpiry),
+				MaxPasswordAge:             int(aws.ToInt32(p.MaxPasswordAge)),
+				PasswordReusePrevention:    int(aws.ToInt32(p.PasswordReusePrevention)),
+			}
+			if got != tt.want {
+				t.Errorf("policy = %+v, want %+v", got, tt.want)
+			}
+			if (p.MaxPasswordAge != nil) != (tt.want.MaxPasswordAge != 0) || (p.PasswordReusePrevention != nil) != (tt.want.PasswordReusePrevention != 0) {
+				t.Errorf("MaxPasswordAge %v, PasswordReusePrevention %v: sent when they should not be, or not when they should", p.MaxPasswordAge, p.PasswordReusePrevention)
+			}
+			if p.MinimumPasswordLength == nil || p.HardExpiry == nil {
+				t.Error("MinimumPasswordLength or HardExpiry not sent")
+			}
+		})
+	}
+
+	acct.SetPasswordPolicy(nil)
+	t.Run("removed", wantNoPolicy)
+}
+
+func TestReportCSV(t *testing.T) {
+	created := time.Date(2021, 6, 7, 8, 9, 10, 123, time.UTC)
+	users := append(testUsers(), User{Name: "o,brien", AccessKeys: []AccessKey{{ID: "AKIAOBRIEN0000000001", Created: created}}})
+	csv := ReportCSV(defaultAccount, created, users)
+	if bytes.HasSuffix(csv, []byte("\n")) {
+		t.Error("the report ends in a newline, which AWS's do not")
+	}
+	rep, err := report.Parse(bytes.NewReader(csv))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, csv)
+	}
+	if rep.AccountID != defaultAccount || rep.Partition != "aws" || rep.BadCells != 0 {
+		t.Errorf("account %s, partition %s, %d bad cells; want %s, aws, 0", rep.AccountID, rep.Partition, rep.BadCells, defaultAccount)
+	}
+	wantNames := append(append([]string{report.RootUserName}, testUserOrder...), "o,brien")
+	var names []string
+	for _, u := range rep.Users {
+		names = append(names, u.Name)
+	}
+	if !slices.Equal(names, wantNames) {
+		t.Fatalf("rows = %q, want %q", names, wantNames)
+	}
+	if !rep.Users[0].Root || rep.Users[0].ARN != "arn:aws:iam::"+defaultAccount+":root" {
+		t.Errorf("first row %+v is not the root user", rep.Users[0])
+	}
+
+	keys := make(map[string][]AccessKey)
+	for _, u := range users {
+		keys[u.Name] = u.AccessKeys
+	}
+	for _, u := range rep.Users {
+		if c, _ := u.Created.Time(); !c.Equal(created.Truncate(time.Second)) {
+			t.Errorf("%s: created %v, want %v", u.Name, c, created.Truncate(time.Second))
+		}
+		if u.Root {
+			continue
+		}
+		if u.PasswordEnabled.Value || u.PasswordEnabled.Status != report.Present {
+			t.Errorf("%s: password_enabled %+v, want false", u.Name, u.PasswordEnabled)
+		}
+		for slot, got := range u.AccessKeys {
+			if slot >= len(keys[u.Name]) {
+				if got.Active.Value || got.LastRotated.Status != report.NotApplicable {
+					t.Errorf("%s: empty slot %d is %+v", u.Name, slot+1, got)
+				}
+				continue
+			}
+			k := keys[u.Name][slot]
+			rotated, ok := got.LastRotated.Time()
+			if !ok || !rotated.Equal(k.Created.Truncate(time.Second)) {
+				t.Errorf("%s: slot %d last rotated %v, want %v", u.Name, slot+1, rotated, k.Created.Truncate(time.Second))
+			}
+			if got.Active.Value != k.Active || got.LastUsed.Status != report.NotApplicable {
+				t.Errorf("%s: slot %d active %+v, last used %+v; want %v and never used", u.Name, slot+1, got.Active, got.LastUsed, k.Active)
+			}
+		}
+	}
+}
+
+func TestSetUsersRefusesWhatIAMCannotHold(t *testing.T) {
+	key := AccessKey{ID: "AKIAKEY0000000000001"}
+	tests := map[string][]User{
+		"three access keys":  {{Name: "alice", AccessKeys: []AccessKey{key, key, key}}},
+		"names equal to IAM": {{Name: "alice"}, {Name: "ALICE"}},
+	}
+	for name, users := range tests {
+		t.Run(name, func(t *testing.T) {
+			s, _ := newServer(t)
+			defer func() {
+				if recover() == nil {
+					t.Error("SetUsers accepted users IAM cannot hold")
+				}
+			}()
+			s.DefaultAccount().SetUsers(users)
+		})
 	}
 }
