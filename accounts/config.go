@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // Config is what the config file (--config.file) asks for. An example:
@@ -26,10 +28,14 @@ import (
 //	  external_id: shared-secret
 //	include: ["*"]             # account IDs or names; * matches any run of characters
 //	exclude: ["sandbox-*", "777788889999"]
+//	user_tags: [owner, team]   # added to --aws.user-tags
+//	account_tags: [owner]      # added to --aws.account-tags (needs discovery)
 type Config struct {
 	Accounts         []Account  // listed in the file, IDs taken from the role ARNs
 	Organization     *OrgConfig // nil: no discovery
 	Include, Exclude []string
+	// UserTags and AccountTags are tag keys to export, as in the flags.
+	UserTags, AccountTags report.TagKeys
 }
 
 // Filter returns the file's include and exclude lists.
@@ -56,7 +62,7 @@ type schema struct {
 }
 
 var (
-	topSchema     = schema{"a mapping", "at the top level", []string{"accounts", "organization", "include", "exclude"}}
+	topSchema     = schema{"a mapping", "at the top level", []string{"accounts", "organization", "include", "exclude", "user_tags", "account_tags"}}
 	accountSchema = schema{"an account (a mapping)", "in an account", []string{"role_arn", "external_id", "name", "id", "ambient"}}
 	orgSchema     = schema{"a mapping", "in organization", []string{"role_name", "external_id"}}
 )
@@ -93,6 +99,11 @@ func parseConfig(path string, data []byte) (*Config, error) {
 
 	cfg.Include = checkFilterList(p, "include", top.nodes["include"])
 	cfg.Exclude = checkFilterList(p, "exclude", top.nodes["exclude"])
+	cfg.UserTags = checkTagList(p, "user_tags", top.nodes["user_tags"])
+	cfg.AccountTags = checkTagList(p, "account_tags", top.nodes["account_tags"])
+	if len(cfg.AccountTags) > 0 && !discover {
+		p.add(top.line("account_tags"), "account_tags: account tags are read from Organizations; enable discovery with organization")
+	}
 
 	if len(accounts) == 0 && !discover {
 		p.add(top.line("accounts"), "no accounts to read: list them under accounts, or enable discovery with organization")
@@ -197,6 +208,25 @@ func checkFilterList(p *problems, name string, n *yaml.Node) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func checkTagList(p *problems, name string, n *yaml.Node) report.TagKeys {
+	var keys report.TagKeys
+	for i, item := range p.node(n, yaml.SequenceNode, name, "a list of tag keys").Content {
+		field := fmt.Sprintf("%s[%d]", name, i)
+		var s string
+		p.decode(item, field, "a tag key", &s)
+		k, err := report.ParseTagKeys([]string{s})
+		switch {
+		case err != nil:
+			p.add(item.Line, "%s: %w", field, err)
+		case len(k) == 0:
+			p.add(item.Line, "%s: empty; give a tag key", field)
+		default:
+			keys = append(keys, k...)
+		}
+	}
+	return keys
 }
 
 // problems collects what is wrong with a config file.

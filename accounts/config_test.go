@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -47,6 +49,22 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			file: "config-tags.yml",
+			want: &Config{
+				Organization: &OrgConfig{RoleName: "OrganizationAccountAccessRole"},
+				UserTags:     report.TagKeys{"owner", "cost-center", "team"},
+				AccountTags:  report.TagKeys{"owner"},
+			},
+		},
+		{
+			file: "config-tags-bad.yml",
+			wantErr: []string{
+				`testdata/config-tags-bad.yml:5: user_tags[1]: "team*" is not a tag key (1-128 letters, digits, spaces and _.:/=+-@)`,
+				"testdata/config-tags-bad.yml:6: user_tags[2]: empty; give a tag key",
+				"testdata/config-tags-bad.yml:7: account_tags: account tags are read from Organizations; enable discovery with organization",
+			},
+		},
+		{
 			file: "config-empty.yml",
 			wantErr: []string{
 				"testdata/config-empty.yml: no accounts to read: list them under accounts, or enable discovery with organization",
@@ -62,7 +80,7 @@ func TestLoadConfig(t *testing.T) {
 			file: "config-unknown-field.yml",
 			wantErr: []string{
 				`testdata/config-unknown-field.yml:3: unknown field "externalid" in an account; valid fields: role_arn, external_id, name, id, ambient`,
-				`testdata/config-unknown-field.yml:4: unknown field "organisation" at the top level; valid fields: accounts, organization, include, exclude`,
+				`testdata/config-unknown-field.yml:4: unknown field "organisation" at the top level; valid fields: accounts, organization, include, exclude, user_tags, account_tags`,
 				`testdata/config-unknown-field.yml:7: unknown field "rolename" in organization; valid fields: role_name, external_id`,
 			},
 		},

@@ -64,7 +64,7 @@ func BenchmarkAWSCalls(b *testing.B) {
 				csv := reportgen.Generate(reportgen.Options{AccountID: id, Users: sc.users, Seed: int64(i)})
 				fake.Account(id).SetReport(csv, time.Now())
 				cfg := awsapi.AssumeRole(fake.Config(), "arn:aws:iam::"+id+":role/reader", "")
-				source := awsapi.NewReportSource(cfg, id, 24*time.Hour, report.Limits{}, logger)
+				source := awsapi.NewReportSource(cfg, id, awsapi.SourceOptions{AliasInterval: 24 * time.Hour}, logger)
 				refreshers[i] = refresh.NewRefresher(refresh.Target{AccountID: id, Source: source}, time.Minute, logger)
 				list += listCalls(b, csv)
 			}

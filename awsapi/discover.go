@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -90,4 +92,97 @@ func listError(err error) error {
 		return fmt.Errorf("list organization accounts: access denied; %s: %w", discoveryNeeds, err)
 	}
 	return fmt.Errorf("list organization accounts: %w", err)
+}
+
+// TagLister is the part of the Organizations client that reads account tags.
+type TagLister interface {
+	ListTagsForResource(context.Context, *organizations.ListTagsForResourceInput, ...func(*organizations.Options)) (*organizations.ListTagsForResourceOutput, error)
+}
+
+// AccountTags reads the allow-listed tags of organization accounts with
+// organizations:ListTagsForResource, one account at a time, and remembers
+// them, so that an account whose read fails keeps its last good tags.
+type AccountTags struct {
+	client TagLister
+	keys   report.TagKeys
+	logger *slog.Logger
+	known  map[string]accountTags
+	denied bool
+}
+
+type accountTags struct {
+	tags   []report.Tag
+	readAt time.Time
+}
+
+// NewAccountTags returns a reader of the keys of each account's tags.
+func NewAccountTags(client TagLister, keys report.TagKeys, logger *slog.Logger) *AccountTags {
+	return &AccountTags{client: client, keys: keys, logger: logger, known: map[string]accountTags{}}
+}
+
+// Read reads the tags of the accounts ids, least recently read first, until
+// all are read, one fails, or ctx ends; the accounts left keep the tags
+// read before. It returns the tags of every account in ids that has
+// allowed tags, and whether every account was read. A read of thousands of
+// accounts that outlasts ctx goes on at the next call where it stopped.
+func (a *AccountTags) Read(ctx context.Context, ids []string) (map[string][]report.Tag, bool) {
+	order := slices.Clone(ids)
+	slices.SortStableFunc(order, func(x, y string) int { return a.known[x].readAt.Compare(a.known[y].readAt) })
+	read := 0
+	var err error
+	for _, id := range order {
+		var tags []report.Tag
+		if tags, err = a.read(ctx, id); err != nil {
+			break
+		}
+		a.known[id] = accountTags{tags: tags, readAt: time.Now()}
+		read++
+	}
+	switch {
+	case err == nil:
+		if a.denied {
+			a.logger.Info("reading account tags is permitted again")
+		}
+		a.denied = false
+	case isAccessDenied(err):
+		if !a.denied {
+			a.logger.Warn("cannot read account tags; aws_iam_account_tags stays absent (allow organizations:ListTagsForResource)", "err", err)
+		}
+		a.denied = true
+	default:
+		a.logger.Warn("cannot read account tags; accounts not read keep their last good tags", "read", read, "left", len(ids)-read, "err", err)
+	}
+	keep := make(map[string]accountTags, len(ids))
+	out := make(map[string][]report.Tag, len(ids))
+	for _, id := range ids {
+		if t, ok := a.known[id]; ok {
+			keep[id] = t
+			if len(t.tags) > 0 {
+				out[id] = t.tags
+			}
+		}
+	}
+	a.known = keep
+	return out, err == nil
+}
+
+func (a *AccountTags) read(ctx context.Context, id string) ([]report.Tag, error) {
+	var all []report.Tag
+	pages := organizations.NewListTagsForResourcePaginator(a.client, &organizations.ListTagsForResourceInput{ResourceId: aws.String(id)})
+	var prevToken string
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list tags of account %s: %w", id, err)
+		}
+		token := aws.ToString(page.NextToken)
+		if token != "" && token == prevToken {
+			return nil, fmt.Errorf("list tags of account %s: ListTagsForResource returned the same NextToken twice", id)
+		}
+		prevToken = token
+		for _, t := range page.Tags {
+			all = append(all, report.Tag{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value)})
+		}
+	}
+	return a.keys.Select(all), nil
 }

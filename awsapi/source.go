@@ -1,7 +1,8 @@
 // Package awsapi is the exporter's only door to AWS: the SDK configuration,
-// the credential report's generate/poll/get loop, assumed roles and their
-// credential cache, Organizations discovery, the count of every request
-// and the limit on response sizes.
+// the credential report's generate/poll/get loop, the opt-in lookups that
+// enrich it (user and account tags, access key IDs, the password policy),
+// assumed roles and their credential cache, Organizations discovery, the
+// count of every request and the limit on response sizes.
 package awsapi
 
 import (
@@ -39,40 +40,60 @@ const maxGenerateRounds = 3
 // not ready before the context's deadline.
 var ErrReportNotReady = errors.New("credential report did not become ready")
 
-// ReportSource fetches the credential report of one account from IAM.
+// SourceOptions says how a ReportSource reads an account.
+type SourceOptions struct {
+	// Limits bound the report parsed (the size of the response itself is
+	// bounded by the config's HTTP client: see WrapHTTPClient).
+	Limits report.Limits
+	// AliasInterval is how often the account alias is read again with
+	// iam:ListAccountAliases; 0 never reads it. Aliases rarely change, so a
+	// day keeps the cost negligible.
+	AliasInterval time.Duration
+
+	// UserTags, when not empty, are the user tags read with
+	// iam:GetAccountAuthorizationDetails every UserTagsInterval.
+	UserTags         report.TagKeys
+	UserTagsInterval time.Duration
+	// AccessKeyIDs looks the access key IDs up with iam:ListAccessKeys, for
+	// the users whose keys changed, at most AccessKeyIDsRate calls per
+	// second.
+	AccessKeyIDs     bool
+	AccessKeyIDsRate float64
+	// PasswordPolicy reads iam:GetAccountPasswordPolicy on every refresh.
+	PasswordPolicy bool
+}
+
+// ReportSource fetches the credential report of one account from IAM, and
+// the enrichment its options ask for.
 type ReportSource struct {
 	client    *iam.Client
 	accountID string
-	limits    report.Limits
+	opts      SourceOptions
 	logger    *slog.Logger
 	// The first and longest wait between polls; tests shorten them.
 	pollInterval, pollMaxInterval time.Duration
 
-	// aliasInterval is how often the account alias is read again; 0 never
-	// reads it. The alias cache is not locked: Fetch is never called
-	// concurrently for one source.
-	aliasInterval time.Duration
-	alias         string
-	aliasReadAt   time.Time
+	// The caches below are not locked: Fetch is never called concurrently
+	// for one source.
+	alias       string
+	aliasReadAt time.Time
+	enrichment
 }
 
-// NewReportSource returns a source that reads the report with cfg's
-// credentials and parses it within limits (the size of the response itself
-// is bounded by cfg's HTTP client: see WrapHTTPClient). accountID names the
-// account in errors and logs; it may be "" when it is not known yet. The
-// account alias is read with iam:ListAccountAliases every aliasInterval on
-// top of the report's two calls, or never when it is 0: aliases rarely
-// change, so a day keeps the cost negligible.
-func NewReportSource(cfg aws.Config, accountID string, aliasInterval time.Duration, limits report.Limits, logger *slog.Logger) *ReportSource {
-	return &ReportSource{
+// NewReportSource returns a source that reads the report of one account
+// with cfg's credentials. accountID names the account in errors and logs;
+// it may be "" when it is not known yet.
+func NewReportSource(cfg aws.Config, accountID string, opts SourceOptions, logger *slog.Logger) *ReportSource {
+	s := &ReportSource{
 		client:          iam.NewFromConfig(cfg),
 		accountID:       accountID,
-		limits:          limits,
+		opts:            opts,
 		logger:          logger.With("account_id", accountID),
 		pollInterval:    pollInterval,
 		pollMaxInterval: pollMaxInterval,
-		aliasInterval:   aliasInterval,
 	}
+	s.initEnrichment()
+	return s
 }
 
 // Fetch asks IAM for a current report and returns it parsed. In the steady
@@ -90,6 +111,7 @@ func (s *ReportSource) Fetch(ctx context.Context) (*report.Report, error) {
 		return nil, err
 	}
 	rep.AccountAlias = s.accountAlias(ctx)
+	s.enrich(ctx, rep)
 	return rep, nil
 }
 
@@ -97,7 +119,7 @@ func (s *ReportSource) Fetch(ctx context.Context) (*report.Report, error) {
 // passed. It is optional: without iam:ListAccountAliases the alias stays
 // empty and the report is still served.
 func (s *ReportSource) accountAlias(ctx context.Context) string {
-	if s.aliasInterval <= 0 || (!s.aliasReadAt.IsZero() && time.Since(s.aliasReadAt) < s.aliasInterval) {
+	if s.opts.AliasInterval <= 0 || (!s.aliasReadAt.IsZero() && time.Since(s.aliasReadAt) < s.opts.AliasInterval) {
 		return s.alias
 	}
 	s.aliasReadAt = time.Now()
@@ -229,8 +251,7 @@ func (f *fetch) fail(ctx context.Context, step string, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return f.notReady(fmt.Errorf("%s: %w", step, err))
 	}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied" {
+	if isAccessDenied(err) {
 		return f.src.accessDenied(err)
 	}
 	if errors.Is(err, ErrResponseTooLarge) {
@@ -280,7 +301,7 @@ func (s *ReportSource) decode(out *iam.GetCredentialReportOutput) (*report.Repor
 		return nil, fmt.Errorf("get credential report%s: %w: unsupported report format %q", s.inAccount(), report.ErrInvalidReport, out.ReportFormat)
 	}
 	// The SDK has already decoded the base64 of Content.
-	rep, err := s.limits.Parse(bytes.NewReader(out.Content))
+	rep, err := s.opts.Limits.Parse(bytes.NewReader(out.Content))
 	if err != nil {
 		return nil, fmt.Errorf("parse credential report%s: %w", s.inAccount(), err)
 	}

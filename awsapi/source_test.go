@@ -63,7 +63,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // newSource returns a source whose polls are fast; the backoff logic is the same.
 func newSource(cfg aws.Config, account string, aliasInterval time.Duration) *awsapi.ReportSource {
-	return awsapi.FastPolls(awsapi.NewReportSource(cfg, account, aliasInterval, report.Limits{}, discardLogger()))
+	return awsapi.FastPolls(awsapi.NewReportSource(cfg, account, awsapi.SourceOptions{AliasInterval: aliasInterval}, discardLogger()))
 }
 
 // limitedClient is the SDK's HTTP client with the exporter's response limit.
@@ -383,7 +383,7 @@ func TestReportSourceRejects(t *testing.T) {
 				s.SetClock(func() time.Time { return tt.clock })
 			}
 			s.DefaultAccount().SetReport(awsTestCSV, tt.generated)
-			src := awsapi.FastPolls(awsapi.NewReportSource(cfg, baseAccount, 0, tt.limits, discardLogger()))
+			src := awsapi.FastPolls(awsapi.NewReportSource(cfg, baseAccount, awsapi.SourceOptions{Limits: tt.limits}, discardLogger()))
 			rep, err := src.Fetch(t.Context())
 			if err == nil {
 				t.Fatalf("accepted a report of %d users generated %v", len(rep.Users), rep.GeneratedAt)

@@ -235,7 +235,7 @@ func (h *Handler) encodeAccount(s *refresh.State, f format, enc encoding) *accou
 // come sorted and checked exactly as promhttp would serve them.
 func (h *Handler) gatherAccount(s *refresh.State) []*dto.MetricFamily {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newAccountCollector(func() []*refresh.State { return []*refresh.State{s} }))
+	reg.MustRegister(h.descs.collector(func() []*refresh.State { return []*refresh.State{s} }))
 	mfs, err := reg.Gather()
 	if err != nil {
 		// Logged once per State rather than on every scrape; what was

@@ -4,6 +4,9 @@
 package collector
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +28,14 @@ const (
 // gathered on every scrape.
 type accountCollector struct {
 	states func() []*refresh.State
+	*descs
+}
 
+var _ prometheus.Collector = (*accountCollector)(nil)
+
+// descs are the accounts' metric descriptors, built once per Handler: the
+// tag metrics' labels depend on the allowlists.
+type descs struct {
 	userInfo, userCreated                           *prometheus.Desc
 	passwordEnabled, passwordLastUsed               *prometheus.Desc
 	passwordLastChanged, passwordNextRotation       *prometheus.Desc
@@ -35,24 +45,38 @@ type accountCollector struct {
 	reportGenerated, reportUsers                    *prometheus.Desc
 	accountInfo                                     *prometheus.Desc
 
+	userTags, accountTags, keyID                *prometheus.Desc
+	policyExists, policyMinLength, policyMaxAge *prometheus.Desc
+	policyReusePrevention, policyRule           *prometheus.Desc
+	lookupSuccess, lookupLastSuccess            *prometheus.Desc
+	userTagKeys, accountTagKeys                 report.TagKeys
+
 	refreshSuccess, lastSuccess, refreshDuration *prometheus.Desc
 	refreshes, failures, parseErrors             *prometheus.Desc
 }
 
-var _ prometheus.Collector = (*accountCollector)(nil)
-
-// newAccountCollector returns a collector over the accounts that states
-// lists; nil states describe without collecting.
-func newAccountCollector(states func() []*refresh.State) *accountCollector {
+// newDescs returns the descriptors, the tag metrics with one label per
+// allow-listed key (see TagLabelNames).
+func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
+	userTagLabels, err := TagLabelNames(userTagKeys)
+	if err != nil {
+		return nil, fmt.Errorf("user tags: %w", err)
+	}
+	accountTagLabels, err := TagLabelNames(accountTagKeys)
+	if err != nil {
+		return nil, fmt.Errorf("account tags: %w", err)
+	}
 	user := []string{"account_id", "user"}
 	key := []string{"account_id", "user", "key"}
 	cert := []string{"account_id", "user", "cert"}
 	account := []string{"account_id"}
+	lookup := []string{"account_id", "lookup"}
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	return &accountCollector{
-		states: states,
+	return &descs{
+		userTagKeys:    userTagKeys,
+		accountTagKeys: accountTagKeys,
 
 		userInfo:             d(namespace+"_user_info", "IAM user (or the root user, user=\"<root_account>\") listed in the credential report; value 1."+fromCache, []string{"account_id", "user", "arn"}),
 		userCreated:          d(namespace+"_user_creation_timestamp_seconds", "When the user was created (for root: when the account was created), Unix seconds."+fromCache, user),
@@ -71,13 +95,55 @@ func newAccountCollector(states func() []*refresh.State) *accountCollector {
 		reportUsers:          d(namespace+"_credential_report_users", "Rows in the cached credential report, the root user included.", account),
 		accountInfo:          d(namespace+"_account_info", "AWS account read by the exporter; value 1; name from AWS Organizations or the config file, alias from iam:ListAccountAliases (empty when unknown or not permitted).", []string{"account_id", "name", "alias"}),
 
+		userTags:              d(namespace+"_user_tags", "The user's tags allowed by --aws.user-tags, one label tag_<key> each (empty when the user lacks it); value 1; only for users with at least one. From iam:GetAccountAuthorizationDetails every --aws.user-tags.refresh-interval.", append(slices.Clone(user), userTagLabels...)),
+		accountTags:           d(namespace+"_account_tags", "The account's tags allowed by --aws.account-tags, one label tag_<key> each (empty when the account lacks it); value 1; only for accounts with at least one. From organizations:ListTagsForResource at each discovery.", append(slices.Clone(account), accountTagLabels...)),
+		keyID:                 d(namespace+"_access_key_info", "ID of the access key in this slot, from iam:ListAccessKeys (--aws.access-key-ids); value 1; absent until looked up, and when no key's creation time matches the slot's last rotation.", []string{"account_id", "user", "key", "access_key_id"}),
+		policyExists:          d(namespace+"_account_password_policy_exists", "1 if the account has a password policy, 0 if not (--aws.password-policy); absent when it could not be read.", account),
+		policyMinLength:       d(namespace+"_account_password_policy_minimum_length", "Minimum password length the account password policy requires.", account),
+		policyMaxAge:          d(namespace+"_account_password_policy_max_age_seconds", "Age after which the account password policy expires passwords, in seconds; absent when passwords do not expire.", account),
+		policyReusePrevention: d(namespace+"_account_password_policy_reuse_prevention", "How many previous passwords the account password policy forbids reusing; 0 when reuse is allowed.", account),
+		policyRule:            d(namespace+"_account_password_policy_rule", "1 if the account password policy sets this rule, 0 if not: require_symbols, require_numbers, require_uppercase, require_lowercase, allow_users_to_change_password, expire_passwords, hard_expiry.", []string{"account_id", "rule"}),
+		lookupSuccess:         d(exporter+"_lookup_success", "1 if the last attempt of this enrichment lookup (lookup=\"user_tags\"|\"access_key_ids\"|\"password_policy\") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.", lookup),
+		lookupLastSuccess:     d(exporter+"_lookup_last_success_timestamp_seconds", "When this enrichment lookup last succeeded, Unix seconds: the age of the data it serves.", lookup),
+
 		refreshSuccess:  d(exporter+"_refresh_success", "1 if the last refresh of the account's credential report succeeded, 0 if it failed (the last good report is still served).", account),
 		lastSuccess:     d(exporter+"_last_refresh_success_timestamp_seconds", "When the account's credential report was last refreshed successfully, Unix seconds.", account),
 		refreshDuration: d(exporter+"_refresh_duration_seconds", "How long the last refresh of the account's credential report took, in seconds.", account),
 		refreshes:       d(exporter+"_refreshes_total", "Refreshes of the account's credential report attempted since the exporter started.", account),
 		failures:        d(exporter+"_refresh_failures_total", "Refreshes of the account's credential report that failed since the exporter started.", account),
 		parseErrors:     d(exporter+"_report_parse_errors_total", "Problems found while parsing the account's credential reports since the exporter started: unparsable cells (exported as unknown), duplicate rows, and rejected reports.", account),
+	}, nil
+}
+
+// collector returns a collector over the accounts that states lists; nil
+// states describe without collecting.
+func (d *descs) collector(states func() []*refresh.State) *accountCollector {
+	return &accountCollector{states: states, descs: d}
+}
+
+// TagLabelNames returns the label of each allow-listed tag key: tag_
+// followed by the key with every character other than an ASCII letter,
+// digit or underscore replaced by an underscore, as kube-state-metrics
+// names its label_ labels. Two keys that would share a label are refused:
+// their values could not both be exported.
+func TagLabelNames(keys report.TagKeys) ([]string, error) {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		var b strings.Builder
+		b.WriteString("tag_")
+		for _, r := range k {
+			if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+				b.WriteRune(r)
+			} else {
+				b.WriteByte('_')
+			}
+		}
+		names[i] = b.String()
+		if j := slices.Index(names[:i], names[i]); j >= 0 {
+			return nil, fmt.Errorf("tag keys %q and %q would both be exported as label %s; allow only one of them", keys[j], k, names[i])
+		}
 	}
+	return names, nil
 }
 
 // Describe sends every descriptor: the collector is checked.
@@ -86,6 +152,8 @@ func (c *accountCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.userInfo, c.userCreated, c.passwordEnabled, c.passwordLastUsed, c.passwordLastChanged,
 		c.passwordNextRotation, c.mfaActive, c.keyActive, c.keyLastRotated, c.keyLastUsed, c.keyInfo,
 		c.certActive, c.certLastRotated, c.reportGenerated, c.reportUsers, c.accountInfo,
+		c.userTags, c.accountTags, c.keyID, c.policyExists, c.policyMinLength, c.policyMaxAge,
+		c.policyReusePrevention, c.policyRule, c.lookupSuccess, c.lookupLastSuccess,
 		c.refreshSuccess, c.lastSuccess, c.refreshDuration, c.refreshes, c.failures, c.parseErrors,
 	} {
 		ch <- d
@@ -112,6 +180,9 @@ func (c *accountCollector) collectHealth(ch chan<- prometheus.Metric, s *refresh
 		alias = s.Report.AccountAlias
 	}
 	ch <- prometheus.MustNewConstMetric(c.accountInfo, prometheus.GaugeValue, 1, id, s.AccountName, alias)
+	if len(s.AccountTags) > 0 {
+		ch <- prometheus.MustNewConstMetric(c.accountTags, prometheus.GaugeValue, 1, tagValues(c.accountTagKeys, s.AccountTags, id)...)
+	}
 	if s.Refreshes > 0 {
 		ch <- prometheus.MustNewConstMetric(c.refreshSuccess, prometheus.GaugeValue, boolValue(s.LastErr == nil), id)
 		ch <- prometheus.MustNewConstMetric(c.refreshDuration, prometheus.GaugeValue, s.LastDuration.Seconds(), id)
@@ -129,6 +200,15 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 		ch <- prometheus.MustNewConstMetric(c.reportGenerated, prometheus.GaugeValue, unixSeconds(rep.GeneratedAt), id)
 	}
 	ch <- prometheus.MustNewConstMetric(c.reportUsers, prometheus.GaugeValue, float64(len(rep.Users)), id)
+	for _, l := range rep.Lookups {
+		ch <- prometheus.MustNewConstMetric(c.lookupSuccess, prometheus.GaugeValue, boolValue(l.OK), id, string(l.Lookup))
+		if !l.LastSuccess.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.lookupLastSuccess, prometheus.GaugeValue, unixSeconds(l.LastSuccess), id, string(l.Lookup))
+		}
+	}
+	if p := rep.PasswordPolicy; p != nil {
+		c.collectPasswordPolicy(ch, id, p)
+	}
 
 	for i := range rep.Users {
 		u := &rep.Users[i]
@@ -139,12 +219,18 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 		timestamp(ch, c.passwordLastChanged, u.PasswordLastChanged, id, u.Name)
 		timestamp(ch, c.passwordNextRotation, u.PasswordNextRotation, id, u.Name)
 		flagMetric(ch, c.mfaActive, u.MFAActive, id, u.Name)
+		if len(u.Tags) > 0 {
+			ch <- prometheus.MustNewConstMetric(c.userTags, prometheus.GaugeValue, 1, tagValues(c.userTagKeys, u.Tags, id, u.Name)...)
+		}
 		for k := range u.AccessKeys {
 			key := &u.AccessKeys[k]
 			slot := slotNames[k]
 			flagMetric(ch, c.keyActive, key.Active, id, u.Name, slot)
 			timestamp(ch, c.keyLastRotated, key.LastRotated, id, u.Name, slot)
 			timestamp(ch, c.keyLastUsed, key.LastUsed, id, u.Name, slot)
+			if key.ID != "" {
+				ch <- prometheus.MustNewConstMetric(c.keyID, prometheus.GaugeValue, 1, id, u.Name, slot, key.ID)
+			}
 			if key.LastUsed.Status == report.Present {
 				ch <- prometheus.MustNewConstMetric(c.keyInfo, prometheus.GaugeValue, 1,
 					id, u.Name, slot, text(key.LastUsedRegion), text(key.LastUsedService))
@@ -159,6 +245,44 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 }
 
 var slotNames = [2]string{"1", "2"}
+
+func (c *accountCollector) collectPasswordPolicy(ch chan<- prometheus.Metric, id string, p *report.PasswordPolicy) {
+	ch <- prometheus.MustNewConstMetric(c.policyExists, prometheus.GaugeValue, boolValue(p.Exists), id)
+	if !p.Exists {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.policyMinLength, prometheus.GaugeValue, float64(p.MinimumLength), id)
+	if p.MaxAge > 0 {
+		ch <- prometheus.MustNewConstMetric(c.policyMaxAge, prometheus.GaugeValue, p.MaxAge.Seconds(), id)
+	}
+	ch <- prometheus.MustNewConstMetric(c.policyReusePrevention, prometheus.GaugeValue, float64(p.ReusePrevention), id)
+	for _, r := range []struct {
+		name string
+		set  bool
+	}{
+		{"require_symbols", p.RequireSymbols},
+		{"require_numbers", p.RequireNumbers},
+		{"require_uppercase", p.RequireUppercase},
+		{"require_lowercase", p.RequireLowercase},
+		{"allow_users_to_change_password", p.AllowUsersToChangePassword},
+		{"expire_passwords", p.ExpirePasswords},
+		{"hard_expiry", p.HardExpiry},
+	} {
+		ch <- prometheus.MustNewConstMetric(c.policyRule, prometheus.GaugeValue, boolValue(r.set), id, r.name)
+	}
+}
+
+// tagValues returns the label values of a tag metric: first, then one value
+// per allow-listed key, "" for a key the resource lacks.
+func tagValues(keys report.TagKeys, tags []report.Tag, first ...string) []string {
+	values := append(first, make([]string, len(keys))...)
+	for _, t := range tags {
+		if i := slices.Index(keys, t.Key); i >= 0 {
+			values[len(first)+i] = t.Value
+		}
+	}
+	return values
+}
 
 // timestamp sends the cell only when it holds a real time: a sentinel is
 // never exported as 0, which an age alert would read as 56 years old.

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // HandlerOpts configures the telemetry handler.
@@ -38,6 +39,10 @@ type HandlerOpts struct {
 	MaxRequestsInFlight int
 	// ErrorLog receives gathering and encoding errors; nil drops them.
 	ErrorLog promhttp.Logger
+	// UserTags and AccountTags are the allow-listed tag keys, each exported
+	// as a label of aws_iam_user_tags and aws_iam_account_tags; see
+	// TagLabelNames.
+	UserTags, AccountTags report.TagKeys
 }
 
 // Handler serves /metrics: the metrics of every account, then the live
@@ -51,6 +56,7 @@ type HandlerOpts struct {
 type Handler struct {
 	handler  http.Handler // ServeHTTP behind the in-flight limit and instrumentation
 	live     prometheus.Gatherer
+	descs    *descs
 	errorLog promhttp.Logger
 	errors   *prometheus.CounterVec
 	// fallback is promhttp over the accounts of the current view and the
@@ -78,8 +84,12 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 	}
 	// Registering the accounts' collector beside the live ones checks, once,
 	// that no live metric takes one of their names: a scrape could not tell.
+	descs, err := newDescs(opts.UserTags, opts.AccountTags)
+	if err != nil {
+		return nil, err
+	}
 	names := prometheus.NewRegistry()
-	if err := names.Register(newAccountCollector(nil)); err != nil {
+	if err := names.Register(descs.collector(nil)); err != nil {
 		return nil, err
 	}
 	for _, c := range opts.Live {
@@ -90,7 +100,7 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 			return nil, fmt.Errorf("live metrics clash with the accounts' metrics: %w", err)
 		}
 	}
-	h := &Handler{live: live, errorLog: opts.ErrorLog, uncached: make(chan struct{}, 1)}
+	h := &Handler{live: live, descs: descs, errorLog: opts.ErrorLog, uncached: make(chan struct{}, 1)}
 	h.wanted.Store(wantBit(fmtOpenMetrics, gzipped))
 	h.view.Store(newView(nil, nil))
 
@@ -100,7 +110,7 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 	}
 	h.errors = errorsCounter(registerer)
 	accounts := prometheus.NewRegistry()
-	accounts.MustRegister(newAccountCollector(func() []*refresh.State { return h.view.Load().states }))
+	accounts.MustRegister(descs.collector(func() []*refresh.State { return h.view.Load().states }))
 	h.fallback = promhttp.HandlerFor(prometheus.Gatherers{accounts, live}, promhttp.HandlerOpts{
 		ErrorLog:          opts.ErrorLog,
 		ErrorHandling:     promhttp.ContinueOnError,

@@ -105,7 +105,7 @@ func newHandler(t testing.TB, states []*refresh.State, live []prometheus.Collect
 // registry that holds the plain collector and the live metrics.
 func reference(states *[]*refresh.State, live []prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newAccountCollector(func() []*refresh.State { return *states }))
+	reg.MustRegister(testDescs().collector(func() []*refresh.State { return *states }))
 	reg.MustRegister(live...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorHandling:     promhttp.ContinueOnError,

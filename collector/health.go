@@ -8,9 +8,15 @@ import (
 )
 
 // Discovery exports the outcome of the last AWS Organizations account
-// listing. It stays silent until discovery has run once, so that exporters
-// without discovery do not show a meaningless 0.
+// listing, and of the last reading of the accounts' tags. Each stays silent
+// until it has run once, so that exporters without discovery (or without
+// --aws.account-tags) do not show a meaningless 0.
 type Discovery struct {
+	listing, tags outcome
+}
+
+// outcome is the result of the last run of a periodic call.
+type outcome struct {
 	ran         atomic.Bool
 	ok          atomic.Bool
 	lastSuccess atomic.Int64 // Unix seconds
@@ -18,42 +24,58 @@ type Discovery struct {
 	success, lastSuccessDesc *prometheus.Desc
 }
 
+func (o *outcome) observe(ok bool) {
+	if ok {
+		o.lastSuccess.Store(time.Now().Unix())
+	}
+	o.ok.Store(ok)
+	o.ran.Store(true)
+}
+
+func (o *outcome) collect(ch chan<- prometheus.Metric) {
+	if !o.ran.Load() {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(o.success, prometheus.GaugeValue, boolValue(o.ok.Load()))
+	if t := o.lastSuccess.Load(); t > 0 {
+		ch <- prometheus.MustNewConstMetric(o.lastSuccessDesc, prometheus.GaugeValue, float64(t))
+	}
+}
+
 var _ prometheus.Collector = (*Discovery)(nil)
 
 // NewDiscovery returns the discovery health metrics.
 func NewDiscovery() *Discovery {
-	return &Discovery{
-		success: prometheus.NewDesc(exporter+"_account_discovery_success",
-			"1 if the last listing of the organization's accounts (organizations:ListAccounts) succeeded, 0 if it failed (the previous account list is kept).", nil, nil),
-		lastSuccessDesc: prometheus.NewDesc(exporter+"_account_discovery_last_success_timestamp_seconds",
-			"When the organization's accounts were last listed successfully, Unix seconds.", nil, nil),
-	}
+	d := &Discovery{}
+	d.listing.success = prometheus.NewDesc(exporter+"_account_discovery_success",
+		"1 if the last listing of the organization's accounts (organizations:ListAccounts) succeeded, 0 if it failed (the previous account list is kept).", nil, nil)
+	d.listing.lastSuccessDesc = prometheus.NewDesc(exporter+"_account_discovery_last_success_timestamp_seconds",
+		"When the organization's accounts were last listed successfully, Unix seconds.", nil, nil)
+	d.tags.success = prometheus.NewDesc(exporter+"_account_tags_success",
+		"1 if the last reading of the accounts' tags (--aws.account-tags, organizations:ListTagsForResource) read every account, 0 if not (accounts not read keep their last good tags).", nil, nil)
+	d.tags.lastSuccessDesc = prometheus.NewDesc(exporter+"_account_tags_last_success_timestamp_seconds",
+		"When the tags of every account were last read successfully, Unix seconds.", nil, nil)
+	return d
 }
 
 // Observe records the outcome of one listing.
-func (d *Discovery) Observe(ok bool) {
-	if ok {
-		d.lastSuccess.Store(time.Now().Unix())
-	}
-	d.ok.Store(ok)
-	d.ran.Store(true)
-}
+func (d *Discovery) Observe(ok bool) { d.listing.observe(ok) }
+
+// ObserveTags records the outcome of one reading of the accounts' tags.
+func (d *Discovery) ObserveTags(ok bool) { d.tags.observe(ok) }
 
 // Describe implements prometheus.Collector.
 func (d *Discovery) Describe(ch chan<- *prometheus.Desc) {
-	ch <- d.success
-	ch <- d.lastSuccessDesc
+	for _, o := range []*outcome{&d.listing, &d.tags} {
+		ch <- o.success
+		ch <- o.lastSuccessDesc
+	}
 }
 
 // Collect implements prometheus.Collector.
 func (d *Discovery) Collect(ch chan<- prometheus.Metric) {
-	if !d.ran.Load() {
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(d.success, prometheus.GaugeValue, boolValue(d.ok.Load()))
-	if t := d.lastSuccess.Load(); t > 0 {
-		ch <- prometheus.MustNewConstMetric(d.lastSuccessDesc, prometheus.GaugeValue, float64(t))
-	}
+	d.listing.collect(ch)
+	d.tags.collect(ch)
 }
 
 // NewShard exports which shard this replica is, so that an alert can tell

@@ -32,6 +32,9 @@ type State struct {
 	// AccountName is the account's name from Organizations or the config
 	// file, or "".
 	AccountName string
+	// AccountTags are the account's allow-listed tags from Organizations;
+	// nil when none or not read.
+	AccountTags []report.Tag
 	// Report is the last good report; nil before the first success. A failed
 	// refresh keeps the previous one.
 	Report *report.Report
@@ -68,20 +71,21 @@ type Refresher struct {
 // when it is only known from the report. Each refresh gets at most timeout.
 func NewRefresher(t Target, timeout time.Duration, logger *slog.Logger) *Refresher {
 	r := &Refresher{accountID: t.AccountID, source: t.Source, timeout: timeout, logger: logger, now: time.Now}
-	r.state.Store(&State{AccountID: t.AccountID, AccountName: t.Name})
+	r.state.Store(&State{AccountID: t.AccountID, AccountName: t.Name, AccountTags: t.Tags})
 	return r
 }
 
 // State returns the latest published state.
 func (r *Refresher) State() *State { return r.state.Load() }
 
-// SetName renames the account (a rename in Organizations or the config
-// file) without restarting it or dropping its report.
-func (r *Refresher) SetName(name string) {
+// SetAccount renames or retags the account (a change in Organizations or
+// the config file) without restarting it or dropping its report.
+func (r *Refresher) SetAccount(name string, tags []report.Tag) {
 	r.publish.Lock()
 	defer r.publish.Unlock()
 	next := *r.state.Load()
 	next.AccountName = name
+	next.AccountTags = tags
 	r.state.Store(&next)
 }
 

@@ -157,7 +157,7 @@ func TestRefresherRenameDuringRefresh(t *testing.T) {
 		rep := &report.Report{AccountID: "123456789012"}
 		src := &scriptedSource{outcomes: []outcome{{rep: rep, delay: time.Minute}}}
 		r := NewRefresher(Target{AccountID: "123456789012", Name: "old", Source: src}, time.Hour, slog.New(slog.DiscardHandler))
-		time.AfterFunc(time.Second, func() { r.SetName("new") })
+		time.AfterFunc(time.Second, func() { r.SetAccount("new", nil) })
 		r.Refresh(t.Context())
 		if s := r.State(); s.AccountName != "new" || s.Report != rep {
 			t.Errorf("after a rename during a refresh: name %q, report %p; want %q and %p", s.AccountName, s.Report, "new", rep)

@@ -9,17 +9,21 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // Target is one account whose report is kept.
 type Target struct {
 	AccountID string
 	// Name is the account's name (from Organizations or the config file), or "".
-	Name   string
+	Name string
+	// Tags are the account's allow-listed tags, or nil.
+	Tags   []report.Tag
 	Source Source
 	// Key identifies how the account is reached (role, external ID): a
 	// target whose Key changes is restarted with its new Source. A new
-	// Name alone only renames it.
+	// Name or new Tags only rename or retag it.
 	Key string
 }
 
@@ -96,8 +100,8 @@ func (s *Scheduler) sync(ctx context.Context, targets []Target) {
 	}
 	for id, t := range want {
 		if a, ok := s.running[id]; ok {
-			if a.refresher.State().AccountName != t.Name {
-				a.refresher.SetName(t.Name)
+			if st := a.refresher.State(); st.AccountName != t.Name || !slices.Equal(st.AccountTags, t.Tags) {
+				a.refresher.SetAccount(t.Name, t.Tags)
 			}
 			continue
 		}

@@ -66,7 +66,7 @@ func BenchmarkSchedulerManyAccounts(b *testing.B) {
 		for i, id := range ids {
 			roleARN := "arn:aws:iam::" + id + ":role/iam-reader"
 			cfg := awsapi.AssumeRole(base, roleARN, "")
-			src := awsapi.NewReportSource(cfg, id, 24*time.Hour, report.Limits{}, logger)
+			src := awsapi.NewReportSource(cfg, id, awsapi.SourceOptions{AliasInterval: 24 * time.Hour}, logger)
 			targets[i] = refresh.Target{AccountID: id, Source: &doneSource{next: src, done: wg.Done}, Key: roleARN}
 		}
 		// An interval far longer than the op: each account refreshes once.

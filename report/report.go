@@ -68,6 +68,9 @@ type AccessKey struct {
 	LastUsed        Timestamp
 	LastUsedRegion  Text
 	LastUsedService Text
+	// ID is the access key ID, from iam:ListAccessKeys; "" when not looked
+	// up, or when no key's creation time matched LastRotated.
+	ID string
 }
 
 // Certificate is one of the two X.509 signing-certificate slots of a user.
@@ -90,6 +93,9 @@ type User struct {
 	MFAActive            Flag
 	AccessKeys           [2]AccessKey
 	Certificates         [2]Certificate
+	// Tags are the user's allow-listed tags, from
+	// iam:GetAccountAuthorizationDetails; nil when none or not looked up.
+	Tags []Tag
 }
 
 // RootUserName is the user column of the root row.
@@ -111,4 +117,10 @@ type Report struct {
 	BadCells int
 	// Duplicates counts rows dropped because a later row had the same ARN.
 	Duplicates int
+	// PasswordPolicy is the account's password policy; nil when not looked
+	// up (or never read successfully).
+	PasswordPolicy *PasswordPolicy
+	// Lookups has the status of each enrichment lookup the source makes, in
+	// a fixed order; empty when it makes none.
+	Lookups []LookupStatus
 }

@@ -62,6 +62,13 @@ type options struct {
 	orgRefreshInterval time.Duration
 	include, exclude   []string
 	shard, totalShards int
+
+	userTags         []string
+	userTagsInterval time.Duration
+	accountTags      []string
+	accessKeyIDs     bool
+	accessKeyIDsRate float64
+	passwordPolicy   bool
 }
 
 func main() { os.Exit(run()) }
@@ -119,6 +126,18 @@ func run() int {
 		StringsVar(&opts.exclude)
 	app.Flag("aws.concurrency", "Accounts refreshed at the same time at most. Default: 5.").
 		Default("5").IntVar(&opts.concurrency)
+	app.Flag("aws.user-tags", "IAM user tag keys to export as labels of aws_iam_user_tags, read with iam:GetAccountAuthorizationDetails; repeatable or comma-separated; added to the config file's user_tags. Default: none (no tags read).").
+		PlaceHolder("KEY,...").StringsVar(&opts.userTags)
+	app.Flag("aws.user-tags.refresh-interval", "How often each account's user tags are read again; a failed read is retried at the next refresh. Default: 6h.").
+		Default("6h").DurationVar(&opts.userTagsInterval)
+	app.Flag("aws.account-tags", "Account tag keys to export as labels of aws_iam_account_tags, read with organizations:ListTagsForResource at each discovery; needs Organizations discovery; repeatable or comma-separated; added to the config file's account_tags. Default: none.").
+		PlaceHolder("KEY,...").StringsVar(&opts.accountTags)
+	app.Flag("aws.access-key-ids", "Export aws_iam_access_key_info with each key's ID, looked up with iam:ListAccessKeys for the users whose keys changed since their last lookup. Default: false.").
+		BoolVar(&opts.accessKeyIDs)
+	app.Flag("aws.access-key-ids.rate", "Most iam:ListAccessKeys calls per second per account. Default: 5.").
+		Default("5").Float64Var(&opts.accessKeyIDsRate)
+	app.Flag("aws.password-policy", "Export the account password policy (aws_iam_account_password_policy_*), read with iam:GetAccountPasswordPolicy at every refresh. Default: false.").
+		BoolVar(&opts.passwordPolicy)
 	app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reads only the accounts whose ID hashes to it. Default: 0.").
 		Default("0").IntVar(&opts.shard)
 	app.Flag("total-shards", "Number of replicas that split the accounts between them. Default: 1 (no sharding).").
@@ -153,6 +172,12 @@ func run() int {
 	signal.Notify(reload, syscall.SIGHUP)
 	defer signal.Stop(reload)
 
+	// The tag allowlists name labels, which the handler needs from the start.
+	tags, err := loadTagKeys(opts)
+	if err != nil {
+		logger.Error("invalid tag keys", "err", err)
+		return 2
+	}
 	awsRequests := collector.NewAWSRequests()
 	discovery := collector.NewDiscovery()
 	metrics, err := collector.NewHandler(collector.HandlerOpts{
@@ -165,6 +190,8 @@ func run() int {
 		},
 		MaxRequestsInFlight: opts.maxRequests,
 		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		UserTags:            tags.user,
+		AccountTags:         tags.account,
 	})
 	if err != nil {
 		logger.Error("cannot build the metrics handler", "err", err)
@@ -276,6 +303,21 @@ func (o options) validate() error {
 	}
 	if o.reportFile != "" && (len(o.roleARNs) > 0 || o.organization || o.configFile != "") {
 		return errors.New("--report.file reads one report from disk; it excludes --aws.role-arn, --aws.organization and --config.file")
+	}
+	if o.reportFile != "" && (len(o.userTags) > 0 || len(o.accountTags) > 0 || o.accessKeyIDs || o.passwordPolicy) {
+		return errors.New("--report.file reads one report from disk; --aws.user-tags, --aws.account-tags, --aws.access-key-ids and --aws.password-policy read AWS")
+	}
+	if len(o.accountTags) > 0 && !o.organization && o.configFile == "" {
+		return errors.New("--aws.account-tags: account tags are read from Organizations; enable discovery with --aws.organization or organization: in --config.file")
+	}
+	if o.userTagsInterval <= 0 {
+		return fmt.Errorf("--aws.user-tags.refresh-interval must be positive, got %s", o.userTagsInterval)
+	}
+	if !(o.accessKeyIDsRate > 0) {
+		return fmt.Errorf("--aws.access-key-ids.rate must be positive, got %g", o.accessKeyIDsRate)
+	}
+	if _, err := loadTagKeys(options{userTags: o.userTags, accountTags: o.accountTags}); err != nil {
+		return err
 	}
 	if o.externalID != "" && len(o.roleARNs) == 0 && !o.organization {
 		return errors.New("--aws.external-id needs --aws.role-arn or --aws.organization")

@@ -41,6 +41,8 @@ func defaultOptions() options {
 		concurrency:        5,
 		shard:              0,
 		totalShards:        1,
+		userTagsInterval:   6 * time.Hour,
+		accessKeyIDsRate:   5,
 	}
 }
 
@@ -60,6 +62,12 @@ func TestValidate(t *testing.T) {
 		{name: "telemetry path elsewhere", change: func(o *options) { o.telemetryPath = "/iam/metrics" }},
 		{name: "telemetry path with a trailing slash", change: func(o *options) { o.telemetryPath = "/metrics/" }},
 		{name: "no request limit", change: func(o *options) { o.maxRequests = 0 }},
+		{name: "every enrichment", change: func(o *options) {
+			o.organization, o.userTags, o.accountTags = true, []string{"owner,team", "cost-center"}, []string{"owner"}
+			o.accessKeyIDs, o.passwordPolicy = true, true
+		}},
+		// IAM user tag keys are case-insensitive: the second Owner is the same key.
+		{name: "a tag key given twice", change: func(o *options) { o.userTags = []string{"owner", "Owner", " team ,"} }},
 
 		// http.ServeMux panics on the first three.
 		{name: "telemetry path without a slash", change: func(o *options) { o.telemetryPath = "metrics" },
@@ -118,6 +126,22 @@ func TestValidate(t *testing.T) {
 			wantErr: "shard index -1 is outside 0..0"},
 		{name: "zero total shards", change: func(o *options) { o.totalShards = 0 },
 			wantErr: "total shards must be at least 1, got 0"},
+		{name: "tag keys sharing a label", change: func(o *options) { o.userTags = []string{"cost-center,cost_center"} },
+			wantErr: `--aws.user-tags: tag keys "cost-center" and "cost_center" would both be exported as label tag_cost_center; allow only one of them`},
+		{name: "account tag keys sharing a label", change: func(o *options) { o.organization, o.accountTags = true, []string{"a.b", "a:b"} },
+			wantErr: `--aws.account-tags: tag keys "a.b" and "a:b" would both be exported as label tag_a_b`},
+		{name: "not a tag key", change: func(o *options) { o.userTags = []string{"owner", "team*"} },
+			wantErr: `--aws.user-tags: "team*" is not a tag key`},
+		{name: "report file with key IDs", change: func(o *options) { o.reportFile, o.accessKeyIDs = "report.csv", true },
+			wantErr: "--aws.access-key-ids and --aws.password-policy read AWS"},
+		{name: "report file with user tags", change: func(o *options) { o.reportFile, o.userTags = "report.csv", []string{"owner"} },
+			wantErr: "--aws.user-tags, --aws.account-tags"},
+		{name: "account tags without discovery", change: func(o *options) { o.accountTags = []string{"owner"} },
+			wantErr: "--aws.account-tags: account tags are read from Organizations"},
+		{name: "zero key ID rate", change: func(o *options) { o.accessKeyIDsRate = 0 },
+			wantErr: "--aws.access-key-ids.rate must be positive, got 0"},
+		{name: "zero user tags interval", change: func(o *options) { o.userTagsInterval = 0 },
+			wantErr: "--aws.user-tags.refresh-interval must be positive"},
 		{name: "empty include", change: func(o *options) { o.include = []string{""} },
 			wantErr: "include[0] is empty"},
 		{name: "blank exclude", change: func(o *options) { o.exclude = []string{"sandbox-*", " "} },

@@ -38,6 +38,48 @@ type selection struct {
 	orgClient  *organizations.Client
 	filter     accounts.Filter
 	shard      accounts.Shard
+	tags       tagKeys
+	// accountTags reads the accounts' tags when discovery and
+	// --aws.account-tags are on; nil otherwise.
+	accountTags *awsapi.AccountTags
+}
+
+// tagKeys are the tag allowlists: the flags' and the config file's.
+type tagKeys struct {
+	user, account report.TagKeys
+}
+
+func (t tagKeys) equal(o tagKeys) bool {
+	return slices.Equal(t.user, o.user) && slices.Equal(t.account, o.account)
+}
+
+// loadTagKeys merges the allowlists of the flags and of --config.file, and
+// checks that each key has a label of its own.
+func loadTagKeys(o options) (tagKeys, error) {
+	userValues, accountValues := slices.Clone(o.userTags), slices.Clone(o.accountTags)
+	if o.configFile != "" {
+		c, err := accounts.LoadConfig(o.configFile)
+		if err != nil {
+			return tagKeys{}, err
+		}
+		userValues = append(userValues, c.UserTags...)
+		accountValues = append(accountValues, c.AccountTags...)
+	}
+	var t tagKeys
+	var err error
+	if t.user, err = report.ParseTagKeys(userValues); err != nil {
+		return tagKeys{}, fmt.Errorf("--aws.user-tags: %w", err)
+	}
+	if _, err := collector.TagLabelNames(t.user); err != nil {
+		return tagKeys{}, fmt.Errorf("--aws.user-tags: %w", err)
+	}
+	if t.account, err = report.ParseTagKeys(accountValues); err != nil {
+		return tagKeys{}, fmt.Errorf("--aws.account-tags: %w", err)
+	}
+	if _, err := collector.TagLabelNames(t.account); err != nil {
+		return tagKeys{}, fmt.Errorf("--aws.account-tags: %w", err)
+	}
+	return t, nil
 }
 
 func newSelection(ctx context.Context, o options, observe func(operation, code string), logger *slog.Logger) (*selection, error) {
@@ -93,6 +135,12 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 			return nil, err
 		}
 	}
+	if s.tags, err = loadTagKeys(o); err != nil {
+		return nil, err
+	}
+	if len(s.tags.account) > 0 && s.org == nil {
+		return nil, errors.New("--aws.account-tags: account tags are read from Organizations; enable discovery with --aws.organization or organization: in --config.file")
+	}
 
 	partition, _ := report.LookupPartition(s.partition)
 	cfg, err := awsapi.LoadConfig(ctx, o.region, partition, o.maxBytes, logger)
@@ -132,6 +180,9 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 	}
 	if s.org != nil {
 		s.orgClient = organizations.NewFromConfig(cfg)
+		if len(s.tags.account) > 0 {
+			s.accountTags = awsapi.NewAccountTags(s.orgClient, s.tags.account, logger)
+		}
 	}
 	return s, nil
 }
@@ -175,9 +226,16 @@ func (s *selection) reload(ctx context.Context) *selection {
 	}
 	s.logger.Info("received SIGHUP; reloading the accounts", "path", s.opts.configFile)
 	next, err := newSelection(ctx, s.opts, s.observe, s.logger)
+	if err == nil && !next.tags.equal(s.tags) {
+		err = errors.New("user_tags or account_tags changed: they name the labels of series already served; restart the exporter to change them")
+	}
 	if err != nil {
 		s.logger.Error("cannot reload the accounts; keeping the current ones", "path", s.opts.configFile, "err", err)
 		return nil
+	}
+	if next.accountTags != nil && s.accountTags != nil {
+		// Keep the tags read so far, and the order of the next reads.
+		next.accountTags = s.accountTags
 	}
 	return next
 }
@@ -198,6 +256,16 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 		s.logger.Error("account discovery failed; keeping the previous account list", "err", err)
 		return
 	}
+	accountTags := s.readAccountTags(ctx, list, discovery)
+	sourceOpts := awsapi.SourceOptions{
+		Limits:           report.Limits{MaxBytes: s.opts.maxBytes, MaxUsers: s.opts.maxUsers},
+		AliasInterval:    aliasInterval,
+		UserTags:         s.tags.user,
+		UserTagsInterval: s.opts.userTagsInterval,
+		AccessKeyIDs:     s.opts.accessKeyIDs,
+		AccessKeyIDsRate: s.opts.accessKeyIDsRate,
+		PasswordPolicy:   s.opts.passwordPolicy,
+	}
 	targets := make([]refresh.Target, 0, len(list))
 	for _, a := range list {
 		cfg := s.base
@@ -207,13 +275,31 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 		targets = append(targets, refresh.Target{
 			AccountID: a.ID,
 			Name:      a.Name,
-			Source:    awsapi.NewReportSource(cfg, a.ID, aliasInterval, report.Limits{MaxBytes: s.opts.maxBytes, MaxUsers: s.opts.maxUsers}, s.logger),
+			Tags:      accountTags[a.ID],
+			Source:    awsapi.NewReportSource(cfg, a.ID, sourceOpts, s.logger),
 			Key:       a.RoleARN + "\n" + a.ExternalID,
 		})
 	}
 	scheduler.Sync(ctx, targets)
 	s.logger.Info("reading credential reports from AWS", "accounts", len(targets), "shard", s.shard.Index, "total_shards", s.shard.Total,
 		"refresh_interval", s.opts.refreshInterval)
+}
+
+// readAccountTags reads the tags of the accounts this replica reads, when
+// --aws.account-tags asks for them, within --report.timeout.
+func (s *selection) readAccountTags(ctx context.Context, list []accounts.Account, discovery *collector.Discovery) map[string][]report.Tag {
+	if s.accountTags == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.timeout)
+	defer cancel()
+	ids := make([]string, len(list))
+	for i, a := range list {
+		ids[i] = a.ID
+	}
+	tags, ok := s.accountTags.Read(ctx, ids)
+	discovery.ObserveTags(ok)
+	return tags
 }
 
 // roleAccounts turns the repeated --aws.role-arn into accounts, each with

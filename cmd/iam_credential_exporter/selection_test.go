@@ -288,6 +288,17 @@ func TestNewSelectionRefuses(t *testing.T) {
 			wantErr: "--aws.role-arn: account " + callerAccount + " is also listed in --config.file",
 		},
 		{
+			name:    "account tags without discovery in the config file",
+			change:  func(o *options) { o.configFile, o.accountTags = mixed, []string{"owner"} },
+			wantErr: "--aws.account-tags: account tags are read from Organizations",
+		},
+		{
+			// The flag's key and the file's give the same label.
+			name:    "user tags of the flags and the file sharing a label",
+			change:  func(o *options) { o.configFile, o.userTags = "testdata/accounts-tags.yml", []string{"cost_center"} },
+			wantErr: `--aws.user-tags: tag keys "cost_center" and "cost-center" would both be exported as label tag_cost_center`,
+		},
+		{
 			name:    "roles in two partitions",
 			change:  func(o *options) { o.roleARNs = []string{prod, "arn:aws-cn:iam::222233334444:role/iam-reader"} },
 			wantErr: "role arn:aws-cn:iam::222233334444:role/iam-reader is in partition aws-cn, others in aws; run one exporter per partition",
@@ -360,6 +371,44 @@ func TestNewSelectionRefuses(t *testing.T) {
 				t.Errorf("%d AWS requests before the mistake was found, want 0", n)
 			}
 		})
+	}
+}
+
+// The tag allowlists name the labels of series already served, so a
+// SIGHUP that changes them is refused and the accounts stay; one that
+// leaves them alone reloads.
+func TestReloadKeepsTagAllowlists(t *testing.T) {
+	startFakeAWS(t)
+	path := filepath.Join(t.TempDir(), "accounts.yml")
+	write := func(userTags string) {
+		t.Helper()
+		config := "accounts:\n  - role_arn: arn:aws:iam::111122223333:role/iam-reader\nuser_tags: " + userTags + "\n"
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("[owner]")
+	o := defaultOptions()
+	o.configFile, o.userTags = path, []string{"team"}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	s, err := newSelection(t.Context(), o, func(string, string) {}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(s.tags.user); got != "[team owner]" {
+		t.Errorf("user tags = %s, want the flag's and the file's: [team owner]", got)
+	}
+	write("[owner, cost-center]")
+	if next := s.reload(t.Context()); next != nil {
+		t.Errorf("a reload that changes user_tags was accepted")
+	}
+	if !strings.Contains(logs.String(), "restart the exporter to change them") {
+		t.Errorf("the refusal is not logged:\n%s", logs.String())
+	}
+	write("[owner]")
+	if next := s.reload(t.Context()); next == nil {
+		t.Errorf("a reload with the same user_tags was refused:\n%s", logs.String())
 	}
 }
 

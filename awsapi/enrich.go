@@ -1,0 +1,318 @@
+package awsapi
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
+	"golang.org/x/time/rate"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
+)
+
+// enrichment is what a source remembers of its lookups between refreshes:
+// the last good data, served again when a lookup fails, and each lookup's
+// status.
+type enrichment struct {
+	userTags   lookup
+	tagsByUser map[string][]report.Tag
+
+	keyIDs     lookup
+	keysByUser map[string]keyEntry
+	limiter    *rate.Limiter
+
+	passwordPolicy lookup
+	policy         *report.PasswordPolicy
+}
+
+// lookup is the status of one enrichment call.
+type lookup struct {
+	name        report.Lookup
+	ok          bool
+	lastAttempt time.Time
+	lastSuccess time.Time
+	// retry asks for another attempt at the next refresh rather than after
+	// the lookup's interval: the last one failed for a reason other than a
+	// denied permission, which is retried only on the interval.
+	retry bool
+	// denied is set once a denial has been logged, so that a missing
+	// permission is logged once rather than on every refresh.
+	denied bool
+}
+
+func (s *ReportSource) initEnrichment() {
+	s.userTags.name = report.LookupUserTags
+	s.keyIDs.name = report.LookupAccessKeyIDs
+	s.passwordPolicy.name = report.LookupPasswordPolicy
+	if s.opts.AccessKeyIDs {
+		// A burst of one: the calls are spread evenly, as IAM's quotas
+		// (shared with everything else in the account) expect.
+		s.limiter = rate.NewLimiter(rate.Limit(s.opts.AccessKeyIDsRate), 1)
+	}
+}
+
+// enrich runs the lookups the options ask for and attaches their data to
+// rep, which is not published yet. A failed lookup never fails the refresh:
+// the report is served with the last good data of that lookup.
+func (s *ReportSource) enrich(ctx context.Context, rep *report.Report) {
+	if len(s.opts.UserTags) > 0 {
+		if s.userTags.due(s.opts.UserTagsInterval) {
+			tags, err := s.readUserTags(ctx)
+			if s.done(&s.userTags, err, "the user tags", "aws_iam_user_tags") {
+				s.tagsByUser = tags
+			}
+		}
+		for i := range rep.Users {
+			rep.Users[i].Tags = s.tagsByUser[rep.Users[i].Name]
+		}
+		rep.Lookups = append(rep.Lookups, s.userTags.status())
+	}
+	if s.opts.AccessKeyIDs {
+		s.done(&s.keyIDs, s.lookUpKeyIDs(ctx, rep), "the access key IDs", "aws_iam_access_key_info")
+		rep.Lookups = append(rep.Lookups, s.keyIDs.status())
+	}
+	if s.opts.PasswordPolicy {
+		policy, err := s.readPasswordPolicy(ctx)
+		if s.done(&s.passwordPolicy, err, "the password policy", "aws_iam_account_password_policy_*") {
+			s.policy = policy
+		}
+		rep.PasswordPolicy = s.policy
+		rep.Lookups = append(rep.Lookups, s.passwordPolicy.status())
+	}
+}
+
+// due reports whether a lookup read on interval should be made now.
+func (l *lookup) due(interval time.Duration) bool {
+	return l.lastAttempt.IsZero() || l.retry || time.Since(l.lastAttempt) >= interval
+}
+
+func (l *lookup) status() report.LookupStatus {
+	return report.LookupStatus{Lookup: l.name, OK: l.ok, LastSuccess: l.lastSuccess}
+}
+
+// done records the outcome of a lookup of what, and logs a failure: a
+// denied permission once, at warning level, naming the action to allow;
+// any other failure on every attempt. It reports whether the lookup
+// succeeded, so that its data replaces the last good one.
+func (s *ReportSource) done(l *lookup, err error, what, metrics string) bool {
+	now := time.Now()
+	l.lastAttempt = now
+	l.ok = err == nil
+	l.retry = false
+	if err == nil {
+		if l.denied {
+			s.logger.Info("reading "+what+" is permitted again", "lookup", l.name)
+		}
+		l.denied = false
+		l.lastSuccess = now
+		return true
+	}
+	if isAccessDenied(err) {
+		if !l.denied {
+			s.logger.Warn("cannot read "+what+"; "+metrics+" stays absent, the credential report is unaffected",
+				"lookup", l.name, "err", s.accessDenied(err))
+		}
+		l.denied = true
+		return false
+	}
+	l.retry = true
+	s.logger.Warn("cannot read "+what+"; serving the last good data, read again at the next refresh",
+		"lookup", l.name, "last_success", l.lastSuccess, "err", err)
+	return false
+}
+
+// isAccessDenied reports whether err is a denied permission: AccessDenied
+// in the Query protocol of IAM and STS, AccessDeniedException in the JSON
+// one of Organizations.
+func isAccessDenied(err error) bool {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	code := apiErr.ErrorCode()
+	return code == "AccessDenied" || code == "AccessDeniedException"
+}
+
+// readUserTags lists the users with their tags, 1,000 a page (IAM's
+// maximum; it may return fewer while IsTruncated), and keeps the allowed
+// ones. The listing stops at the report's user limit, so that memory stays
+// bounded as the report's does.
+func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Tag, error) {
+	tags := map[string][]report.Tag{}
+	pages := iam.NewGetAccountAuthorizationDetailsPaginator(s.client, &iam.GetAccountAuthorizationDetailsInput{
+		Filter:   []types.EntityType{types.EntityTypeUser},
+		MaxItems: aws.Int32(1000),
+	})
+	var users int
+	var prevMarker string
+	limit := cmp.Or(s.opts.Limits.MaxUsers, report.DefaultMaxUsers)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// The paginator would follow a repeated marker until the deadline.
+		marker := aws.ToString(page.Marker)
+		if marker != "" && marker == prevMarker {
+			return nil, errors.New("GetAccountAuthorizationDetails returned the same Marker twice")
+		}
+		prevMarker = marker
+		users += len(page.UserDetailList)
+		if users > limit {
+			return nil, fmt.Errorf("GetAccountAuthorizationDetails lists more than %d users (--report.max-users)", limit)
+		}
+		for _, u := range page.UserDetailList {
+			all := make([]report.Tag, len(u.Tags))
+			for i, t := range u.Tags {
+				all[i] = report.Tag{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value)}
+			}
+			if sel := s.opts.UserTags.Select(all); len(sel) > 0 {
+				tags[aws.ToString(u.UserName)] = sel
+			}
+		}
+	}
+	return tags, nil
+}
+
+// keyEntry is what ListAccessKeys said about a user's keys, valid while the
+// report's last_rotated of both slots stay the same.
+type keyEntry struct {
+	rotated [2]int64 // Unix seconds of each slot's last_rotated; 0 when empty
+	ids     [2]string
+}
+
+// rotatedOf returns when the user's key slots were last rotated.
+func rotatedOf(u *report.User) [2]int64 {
+	var r [2]int64
+	for i := range u.AccessKeys {
+		if t := u.AccessKeys[i].LastRotated; t.Status == report.Present {
+			r[i] = t.Unix
+		}
+	}
+	return r
+}
+
+// lookUpKeyIDs names the keys of rep's users. A slot's key changes only
+// when its last_rotated does, so ListAccessKeys is called only for users
+// whose slots changed since their last lookup, and for new users: in the
+// steady state, no call at all. Calls are spread at the configured rate,
+// and stop when the refresh's deadline would pass; the users left are
+// looked up at the next refresh. An error stops the lookups for this
+// refresh.
+func (s *ReportSource) lookUpKeyIDs(ctx context.Context, rep *report.Report) error {
+	next := make(map[string]keyEntry, len(s.keysByUser))
+	var pending []*report.User
+	for i := range rep.Users {
+		u := &rep.Users[i]
+		want := rotatedOf(u)
+		if u.Root || want == [2]int64{} {
+			// Root's keys cannot be listed through a role.
+			continue
+		}
+		if e, ok := s.keysByUser[u.Name]; ok && e.rotated == want {
+			next[u.Name] = e
+			setKeyIDs(u, e)
+			continue
+		}
+		pending = append(pending, u)
+	}
+	defer func() { s.keysByUser = next }()
+	for n, u := range pending {
+		if err := s.limiter.Wait(ctx); err != nil {
+			// The deadline is near: not a failure of the lookup.
+			s.logger.Info("looking the access key IDs up takes more than one refresh; the rest come at the next ones",
+				"looked_up", n, "left", len(pending)-n)
+			return nil
+		}
+		out, err := s.client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(u.Name)})
+		var gone *types.NoSuchEntityException
+		switch {
+		case errors.As(err, &gone):
+			// Deleted since the report was generated.
+			out = &iam.ListAccessKeysOutput{}
+		case err != nil:
+			return err
+		}
+		e := keyEntry{rotated: rotatedOf(u)}
+		var unmatched int
+		e.ids, unmatched = matchKeys(e.rotated, out.AccessKeyMetadata)
+		if unmatched > 0 {
+			s.logger.Debug("access keys not matched to the report's slots; their IDs stay unknown until the report changes",
+				"user", u.Name, "unmatched", unmatched)
+		}
+		next[u.Name] = e
+		setKeyIDs(u, e)
+	}
+	return nil
+}
+
+func setKeyIDs(u *report.User, e keyEntry) {
+	for i := range u.AccessKeys {
+		u.AccessKeys[i].ID = e.ids[i]
+	}
+}
+
+// matchKeys gives each slot the key created in the second of its
+// last_rotated (the report keeps seconds, ListAccessKeys more). A slot
+// stays unnamed, and counts as unmatched, when no key or two keys were
+// created in that second: the key was replaced or deleted after the report
+// was generated, or two keys were created in the same second and cannot be
+// told apart.
+func matchKeys(rotated [2]int64, keys []types.AccessKeyMetadata) (ids [2]string, unmatched int) {
+	for slot, want := range rotated {
+		if want == 0 {
+			continue
+		}
+		found := 0
+		for _, k := range keys {
+			if k.CreateDate != nil && k.CreateDate.Unix() == want {
+				ids[slot] = aws.ToString(k.AccessKeyId)
+				found++
+			}
+		}
+		if found != 1 {
+			ids[slot] = ""
+			unmatched++
+		}
+	}
+	return ids, unmatched
+}
+
+// readPasswordPolicy reads the account password policy. NoSuchEntity is
+// an answer, not an error: the account has no policy.
+func (s *ReportSource) readPasswordPolicy(ctx context.Context) (*report.PasswordPolicy, error) {
+	out, err := s.client.GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
+	var none *types.NoSuchEntityException
+	if errors.As(err, &none) {
+		return &report.PasswordPolicy{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := out.PasswordPolicy
+	if p == nil {
+		return nil, errors.New("GetAccountPasswordPolicy answered without a PasswordPolicy")
+	}
+	policy := &report.PasswordPolicy{
+		Exists:                     true,
+		MinimumLength:              int(aws.ToInt32(p.MinimumPasswordLength)),
+		RequireSymbols:             p.RequireSymbols,
+		RequireNumbers:             p.RequireNumbers,
+		RequireUppercase:           p.RequireUppercaseCharacters,
+		RequireLowercase:           p.RequireLowercaseCharacters,
+		AllowUsersToChangePassword: p.AllowUsersToChangePassword,
+		ExpirePasswords:            p.ExpirePasswords,
+		ReusePrevention:            int(aws.ToInt32(p.PasswordReusePrevention)),
+		HardExpiry:                 aws.ToBool(p.HardExpiry),
+	}
+	if p.ExpirePasswords {
+		policy.MaxAge = time.Duration(aws.ToInt32(p.MaxPasswordAge)) * 24 * time.Hour
+	}
+	return policy, nil
+}

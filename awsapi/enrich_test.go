@@ -1,0 +1,377 @@
+package awsapi_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/awsapi"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
+)
+
+// fakeUsers returns n users; every tagged-th has an owner tag and every
+// keyed-th an access key, created a second apart.
+func fakeUsers(n, tagged, keyed int) []fakeaws.User {
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	users := make([]fakeaws.User, n)
+	for i := range users {
+		u := fakeaws.User{Name: fmt.Sprintf("user-%05d", i), Tags: []fakeaws.Tag{{Key: "Name", Value: "x"}}}
+		if tagged > 0 && i%tagged == 0 {
+			u.Tags = append(u.Tags, fakeaws.Tag{Key: "owner", Value: fmt.Sprintf("team-%d", i%7)})
+		}
+		if keyed > 0 && i%keyed == 0 {
+			u.AccessKeys = []fakeaws.AccessKey{{ID: fmt.Sprintf("AKIAFAKE%012d", i), Created: base.Add(time.Duration(i) * time.Second), Active: true}}
+		}
+		users[i] = u
+	}
+	return users
+}
+
+// setUsers gives the default account users, and a report that matches them.
+func setUsers(s *fakeaws.Server, users []fakeaws.User) {
+	a := s.DefaultAccount()
+	a.SetUsers(users)
+	a.SetCSV(fakeaws.ReportCSV(baseAccount, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), users))
+}
+
+// enrichedSource returns a fast-polling source of the default account with
+// opts and a log of its messages.
+func enrichedSource(t *testing.T, opts awsapi.SourceOptions) (*awsapi.ReportSource, *testenv.Buffer, *fakeaws.Server) {
+	t.Helper()
+	s, cfg := newFakeAWS(t)
+	var logs testenv.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if opts.AccessKeyIDsRate == 0 {
+		opts.AccessKeyIDsRate = 1e6
+	}
+	return awsapi.FastPolls(awsapi.NewReportSource(cfg, baseAccount, opts, logger)), &logs, s
+}
+
+func mustFetch(t *testing.T, src *awsapi.ReportSource, step string) *report.Report {
+	t.Helper()
+	rep, err := src.Fetch(t.Context())
+	if err != nil {
+		t.Fatalf("%s: Fetch: %v", step, err)
+	}
+	return rep
+}
+
+func lookupOf(rep *report.Report, l report.Lookup) report.LookupStatus {
+	for _, s := range rep.Lookups {
+		if s.Lookup == l {
+			return s
+		}
+	}
+	return report.LookupStatus{}
+}
+
+// ownerTags maps each user with tags to its tags, as "key=value" strings.
+func ownerTags(rep *report.Report) map[string]string {
+	out := map[string]string{}
+	for _, u := range rep.Users {
+		if len(u.Tags) > 0 {
+			out[u.Name] = fmt.Sprint(u.Tags)
+		}
+	}
+	return out
+}
+
+// IAM may return fewer users than MaxItems asks for while IsTruncated is
+// true: every page must be followed.
+func TestUserTagsFollowEveryPage(t *testing.T) {
+	src, _, s := enrichedSource(t, awsapi.SourceOptions{UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Hour})
+	users := fakeUsers(7, 2, 0)
+	setUsers(s, users)
+	s.DefaultAccount().SetPageSize(2)
+	rep := mustFetch(t, src, "fetch")
+	want := map[string]string{}
+	for _, u := range users {
+		for _, tag := range u.Tags {
+			if tag.Key == "owner" {
+				want[u.Name] = fmt.Sprint([]report.Tag{{Key: "owner", Value: tag.Value}})
+			}
+		}
+	}
+	if got := ownerTags(rep); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("tags = %v, want %v", got, want)
+	}
+	if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != 4 {
+		t.Errorf("%d GetAccountAuthorizationDetails calls for 7 users in pages of 2, want 4", got)
+	}
+	// Read again only after the interval.
+	mustFetch(t, src, "second fetch")
+	if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != 4 {
+		t.Errorf("a second fetch within the interval read the tags again (%d calls)", got)
+	}
+}
+
+// Throttling within the SDK's retries is invisible; beyond them, the last
+// good tags stay, the lookup shows the failure, and the next refresh tries
+// again without waiting for the interval.
+func TestUserTagsThrottled(t *testing.T) {
+	src, logs, s := enrichedSource(t, awsapi.SourceOptions{UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Nanosecond})
+	setUsers(s, fakeUsers(5, 1, 0))
+	a := s.DefaultAccount()
+
+	a.Fail(fakeaws.GetAccountAuthorizationDetails, "Throttling", 1)
+	rep := mustFetch(t, src, "throttled once")
+	good := ownerTags(rep)
+	if len(good) != 5 || !lookupOf(rep, report.LookupUserTags).OK {
+		t.Fatalf("after one throttle: %d users with tags, lookup %+v; want 5, OK", len(good), lookupOf(rep, report.LookupUserTags))
+	}
+	lastSuccess := lookupOf(rep, report.LookupUserTags).LastSuccess
+
+	a.Fail(fakeaws.GetAccountAuthorizationDetails, "Throttling", -1)
+	rep = mustFetch(t, src, "throttled")
+	if got := ownerTags(rep); fmt.Sprint(got) != fmt.Sprint(good) {
+		t.Errorf("throttled: tags = %v, want the last good %v", got, good)
+	}
+	if l := lookupOf(rep, report.LookupUserTags); l.OK || !l.LastSuccess.Equal(lastSuccess) {
+		t.Errorf("throttled: lookup = %+v, want failed with the last success %v", l, lastSuccess)
+	}
+	if !strings.Contains(logs.String(), "cannot read the user tags; serving the last good data") {
+		t.Errorf("no warning logged:\n%s", logs)
+	}
+
+	a.ClearFaults()
+	a.SetUsers(fakeUsers(5, 5, 0)) // only user-00000 keeps an owner
+	rep = mustFetch(t, src, "recovered")
+	if got := ownerTags(rep); len(got) != 1 || !lookupOf(rep, report.LookupUserTags).OK {
+		t.Errorf("recovered: tags = %v, lookup %+v; want one user, OK", got, lookupOf(rep, report.LookupUserTags))
+	}
+}
+
+// A denied lookup is logged once, names the action to allow, and leaves the
+// report and the other lookups working.
+func TestEnrichmentAccessDenied(t *testing.T) {
+	for _, tc := range []struct {
+		action string
+		lookup report.Lookup
+	}{
+		{fakeaws.GetAccountAuthorizationDetails, report.LookupUserTags},
+		{fakeaws.ListAccessKeys, report.LookupAccessKeyIDs},
+		{fakeaws.GetAccountPasswordPolicy, report.LookupPasswordPolicy},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			src, logs, s := enrichedSource(t, awsapi.SourceOptions{
+				UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Nanosecond,
+				AccessKeyIDs: true, PasswordPolicy: true,
+			})
+			users := fakeUsers(3, 1, 1)
+			setUsers(s, users)
+			s.DefaultAccount().SetPasswordPolicy(&fakeaws.PasswordPolicy{MinimumPasswordLength: 14})
+			s.DefaultAccount().Fail(tc.action, "AccessDenied", -1)
+			var rep *report.Report
+			for i := range 3 {
+				// New keys make every fetch look the keys up again.
+				for j := range users {
+					users[j].AccessKeys[0].Created = users[j].AccessKeys[0].Created.Add(time.Hour)
+				}
+				setUsers(s, users)
+				rep = mustFetch(t, src, fmt.Sprint("fetch ", i))
+				if len(rep.Users) != 4 {
+					t.Fatalf("fetch %d: %d rows, want the report's 4", i, len(rep.Users))
+				}
+			}
+			for _, l := range rep.Lookups {
+				if got, want := l.OK, l.Lookup != tc.lookup; got != want {
+					t.Errorf("lookup %s OK = %v, want %v", l.Lookup, got, want)
+				}
+			}
+			if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+				t.Errorf("%d warnings in 3 denied fetches, want 1:\n%s", n, logs)
+			}
+			if want := "the credentials lack iam:" + tc.action; !strings.Contains(logs.String(), want) {
+				t.Errorf("the warning does not say %q:\n%s", want, logs)
+			}
+			switch tc.lookup {
+			case report.LookupUserTags:
+				if rep.Users[1].Tags != nil || rep.Users[1].AccessKeys[0].ID == "" || rep.PasswordPolicy == nil {
+					t.Errorf("tags denied: tags %v, key ID %q, policy %v; want no tags, the rest", rep.Users[1].Tags, rep.Users[1].AccessKeys[0].ID, rep.PasswordPolicy)
+				}
+			case report.LookupAccessKeyIDs:
+				if rep.Users[1].Tags == nil || rep.Users[1].AccessKeys[0].ID != "" || rep.PasswordPolicy == nil {
+					t.Errorf("keys denied: tags %v, key ID %q, policy %v; want no key ID, the rest", rep.Users[1].Tags, rep.Users[1].AccessKeys[0].ID, rep.PasswordPolicy)
+				}
+			case report.LookupPasswordPolicy:
+				if rep.Users[1].Tags == nil || rep.Users[1].AccessKeys[0].ID == "" || rep.PasswordPolicy != nil {
+					t.Errorf("policy denied: tags %v, key ID %q, policy %v; want no policy, the rest", rep.Users[1].Tags, rep.Users[1].AccessKeys[0].ID, rep.PasswordPolicy)
+				}
+			}
+			// Permitted again: logged, and the data comes back.
+			s.DefaultAccount().ClearFaults()
+			rep = mustFetch(t, src, "permitted")
+			if l := lookupOf(rep, tc.lookup); !l.OK {
+				t.Errorf("after the permission is granted: lookup %+v", l)
+			}
+			if !strings.Contains(logs.String(), "is permitted again") {
+				t.Errorf("no log line says the permission is back:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestEnrichmentCallCounts measures the AWS calls per refresh of each option,
+// as the README's table states them: U users, K with keys.
+func TestEnrichmentCallCounts(t *testing.T) {
+	const users, keyed = 3000, 1000 // every third user has a key
+	all := awsapi.SourceOptions{
+		UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Hour,
+		AccessKeyIDs: true, PasswordPolicy: true,
+	}
+	for _, tc := range []struct {
+		name        string
+		opts        awsapi.SourceOptions
+		first, next map[string]int
+	}{
+		{"none", awsapi.SourceOptions{},
+			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1},
+			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1}},
+		{"user tags", awsapi.SourceOptions{UserTags: all.UserTags, UserTagsInterval: time.Hour},
+			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountAuthorizationDetails: 3},
+			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1}},
+		{"access key IDs", awsapi.SourceOptions{AccessKeyIDs: true},
+			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1, fakeaws.ListAccessKeys: keyed},
+			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1}},
+		{"password policy", awsapi.SourceOptions{PasswordPolicy: true},
+			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountPasswordPolicy: 1},
+			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountPasswordPolicy: 1}},
+		{"all", all,
+			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountAuthorizationDetails: 3,
+				fakeaws.ListAccessKeys: keyed, fakeaws.GetAccountPasswordPolicy: 1},
+			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountPasswordPolicy: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, _, s := enrichedSource(t, tc.opts)
+			// The first refresh polls Generate while the fake builds the
+			// report; later ones find it COMPLETE.
+			setUsers(s, fakeUsers(users, 3, users/keyed))
+			counts := func() map[string]int {
+				out := map[string]int{}
+				for k, n := range s.RequestCounts() {
+					out[k.Action] += n
+				}
+				return out
+			}
+			rep := mustFetch(t, src, "first")
+			if got := counts(); fmt.Sprint(got) != fmt.Sprint(tc.first) {
+				t.Errorf("first refresh: calls %v, want %v", got, tc.first)
+			}
+			ids := 0
+			for _, u := range rep.Users {
+				if u.AccessKeys[0].ID != "" {
+					ids++
+				}
+			}
+			if tc.opts.AccessKeyIDs && ids != keyed {
+				t.Errorf("%d key IDs, want %d", ids, keyed)
+			}
+			for i := range 3 {
+				s.ResetRequests()
+				mustFetch(t, src, fmt.Sprint("steady ", i))
+				if got := counts(); fmt.Sprint(got) != fmt.Sprint(tc.next) {
+					t.Errorf("steady refresh %d: calls %v, want %v", i, got, tc.next)
+				}
+			}
+			// A rotated key costs one lookup, of its user.
+			if tc.opts.AccessKeyIDs {
+				rotated := fakeUsers(users, 3, users/keyed)
+				rotated[0].AccessKeys[0] = fakeaws.AccessKey{ID: "AKIAFAKEROTATED00000", Created: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Active: true}
+				setUsers(s, rotated)
+				s.DefaultAccount().Expire()
+				s.ResetRequests()
+				rep := mustFetch(t, src, "after rotation")
+				if got := counts()[fakeaws.ListAccessKeys]; got != 1 {
+					t.Errorf("after one rotation: %d ListAccessKeys calls, want 1", got)
+				}
+				if got := rep.Users[1].AccessKeys[0].ID; got != "AKIAFAKEROTATED00000" {
+					t.Errorf("rotated key ID = %q", got)
+				}
+			}
+		})
+	}
+}
+
+// Key lookups stop when the rate would outlast the refresh, and the users
+// left are looked up at the next refresh, not those already done.
+func TestAccessKeyIDsCarryOver(t *testing.T) {
+	src, _, s := enrichedSource(t, awsapi.SourceOptions{AccessKeyIDs: true, AccessKeyIDsRate: 1e-6})
+	setUsers(s, fakeUsers(3, 0, 1))
+	// Refreshes always have a deadline (--report.timeout): the wait for the
+	// second call would outlast it.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	rep, err := src.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := func(rep *report.Report) int {
+		n := 0
+		for _, u := range rep.Users {
+			if u.AccessKeys[0].ID != "" {
+				n++
+			}
+		}
+		return n
+	}
+	if got := named(rep); got != 1 || !lookupOf(rep, report.LookupAccessKeyIDs).OK {
+		t.Errorf("starved: %d keys named, lookup %+v; want 1 (the burst), OK", got, lookupOf(rep, report.LookupAccessKeyIDs))
+	}
+	awsapi.SetKeyIDRate(src, 1e6)
+	s.ResetRequests()
+	rep = mustFetch(t, src, "free")
+	if got := named(rep); got != 3 {
+		t.Errorf("next refresh: %d keys named, want 3", got)
+	}
+	if got := s.Requests(baseAccount, fakeaws.ListAccessKeys); got != 2 {
+		t.Errorf("next refresh: %d ListAccessKeys calls, want the 2 users left", got)
+	}
+}
+
+// A slot gets no ID when no key, or more than one, was created in the
+// second of its last_rotated; the user is looked up again only when the
+// report changes.
+func TestAccessKeyIDsUnmatched(t *testing.T) {
+	src, _, s := enrichedSource(t, awsapi.SourceOptions{AccessKeyIDs: true})
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	reported := []fakeaws.User{
+		{Name: "replaced", AccessKeys: []fakeaws.AccessKey{{ID: "AKIAOLD0000000000000", Created: created, Active: true}}},
+		{Name: "twins", AccessKeys: []fakeaws.AccessKey{
+			{ID: "AKIATWIN000000000001", Created: created.Add(100 * time.Millisecond), Active: true},
+			{ID: "AKIATWIN000000000002", Created: created.Add(900 * time.Millisecond), Active: true},
+		}},
+	}
+	a := s.DefaultAccount()
+	a.SetCSV(fakeaws.ReportCSV(baseAccount, created, reported))
+	// Since the report was generated, "replaced" got a new key.
+	live := slices.Clone(reported)
+	live[0] = fakeaws.User{Name: "replaced", AccessKeys: []fakeaws.AccessKey{{ID: "AKIANEW0000000000000", Created: created.Add(time.Hour), Active: true}}}
+	a.SetUsers(live)
+
+	for i := range 2 {
+		rep := mustFetch(t, src, fmt.Sprint("fetch ", i))
+		for _, u := range rep.Users {
+			for k, key := range u.AccessKeys {
+				if key.ID != "" {
+					t.Errorf("fetch %d: %s key %d named %s; no key can be matched", i, u.Name, k+1, key.ID)
+				}
+			}
+		}
+	}
+	if got := s.Requests(baseAccount, fakeaws.ListAccessKeys); got != 2 {
+		t.Errorf("%d ListAccessKeys calls in 2 fetches, want 2: unmatched users are not looked up again until the report changes", got)
+	}
+	// The next report shows the new key.
+	a.SetCSV(fakeaws.ReportCSV(baseAccount, created, live))
+	a.Expire()
+	rep := mustFetch(t, src, "new report")
+	if got := rep.Users[1].AccessKeys[0].ID; rep.Users[1].Name != "replaced" || got != "AKIANEW0000000000000" {
+		t.Errorf("after the report caught up: %s key 1 = %q, want AKIANEW0000000000000", rep.Users[1].Name, got)
+	}
+}

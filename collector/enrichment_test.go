@@ -1,0 +1,146 @@
+package collector
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
+)
+
+// enrichedStates adds to sampleStates what the opt-in lookups bring: user
+// and account tags, a key ID, the password policy and the lookups' status.
+func enrichedStates() []*refresh.State {
+	states := sampleStates()
+	read := time.Date(2026, 11, 27, 1, 1, 0, 0, time.UTC)
+
+	first := *states[0]
+	rep := *first.Report
+	rep.Users = append([]report.User(nil), rep.Users...)
+	rep.Users[1].Tags = []report.Tag{{Key: "owner", Value: "platform"}, {Key: "cost-center", Value: "42"}}
+	rep.Users[1].AccessKeys[0].ID = "AKIAEXAMPLE000000001"
+	rep.Users[2].Tags = []report.Tag{{Key: "owner", Value: "alice"}}
+	rep.PasswordPolicy = &report.PasswordPolicy{
+		Exists: true, MinimumLength: 14, RequireSymbols: true, RequireNumbers: true,
+		ExpirePasswords: true, MaxAge: 90 * 24 * time.Hour, ReusePrevention: 24,
+	}
+	rep.Lookups = []report.LookupStatus{
+		{Lookup: report.LookupUserTags, OK: true, LastSuccess: read},
+		{Lookup: report.LookupAccessKeyIDs, OK: false, LastSuccess: read},
+		{Lookup: report.LookupPasswordPolicy, OK: false},
+	}
+	first.Report = &rep
+	first.AccountTags = []report.Tag{{Key: "environment", Value: "prod"}}
+	states[0] = &first
+
+	second := *states[1]
+	rep2 := *second.Report
+	rep2.PasswordPolicy = &report.PasswordPolicy{}
+	second.Report = &rep2
+	states[1] = &second
+	return states
+}
+
+func TestCollectorExportsEnrichment(t *testing.T) {
+	d, err := newDescs(report.TagKeys{"owner", "cost-center"}, report.TagKeys{"owner", "environment"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := d.collector(enrichedStates)
+	want := `
+# HELP aws_iam_user_tags The user's tags allowed by --aws.user-tags, one label tag_<key> each (empty when the user lacks it); value 1; only for users with at least one. From iam:GetAccountAuthorizationDetails every --aws.user-tags.refresh-interval.
+# TYPE aws_iam_user_tags gauge
+aws_iam_user_tags{account_id="123456789012",tag_cost_center="42",tag_owner="platform",user="ci-deploy"} 1
+aws_iam_user_tags{account_id="123456789012",tag_cost_center="",tag_owner="alice",user="alice@example.com"} 1
+# HELP aws_iam_account_tags The account's tags allowed by --aws.account-tags, one label tag_<key> each (empty when the account lacks it); value 1; only for accounts with at least one. From organizations:ListTagsForResource at each discovery.
+# TYPE aws_iam_account_tags gauge
+aws_iam_account_tags{account_id="123456789012",tag_environment="prod",tag_owner=""} 1
+# HELP aws_iam_access_key_info ID of the access key in this slot, from iam:ListAccessKeys (--aws.access-key-ids); value 1; absent until looked up, and when no key's creation time matches the slot's last rotation.
+# TYPE aws_iam_access_key_info gauge
+aws_iam_access_key_info{access_key_id="AKIAEXAMPLE000000001",account_id="123456789012",key="1",user="ci-deploy"} 1
+# HELP aws_iam_account_password_policy_exists 1 if the account has a password policy, 0 if not (--aws.password-policy); absent when it could not be read.
+# TYPE aws_iam_account_password_policy_exists gauge
+aws_iam_account_password_policy_exists{account_id="123456789012"} 1
+aws_iam_account_password_policy_exists{account_id="210987654321"} 0
+# HELP aws_iam_account_password_policy_minimum_length Minimum password length the account password policy requires.
+# TYPE aws_iam_account_password_policy_minimum_length gauge
+aws_iam_account_password_policy_minimum_length{account_id="123456789012"} 14
+# HELP aws_iam_account_password_policy_max_age_seconds Age after which the account password policy expires passwords, in seconds; absent when passwords do not expire.
+# TYPE aws_iam_account_password_policy_max_age_seconds gauge
+aws_iam_account_password_policy_max_age_seconds{account_id="123456789012"} 7.776e+06
+# HELP aws_iam_account_password_policy_reuse_prevention How many previous passwords the account password policy forbids reusing; 0 when reuse is allowed.
+# TYPE aws_iam_account_password_policy_reuse_prevention gauge
+aws_iam_account_password_policy_reuse_prevention{account_id="123456789012"} 24
+# HELP aws_iam_account_password_policy_rule 1 if the account password policy sets this rule, 0 if not: require_symbols, require_numbers, require_uppercase, require_lowercase, allow_users_to_change_password, expire_passwords, hard_expiry.
+# TYPE aws_iam_account_password_policy_rule gauge
+aws_iam_account_password_policy_rule{account_id="123456789012",rule="allow_users_to_change_password"} 0
+aws_iam_account_password_policy_rule{account_id="123456789012",rule="expire_passwords"} 1
+aws_iam_account_password_policy_rule{account_id="123456789012",rule="hard_expiry"} 0
+aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_lowercase"} 0
+aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_numbers"} 1
+aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_symbols"} 1
+aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_uppercase"} 0
+# HELP iam_credential_exporter_lookup_success 1 if the last attempt of this enrichment lookup (lookup="user_tags"|"access_key_ids"|"password_policy") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.
+# TYPE iam_credential_exporter_lookup_success gauge
+iam_credential_exporter_lookup_success{account_id="123456789012",lookup="access_key_ids"} 0
+iam_credential_exporter_lookup_success{account_id="123456789012",lookup="password_policy"} 0
+iam_credential_exporter_lookup_success{account_id="123456789012",lookup="user_tags"} 1
+# HELP iam_credential_exporter_lookup_last_success_timestamp_seconds When this enrichment lookup last succeeded, Unix seconds: the age of the data it serves.
+# TYPE iam_credential_exporter_lookup_last_success_timestamp_seconds gauge
+iam_credential_exporter_lookup_last_success_timestamp_seconds{account_id="123456789012",lookup="access_key_ids"} 1.79574126e+09
+iam_credential_exporter_lookup_last_success_timestamp_seconds{account_id="123456789012",lookup="user_tags"} 1.79574126e+09
+`
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	names := []string{
+		"aws_iam_user_tags", "aws_iam_account_tags", "aws_iam_access_key_info",
+		"aws_iam_account_password_policy_exists", "aws_iam_account_password_policy_minimum_length",
+		"aws_iam_account_password_policy_max_age_seconds", "aws_iam_account_password_policy_reuse_prevention",
+		"aws_iam_account_password_policy_rule",
+		"iam_credential_exporter_lookup_success", "iam_credential_exporter_lookup_last_success_timestamp_seconds",
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestTagLabelNames(t *testing.T) {
+	got, err := TagLabelNames(report.TagKeys{"owner", "cost-center", "aws:cloudformation:stack-name", "Team", "équipe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"tag_owner", "tag_cost_center", "tag_aws_cloudformation_stack_name", "tag_Team", "tag__quipe"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("TagLabelNames = %v, want %v", got, want)
+	}
+	if _, err := TagLabelNames(report.TagKeys{"cost center", "cost/center"}); err == nil ||
+		!strings.Contains(err.Error(), `tag keys "cost center" and "cost/center" would both be exported as label tag_cost_center`) {
+		t.Errorf("colliding keys: err = %v", err)
+	}
+}
+
+// Without allowlists, the tag metrics have only their fixed labels and are
+// never sent: a report without enrichment exports exactly what it did.
+func TestCollectorWithoutEnrichmentSendsNone(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(testDescs().collector(sampleStates))
+	n, err := testutil.GatherAndCount(reg, "aws_iam_user_tags", "aws_iam_account_tags", "aws_iam_access_key_info",
+		"aws_iam_account_password_policy_exists", "iam_credential_exporter_lookup_success")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d enrichment series without enrichment, want 0", n)
+	}
+}
