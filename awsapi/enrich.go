@@ -68,9 +68,7 @@ func (s *ReportSource) enrich(ctx context.Context, rep *report.Report) {
 				s.tagsByUser = tags
 			}
 		}
-		for i := range rep.Users {
-			rep.Users[i].Tags = s.tagsByUser[rep.Users[i].Name]
-		}
+		rep.UserTags = s.tagsByUser
 		rep.Lookups = append(rep.Lookups, s.userTags.status())
 	}
 	if s.opts.AccessKeyIDs {
@@ -207,6 +205,12 @@ func rotatedOf(u *report.User) [2]int64 {
 // refresh.
 func (s *ReportSource) lookUpKeyIDs(ctx context.Context, rep *report.Report) error {
 	next := make(map[string]keyEntry, len(s.keysByUser))
+	rep.AccessKeyIDs = map[string][2]string{}
+	setKeyIDs := func(name string, e keyEntry) {
+		if e.ids != [2]string{} {
+			rep.AccessKeyIDs[name] = e.ids
+		}
+	}
 	var pending []*report.User
 	for i := range rep.Users {
 		u := &rep.Users[i]
@@ -217,7 +221,7 @@ func (s *ReportSource) lookUpKeyIDs(ctx context.Context, rep *report.Report) err
 		}
 		if e, ok := s.keysByUser[u.Name]; ok && e.rotated == want {
 			next[u.Name] = e
-			setKeyIDs(u, e)
+			setKeyIDs(u.Name, e)
 			continue
 		}
 		pending = append(pending, u)
@@ -247,15 +251,9 @@ func (s *ReportSource) lookUpKeyIDs(ctx context.Context, rep *report.Report) err
 				"user", u.Name, "unmatched", unmatched)
 		}
 		next[u.Name] = e
-		setKeyIDs(u, e)
+		setKeyIDs(u.Name, e)
 	}
 	return nil
-}
-
-func setKeyIDs(u *report.User, e keyEntry) {
-	for i := range u.AccessKeys {
-		u.AccessKeys[i].ID = e.ids[i]
-	}
 }
 
 // matchKeys gives each slot the key created in the second of its

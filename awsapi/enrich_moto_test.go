@@ -102,18 +102,18 @@ func TestEnrichmentAgainstMoto(t *testing.T) {
 
 	rep := fetch("first")
 	// IAM user tag keys are case-insensitive: Owner is the allowed owner.
-	if got, want := user(rep, "alice").Tags, []report.Tag{{Key: "owner", Value: "team-a"}, {Key: "team", Value: "payments"}}; !slices.Equal(got, want) {
+	if got, want := rep.UserTags[user(rep, "alice").Name], []report.Tag{{Key: "owner", Value: "team-a"}, {Key: "team", Value: "payments"}}; !slices.Equal(got, want) {
 		t.Errorf("alice's tags = %q, want %q", got, want)
 	}
 	for _, name := range []string{"bob", "carol"} {
-		if got := user(rep, name).Tags; got != nil {
+		if got := rep.UserTags[user(rep, name).Name]; got != nil {
 			t.Errorf("%s's tags = %q, want none", name, got)
 		}
 	}
-	if got := user(rep, "alice").AccessKeys[0].ID; got != aliceKey {
+	if got := rep.AccessKeyIDs[user(rep, "alice").Name][0]; got != aliceKey {
 		t.Errorf("alice's key 1 = %q, want %q", got, aliceKey)
 	}
-	if got := user(rep, "bob").AccessKeys[0].ID; got != bobKey {
+	if got := rep.AccessKeyIDs[user(rep, "bob").Name][0]; got != bobKey {
 		t.Errorf("bob's key 1 = %q, want %q", got, bobKey)
 	}
 	want := report.PasswordPolicy{Exists: true, MinimumLength: 14, ReusePrevention: 24, MaxAge: 90 * 24 * time.Hour,
@@ -137,7 +137,7 @@ func TestEnrichmentAgainstMoto(t *testing.T) {
 	if got := after["GetAccountPasswordPolicy "] - before["GetAccountPasswordPolicy "]; got != 1 {
 		t.Errorf("steady state: %d GetAccountPasswordPolicy calls, want 1", got)
 	}
-	if got := user(rep, "alice").AccessKeys[0].ID; got != aliceKey {
+	if got := rep.AccessKeyIDs[user(rep, "alice").Name][0]; got != aliceKey {
 		t.Errorf("steady state: alice's key 1 = %q, want %q from the cache", got, aliceKey)
 	}
 
@@ -156,9 +156,9 @@ func TestEnrichmentAgainstMoto(t *testing.T) {
 	rep = fetch("after rotation")
 	var ids []string
 	for _, u := range rep.Users {
-		for _, k := range u.AccessKeys {
-			if k.ID != "" {
-				ids = append(ids, u.Name+" "+k.ID)
+		for _, id := range rep.AccessKeyIDs[u.Name] {
+			if id != "" {
+				ids = append(ids, u.Name+" "+id)
 			}
 		}
 	}

@@ -74,10 +74,8 @@ func lookupOf(rep *report.Report, l report.Lookup) report.LookupStatus {
 // ownerTags maps each user with tags to its tags, as "key=value" strings.
 func ownerTags(rep *report.Report) map[string]string {
 	out := map[string]string{}
-	for _, u := range rep.Users {
-		if len(u.Tags) > 0 {
-			out[u.Name] = fmt.Sprint(u.Tags)
-		}
+	for name, tags := range rep.UserTags {
+		out[name] = fmt.Sprint(tags)
 	}
 	return out
 }
@@ -192,16 +190,16 @@ func TestEnrichmentAccessDenied(t *testing.T) {
 			}
 			switch tc.lookup {
 			case report.LookupUserTags:
-				if rep.Users[1].Tags != nil || rep.Users[1].AccessKeys[0].ID == "" || rep.PasswordPolicy == nil {
-					t.Errorf("tags denied: tags %v, key ID %q, policy %v; want no tags, the rest", rep.Users[1].Tags, rep.Users[1].AccessKeys[0].ID, rep.PasswordPolicy)
+				if rep.UserTags[rep.Users[1].Name] != nil || rep.AccessKeyIDs[rep.Users[1].Name][0] == "" || rep.PasswordPolicy == nil {
+					t.Errorf("tags denied: tags %v, key ID %q, policy %v; want no tags, the rest", rep.UserTags[rep.Users[1].Name], rep.AccessKeyIDs[rep.Users[1].Name][0], rep.PasswordPolicy)
 				}
 			case report.LookupAccessKeyIDs:
-				if rep.Users[1].Tags == nil || rep.Users[1].AccessKeys[0].ID != "" || rep.PasswordPolicy == nil {
-					t.Errorf("keys denied: tags %v, key ID %q, policy %v; want no key ID, the rest", rep.Users[1].Tags, rep.Users[1].AccessKeys[0].ID, rep.PasswordPolicy)
+				if rep.UserTags[rep.Users[1].Name] == nil || rep.AccessKeyIDs[rep.Users[1].Name][0] != "" || rep.PasswordPolicy == nil {
+					t.Errorf("keys denied: tags %v, key ID %q, policy %v; want no key ID, the rest", rep.UserTags[rep.Users[1].Name], rep.AccessKeyIDs[rep.Users[1].Name][0], rep.PasswordPolicy)
 				}
 			case report.LookupPasswordPolicy:
-				if rep.Users[1].Tags == nil || rep.Users[1].AccessKeys[0].ID == "" || rep.PasswordPolicy != nil {
-					t.Errorf("policy denied: tags %v, key ID %q, policy %v; want no policy, the rest", rep.Users[1].Tags, rep.Users[1].AccessKeys[0].ID, rep.PasswordPolicy)
+				if rep.UserTags[rep.Users[1].Name] == nil || rep.AccessKeyIDs[rep.Users[1].Name][0] == "" || rep.PasswordPolicy != nil {
+					t.Errorf("policy denied: tags %v, key ID %q, policy %v; want no policy, the rest", rep.UserTags[rep.Users[1].Name], rep.AccessKeyIDs[rep.Users[1].Name][0], rep.PasswordPolicy)
 				}
 			}
 			// Permitted again: logged, and the data comes back.
@@ -265,7 +263,7 @@ func TestEnrichmentCallCounts(t *testing.T) {
 			}
 			ids := 0
 			for _, u := range rep.Users {
-				if u.AccessKeys[0].ID != "" {
+				if rep.AccessKeyIDs[u.Name][0] != "" {
 					ids++
 				}
 			}
@@ -290,7 +288,7 @@ func TestEnrichmentCallCounts(t *testing.T) {
 				if got := counts()[fakeaws.ListAccessKeys]; got != 1 {
 					t.Errorf("after one rotation: %d ListAccessKeys calls, want 1", got)
 				}
-				if got := rep.Users[1].AccessKeys[0].ID; got != "AKIAFAKEROTATED00000" {
+				if got := rep.AccessKeyIDs[rep.Users[1].Name][0]; got != "AKIAFAKEROTATED00000" {
 					t.Errorf("rotated key ID = %q", got)
 				}
 			}
@@ -314,7 +312,7 @@ func TestAccessKeyIDsCarryOver(t *testing.T) {
 	named := func(rep *report.Report) int {
 		n := 0
 		for _, u := range rep.Users {
-			if u.AccessKeys[0].ID != "" {
+			if rep.AccessKeyIDs[u.Name][0] != "" {
 				n++
 			}
 		}
@@ -356,12 +354,8 @@ func TestAccessKeyIDsUnmatched(t *testing.T) {
 
 	for i := range 2 {
 		rep := mustFetch(t, src, fmt.Sprint("fetch ", i))
-		for _, u := range rep.Users {
-			for k, key := range u.AccessKeys {
-				if key.ID != "" {
-					t.Errorf("fetch %d: %s key %d named %s; no key can be matched", i, u.Name, k+1, key.ID)
-				}
-			}
+		if len(rep.AccessKeyIDs) != 0 {
+			t.Errorf("fetch %d: key IDs %v; no key can be matched", i, rep.AccessKeyIDs)
 		}
 	}
 	if got := s.Requests(baseAccount, fakeaws.ListAccessKeys); got != 2 {
@@ -371,7 +365,7 @@ func TestAccessKeyIDsUnmatched(t *testing.T) {
 	a.SetCSV(fakeaws.ReportCSV(baseAccount, created, live))
 	a.Expire()
 	rep := mustFetch(t, src, "new report")
-	if got := rep.Users[1].AccessKeys[0].ID; rep.Users[1].Name != "replaced" || got != "AKIANEW0000000000000" {
+	if got := rep.AccessKeyIDs[rep.Users[1].Name][0]; rep.Users[1].Name != "replaced" || got != "AKIANEW0000000000000" {
 		t.Errorf("after the report caught up: %s key 1 = %q, want AKIANEW0000000000000", rep.Users[1].Name, got)
 	}
 }

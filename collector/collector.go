@@ -219,17 +219,18 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 		timestamp(ch, c.passwordLastChanged, u.PasswordLastChanged, id, u.Name)
 		timestamp(ch, c.passwordNextRotation, u.PasswordNextRotation, id, u.Name)
 		flagMetric(ch, c.mfaActive, u.MFAActive, id, u.Name)
-		if len(u.Tags) > 0 {
-			ch <- prometheus.MustNewConstMetric(c.userTags, prometheus.GaugeValue, 1, tagValues(c.userTagKeys, u.Tags, id, u.Name)...)
+		if tags := rep.UserTags[u.Name]; len(tags) > 0 {
+			ch <- prometheus.MustNewConstMetric(c.userTags, prometheus.GaugeValue, 1, tagValues(c.userTagKeys, tags, id, u.Name)...)
 		}
+		keyIDs := rep.AccessKeyIDs[u.Name]
 		for k := range u.AccessKeys {
 			key := &u.AccessKeys[k]
 			slot := slotNames[k]
 			flagMetric(ch, c.keyActive, key.Active, id, u.Name, slot)
 			timestamp(ch, c.keyLastRotated, key.LastRotated, id, u.Name, slot)
 			timestamp(ch, c.keyLastUsed, key.LastUsed, id, u.Name, slot)
-			if key.ID != "" {
-				ch <- prometheus.MustNewConstMetric(c.keyID, prometheus.GaugeValue, 1, id, u.Name, slot, key.ID)
+			if keyID := keyIDs[k]; keyID != "" {
+				ch <- prometheus.MustNewConstMetric(c.keyID, prometheus.GaugeValue, 1, id, u.Name, slot, keyID)
 			}
 			if key.LastUsed.Status == report.Present {
 				ch <- prometheus.MustNewConstMetric(c.keyInfo, prometheus.GaugeValue, 1,

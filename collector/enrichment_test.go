@@ -20,10 +20,12 @@ func enrichedStates() []*refresh.State {
 
 	first := *states[0]
 	rep := *first.Report
-	rep.Users = append([]report.User(nil), rep.Users...)
-	rep.Users[1].Tags = []report.Tag{{Key: "owner", Value: "platform"}, {Key: "cost-center", Value: "42"}}
-	rep.Users[1].AccessKeys[0].ID = "AKIAEXAMPLE000000001"
-	rep.Users[2].Tags = []report.Tag{{Key: "owner", Value: "alice"}}
+	rep.UserTags = map[string][]report.Tag{
+		"ci-deploy":         {{Key: "owner", Value: "platform"}, {Key: "cost-center", Value: "42"}},
+		"alice@example.com": {{Key: "owner", Value: "alice"}},
+		"gone":              {{Key: "owner", Value: "nobody"}}, // deleted since the report: not exported
+	}
+	rep.AccessKeyIDs = map[string][2]string{"ci-deploy": {"AKIAEXAMPLE000000001", ""}}
 	rep.PasswordPolicy = &report.PasswordPolicy{
 		Exists: true, MinimumLength: 14, RequireSymbols: true, RequireNumbers: true,
 		ExpirePasswords: true, MaxAge: 90 * 24 * time.Hour, ReusePrevention: 24,

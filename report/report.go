@@ -68,9 +68,6 @@ type AccessKey struct {
 	LastUsed        Timestamp
 	LastUsedRegion  Text
 	LastUsedService Text
-	// ID is the access key ID, from iam:ListAccessKeys; "" when not looked
-	// up, or when no key's creation time matched LastRotated.
-	ID string
 }
 
 // Certificate is one of the two X.509 signing-certificate slots of a user.
@@ -93,9 +90,6 @@ type User struct {
 	MFAActive            Flag
 	AccessKeys           [2]AccessKey
 	Certificates         [2]Certificate
-	// Tags are the user's allow-listed tags, from
-	// iam:GetAccountAuthorizationDetails; nil when none or not looked up.
-	Tags []Tag
 }
 
 // RootUserName is the user column of the root row.
@@ -117,6 +111,15 @@ type Report struct {
 	BadCells int
 	// Duplicates counts rows dropped because a later row had the same ARN.
 	Duplicates int
+	// UserTags holds the allow-listed tags (iam:GetAccountAuthorizationDetails)
+	// of each user that has one, by user name; nil when not looked up.
+	// Enrichment is kept beside the rows, not in them, so that a report
+	// without it costs no memory per user.
+	UserTags map[string][]Tag
+	// AccessKeyIDs holds the IDs (iam:ListAccessKeys) of each user's key
+	// slots, by user name, for the users with a known ID; "" for a slot
+	// without one. Nil when not looked up.
+	AccessKeyIDs map[string][2]string
 	// PasswordPolicy is the account's password policy; nil when not looked
 	// up (or never read successfully).
 	PasswordPolicy *PasswordPolicy
