@@ -22,6 +22,7 @@ import (
 type enrichment struct {
 	userTags   lookup
 	tagsByUser map[string][]report.Tag
+	exemptions userExemptions
 
 	keyIDs     lookup
 	keysByUser map[string]keyEntry
@@ -61,14 +62,18 @@ func (s *ReportSource) initEnrichment() {
 // rep, which is not published yet. A failed lookup never fails the refresh:
 // the report is served with the last good data of that lookup.
 func (s *ReportSource) enrich(ctx context.Context, rep *report.Report) {
-	if len(s.opts.UserTags) > 0 {
+	if len(s.opts.UserTags) > 0 || s.opts.Exemptions {
 		if s.userTags.due(s.opts.UserTagsInterval) {
-			tags, err := s.readUserTags(ctx)
+			tags, exemptions, err := s.readUserTags(ctx)
 			if s.done(&s.userTags, err, "the user tags", "aws_iam_user_tags") {
-				s.tagsByUser = tags
+				s.tagsByUser, s.exemptions = tags, exemptions
+				for _, bad := range exemptions.invalid {
+					s.logger.Warn("malformed exemption tag; it exempts nothing", "user", bad.User, "tag", bad.Key, "problem", bad.Problem)
+				}
 			}
 		}
 		rep.UserTags = s.tagsByUser
+		rep.Exemptions, rep.InvalidExemptions = s.exemptions.valid, s.exemptions.invalid
 		rep.Lookups = append(rep.Lookups, s.userTags.status())
 	}
 	if s.opts.AccessKeyIDs {
@@ -137,12 +142,23 @@ func isAccessDenied(err error) bool {
 	return code == "AccessDenied" || code == "AccessDeniedException"
 }
 
+// userExemptions are the exemption tags of an account's users.
+type userExemptions struct {
+	valid   map[string][]report.Exemption
+	invalid []report.InvalidExemption
+}
+
 // readUserTags lists the users with their tags, 1,000 a page (IAM's
 // maximum; it may return fewer while IsTruncated), and keeps the allowed
-// ones. The listing stops at the report's user limit, so that memory stays
-// bounded as the report's does.
-func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Tag, error) {
+// ones and, when asked for, the exemptions. The listing stops at the
+// report's user limit, so that memory stays bounded as the report's does.
+func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Tag, userExemptions, error) {
 	tags := map[string][]report.Tag{}
+	var ex userExemptions
+	if s.opts.Exemptions {
+		ex.valid = map[string][]report.Exemption{}
+	}
+	now := time.Now()
 	pages := iam.NewGetAccountAuthorizationDetailsPaginator(s.client, &iam.GetAccountAuthorizationDetailsInput{
 		Filter:   []types.EntityType{types.EntityTypeUser},
 		MaxItems: aws.Int32(1000),
@@ -153,29 +169,46 @@ func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Ta
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, err
+			return nil, ex, err
 		}
 		// The paginator would follow a repeated marker until the deadline.
 		marker := aws.ToString(page.Marker)
 		if marker != "" && marker == prevMarker {
-			return nil, errors.New("GetAccountAuthorizationDetails returned the same Marker twice")
+			return nil, ex, errors.New("GetAccountAuthorizationDetails returned the same Marker twice")
 		}
 		prevMarker = marker
 		users += len(page.UserDetailList)
 		if users > limit {
-			return nil, fmt.Errorf("GetAccountAuthorizationDetails lists more than %d users (--report.max-users)", limit)
+			return nil, ex, fmt.Errorf("GetAccountAuthorizationDetails lists more than %d users (--report.max-users)", limit)
 		}
 		for _, u := range page.UserDetailList {
+			name := aws.ToString(u.UserName)
 			all := make([]report.Tag, len(u.Tags))
 			for i, t := range u.Tags {
 				all[i] = report.Tag{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value)}
 			}
 			if sel := s.opts.UserTags.Select(all); len(sel) > 0 {
-				tags[aws.ToString(u.UserName)] = sel
+				tags[name] = sel
+			}
+			if s.opts.Exemptions {
+				ex.add(name, all, now)
 			}
 		}
 	}
-	return tags, nil
+	return tags, ex, nil
+}
+
+func (ex *userExemptions) add(user string, tags []report.Tag, now time.Time) {
+	for _, t := range tags {
+		e, ok, err := report.ParseExemption(t.Key, t.Value, now)
+		switch {
+		case !ok:
+		case err != nil:
+			ex.invalid = append(ex.invalid, report.InvalidExemption{User: user, Key: t.Key, Problem: err.Error()})
+		default:
+			ex.valid[user] = append(ex.valid[user], e)
+		}
+	}
 }
 
 // keyEntry is what ListAccessKeys said about a user's keys, valid while the

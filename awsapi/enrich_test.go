@@ -369,3 +369,35 @@ func TestAccessKeyIDsUnmatched(t *testing.T) {
 		t.Errorf("after the report caught up: %s key 1 = %q, want AKIANEW0000000000000", rep.Users[1].Name, got)
 	}
 }
+
+// Exemptions are read with the user tags' call, even without an allowlist;
+// a malformed one is kept apart, and logged, never honoured.
+func TestExemptions(t *testing.T) {
+	src, logs, s := enrichedSource(t, awsapi.SourceOptions{Exemptions: true, UserTagsInterval: time.Hour})
+	end := time.Now().UTC().AddDate(0, 1, 0)
+	setUsers(s, []fakeaws.User{
+		{Name: "vendor-appliance", Tags: []fakeaws.Tag{
+			{Key: "iam-credential-exemption:key-rotation", Value: end.Format(time.DateOnly) + " SEC-1234 appliance cannot rotate"},
+			{Key: "owner", Value: "team-a"},
+		}},
+		{Name: "break-glass", Tags: []fakeaws.Tag{{Key: "iam-credential-exemption:mfa", Value: end.Format(time.DateOnly) + " kept offline"}}},
+		{Name: "plain"},
+	})
+	rep := mustFetch(t, src, "fetch")
+	want := []report.Exemption{{Policy: "key-rotation", End: time.Date(end.Year(), end.Month(), end.Day()+1, 0, 0, 0, 0, time.UTC), Reason: "SEC-1234 appliance cannot rotate"}}
+	if got := rep.Exemptions["vendor-appliance"]; !slices.Equal(got, want) || len(rep.Exemptions) != 1 {
+		t.Errorf("exemptions = %v, want vendor-appliance's %v", rep.Exemptions, want)
+	}
+	if len(rep.InvalidExemptions) != 1 || rep.InvalidExemptions[0].User != "break-glass" || !strings.Contains(rep.InvalidExemptions[0].Problem, `unknown policy "mfa"`) {
+		t.Errorf("invalid exemptions = %+v, want break-glass's unknown policy", rep.InvalidExemptions)
+	}
+	if rep.UserTags != nil && len(rep.UserTags) != 0 {
+		t.Errorf("user tags without an allowlist: %v", rep.UserTags)
+	}
+	if !strings.Contains(logs.String(), "malformed exemption tag") || !strings.Contains(logs.String(), "user=break-glass") {
+		t.Errorf("the malformed exemption is not logged with its user:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), "kept offline") {
+		t.Errorf("the tag's value reached the log:\n%s", logs)
+	}
+}

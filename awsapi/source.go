@@ -54,6 +54,9 @@ type SourceOptions struct {
 	// iam:GetAccountAuthorizationDetails every UserTagsInterval.
 	UserTags         report.TagKeys
 	UserTagsInterval time.Duration
+	// Exemptions reads the users' exemption tags (see report.ParseExemption)
+	// with the same call and on the same interval as UserTags.
+	Exemptions bool
 	// AccessKeyIDs looks the access key IDs up with iam:ListAccessKeys, for
 	// the users whose keys changed, at most AccessKeyIDsRate calls per
 	// second.

@@ -45,11 +45,12 @@ type descs struct {
 	reportGenerated, reportUsers                    *prometheus.Desc
 	accountInfo                                     *prometheus.Desc
 
-	userTags, accountTags, keyID                *prometheus.Desc
-	policyExists, policyMinLength, policyMaxAge *prometheus.Desc
-	policyReusePrevention, policyRule           *prometheus.Desc
-	lookupSuccess, lookupLastSuccess            *prometheus.Desc
-	userTagKeys, accountTagKeys                 report.TagKeys
+	userTags, accountTags, keyID                  *prometheus.Desc
+	policyExists, policyMinLength, policyMaxAge   *prometheus.Desc
+	policyReusePrevention, policyRule             *prometheus.Desc
+	lookupSuccess, lookupLastSuccess              *prometheus.Desc
+	exemptionEnd, invalidExemptions, keyNeverUsed *prometheus.Desc
+	userTagKeys, accountTagKeys                   report.TagKeys
 
 	refreshSuccess, lastSuccess, refreshDuration *prometheus.Desc
 	refreshes, failures, parseErrors             *prometheus.Desc
@@ -103,6 +104,9 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 		policyMaxAge:          d(namespace+"_account_password_policy_max_age_seconds", "Age after which the account password policy expires passwords, in seconds; absent when passwords do not expire.", account),
 		policyReusePrevention: d(namespace+"_account_password_policy_reuse_prevention", "How many previous passwords the account password policy forbids reusing; 0 when reuse is allowed.", account),
 		policyRule:            d(namespace+"_account_password_policy_rule", "1 if the account password policy sets this rule, 0 if not: require_symbols, require_numbers, require_uppercase, require_lowercase, allow_users_to_change_password, expire_passwords, hard_expiry.", []string{"account_id", "rule"}),
+		exemptionEnd:          d(namespace+"_user_exemption_end_timestamp_seconds", "When the user's exemption from this policy ends, Unix seconds (midnight UTC after the date of its iam-credential-exemption:<policy> tag; --aws.exemptions); ended exemptions included, so compare with time().", []string{"account_id", "user", "policy", "reason"}),
+		invalidExemptions:     d(exporter+"_invalid_exemptions", "Malformed iam-credential-exemption:* user tags in the account, which exempt nothing (--aws.exemptions); the log names each.", account),
+		keyNeverUsed:          d(namespace+"_access_key_never_used", "1 if the key in this slot has never been used (the report's last used date is N/A), 0 if it has; absent when the slot holds no key or the report cannot say (the 16-column layout has no last-used column)."+fromCache, key),
 		lookupSuccess:         d(exporter+"_lookup_success", "1 if the last attempt of this enrichment lookup (lookup=\"user_tags\"|\"access_key_ids\"|\"password_policy\") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.", lookup),
 		lookupLastSuccess:     d(exporter+"_lookup_last_success_timestamp_seconds", "When this enrichment lookup last succeeded, Unix seconds: the age of the data it serves.", lookup),
 
@@ -154,6 +158,7 @@ func (c *accountCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.certActive, c.certLastRotated, c.reportGenerated, c.reportUsers, c.accountInfo,
 		c.userTags, c.accountTags, c.keyID, c.policyExists, c.policyMinLength, c.policyMaxAge,
 		c.policyReusePrevention, c.policyRule, c.lookupSuccess, c.lookupLastSuccess,
+		c.exemptionEnd, c.invalidExemptions, c.keyNeverUsed,
 		c.refreshSuccess, c.lastSuccess, c.refreshDuration, c.refreshes, c.failures, c.parseErrors,
 	} {
 		ch <- d
@@ -209,6 +214,9 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 	if p := rep.PasswordPolicy; p != nil {
 		c.collectPasswordPolicy(ch, id, p)
 	}
+	if rep.Exemptions != nil {
+		ch <- prometheus.MustNewConstMetric(c.invalidExemptions, prometheus.GaugeValue, float64(len(rep.InvalidExemptions)), id)
+	}
 
 	for i := range rep.Users {
 		u := &rep.Users[i]
@@ -222,6 +230,9 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 		if tags := rep.UserTags[u.Name]; len(tags) > 0 {
 			ch <- prometheus.MustNewConstMetric(c.userTags, prometheus.GaugeValue, 1, tagValues(c.userTagKeys, tags, id, u.Name)...)
 		}
+		for _, e := range rep.Exemptions[u.Name] {
+			ch <- prometheus.MustNewConstMetric(c.exemptionEnd, prometheus.GaugeValue, float64(e.End.Unix()), id, u.Name, e.Policy, e.Reason)
+		}
 		keyIDs := rep.AccessKeyIDs[u.Name]
 		for k := range u.AccessKeys {
 			key := &u.AccessKeys[k]
@@ -229,6 +240,14 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 			flagMetric(ch, c.keyActive, key.Active, id, u.Name, slot)
 			timestamp(ch, c.keyLastRotated, key.LastRotated, id, u.Name, slot)
 			timestamp(ch, c.keyLastUsed, key.LastUsed, id, u.Name, slot)
+			if key.LastRotated.Status == report.Present {
+				switch key.LastUsed.Status {
+				case report.Present:
+					ch <- prometheus.MustNewConstMetric(c.keyNeverUsed, prometheus.GaugeValue, 0, id, u.Name, slot)
+				case report.NotApplicable:
+					ch <- prometheus.MustNewConstMetric(c.keyNeverUsed, prometheus.GaugeValue, 1, id, u.Name, slot)
+				}
+			}
 			if keyID := keyIDs[k]; keyID != "" {
 				ch <- prometheus.MustNewConstMetric(c.keyID, prometheus.GaugeValue, 1, id, u.Name, slot, keyID)
 			}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,10 @@ func enrichedStates() []*refresh.State {
 		"gone":              {{Key: "owner", Value: "nobody"}}, // deleted since the report: not exported
 	}
 	rep.AccessKeyIDs = map[string][2]string{"ci-deploy": {"AKIAEXAMPLE000000001", ""}}
+	rep.Exemptions = map[string][]report.Exemption{
+		"ci-deploy": {{Policy: "key-rotation", End: time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC), Reason: "SEC-1234 vendor appliance"}},
+	}
+	rep.InvalidExemptions = []report.InvalidExemption{{User: "alice@example.com", Key: "iam-credential-exemption:mfa", Problem: "unknown policy"}}
 	rep.PasswordPolicy = &report.PasswordPolicy{
 		Exists: true, MinimumLength: 14, RequireSymbols: true, RequireNumbers: true,
 		ExpirePasswords: true, MaxAge: 90 * 24 * time.Hour, ReusePrevention: 24,
@@ -86,6 +91,12 @@ aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_low
 aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_numbers"} 1
 aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_symbols"} 1
 aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_uppercase"} 0
+# HELP aws_iam_user_exemption_end_timestamp_seconds When the user's exemption from this policy ends, Unix seconds (midnight UTC after the date of its iam-credential-exemption:<policy> tag; --aws.exemptions); ended exemptions included, so compare with time().
+# TYPE aws_iam_user_exemption_end_timestamp_seconds gauge
+aws_iam_user_exemption_end_timestamp_seconds{account_id="123456789012",policy="key-rotation",reason="SEC-1234 vendor appliance",user="ci-deploy"} 1.8065376e+09
+# HELP iam_credential_exporter_invalid_exemptions Malformed iam-credential-exemption:* user tags in the account, which exempt nothing (--aws.exemptions); the log names each.
+# TYPE iam_credential_exporter_invalid_exemptions gauge
+iam_credential_exporter_invalid_exemptions{account_id="123456789012"} 1
 # HELP iam_credential_exporter_lookup_success 1 if the last attempt of this enrichment lookup (lookup="user_tags"|"access_key_ids"|"password_policy") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.
 # TYPE iam_credential_exporter_lookup_success gauge
 iam_credential_exporter_lookup_success{account_id="123456789012",lookup="access_key_ids"} 0
@@ -104,6 +115,7 @@ iam_credential_exporter_lookup_last_success_timestamp_seconds{account_id="123456
 		"aws_iam_account_password_policy_max_age_seconds", "aws_iam_account_password_policy_reuse_prevention",
 		"aws_iam_account_password_policy_rule",
 		"iam_credential_exporter_lookup_success", "iam_credential_exporter_lookup_last_success_timestamp_seconds",
+		"aws_iam_user_exemption_end_timestamp_seconds", "iam_credential_exporter_invalid_exemptions",
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
@@ -144,5 +156,38 @@ func TestCollectorWithoutEnrichmentSendsNone(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("%d enrichment series without enrichment, want 0", n)
+	}
+}
+
+// A report in the older 16-column layout cannot say whether a key was used:
+// neither last_used nor never_used is exported, so no rule can take the key
+// for one never used (it would fire IAMCredentialAccessKeyUnused on a key in
+// daily use).
+func TestLegacyLayoutLeavesKeyUseUnknown(t *testing.T) {
+	f, err := os.Open("../report/testdata/legacy_16col.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := report.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := &refresh.State{AccountID: rep.AccountID, Report: rep}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(testDescs().collector(func() []*refresh.State { return []*refresh.State{state} }))
+	keys, err := testutil.GatherAndCount(reg, "aws_iam_access_key_last_rotated_timestamp_seconds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys == 0 {
+		t.Fatal("the legacy fixture has no access key: the test would prove nothing")
+	}
+	n, err := testutil.GatherAndCount(reg, "aws_iam_access_key_never_used", "aws_iam_access_key_last_used_timestamp_seconds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d last-used or never-used series from a report without last-used columns, want 0", n)
 	}
 }

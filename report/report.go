@@ -116,6 +116,12 @@ type Report struct {
 	// Enrichment is kept beside the rows, not in them, so that a report
 	// without it costs no memory per user.
 	UserTags map[string][]Tag
+	// Exemptions holds the well-formed exemption tags of each user that has
+	// one, by user name, ended ones included; InvalidExemptions the
+	// malformed ones, which exempt nothing. Exemptions is nil when
+	// exemptions are not read, and empty when none is set.
+	Exemptions        map[string][]Exemption
+	InvalidExemptions []InvalidExemption
 	// AccessKeyIDs holds the IDs (iam:ListAccessKeys) of each user's key
 	// slots, by user name, for the users with a known ID; "" for a slot
 	// without one. Nil when not looked up.

@@ -66,6 +66,7 @@ type options struct {
 	userTags         []string
 	userTagsInterval time.Duration
 	accountTags      []string
+	exemptions       bool
 	accessKeyIDs     bool
 	accessKeyIDsRate float64
 	passwordPolicy   bool
@@ -128,10 +129,12 @@ func run() int {
 		Default("5").IntVar(&opts.concurrency)
 	app.Flag("aws.user-tags", "IAM user tag keys to export as labels of aws_iam_user_tags, read with iam:GetAccountAuthorizationDetails; repeatable or comma-separated; added to the config file's user_tags. Default: none (no tags read).").
 		PlaceHolder("KEY,...").StringsVar(&opts.userTags)
-	app.Flag("aws.user-tags.refresh-interval", "How often each account's user tags are read again; a failed read is retried at the next refresh. Default: 6h.").
+	app.Flag("aws.user-tags.refresh-interval", "How often each account's user tags (and exemptions) are read again; a failed read is retried at the next refresh. Default: 6h.").
 		Default("6h").DurationVar(&opts.userTagsInterval)
 	app.Flag("aws.account-tags", "Account tag keys to export as labels of aws_iam_account_tags, read with organizations:ListTagsForResource at each discovery; needs Organizations discovery; repeatable or comma-separated; added to the config file's account_tags. Default: none.").
 		PlaceHolder("KEY,...").StringsVar(&opts.accountTags)
+	app.Flag("aws.exemptions", "Read the users' iam-credential-exemption:<policy> tags (with iam:GetAccountAuthorizationDetails, on --aws.user-tags.refresh-interval) and export them as aws_iam_user_exemption_end_timestamp_seconds, which the alert rules honour until the exemption's end date. Default: false.").
+		BoolVar(&opts.exemptions)
 	app.Flag("aws.access-key-ids", "Export aws_iam_access_key_info with each key's ID, looked up with iam:ListAccessKeys for the users whose keys changed since their last lookup. Default: false.").
 		BoolVar(&opts.accessKeyIDs)
 	app.Flag("aws.access-key-ids.rate", "Most iam:ListAccessKeys calls per second per account. Default: 5.").
@@ -304,8 +307,8 @@ func (o options) validate() error {
 	if o.reportFile != "" && (len(o.roleARNs) > 0 || o.organization || o.configFile != "") {
 		return errors.New("--report.file reads one report from disk; it excludes --aws.role-arn, --aws.organization and --config.file")
 	}
-	if o.reportFile != "" && (len(o.userTags) > 0 || len(o.accountTags) > 0 || o.accessKeyIDs || o.passwordPolicy) {
-		return errors.New("--report.file reads one report from disk; --aws.user-tags, --aws.account-tags, --aws.access-key-ids and --aws.password-policy read AWS")
+	if o.reportFile != "" && (len(o.userTags) > 0 || len(o.accountTags) > 0 || o.exemptions || o.accessKeyIDs || o.passwordPolicy) {
+		return errors.New("--report.file reads one report from disk; --aws.user-tags, --aws.account-tags, --aws.exemptions, --aws.access-key-ids and --aws.password-policy read AWS")
 	}
 	if len(o.accountTags) > 0 && !o.organization && o.configFile == "" {
 		return errors.New("--aws.account-tags: account tags are read from Organizations; enable discovery with --aws.organization or organization: in --config.file")

@@ -64,7 +64,7 @@ func TestValidate(t *testing.T) {
 		{name: "no request limit", change: func(o *options) { o.maxRequests = 0 }},
 		{name: "every enrichment", change: func(o *options) {
 			o.organization, o.userTags, o.accountTags = true, []string{"owner,team", "cost-center"}, []string{"owner"}
-			o.accessKeyIDs, o.passwordPolicy = true, true
+			o.accessKeyIDs, o.passwordPolicy, o.exemptions = true, true, true
 		}},
 		// IAM user tag keys are case-insensitive: the second Owner is the same key.
 		{name: "a tag key given twice", change: func(o *options) { o.userTags = []string{"owner", "Owner", " team ,"} }},
@@ -134,6 +134,8 @@ func TestValidate(t *testing.T) {
 			wantErr: `--aws.user-tags: "team*" is not a tag key`},
 		{name: "report file with key IDs", change: func(o *options) { o.reportFile, o.accessKeyIDs = "report.csv", true },
 			wantErr: "--aws.access-key-ids and --aws.password-policy read AWS"},
+		{name: "report file with exemptions", change: func(o *options) { o.reportFile, o.exemptions = "report.csv", true },
+			wantErr: "--aws.exemptions"},
 		{name: "report file with user tags", change: func(o *options) { o.reportFile, o.userTags = "report.csv", []string{"owner"} },
 			wantErr: "--aws.user-tags, --aws.account-tags"},
 		{name: "account tags without discovery", change: func(o *options) { o.accountTags = []string{"owner"} },

@@ -262,6 +262,7 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 		AliasInterval:    aliasInterval,
 		UserTags:         s.tags.user,
 		UserTagsInterval: s.opts.userTagsInterval,
+		Exemptions:       s.opts.exemptions,
 		AccessKeyIDs:     s.opts.accessKeyIDs,
 		AccessKeyIDsRate: s.opts.accessKeyIDsRate,
 		PasswordPolicy:   s.opts.passwordPolicy,
