@@ -391,7 +391,7 @@ func TestExemptions(t *testing.T) {
 	if len(rep.InvalidExemptions) != 1 || rep.InvalidExemptions[0].User != "break-glass" || !strings.Contains(rep.InvalidExemptions[0].Problem, `unknown policy "mfa"`) {
 		t.Errorf("invalid exemptions = %+v, want break-glass's unknown policy", rep.InvalidExemptions)
 	}
-	if rep.UserTags != nil && len(rep.UserTags) != 0 {
+	if len(rep.UserTags) != 0 {
 		t.Errorf("user tags without an allowlist: %v", rep.UserTags)
 	}
 	if !strings.Contains(logs.String(), "malformed exemption tag") || !strings.Contains(logs.String(), "user=break-glass") {
