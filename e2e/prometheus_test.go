@@ -24,6 +24,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
@@ -36,10 +37,11 @@ const (
 	runbookURL  = "https://github.com/iam-credential-exporter/iam_credential_exporter/blob/main/docs/runbook.md#"
 )
 
-// ruleFiles are the rule files that users load; test files live in alerts/tests.
+// ruleFiles are the rule files that users load; test files live in
+// alerts/tests, and alerts/alertmanager.example.yml is no rule file.
 func ruleFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("../alerts/*.yml")
+	files, err := filepath.Glob("../alerts/*.rules.yml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no rule files in ../alerts (err %v)", err)
 	}
@@ -73,7 +75,7 @@ func TestAlertRulesUnit(t *testing.T) {
 
 // Every alert has a runbook section, a unit test, and a line in the alert
 // README. The names are read from the rule files as text so that this test
-// needs no YAML library; TestPrometheusAlertsAndDashboards checks the parsed
+// needs no YAML library; TestPrometheusAlerts checks the parsed
 // rules through the Prometheus API.
 func TestAlertsDocumentedAndTested(t *testing.T) {
 	t.Parallel()
@@ -202,7 +204,7 @@ var expectedAlerts = []string{
 	"IAMCredentialRootRecentlyUsed warning <root_account> - -",
 	"IAMCredentialAccessKeyTooOld warning alice 1 -",
 	"IAMCredentialAccessKeyTooOld warning carol 1 -",
-	"IAMCredentialTwoActiveAccessKeys warning alice - -",
+	"IAMCredentialAccessKeyOldKeyStillUsed warning alice 1 -",
 	"IAMCredentialSigningCertificateTooOld info alice - 1",
 	"IAMCredentialConsoleUserWithoutMFA warning bob - -",
 	"IAMCredentialPasswordUnused warning bob - -",
@@ -212,14 +214,33 @@ var expectedAlerts = []string{
 	"IAMCredentialAccessKeyUnused warning carol 1 -",
 	"IAMCredentialAccessKeyUnused warning dave 1 -",
 	"IAMCredentialAccessKeyUnused warning grace 1 -",
+	"IAMCredentialAccessKeyInactiveNotDeleted info bob 1 -",
 	"IAMCredentialReportStale warning - - -",
 }
 
 var fixtureAgeRE = regexp.MustCompile(`^-?[0-9]+[dh]$`)
 
-// writeFixtureReport writes the fixture as a credential report CSV, with
+// fixtureAge reads an age of fixtureRows ("40d", "2h", "-60d"); ok is false
+// for a sentinel, which the report writes as it is.
+func fixtureAge(t *testing.T, v string) (age time.Duration, ok bool) {
+	t.Helper()
+	if !fixtureAgeRE.MatchString(v) {
+		return 0, false
+	}
+	unit := day
+	if strings.HasSuffix(v, "h") {
+		unit = time.Hour
+	}
+	n, err := strconv.Atoi(v[:len(v)-1])
+	if err != nil {
+		t.Fatalf("fixture age %q: %v", v, err)
+	}
+	return time.Duration(n) * unit, true
+}
+
+// fixtureReportCSV returns the fixture as a credential report CSV, with
 // every age taken back from now.
-func writeFixtureReport(t *testing.T, path string, now time.Time) {
+func fixtureReportCSV(t *testing.T, now time.Time) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
@@ -236,18 +257,11 @@ func writeFixtureReport(t *testing.T, path string, now time.Time) {
 			layout = "2006-01-02T15:04:05+00:00"
 		}
 		at := func(v string) string {
-			if !fixtureAgeRE.MatchString(v) {
+			age, ok := fixtureAge(t, v)
+			if !ok {
 				return v // a sentinel
 			}
-			unit := day
-			if strings.HasSuffix(v, "h") {
-				unit = time.Hour
-			}
-			var n int
-			if _, err := fmt.Sscanf(v[:len(v)-1], "%d", &n); err != nil {
-				t.Fatalf("fixture age %q: %v", v, err)
-			}
-			return now.Add(-time.Duration(n) * unit).UTC().Format(layout)
+			return now.Add(-age).UTC().Format(layout)
 		}
 		arn := "arn:aws:iam::" + promAccount + ":user/" + r.user
 		if r.user == rootUser {
@@ -263,7 +277,14 @@ func writeFixtureReport(t *testing.T, path string, now time.Time) {
 	if err := w.Error(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	return buf.Bytes()
+}
+
+// writeFixtureReport writes the fixture report to path, dated reportAge
+// ago.
+func writeFixtureReport(t *testing.T, path string, now time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, fixtureReportCSV(t, now), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	generated := now.Add(-reportAge)
@@ -414,13 +435,14 @@ func alertKey(a promAlert) string {
 	return strings.Join([]string{f("alertname"), f("severity"), f("user"), f("key"), f("cert")}, " ")
 }
 
-// ---- the end-to-end test ----
+// ---- the end-to-end tests ----
 
 // The exporter serves a report whose verdicts are known; a real Prometheus
 // scrapes it with the rules loaded. Exactly the expected alerts are pending
-// or firing, every rule evaluates cleanly, and every dashboard query
-// returns data.
-func TestPrometheusAlertsAndDashboards(t *testing.T) {
+// or firing, and every rule evaluates cleanly. The dashboards are checked
+// by TestPrometheusDashboards, on data with owners, key IDs and exemptions,
+// which a report file cannot give.
+func TestPrometheusAlerts(t *testing.T) {
 	t.Parallel()
 	requireProgram(t, "prometheus")
 	rules := ruleFiles(t)
@@ -440,7 +462,133 @@ func TestPrometheusAlertsAndDashboards(t *testing.T) {
 
 	t.Run("rules", func(t *testing.T) { checkRules(t, prom) })
 	t.Run("alerts", func(t *testing.T) { checkAlerts(t, prom, target) })
-	t.Run("dashboards", func(t *testing.T) { checkDashboardQueries(t, prom) })
+}
+
+// fixtureOwners are the owner and team tags of the fixture's users on the
+// fake AWS endpoint: users with a team, one with an owner and no team, and
+// users with neither, whom the team variable's All keeps.
+var fixtureOwners = map[string]struct{ owner, team string }{
+	"alice":          {"alice@example.com", "payments"},
+	"bob":            {"bob@example.com", "web"},
+	"carol":          {"data-eng@example.com", "data"},
+	"ci+deploy@corp": {"", "platform"},
+	"dave":           {"dave@example.com", ""},
+}
+
+// fixtureTeam is a team of fixtureOwners with an active key in the fixture.
+const fixtureTeam = "payments"
+
+// fixtureUsers are the fixture's IAM users as the fake AWS endpoint lists
+// them: their owner and team tags; exemption tags, of which two are in
+// force on findings that hold (bob's console without MFA, carol's key of
+// 100 days, which ends within 14 days), one has ended and one is
+// malformed; and every key of the report with an ID, created in the second
+// of its slot's last_rotated so that the exporter matches them.
+func fixtureUsers(t *testing.T, now time.Time) []fakeaws.User {
+	t.Helper()
+	date := func(days int) string { return now.AddDate(0, 0, days).UTC().Format(time.DateOnly) }
+	exemptions := map[string][]fakeaws.Tag{
+		"bob":   {{Key: "iam-credential-exemption:console-mfa", Value: date(30) + " SEC-101 hardware key on order"}},
+		"carol": {{Key: "iam-credential-exemption:key-rotation", Value: date(10) + " SEC-102 vendor appliance rotates at its upgrade"}},
+		"dave":  {{Key: "iam-credential-exemption:password-unused", Value: date(-3) + " SEC-103 parental leave"}},
+		"grace": {{Key: "iam-credential-exemption:key-unused", Value: "next week"}},
+	}
+	var users []fakeaws.User
+	for i, r := range fixtureRows {
+		if r.user == rootUser {
+			continue // root's keys are never looked up
+		}
+		u := fakeaws.User{Name: r.user, Tags: exemptions[r.user]}
+		if o, ok := fixtureOwners[r.user]; ok {
+			for _, tag := range []fakeaws.Tag{{Key: "owner", Value: o.owner}, {Key: "team", Value: o.team}} {
+				if tag.Value != "" {
+					u.Tags = append(u.Tags, tag)
+				}
+			}
+		}
+		for slot, k := range []fixtureKey{r.key1, r.key2} {
+			if age, ok := fixtureAge(t, k.rotated); ok {
+				u.AccessKeys = append(u.AccessKeys, fakeaws.AccessKey{
+					ID: fmt.Sprintf("AKIAFIXTURE%07d%02d", i, slot+1), Created: now.Add(-age), Active: k.active})
+			}
+		}
+		users = append(users, u)
+	}
+	return users
+}
+
+// The dashboards against a real Prometheus that scrapes the exporter
+// reading the fixture report through the fake AWS endpoint, with the
+// lookups the panels show: owners and teams (--aws.user-tags), key IDs
+// (--aws.access-key-ids) and exemptions (--aws.exemptions), and the rules
+// loaded. Every panel and variable query is valid PromQL and returns data,
+// and the team variable filters the access keys while its All keeps the
+// users without a team.
+func TestPrometheusDashboards(t *testing.T) {
+	t.Parallel()
+	requireProgram(t, "prometheus")
+	now := time.Now()
+	users := fixtureUsers(t, now)
+	fake := fakeaws.New(promAccount)
+	t.Cleanup(fake.Close)
+	fake.DefaultAccount().SetUsers(users)
+	fake.DefaultAccount().SetReport(fixtureReportCSV(t, now), now.Add(-time.Hour))
+	exp := startExporter(t, fake.Environ(), "--aws.user-tags=owner,team", "--aws.exemptions",
+		"--aws.access-key-ids", "--aws.access-key-ids.rate=100")
+
+	// Prometheus starts once the lookups are served, as it would find them
+	// on a long-running exporter.
+	keys := 0
+	for _, u := range users {
+		keys += len(u.AccessKeys)
+	}
+	waitFor(t, 30*time.Second, func() error {
+		_, mfs := scrape(t, exp.URL)
+		for _, lookup := range []string{"user_tags", "access_key_ids"} {
+			if v, ok := sample(mfs, "iam_credential_exporter_lookup_success", map[string]string{"lookup": lookup}); !ok || v != 1 {
+				return fmt.Errorf("lookup %s has not succeeded yet", lookup)
+			}
+		}
+		if n := len(mfs["aws_iam_access_key_info"].GetMetric()); n != keys {
+			return fmt.Errorf("%d key IDs served, want %d", n, keys)
+		}
+		return nil
+	})
+	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"), ruleFiles(t))
+
+	// A few scrapes, for the increase() over $__range, then a few rule
+	// evaluations on them: the recording rules over ALERTS need the alerts
+	// of an earlier evaluation.
+	waitFor(t, 60*time.Second, func() error {
+		n, err := prom.query(fmt.Sprintf(`count_over_time(up{job=%q}[1m]) >= 3`, promJob))
+		if err == nil && n == 0 {
+			err = fmt.Errorf("fewer than 3 scrapes so far")
+		}
+		return err
+	})
+	scraped := time.Now()
+	waitFor(t, 60*time.Second, func() error {
+		rules, err := prom.rules()
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			if r.LastEvaluation.Before(scraped.Add(2 * time.Second)) {
+				return fmt.Errorf("rule %s not evaluated on the data yet", r.Name)
+			}
+		}
+		return nil
+	})
+	if rules, err := prom.rules(); err == nil {
+		for _, r := range rules {
+			if r.Health != "ok" {
+				t.Logf("rule %s: health %q, error %q (its panels may stay empty)", r.Name, r.Health, r.LastError)
+			}
+		}
+	}
+
+	checkDashboardQueries(t, prom)
+	checkTeamFilter(t, prom)
 }
 
 // checkRules: every rule has been evaluated without error, and every alert
@@ -540,24 +688,27 @@ func checkAlerts(t *testing.T, prom *promServer, target string) {
 			t.Errorf("%s: job/instance/account_id = %q/%q/%q, want %q/%q/%q", alertKey(a),
 				a.Labels["job"], a.Labels["instance"], a.Labels["account_id"], promJob, target, promAccount)
 		}
+		// The description names the account, the user, the key (as
+		// "access key 1" or "(key 1)") or certificate, and its age in days.
 		desc := a.Annotations["description"]
-		wantIn := []string{promAccount}
+		const days = `[0-9] days\b`
+		wantIn := []string{regexp.QuoteMeta(promAccount)}
 		if u := a.Labels["user"]; u != "" && u != rootUser {
-			wantIn = append(wantIn, "user "+u+" ")
+			wantIn = append(wantIn, `user `+regexp.QuoteMeta(u)+` `)
 		}
 		if k := a.Labels["key"]; k != "" {
 			if a.Labels["user"] == rootUser {
-				wantIn = append(wantIn, "slot "+k, " days ")
+				wantIn = append(wantIn, `slot `+k+`\b`, days)
 			} else {
-				wantIn = append(wantIn, "Access key "+k+" ", " days ")
+				wantIn = append(wantIn, `(?i)\bkey `+k+`\b`, days)
 			}
 		}
 		if c := a.Labels["cert"]; c != "" {
-			wantIn = append(wantIn, "certificate "+c+" ", " days ")
+			wantIn = append(wantIn, `certificate `+c+`\b`, days)
 		}
 		for _, w := range wantIn {
-			if !strings.Contains(desc, w) {
-				t.Errorf("%s: description %q does not contain %q", alertKey(a), desc, w)
+			if !regexp.MustCompile(w).MatchString(desc) {
+				t.Errorf("%s: description %q does not match %q", alertKey(a), desc, w)
 			}
 		}
 		for k, v := range a.Annotations {
@@ -618,6 +769,7 @@ type dashVar struct {
 	Definition string          `json:"definition"`
 	Multi      bool            `json:"multi"`
 	IncludeAll bool            `json:"includeAll"`
+	AllValue   string          `json:"allValue"`
 	Regex      string          `json:"regex"`
 }
 
@@ -650,6 +802,18 @@ func loadDashboards(t *testing.T) []dashboard {
 		out = append(out, d)
 	}
 	return out
+}
+
+// organizeColumns returns the column order that a panel's organize
+// transformation sets, by field name.
+func organizeColumns(p dashPanel) map[string]int {
+	var columns map[string]int
+	for _, tr := range p.Transformations {
+		if tr.ID == "organize" {
+			columns = tr.Options.IndexByName
+		}
+	}
+	return columns
 }
 
 // allPanels flattens rows.
@@ -755,12 +919,7 @@ func TestDashboardsShowAccountNames(t *testing.T) {
 			}
 		}
 		for _, p := range allPanels(d.Panels) {
-			var columns map[string]int
-			for _, tr := range p.Transformations {
-				if tr.ID == "organize" {
-					columns = tr.Options.IndexByName
-				}
-			}
+			columns := organizeColumns(p)
 			if _, ok := columns["account_id"]; ok && p.Type == "table" {
 				if columns["name"] != columns["account_id"]+1 {
 					t.Errorf("%s: table %q: the name column must follow the account column", d.path, p.Title)
@@ -775,6 +934,50 @@ func TestDashboardsShowAccountNames(t *testing.T) {
 				if strings.Contains(q.Legend, "{{account_id}}") &&
 					(!strings.Contains(q.Legend, "{{name}}") || !accountNameJoinRE.MatchString(q.Expr)) {
 					t.Errorf("%s: panel %q query %s: a per-account legend needs {{name}} and the name join", d.path, p.Title, q.RefID)
+				}
+			}
+		}
+	}
+}
+
+// The dashboards that list many users have a team variable from the owner
+// recording rule, whose All keeps the users without a team; their per-user
+// tables show each user's team and owner, and follow the variable. The
+// user drill-down, about one user, has none.
+func TestDashboardsFilterByTeam(t *testing.T) {
+	t.Parallel()
+	for _, d := range loadDashboards(t) {
+		vars := map[string]dashVar{}
+		for _, v := range d.Templating.List {
+			vars[v.Name] = v
+		}
+		if _, oneUser := vars["user"]; oneUser {
+			continue
+		}
+		team, ok := vars["team"]
+		if !ok {
+			t.Errorf("%s: no team variable", d.path)
+			continue
+		}
+		if want := `label_values(account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id"}, tag_team)`; team.Definition != want {
+			t.Errorf("%s: variable team: query %q, want %q", d.path, team.Definition, want)
+		}
+		if !team.Multi || !team.IncludeAll || team.AllValue != ".*" {
+			t.Errorf("%s: variable team: want multi-select with All, and All = .* so that it keeps the users without a team (allValue %q)", d.path, team.AllValue)
+		}
+		for _, p := range allPanels(d.Panels) {
+			columns := organizeColumns(p)
+			if _, ok := columns["user"]; !ok || p.Type != "table" {
+				continue
+			}
+			for _, c := range []string{"tag_team", "tag_owner"} {
+				if _, ok := columns[c]; !ok {
+					t.Errorf("%s: table %q lists users without their %s", d.path, p.Title, c)
+				}
+			}
+			for _, q := range p.Targets {
+				if !strings.Contains(q.Expr, `tag_team=~"$team"`) {
+					t.Errorf("%s: table %q query %s does not follow the team variable:\n  %s", d.path, p.Title, q.RefID, q.Expr)
 				}
 			}
 		}
@@ -859,6 +1062,7 @@ func TestDashboardAccountVariable(t *testing.T) {
 var dashVarValues = map[string]string{
 	"job":             promJob,
 	"account_id":      ".+",
+	"team":            ".*",
 	"user":            "alice",
 	"__range":         "1h",
 	"__range_s":       "3600",
@@ -873,10 +1077,19 @@ var dashVarValues = map[string]string{
 var dashVarRE = regexp.MustCompile(`\$(?:\{([A-Za-z_]\w*)(?::[\w-]+)?\}|([A-Za-z_]\w*))`)
 
 func substituteDashVars(expr string) (string, error) {
+	return substituteDashVarsWith(expr, nil)
+}
+
+// substituteDashVarsWith substitutes the variables in values, and the
+// others as substituteDashVars does.
+func substituteDashVarsWith(expr string, values map[string]string) (string, error) {
 	var unknown []string
 	out := dashVarRE.ReplaceAllStringFunc(expr, func(m string) string {
 		sub := dashVarRE.FindStringSubmatch(m)
 		name := sub[1] + sub[2]
+		if v, ok := values[name]; ok {
+			return v
+		}
 		if v, ok := dashVarValues[name]; ok {
 			return v
 		}
@@ -1022,12 +1235,38 @@ func checkAccountVariable(t *testing.T, prom *promServer, d dashboard) {
 	}
 }
 
+// fallbackRE matches the `or on (labels)` with which a query adds back the
+// rows that its joins cannot match.
+var fallbackRE = regexp.MustCompile(`^ or on \([a-z_, ]+\) `)
+
+// withoutFallback returns expr up to its first `or on (labels)` outside
+// parentheses and quoted strings: the joined rows alone.
+func withoutFallback(expr string) (string, bool) {
+	depth, quoted := 0, false
+	for i := 0; i < len(expr); i++ {
+		switch c := expr[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case depth == 0 && fallbackRE.MatchString(expr[i:]):
+			return expr[:i], true
+		}
+	}
+	return "", false
+}
+
 // checkDashboardQueries runs every panel query and variable query of every
 // dashboard and expects data. A query that ends in `or vector(0)` (a count
 // that shows 0 instead of "No data") must also return data without the
 // fallback, so that the fallback cannot hide a query that matches nothing;
-// likewise the account-name join of a query that adds back, with
-// `or on (account_id)`, the rows the join cannot match.
+// likewise the joins of a query that adds back, with `or on (labels)`, the
+// rows they cannot match: accounts without a name, keys without an ID.
 func checkDashboardQueries(t *testing.T, prom *promServer) {
 	for _, d := range loadDashboards(t) {
 		checkAccountVariable(t, prom, d)
@@ -1053,9 +1292,9 @@ func checkDashboardQueries(t *testing.T, prom *promServer) {
 					exprs = append(exprs, base)
 					where = append(where, fmt.Sprintf("panel %q query %s without its vector(0) fallback", p.Title, q.RefID))
 				}
-				if joined, _, ok := strings.Cut(q.Expr, " or on (account_id) "); ok {
+				if joined, ok := withoutFallback(q.Expr); ok {
 					exprs = append(exprs, joined)
-					where = append(where, fmt.Sprintf("panel %q query %s without the rows the name join misses", p.Title, q.RefID))
+					where = append(where, fmt.Sprintf("panel %q query %s without the rows its joins miss", p.Title, q.RefID))
 				}
 			}
 		}
@@ -1073,6 +1312,75 @@ func checkDashboardQueries(t *testing.T, prom *promServer) {
 				t.Errorf("%s: %s returns no data\n  %s", d.path, where[i], expr)
 			}
 		}
+	}
+}
+
+// checkTeamFilter runs the query of each access-key table that joins the
+// key IDs, in the dashboards with a team variable, with the variable on
+// one team and on All. One team gives rows of that team alone; All also
+// the keys of users without a team. The key ID join names the keys it
+// knows, and keeps root's key, which has no ID.
+func checkTeamFilter(t *testing.T, prom *promServer) {
+	checked := 0
+	for _, d := range loadDashboards(t) {
+		var team *dashVar
+		for i, v := range d.Templating.List {
+			if v.Name == "team" {
+				team = &d.Templating.List[i]
+			}
+		}
+		if team == nil {
+			continue
+		}
+		for _, p := range allPanels(d.Panels) {
+			if _, ok := organizeColumns(p)["access_key_id"]; !ok || p.Type != "table" {
+				continue
+			}
+			for _, q := range p.Targets {
+				if !strings.Contains(q.Expr, "aws_iam_access_key_info") {
+					continue
+				}
+				checked++
+				for _, value := range []string{team.AllValue, fixtureTeam} {
+					expr, err := substituteDashVarsWith(q.Expr, map[string]string{"team": value})
+					if err != nil {
+						t.Errorf("%s: panel %q query %s: %v", d.path, p.Title, q.RefID, err)
+						continue
+					}
+					res, err := prom.vector(expr)
+					if err != nil {
+						t.Errorf("%s: panel %q query %s: %v", d.path, p.Title, q.RefID, err)
+						continue
+					}
+					teams := map[string]int{}
+					withID, withoutID := 0, 0
+					for _, s := range res {
+						teams[s.Metric["tag_team"]]++
+						if s.Metric["access_key_id"] != "" {
+							withID++
+						} else {
+							withoutID++
+						}
+					}
+					where := fmt.Sprintf("%s: panel %q query %s with team %q", d.path, p.Title, q.RefID, value)
+					if value == fixtureTeam {
+						if len(teams) != 1 || teams[fixtureTeam] == 0 || withID == 0 {
+							t.Errorf("%s: keys by team %v, %d with an ID; want keys of %s alone, with IDs", where, teams, withID, fixtureTeam)
+						}
+						continue
+					}
+					if teams[""] == 0 || teams[fixtureTeam] == 0 {
+						t.Errorf("%s: keys by team %v; want keys of users with and without a team", where, teams)
+					}
+					if withID == 0 || withoutID == 0 {
+						t.Errorf("%s: %d keys with an ID and %d without; want both (root's key has none)", where, withID, withoutID)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no dashboard with a team variable has an access-key table that joins the key IDs")
 	}
 }
 
