@@ -104,6 +104,10 @@ func (l *lookup) status() report.LookupStatus {
 // any other failure on every attempt. It reports whether the lookup
 // succeeded, so that its data replaces the last good one.
 func (s *ReportSource) done(l *lookup, err error, what, metrics string) bool {
+	if errors.Is(err, context.Canceled) {
+		// The exporter is stopping: not an outcome worth recording.
+		return false
+	}
 	now := time.Now()
 	l.lastAttempt = now
 	l.ok = err == nil
