@@ -1,0 +1,214 @@
+package e2e
+
+// The monitoring mixin (mixin/): alerts/ and dashboards/ are its rendered
+// output and must not drift from it, and a non-default _config changes the
+// rules and the dashboards as a user would expect.
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// jsonnet runs the jsonnet pinned in go.mod (go tool jsonnet) in the
+// repository's root, with mixin/ on the import path, and returns its output.
+func jsonnet(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"tool", "jsonnet", "-J", "mixin"}, args...)...)
+	cmd.Dir = ".."
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go tool jsonnet %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// The rule file and the dashboards are what `make mixin` renders today: an
+// edit to them alone, or to mixin/ without `make mixin`, fails here.
+func TestMixinRenderedFilesUpToDate(t *testing.T) {
+	t.Parallel()
+	const rulesFile = "alerts/iam_credential_exporter.rules.yml"
+	if got, want := jsonnet(t, "-S", "mixin/render/rules.jsonnet"), readText(t, "../"+rulesFile); got != want {
+		t.Errorf("%s differs from a fresh render of mixin/ (edit mixin/, then run make mixin; - committed, + rendered):\n%s", rulesFile, lineDiff(want, got))
+	}
+
+	dir := t.TempDir()
+	jsonnet(t, "-S", "-m", dir, "mixin/render/dashboards.jsonnet")
+	rendered, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	committed, _ := filepath.Glob("../dashboards/*.json")
+	var names []string
+	for _, f := range rendered {
+		names = append(names, filepath.Base(f))
+	}
+	var have []string
+	for _, f := range committed {
+		have = append(have, filepath.Base(f))
+	}
+	if len(names) == 0 || !slices.Equal(names, have) {
+		t.Fatalf("mixin/ renders dashboards %v, dashboards/ has %v (run make mixin)", names, have)
+	}
+	for _, name := range names {
+		got, want := readText(t, filepath.Join(dir, name)), readText(t, filepath.Join("../dashboards", name))
+		if got != want {
+			t.Errorf("dashboards/%s differs from a fresh render of mixin/ (edit mixin/, then run make mixin; - committed, + rendered):\n%s", name, lineDiff(want, got))
+		}
+	}
+}
+
+// customMixin is a user's jsonnet: the mixin with a 60-day rotation policy
+// and a 10-day warning.
+const customMixin = `
+local render = import 'render.libsonnet';
+local mixin = (import 'mixin.libsonnet') + {
+  _config+:: { keyRotationDays: 60, keyRotationWarningDays: 10 },
+};
+{
+  rules: render.rulesFile(mixin),
+  dashboards: render.dashboardFiles(mixin),
+}
+`
+
+type renderedRule struct {
+	Record      string            `yaml:"record"`
+	Alert       string            `yaml:"alert"`
+	Expr        string            `yaml:"expr"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+// A 60-day policy is one value: the rotation alerts compare with 60 and 50
+// days and say so, the compliance rule is named for 60 days, promtool
+// accepts the rules and they fire on a 61-day-old key, and the dashboards
+// count and colour with 60 and 50 days.
+func TestMixinCustomConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "custom.jsonnet")
+	if err := os.WriteFile(src, []byte(customMixin), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Rules      string            `json:"rules"`
+		Dashboards map[string]string `json:"dashboards"`
+	}
+	if err := json.Unmarshal([]byte(jsonnet(t, src)), &out); err != nil {
+		t.Fatalf("custom render: %v", err)
+	}
+
+	var file struct {
+		Groups []struct {
+			Rules []renderedRule `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal([]byte(out.Rules), &file); err != nil || len(file.Groups) != 1 {
+		t.Fatalf("rendered rules: %v (%d groups, want 1)\n%s", err, len(file.Groups), out.Rules)
+	}
+	rules := map[string]renderedRule{}
+	for _, r := range file.Groups[0].Rules {
+		rules[r.Alert+r.Record] = r
+	}
+	for _, c := range []struct {
+		name, expr, summary, description string
+	}{
+		{"IAMCredentialAccessKeyTooOld", "/ 86400 > 60\n", "older than 60 days.", "rotate access keys every 60 days or less"},
+		{"IAMCredentialAccessKeyRotationDue", "/ 86400 > 50 <= 60\n", "passes 60 days within 10 days.", "the 60-day rotation limit within 10 days"},
+	} {
+		r, ok := rules[c.name]
+		if !ok {
+			t.Errorf("no alert %s in the custom render", c.name)
+			continue
+		}
+		if !strings.Contains(r.Expr, c.expr) {
+			t.Errorf("%s expr lacks %q:\n%s", c.name, c.expr, r.Expr)
+		}
+		if !strings.HasSuffix(r.Annotations["summary"], c.summary) {
+			t.Errorf("%s summary %q, want it to end %q", c.name, r.Annotations["summary"], c.summary)
+		}
+		if !strings.Contains(r.Annotations["description"], c.description) {
+			t.Errorf("%s description lacks %q: %s", c.name, c.description, r.Annotations["description"])
+		}
+		for _, text := range []string{r.Expr, r.Annotations["summary"], r.Annotations["description"]} {
+			if strings.Contains(text, "90") {
+				t.Errorf("%s still says 90 days: %q", c.name, text)
+			}
+		}
+	}
+	if r, ok := rules["account_user_key:aws_iam_access_key_rotated_60d:bool"]; !ok || !strings.Contains(r.Expr, "<= bool 60 * 86400") {
+		t.Errorf("no compliance rule account_user_key:aws_iam_access_key_rotated_60d:bool comparing with 60 days (got %q)", r.Expr)
+	}
+
+	keys := out.Dashboards["iam-credentials-access-keys.json"]
+	for _, want := range []string{`"title": "Over 60 days"`, `"title": "Rotation due within 10 days"`, `> 50 * 86400 <= 60 * 86400`, `"value": 50`, `"value": 60`} {
+		if !strings.Contains(keys, want) {
+			t.Errorf("access keys dashboard of the custom render lacks %s", want)
+		}
+	}
+	overview := out.Dashboards["iam-credentials-overview.json"]
+	if !strings.Contains(overview, "account_user_key:aws_iam_access_key_rotated_60d:bool") || strings.Contains(overview, "rotated_90d") {
+		t.Error("overview dashboard of the custom render does not read the 60-day compliance rule")
+	}
+
+	promtool := requireProgram(t, "promtool")
+	rulesPath := filepath.Join(dir, "custom.rules.yml")
+	if err := os.WriteFile(rulesPath, []byte(out.Rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(promtool, "check", "rules", rulesPath).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules on the custom render: %v\n%s", err, b)
+	}
+	// At 10m (time() = 600) a key rotated 600 - 61*86400 s ago is 61 days
+	// old: too old under the 60-day policy. One of 55 days is due.
+	unit := `rule_files: [custom.rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'aws_iam_access_key_active{job="iam",instance="e:9860",account_id="111122223333",user="alice",key="1"}'
+        values: '1x15'
+      - series: 'aws_iam_access_key_last_rotated_timestamp_seconds{job="iam",instance="e:9860",account_id="111122223333",user="alice",key="1"}'
+        values: '-5269800x15'
+      - series: 'aws_iam_access_key_active{job="iam",instance="e:9860",account_id="111122223333",user="bob",key="1"}'
+        values: '1x15'
+      - series: 'aws_iam_access_key_last_rotated_timestamp_seconds{job="iam",instance="e:9860",account_id="111122223333",user="bob",key="1"}'
+        values: '-4751400x15'
+      - series: 'aws_iam_user_info{job="iam",instance="e:9860",account_id="111122223333",user="alice"}'
+        values: '1x15'
+      - series: 'aws_iam_user_info{job="iam",instance="e:9860",account_id="111122223333",user="bob"}'
+        values: '1x15'
+    alert_rule_test:
+      - eval_time: 10m
+        alertname: IAMCredentialAccessKeyTooOld
+        exp_alerts:
+          - exp_labels: {severity: warning, category: credential, job: iam, instance: "e:9860", account_id: "111122223333", user: alice, key: "1"}
+            exp_annotations:
+              summary: An active IAM access key is older than 60 days.
+              description: 'Access key 1 of IAM user alice in account 111122223333 is active and was created or last rotated 61.0 days ago. Policy: rotate access keys every 60 days or less.'
+              runbook_url: https://github.com/iam-credential-exporter/iam_credential_exporter/blob/main/docs/runbook.md#iamcredentialaccesskeytooold
+              cis_aws_foundations: v3.0.0 1.14
+              security_hub: IAM.3
+      - eval_time: 10m
+        alertname: IAMCredentialAccessKeyRotationDue
+        exp_alerts:
+          - exp_labels: {severity: info, category: credential, job: iam, instance: "e:9860", account_id: "111122223333", user: bob, key: "1"}
+            exp_annotations:
+              summary: An active IAM access key passes 60 days within 10 days.
+              description: Access key 1 of IAM user bob in account 111122223333 is active and 55.0 days old; it passes the 60-day rotation limit within 10 days. Rotate it now, calmly.
+              runbook_url: https://github.com/iam-credential-exporter/iam_credential_exporter/blob/main/docs/runbook.md#iamcredentialaccesskeyrotationdue
+              cis_aws_foundations: v3.0.0 1.14 (early warning)
+              security_hub: IAM.3 (early warning)
+`
+	unitPath := filepath.Join(dir, "custom.test.yml")
+	if err := os.WriteFile(unitPath, []byte(unit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(promtool, "test", "rules", unitPath).CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules on the custom render: %v\n%s", err, b)
+	}
+}

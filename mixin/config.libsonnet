@@ -1,0 +1,137 @@
+// The settings of the mixin: which series the rules read, the policy
+// thresholds, the owner labels, the runbook and the dashboards' tags. The
+// rules, the alerts (their expressions, summaries and descriptions) and the
+// dashboards (their queries, colours and titles) are all built from these.
+// Override them in your own jsonnet:
+//
+//   (import 'iam_credential_exporter/mixin/mixin.libsonnet') + {
+//     _config+:: { keyRotationDays: 60, keyRotationWarningDays: 10 },
+//   }
+//
+// or edit them here and run `make mixin` to re-render alerts/ and
+// dashboards/.
+{
+  _config+:: {
+    // ---- Which series ----
+
+    // Label matchers, without braces, added to every selector of an
+    // exporter metric in the rules (and to the dashboards' job list), e.g.
+    // 'job=~".*iam.?credential.*"'. Empty, the default: the rules read the
+    // exporter's metrics whatever the job, which its metric names already
+    // single out.
+    jobSelector: '',
+
+    // IAMCredentialExporterDown recognises the exporter's targets by their
+    // iam_credential_exporter_build_info in the last exporterSeenWindow, or
+    // by this selector on `up`, which finds a target that has never been up.
+    // By default the job selector when one is set, else a job name that
+    // looks like this exporter's.
+    exporterUpSelector:
+      if self.jobSelector != '' then self.jobSelector
+      else 'job=~"(?i).*iam.?credential.*"',
+    exporterSeenWindow: '1d',
+    exporterDownFor: '5m',
+
+    // The name of the rule group of the rendered file, which holds the
+    // recording rules and then the alerts. prometheusRules and
+    // prometheusAlerts, used apart, are groups named this plus '.rules'
+    // and '.alerts'.
+    ruleGroupName: 'iam-credential-exporter',
+
+    // ---- Access keys (IAM users) ----
+
+    // An active access key created or last rotated more than this many
+    // days ago is too old (CIS AWS Foundations 1.14).
+    keyRotationDays: 90,
+    // IAMCredentialAccessKeyRotationDue fires during this many days before
+    // the rotation limit.
+    keyRotationWarningDays: 14,
+    // An active key or a console password unused for this many days or
+    // more is unused (CIS 1.12).
+    unusedDays: 45,
+    // The rotation workflow: the old key may still be used this long after
+    // the new key was created (for the automation to switch) ...
+    oldKeyGraceDays: 1,
+    // ... and the new key may live this long next to the old one, before
+    // the rotation counts as left half-done.
+    rotationIncompleteDays: 7,
+    // An inactive key unused for more than this many days should be deleted.
+    inactiveKeyDays: 30,
+    // The key-age distribution of the overview dashboard: its first bucket
+    // ends here (0 to this many days); then up to the warning, the warning
+    // period, and over the limit.
+    keyAgeFirstBucketDays: 30,
+
+    // ---- Console users, root, certificates ----
+
+    // The account password policy (CIS 1.8, 1.9): minimum length, and
+    // passwords remembered (24 is IAM's maximum).
+    passwordMinLength: 14,
+    passwordReusePrevention: 24,
+    // Root used (password or access key) less than this many hours ago.
+    rootRecentUseHours: 24,
+    // An active X.509 signing certificate older than this many days.
+    signingCertificateDays: 90,
+
+    // ---- Exemptions ----
+
+    // IAMCredentialExemptionEnding fires this many days before an
+    // exemption ends.
+    exemptionNoticeDays: 14,
+
+    // ---- The report and the exporter ----
+
+    // The cached report of an account older than this many hours. AWS
+    // rebuilds it at most every 4 hours and the exporter refreshes every 30
+    // minutes by default, so a healthy report is at most about 4.5 hours
+    // old (the dashboards colour it yellow from there).
+    reportAgeHours: 6,
+    // An account reported within this window, or still refreshed, whose
+    // report is gone while its exporter is up; for this long.
+    reportMissingWindow: '6h',
+    reportMissingFor: '15m',
+    // Every refresh of an account's report failing for this long.
+    refreshFailingFor: '1h',
+    // Organizations discovery and the opt-in lookups hold their last
+    // outcome until their next attempt: they alert once only failures were
+    // seen for outcomeWindow (longer than an attempt takes, --report.timeout,
+    // plus a scrape interval), and that for this long.
+    outcomeWindow: '10m',
+    discoveryFailingFor: '1h',
+    lookupFailingFor: '1h',
+    // Replicas of a sharded job that disagree, or a shard that no up
+    // replica serves, for this long (rides over a rolling update).
+    shardsFor: '15m',
+
+    // Credential alerts have no `for` (the report changes every few hours at
+    // most, so a condition true now has been true for hours); they keep
+    // firing this long after their condition ends, over a few failed scrapes
+    // or an exporter restart.
+    keepFiringFor: '10m',
+
+    // ---- Owners ----
+
+    // The labels that account_user:aws_iam_user_owner:info copies from the
+    // user's tags (--aws.user-tags), else its account's
+    // (--aws.account-tags), and that every credential alert carries, for
+    // routing. A tag key `team` is exported as the label tag_team. The
+    // dashboards read tag_team and tag_owner, so keep both in the list.
+    ownerLabels: ['tag_owner', 'tag_team'],
+
+    // ---- Links and dashboards ----
+
+    // Each alert's runbook_url is this followed by its name in lower case.
+    runbookURLBase: 'https://github.com/iam-credential-exporter/iam_credential_exporter/blob/main/docs/runbook.md#',
+
+    // Every dashboard carries these tags; their links menu lists the
+    // dashboards with dashboardLinkTag, which must be one of them.
+    dashboardTags: ['aws', 'iam', 'security', 'iam_credential_exporter'],
+    dashboardLinkTag: 'iam_credential_exporter',
+    // The dashboards' uids are this followed by overview, keys and user.
+    dashboardUIDPrefix: 'iamcred-',
+    // Titles are this, ' / ', and Overview, Access keys or User.
+    dashboardTitlePrefix: 'IAM credentials',
+    dashboardRefresh: '5m',
+    dashboardTimezone: 'utc',
+  },
+}

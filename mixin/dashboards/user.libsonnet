@@ -1,0 +1,743 @@
+// The user dashboard, dashboards/iam-credentials-user.json: one IAM user
+// across accounts, the drill-down that the other dashboards link to.
+//
+// Written as Grafana exports it, with the thresholds, rule names and
+// texts of _config from v (common.values). common.libsonnet has the frame
+// and the variables that the dashboards share.
+local common = import 'common.libsonnet';
+local vars = common.variables;
+
+function(v)
+  common.dashboard(
+    v,
+    uid='user',
+    title='User',
+    description='One IAM user (by name) across every account: console password, MFA, both access keys, both signing certificates, and its firing alerts.',
+    variables=[
+      vars.datasource,
+      vars.job(v),
+      vars.account,
+      {
+        name: 'user',
+        label: 'User',
+        type: 'query',
+        datasource: { type: 'prometheus', uid: '${datasource}' },
+        definition: 'label_values(aws_iam_user_info{job=~"$job",account_id=~"$account_id"}, user)',
+        query: {
+          qryType: 1,
+          query: 'label_values(aws_iam_user_info{job=~"$job",account_id=~"$account_id"}, user)',
+          refId: 'PrometheusVariableQueryEditor-VariableQuery',
+        },
+        refresh: 2,
+        regex: '',
+        sort: 1,
+        hide: 0,
+        options: [],
+        skipUrlSync: false,
+        multi: false,
+        includeAll: false,
+        current: {},
+      },
+    ],
+    panels=[
+      {
+        id: 1,
+        type: 'table',
+        title: 'Identity',
+        description: "The user's ARN, its team and owner (its tags, else its account's: account_user:aws_iam_user_owner:info), and its age in each account where it exists.",
+        datasource: { type: 'prometheus', uid: '${datasource}' },
+        gridPos: { h: 5, w: 24, x: 0, y: 0 },
+        targets: [
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'A',
+            expr: 'max by (account_id, arn) (aws_iam_user_info{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'B',
+            expr: 'max by (account_id) (time() - aws_iam_user_creation_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'C',
+            expr: 'max by (account_id, tag_owner, tag_team) (account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+        ],
+        transformations: [
+          { id: 'merge', options: {} },
+          {
+            id: 'organize',
+            options: {
+              excludeByName: { Time: true, job: true, instance: true, 'Value #A': true, 'Value #C': true },
+              indexByName: { account_id: 0, arn: 2, tag_team: 3, tag_owner: 4, 'Value #B': 5, name: 1 },
+              renameByName: {},
+            },
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            custom: { align: 'auto', filterable: true, cellOptions: { type: 'auto' }, inspect: false },
+            mappings: [],
+            color: { mode: 'thresholds' },
+            thresholds: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
+          },
+          overrides: [
+            {
+              matcher: { id: 'byName', options: 'account_id' },
+              properties: [{ id: 'displayName', value: 'Account' }, { id: 'custom.width', value: 140 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'name' },
+              properties: [{ id: 'displayName', value: 'Name' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'arn' },
+              properties: [{ id: 'displayName', value: 'ARN' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'tag_team' },
+              properties: [
+                { id: 'displayName', value: 'Team' },
+                {
+                  id: 'mappings',
+                  value: [
+                    {
+                      type: 'special',
+                      options: { match: 'null', result: { text: '(none)', index: 0 } },
+                    },
+                    {
+                      type: 'special',
+                      options: { match: 'empty', result: { text: '(none)', index: 1 } },
+                    },
+                  ],
+                },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'tag_owner' },
+              properties: [
+                { id: 'displayName', value: 'Owner' },
+                {
+                  id: 'mappings',
+                  value: [
+                    {
+                      type: 'special',
+                      options: { match: 'null', result: { text: '(none)', index: 0 } },
+                    },
+                    {
+                      type: 'special',
+                      options: { match: 'empty', result: { text: '(none)', index: 1 } },
+                    },
+                  ],
+                },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #B' },
+              properties: [
+                { id: 'displayName', value: 'Created (days ago)' },
+                { id: 'unit', value: 'none' },
+                { id: 'decimals', value: 1 },
+              ],
+            },
+          ],
+        },
+        options: {
+          showHeader: true,
+          cellHeight: 'sm',
+          footer: { show: false, reducer: ['sum'], countRows: false, fields: '' },
+        },
+      },
+      {
+        id: 2,
+        type: 'table',
+        title: 'Console password and MFA',
+        description: 'Password and MFA per account. Unused for: days since the password was last used, or since it was set when never used (red from %(unusedDays)s).' % v,
+        datasource: { type: 'prometheus', uid: '${datasource}' },
+        gridPos: { h: 5, w: 24, x: 0, y: 5 },
+        targets: [
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'A',
+            expr: 'max by (account_id) (aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'B',
+            expr: 'max by (account_id) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'C',
+            expr: 'max by (account_id) (time() - aws_iam_user_password_last_used_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'D',
+            expr: 'max by (account_id) (time() - aws_iam_user_password_last_changed_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'E',
+            expr: 'max by (account_id) (aws_iam_user_password_next_rotation_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"} - time()) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'F',
+            expr: 'max by (account_id) (account_user:aws_iam_user_password_idle_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+        ],
+        transformations: [
+          { id: 'merge', options: {} },
+          {
+            id: 'organize',
+            options: {
+              excludeByName: { Time: true, job: true, instance: true },
+              indexByName: {
+                account_id: 0,
+                'Value #A': 2,
+                'Value #B': 3,
+                'Value #C': 4,
+                'Value #D': 5,
+                'Value #E': 6,
+                'Value #F': 7,
+                name: 1,
+              },
+              renameByName: {},
+            },
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            custom: { align: 'auto', filterable: true, cellOptions: { type: 'auto' }, inspect: false },
+            mappings: [],
+            color: { mode: 'thresholds' },
+            thresholds: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
+          },
+          overrides: [
+            {
+              matcher: { id: 'byName', options: 'account_id' },
+              properties: [{ id: 'displayName', value: 'Account' }, { id: 'custom.width', value: 140 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'name' },
+              properties: [{ id: 'displayName', value: 'Name' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #A' },
+              properties: [
+                { id: 'displayName', value: 'Console password' },
+                { id: 'unit', value: 'none' },
+                {
+                  id: 'thresholds',
+                  value: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
+                },
+                { id: 'color', value: { mode: 'thresholds' } },
+                {
+                  id: 'mappings',
+                  value: [
+                    {
+                      type: 'value',
+                      options: {
+                        '0': { text: 'no', color: 'text', index: 0 },
+                        '1': { text: 'yes', color: 'text', index: 1 },
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #B' },
+              properties: [
+                { id: 'displayName', value: 'MFA' },
+                { id: 'unit', value: 'none' },
+                {
+                  id: 'thresholds',
+                  value: {
+                    mode: 'absolute',
+                    steps: [{ color: 'red', value: null }, { color: 'green', value: 1 }],
+                  },
+                },
+                { id: 'color', value: { mode: 'thresholds' } },
+                { id: 'custom.cellOptions', value: { type: 'color-background', mode: 'basic' } },
+                {
+                  id: 'mappings',
+                  value: [
+                    {
+                      type: 'value',
+                      options: {
+                        '0': { text: 'none', color: 'red', index: 0 },
+                        '1': { text: 'enabled', color: 'green', index: 1 },
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #C' },
+              properties: [
+                { id: 'displayName', value: 'Password last used (days ago)' },
+                { id: 'unit', value: 'none' },
+                { id: 'decimals', value: 1 },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #D' },
+              properties: [
+                { id: 'displayName', value: 'Password last set (days ago)' },
+                { id: 'unit', value: 'none' },
+                { id: 'decimals', value: 1 },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #E' },
+              properties: [
+                { id: 'displayName', value: 'Next forced change (in days)' },
+                { id: 'unit', value: 'none' },
+                { id: 'decimals', value: 1 },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #F' },
+              properties: [
+                { id: 'displayName', value: 'Password unused for (days)' },
+                { id: 'unit', value: 'none' },
+                { id: 'decimals', value: 1 },
+                {
+                  id: 'thresholds',
+                  value: {
+                    mode: 'absolute',
+                    steps: [{ color: 'green', value: null }, { color: 'red', value: v.unusedDays }],
+                  },
+                },
+                { id: 'color', value: { mode: 'thresholds' } },
+                { id: 'custom.cellOptions', value: { type: 'color-background', mode: 'basic' } },
+              ],
+            },
+          ],
+        },
+        options: {
+          showHeader: true,
+          cellHeight: 'sm',
+          footer: { show: false, reducer: ['sum'], countRows: false, fields: '' },
+        },
+      },
+      {
+        id: 3,
+        type: 'table',
+        title: 'Access keys',
+        description: 'Both access-key slots per account. Age counts from creation or last rotation and is shown for inactive keys too.',
+        datasource: { type: 'prometheus', uid: '${datasource}' },
+        gridPos: { h: 6, w: 24, x: 0, y: 10 },
+        targets: [
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'A',
+            expr: 'max by (account_id, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'B',
+            expr: 'max by (account_id, key) (time() - aws_iam_access_key_last_rotated_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'C',
+            expr: 'max by (account_id, key) (time() - aws_iam_access_key_last_used_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'D',
+            expr: 'max by (account_id, key) (account_user_key:aws_iam_access_key_idle_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'E',
+            expr: 'max by (account_id, key, service, region) (aws_iam_access_key_last_used_info{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+        ],
+        transformations: [
+          { id: 'merge', options: {} },
+          {
+            id: 'organize',
+            options: {
+              excludeByName: { Time: true, job: true, instance: true, 'Value #E': true },
+              indexByName: {
+                account_id: 0,
+                key: 2,
+                'Value #A': 3,
+                'Value #B': 4,
+                'Value #C': 5,
+                'Value #D': 6,
+                service: 7,
+                region: 8,
+                name: 1,
+              },
+              renameByName: {},
+            },
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            custom: { align: 'auto', filterable: true, cellOptions: { type: 'auto' }, inspect: false },
+            mappings: [],
+            color: { mode: 'thresholds' },
+            thresholds: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
+          },
+          overrides: [
+            {
+              matcher: { id: 'byName', options: 'account_id' },
+              properties: [{ id: 'displayName', value: 'Account' }, { id: 'custom.width', value: 140 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'name' },
+              properties: [{ id: 'displayName', value: 'Name' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'key' },
+              properties: [{ id: 'displayName', value: 'Key' }, { id: 'custom.width', value: 60 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #A' },
+              properties: [
+                { id: 'displayName', value: 'Active' },
+                { id: 'unit', value: 'none' },
+                {
+                  id: 'thresholds',
+                  value: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
+                },
+                { id: 'color', value: { mode: 'thresholds' } },
+                {
+                  id: 'mappings',
+                  value: [
+                    {
+                      type: 'value',
+                      options: {
+                        '0': { text: 'inactive', color: 'text', index: 0 },
+                        '1': { text: 'active', color: 'text', index: 1 },
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #B' },
+              properties: [
+                { id: 'displayName', value: 'Age (days)' },
+                { id: 'unit', value: 'none' },
+                { id: 'decimals', value: 1 },
+                {
+                  id: 'thresholds',
+                  value: {
+                    mode: 'absolute',
+                    steps: [
+                      { color: 'green', value: null },
+                      { color: 'yellow', value: v.keyRotationDueDays },
+                      { color: 'red', value: v.keyRotationDays },
+                    ],
+                  },
+                },
+                { id: 'color', value: { mode: 'thresholds' } },
+                { id: 'custom.cellOptions', value: { type: 'color-background', mode: 'basic' } },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #C' },
+              properties: [
+                { id: 'displayName', value: 'Last used (days ago)' },
+                { id: 'unit', value: 'none' },
+                { id: 'decimals', value: 1 },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #D' },
+              properties: [
+                { id: 'displayName', value: 'Unused for (days)' },
+                { id: 'unit', value: 'none' },
+                { id: 'decimals', value: 1 },
+                {
+                  id: 'thresholds',
+                  value: {
+                    mode: 'absolute',
+                    steps: [{ color: 'green', value: null }, { color: 'red', value: v.unusedDays }],
+                  },
+                },
+                { id: 'color', value: { mode: 'thresholds' } },
+                { id: 'custom.cellOptions', value: { type: 'color-background', mode: 'basic' } },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'service' },
+              properties: [{ id: 'displayName', value: 'Last used service' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'region' },
+              properties: [{ id: 'displayName', value: 'Last used region' }],
+            },
+          ],
+        },
+        options: {
+          showHeader: true,
+          cellHeight: 'sm',
+          footer: { show: false, reducer: ['sum'], countRows: false, fields: '' },
+        },
+      },
+      {
+        id: 4,
+        type: 'table',
+        title: 'Signing certificates',
+        description: 'Both X.509 signing-certificate slots per account.',
+        datasource: { type: 'prometheus', uid: '${datasource}' },
+        gridPos: { h: 6, w: 12, x: 0, y: 16 },
+        targets: [
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'A',
+            expr: 'max by (account_id, cert) (aws_iam_signing_certificate_active{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'B',
+            expr: 'max by (account_id, cert) (time() - aws_iam_signing_certificate_last_rotated_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+        ],
+        transformations: [
+          { id: 'merge', options: {} },
+          {
+            id: 'organize',
+            options: {
+              excludeByName: { Time: true, job: true, instance: true },
+              indexByName: { account_id: 0, cert: 2, 'Value #A': 3, 'Value #B': 4, name: 1 },
+              renameByName: {},
+            },
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            custom: { align: 'auto', filterable: true, cellOptions: { type: 'auto' }, inspect: false },
+            mappings: [],
+            color: { mode: 'thresholds' },
+            thresholds: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
+          },
+          overrides: [
+            {
+              matcher: { id: 'byName', options: 'account_id' },
+              properties: [{ id: 'displayName', value: 'Account' }, { id: 'custom.width', value: 140 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'name' },
+              properties: [{ id: 'displayName', value: 'Name' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'cert' },
+              properties: [{ id: 'displayName', value: 'Cert' }, { id: 'custom.width', value: 60 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #A' },
+              properties: [
+                { id: 'displayName', value: 'Active' },
+                { id: 'unit', value: 'none' },
+                {
+                  id: 'thresholds',
+                  value: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
+                },
+                { id: 'color', value: { mode: 'thresholds' } },
+                {
+                  id: 'mappings',
+                  value: [
+                    {
+                      type: 'value',
+                      options: {
+                        '0': { text: 'inactive', color: 'text', index: 0 },
+                        '1': { text: 'active', color: 'text', index: 1 },
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #B' },
+              properties: [
+                { id: 'displayName', value: 'Age (days)' },
+                { id: 'unit', value: 'none' },
+                { id: 'decimals', value: 1 },
+                {
+                  id: 'thresholds',
+                  value: {
+                    mode: 'absolute',
+                    steps: [
+                      { color: 'green', value: null },
+                      { color: 'red', value: v.signingCertificateDays },
+                    ],
+                  },
+                },
+                { id: 'color', value: { mode: 'thresholds' } },
+                { id: 'custom.cellOptions', value: { type: 'color-background', mode: 'basic' } },
+              ],
+            },
+          ],
+        },
+        options: {
+          showHeader: true,
+          cellHeight: 'sm',
+          footer: { show: false, reducer: ['sum'], countRows: false, fields: '' },
+        },
+      },
+      {
+        id: 5,
+        type: 'table',
+        title: 'Firing alerts',
+        description: 'IAM credential alerts firing now for this user.',
+        datasource: { type: 'prometheus', uid: '${datasource}' },
+        gridPos: { h: 6, w: 12, x: 12, y: 16 },
+        targets: [
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'A',
+            expr: 'sum by (alertname, severity, account_id, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"}) or on (account_id) sum by (alertname, severity, account_id, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",job=~"$job",account_id=~"$account_id",user="$user"})',
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+        ],
+        transformations: [
+          { id: 'merge', options: {} },
+          {
+            id: 'organize',
+            options: {
+              excludeByName: { Time: true, job: true, instance: true, Value: true },
+              indexByName: { severity: 0, alertname: 1, account_id: 2, key: 4, cert: 5, name: 3 },
+              renameByName: {},
+            },
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            custom: { align: 'auto', filterable: true, cellOptions: { type: 'auto' }, inspect: false },
+            mappings: [],
+            color: { mode: 'thresholds' },
+            thresholds: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
+          },
+          overrides: [
+            {
+              matcher: { id: 'byName', options: 'alertname' },
+              properties: [{ id: 'displayName', value: 'Alert' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'severity' },
+              properties: [{ id: 'displayName', value: 'Severity' }, { id: 'custom.width', value: 90 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'account_id' },
+              properties: [{ id: 'displayName', value: 'Account' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'name' },
+              properties: [{ id: 'displayName', value: 'Name' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'key' },
+              properties: [{ id: 'displayName', value: 'Key' }, { id: 'custom.width', value: 60 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'cert' },
+              properties: [{ id: 'displayName', value: 'Cert' }, { id: 'custom.width', value: 60 }],
+            },
+          ],
+        },
+        options: {
+          showHeader: true,
+          cellHeight: 'sm',
+          footer: { show: false, reducer: ['sum'], countRows: false, fields: '' },
+          sortBy: [{ displayName: 'Severity', desc: false }],
+        },
+      },
+    ],
+  )
