@@ -1,0 +1,282 @@
+{{/* Names, labels and the pod template shared by the Deployment and the StatefulSet. */}}
+
+{{- define "iam-credential-exporter.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name: the release name, with the chart's name added unless the
+release name already holds it. Kubernetes names are at most 63 characters.
+*/}}
+{{- define "iam-credential-exporter.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "iam-credential-exporter.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "iam-credential-exporter.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "iam-credential-exporter.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "iam-credential-exporter.labels" -}}
+helm.sh/chart: {{ include "iam-credential-exporter.chart" . }}
+{{ include "iam-credential-exporter.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "iam-credential-exporter.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/component: exporter
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "iam-credential-exporter.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "iam-credential-exporter.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "iam-credential-exporter.imageTag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{- define "iam-credential-exporter.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (include "iam-credential-exporter.imageTag" .) }}
+{{- end }}
+{{- end }}
+
+{{/* More than one shard runs a StatefulSet. */}}
+{{- define "iam-credential-exporter.sharded" -}}
+{{- if gt (int .Values.shards) 1 }}true{{ end }}
+{{- end }}
+
+{{/*
+GOMEMLIMIT in bytes: goMemLimitPercent of resources.limits.memory, or empty
+when either is unset or extraEnv sets GOMEMLIMIT itself.
+*/}}
+{{- define "iam-credential-exporter.goMemLimit" -}}
+{{- $percent := int .Values.goMemLimitPercent }}
+{{- $limit := dig "limits" "memory" "" (.Values.resources | default dict) }}
+{{- $own := false }}
+{{- range .Values.extraEnv }}
+{{- if eq .name "GOMEMLIMIT" }}{{ $own = true }}{{ end }}
+{{- end }}
+{{- if and (gt $percent 0) $limit (not $own) }}
+{{- if or (kindIs "float64" $limit) (kindIs "int64" $limit) (kindIs "int" $limit) }}
+{{- $limit = printf "%d" (int64 $limit) }}
+{{- end }}
+{{- $digits := regexFind "^[0-9]+" $limit }}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- $suffix := trimPrefix $digits $limit }}
+{{- if or (not $digits) (not (hasKey $units $suffix)) }}
+{{- fail (printf "resources.limits.memory %q: goMemLimitPercent needs an integer with an optional suffix (Ki, Mi, Gi, Ti, k, M, G, T); or set goMemLimitPercent: 0 and GOMEMLIMIT in extraEnv" $limit) }}
+{{- end }}
+{{- div (mul (int64 $digits) (get $units $suffix) $percent) 100 }}
+{{- end }}
+{{- end }}
+
+{{/* Where the files from ConfigMaps and Secrets are mounted. */}}
+{{- define "iam-credential-exporter.configDir" -}}/etc/iam-credential-exporter/config{{- end }}
+{{- define "iam-credential-exporter.webDir" -}}/etc/iam-credential-exporter/web{{- end }}
+{{- define "iam-credential-exporter.tlsDir" -}}/etc/iam-credential-exporter/tls{{- end }}
+
+{{/* The pod template of the Deployment or the StatefulSet. */}}
+{{- define "iam-credential-exporter.podTemplate" -}}
+{{- $sharded := include "iam-credential-exporter.sharded" . }}
+{{- $goMemLimit := include "iam-credential-exporter.goMemLimit" . -}}
+metadata:
+  labels:
+    {{- include "iam-credential-exporter.labels" . | nindent 4 }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- if or .Values.config .Values.podAnnotations }}
+  annotations:
+    {{- if .Values.config }}
+    # Rolls the pods when the config file changes.
+    checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+    {{- end }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- end }}
+spec:
+  serviceAccountName: {{ include "iam-credential-exporter.serviceAccountName" . }}
+  automountServiceAccountToken: {{ .Values.serviceAccount.automountToken }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  {{- with .Values.podSecurityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+  containers:
+    - name: exporter
+      image: {{ include "iam-credential-exporter.image" . }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args:
+        - --web.listen-address=:9860
+        - --web.health-listen-address=:9861
+        {{- if .Values.config }}
+        - --config.file={{ include "iam-credential-exporter.configDir" . }}/config.yml
+        {{- end }}
+        {{- if .Values.webConfig.secretName }}
+        - --web.config.file={{ include "iam-credential-exporter.webDir" . }}/{{ .Values.webConfig.key }}
+        {{- end }}
+        {{- if $sharded }}
+        - --shard=$(SHARD)
+        - --total-shards={{ int .Values.shards }}
+        {{- end }}
+        {{- with .Values.awsRegion }}
+        - --aws.region={{ . }}
+        {{- end }}
+        - --log.level={{ .Values.logLevel }}
+        - --log.format={{ .Values.logFormat }}
+        {{- with .Values.extraArgs }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- if or $sharded $goMemLimit .Values.extraEnv }}
+      env:
+        {{- if $sharded }}
+        # The pod's ordinal in the StatefulSet, 0 to shards - 1.
+        - name: SHARD
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.labels['apps.kubernetes.io/pod-index']
+        {{- end }}
+        {{- with $goMemLimit }}
+        - name: GOMEMLIMIT
+          value: {{ . | quote }}
+        {{- end }}
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- end }}
+      ports:
+        - name: metrics
+          containerPort: 9860
+          protocol: TCP
+        - name: health
+          containerPort: 9861
+          protocol: TCP
+      {{- with .Values.livenessProbe }}
+      livenessProbe:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.readinessProbe }}
+      readinessProbe:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.securityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- if or .Values.config .Values.webConfig.secretName .Values.webConfig.tlsSecretName }}
+      volumeMounts:
+        {{- if .Values.config }}
+        - name: config
+          mountPath: {{ include "iam-credential-exporter.configDir" . }}
+          readOnly: true
+        {{- end }}
+        {{- if .Values.webConfig.secretName }}
+        - name: web-config
+          mountPath: {{ include "iam-credential-exporter.webDir" . }}
+          readOnly: true
+        {{- end }}
+        {{- if .Values.webConfig.tlsSecretName }}
+        - name: tls
+          mountPath: {{ include "iam-credential-exporter.tlsDir" . }}
+          readOnly: true
+        {{- end }}
+      {{- end }}
+  {{- if or .Values.config .Values.webConfig.secretName .Values.webConfig.tlsSecretName }}
+  volumes:
+    {{- if .Values.config }}
+    - name: config
+      configMap:
+        name: {{ include "iam-credential-exporter.fullname" . }}
+    {{- end }}
+    {{- if .Values.webConfig.secretName }}
+    - name: web-config
+      secret:
+        secretName: {{ .Values.webConfig.secretName }}
+    {{- end }}
+    {{- if .Values.webConfig.tlsSecretName }}
+    - name: tls
+      secret:
+        secretName: {{ .Values.webConfig.tlsSecretName }}
+    {{- end }}
+  {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+The scrape settings shared by the ServiceMonitor's endpoint and the
+PodMonitor's podMetricsEndpoint; called with the monitor's values.
+*/}}
+{{- define "iam-credential-exporter.scrapeEndpoint" -}}
+port: metrics
+path: /metrics
+{{- with .interval }}
+interval: {{ . }}
+{{- end }}
+{{- with .scrapeTimeout }}
+scrapeTimeout: {{ . }}
+{{- end }}
+{{- with .scheme }}
+scheme: {{ . }}
+{{- end }}
+{{- with .tlsConfig }}
+tlsConfig:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .basicAuth }}
+basicAuth:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .relabelings }}
+relabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .metricRelabelings }}
+metricRelabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

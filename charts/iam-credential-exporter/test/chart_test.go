@@ -1,0 +1,721 @@
+package charttest
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+)
+
+// The files the chart keeps and the project file they copy.
+const (
+	rulesCopy    = "files/iam_credential_exporter.rules.yml"
+	rulesProject = "../../alerts/iam_credential_exporter.rules.yml" // relative to the chart
+)
+
+// The values files under ci/, each rendered and checked by TestValuesFiles.
+var valuesFiles = []string{"default", "sharded", "tls-auth", "organization"}
+
+func valuesFile(name string) string { return filepath.Join(chartDir, "ci", name+"-values.yaml") }
+
+// TestValuesFiles renders each values file under ci/ and checks what holds
+// for every install: one workload whose shard flags agree with its replicas,
+// the security context, probes that work with TLS and basic auth, and
+// selectors and ports that connect the objects.
+func TestValuesFiles(t *testing.T) {
+	entries, err := filepath.Glob(filepath.Join(chartDir, "ci", "*-values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(valuesFiles) {
+		t.Errorf("ci/ holds %d values files, the test knows %v: add new ones to valuesFiles", len(entries), valuesFiles)
+	}
+	for _, name := range valuesFiles {
+		t.Run(name, func(t *testing.T) {
+			checkInstall(t, render(t, "-f", valuesFile(name)))
+		})
+	}
+}
+
+func checkInstall(t *testing.T, r rendered) {
+	t.Helper()
+	checkLabels(t, r)
+	w := r.workload(t)
+	checkShards(t, r, w)
+	checkSecurityContext(t, w)
+	checkProbes(t, w)
+	checkServiceAccount(t, r, w)
+	checkSelectors(t, r, w)
+	checkFiles(t, r, w)
+	checkGoMemLimit(t, w)
+}
+
+// checkLabels: every object carries the standard labels.
+func checkLabels(t *testing.T, r rendered) {
+	t.Helper()
+	var chart struct {
+		Version    string `json:"version"`
+		AppVersion string `json:"appVersion"`
+	}
+	data, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &chart); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"app.kubernetes.io/name":       "iam-credential-exporter",
+		"app.kubernetes.io/instance":   release,
+		"app.kubernetes.io/managed-by": "Helm",
+		"app.kubernetes.io/version":    chart.AppVersion,
+		"helm.sh/chart":                "iam-credential-exporter-" + chart.Version,
+	}
+	for _, o := range r.objects {
+		m, err := meta.Accessor(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range want {
+			if got := m.GetLabels()[k]; got != v {
+				t.Errorf("%s: label %s=%q, want %q", name(o), k, got, v)
+			}
+		}
+		if m.GetNamespace() != namespace {
+			t.Errorf("%s: namespace %q, want the release's %q", name(o), m.GetNamespace(), namespace)
+		}
+	}
+}
+
+// checkShards: one Deployment replica, or a StatefulSet whose every pod
+// gets its shard from its pod index and the replica count as total.
+func checkShards(t *testing.T, r rendered, w workload) {
+	t.Helper()
+	c := w.exporter(t)
+	total, hasTotal := flag(c.Args, "--total-shards")
+	shard, hasShard := flag(c.Args, "--shard")
+	svc := one[*corev1.Service](t, r)
+	switch w.kind {
+	case "Deployment":
+		if w.replicas != 1 {
+			t.Errorf("Deployment replicas %d, want 1", w.replicas)
+		}
+		if hasTotal || hasShard {
+			t.Errorf("Deployment args %v: no --shard or --total-shards without sharding", c.Args)
+		}
+		if svc.Spec.ClusterIP == corev1.ClusterIPNone {
+			t.Error("Service is headless without sharding")
+		}
+	case "StatefulSet":
+		if !hasTotal || total != strconv.Itoa(int(w.replicas)) {
+			t.Errorf("StatefulSet of %d replicas has --total-shards=%q (present: %v), want them equal", w.replicas, total, hasTotal)
+		}
+		if w.replicas < 2 {
+			t.Errorf("StatefulSet of %d replicas, want at least 2", w.replicas)
+		}
+		if !hasShard || shard != "$(SHARD)" {
+			t.Errorf("--shard=%q (present: %v), want $(SHARD)", shard, hasShard)
+		}
+		envs := env(c, "SHARD")
+		if len(envs) != 1 || envs[0].ValueFrom == nil || envs[0].ValueFrom.FieldRef == nil ||
+			envs[0].ValueFrom.FieldRef.FieldPath != "metadata.labels['apps.kubernetes.io/pod-index']" {
+			t.Errorf("env SHARD %+v, want one from the field metadata.labels['apps.kubernetes.io/pod-index']", envs)
+		}
+		if w.sts.Spec.ServiceName != svc.Name {
+			t.Errorf("StatefulSet serviceName %q, want the Service %q", w.sts.Spec.ServiceName, svc.Name)
+		}
+		if svc.Spec.ClusterIP != corev1.ClusterIPNone {
+			t.Errorf("sharded Service clusterIP %q, want None (headless)", svc.Spec.ClusterIP)
+		}
+	}
+}
+
+// checkSecurityContext: a numeric non-root user, a read-only root
+// filesystem, no privilege escalation, no capabilities, seccomp RuntimeDefault.
+func checkSecurityContext(t *testing.T, w workload) {
+	t.Helper()
+	pod := w.template.Spec.SecurityContext
+	if pod == nil {
+		t.Fatal("pod securityContext missing")
+	}
+	c := w.exporter(t).SecurityContext
+	if c == nil {
+		t.Fatal("container securityContext missing")
+	}
+	is := func(what string, got *bool, want bool) {
+		if got == nil || *got != want {
+			t.Errorf("%s = %v, want %v", what, deref(got), want)
+		}
+	}
+	id := func(what string, got *int64) {
+		if got == nil || *got != 65532 {
+			t.Errorf("%s = %v, want 65532", what, deref(got))
+		}
+	}
+	is("pod runAsNonRoot", pod.RunAsNonRoot, true)
+	id("pod runAsUser", pod.RunAsUser)
+	id("pod runAsGroup", pod.RunAsGroup)
+	if pod.SeccompProfile == nil || pod.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod seccompProfile %+v, want RuntimeDefault", pod.SeccompProfile)
+	}
+	is("container runAsNonRoot", c.RunAsNonRoot, true)
+	id("container runAsUser", c.RunAsUser)
+	id("container runAsGroup", c.RunAsGroup)
+	is("readOnlyRootFilesystem", c.ReadOnlyRootFilesystem, true)
+	is("allowPrivilegeEscalation", c.AllowPrivilegeEscalation, false)
+	if c.Privileged != nil && *c.Privileged {
+		t.Error("container is privileged")
+	}
+	if c.Capabilities == nil || !slices.Equal(c.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(c.Capabilities.Add) > 0 {
+		t.Errorf("capabilities %+v, want drop [ALL] and no add", c.Capabilities)
+	}
+	if c.SeccompProfile != nil && c.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("container seccompProfile %+v overrides the pod's RuntimeDefault", c.SeccompProfile)
+	}
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// checkProbes: the probes reach the plain health listener, which answers
+// whether or not TLS and basic auth protect the metrics port.
+func checkProbes(t *testing.T, w workload) {
+	t.Helper()
+	c := w.exporter(t)
+	if addr, _ := flag(c.Args, "--web.health-listen-address"); addr != ":9861" {
+		t.Errorf("--web.health-listen-address=%q, want :9861", addr)
+	}
+	if addr, _ := flag(c.Args, "--web.listen-address"); addr != ":9860" {
+		t.Errorf("--web.listen-address=%q, want :9860", addr)
+	}
+	if p, ok := port(c, "health"); !ok || p.ContainerPort != 9861 {
+		t.Errorf("container port health %+v, want 9861", p)
+	}
+	if p, ok := port(c, "metrics"); !ok || p.ContainerPort != 9860 {
+		t.Errorf("container port metrics %+v, want 9860", p)
+	}
+	for _, probe := range []struct {
+		what string
+		p    *corev1.Probe
+		path string
+	}{{"readinessProbe", c.ReadinessProbe, "/-/ready"}, {"livenessProbe", c.LivenessProbe, "/-/healthy"}} {
+		if probe.p == nil || probe.p.HTTPGet == nil {
+			t.Errorf("%s %+v, want an httpGet", probe.what, probe.p)
+			continue
+		}
+		g := probe.p.HTTPGet
+		if g.Path != probe.path || g.Port.String() != "health" || (g.Scheme != "" && g.Scheme != corev1.URISchemeHTTP) {
+			t.Errorf("%s gets %s %s on port %s, want HTTP %s on port health", probe.what, g.Scheme, g.Path, g.Port.String(), probe.path)
+		}
+	}
+}
+
+// checkServiceAccount: the pods run as the chart's ServiceAccount, without
+// the Kubernetes API token the exporter never uses.
+func checkServiceAccount(t *testing.T, r rendered, w workload) {
+	t.Helper()
+	sa := one[*corev1.ServiceAccount](t, r)
+	spec := w.template.Spec
+	if spec.ServiceAccountName != sa.Name {
+		t.Errorf("pods run as ServiceAccount %q, the chart creates %q", spec.ServiceAccountName, sa.Name)
+	}
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		t.Errorf("automountServiceAccountToken %v, want false", deref(spec.AutomountServiceAccountToken))
+	}
+}
+
+// checkSelectors: the Service, monitors, disruption budget and network
+// policy select the pods, on ports the pods have.
+func checkSelectors(t *testing.T, r rendered, w workload) {
+	t.Helper()
+	pods := labels.Set(w.template.Labels)
+	selects := func(what string, sel *metav1.LabelSelector) {
+		t.Helper()
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		if s.Empty() || !s.Matches(pods) {
+			t.Errorf("%s selector %q does not select the pods %v", what, s, pods)
+		}
+	}
+	selects(w.kind, w.selector)
+
+	svc := one[*corev1.Service](t, r)
+	selects("Service", metav1.SetAsLabelSelector(svc.Spec.Selector))
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "metrics" || svc.Spec.Ports[0].TargetPort.String() != "metrics" {
+		t.Errorf("Service ports %+v, want only metrics, to the container port metrics", svc.Spec.Ports)
+	}
+
+	for _, sm := range all[*monitoringv1.ServiceMonitor](r) {
+		s, err := metav1.LabelSelectorAsSelector(&sm.Spec.Selector)
+		if err != nil || !s.Matches(labels.Set(svc.Labels)) {
+			t.Errorf("ServiceMonitor selector %v does not select the Service's labels %v", sm.Spec.Selector, svc.Labels)
+		}
+		if len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "metrics" || sm.Spec.Endpoints[0].Path != "/metrics" {
+			t.Errorf("ServiceMonitor endpoints %+v, want one on port metrics", sm.Spec.Endpoints)
+		}
+	}
+	for _, pm := range all[*monitoringv1.PodMonitor](r) {
+		selects("PodMonitor", &pm.Spec.Selector)
+		eps := pm.Spec.PodMetricsEndpoints
+		if len(eps) != 1 || eps[0].Port == nil || *eps[0].Port != "metrics" || eps[0].Path != "/metrics" {
+			t.Errorf("PodMonitor endpoints %+v, want one on port metrics", eps)
+		}
+	}
+	if n := len(all[*monitoringv1.ServiceMonitor](r)) + len(all[*monitoringv1.PodMonitor](r)); n > 1 {
+		t.Errorf("%d monitors: every target would be scraped more than once", n)
+	}
+	for _, pdb := range all[*policyv1.PodDisruptionBudget](r) {
+		selects("PodDisruptionBudget", pdb.Spec.Selector)
+	}
+	for _, np := range all[*networkingv1.NetworkPolicy](r) {
+		selects("NetworkPolicy", &np.Spec.PodSelector)
+		if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].Ports) != 1 || np.Spec.Ingress[0].Ports[0].Port.String() != "metrics" {
+			t.Errorf("NetworkPolicy ingress %+v, want one rule to the port metrics", np.Spec.Ingress)
+		}
+	}
+}
+
+// checkFiles: --config.file and --web.config.file name files mounted
+// read-only from the ConfigMap and the Secret.
+func checkFiles(t *testing.T, r rendered, w workload) {
+	t.Helper()
+	c := w.exporter(t)
+	cms := all[*corev1.ConfigMap](r)
+	path, hasConfig := flag(c.Args, "--config.file")
+	if hasConfig != (len(cms) == 1) {
+		t.Errorf("--config.file %v with %d ConfigMaps", hasConfig, len(cms))
+	}
+	if hasConfig {
+		vol, key := mountedFile(t, w, path)
+		if vol.ConfigMap == nil || vol.ConfigMap.Name != cms[0].Name {
+			t.Errorf("--config.file=%s is in volume %+v, not the ConfigMap %s", path, vol, cms[0].Name)
+		} else if _, ok := cms[0].Data[key]; !ok {
+			t.Errorf("--config.file=%s: ConfigMap %s has no key %s", path, cms[0].Name, key)
+		}
+		if w.template.Annotations["checksum/config"] == "" {
+			t.Error("no checksum/config annotation: pods would keep an old config file")
+		}
+	}
+	if path, ok := flag(c.Args, "--web.config.file"); ok {
+		if vol, _ := mountedFile(t, w, path); vol.Secret == nil {
+			t.Errorf("--web.config.file=%s is in volume %+v, not a Secret", path, vol)
+		}
+	}
+}
+
+// mountedFile finds the read-only mount that holds path, and the key of the
+// volume it names.
+func mountedFile(t *testing.T, w workload, path string) (corev1.Volume, string) {
+	t.Helper()
+	for _, m := range w.exporter(t).VolumeMounts {
+		key, ok := strings.CutPrefix(path, m.MountPath+"/")
+		if !ok {
+			continue
+		}
+		if !m.ReadOnly {
+			t.Errorf("mount %s of %s is writable", m.MountPath, path)
+		}
+		for _, v := range w.template.Spec.Volumes {
+			if v.Name == m.Name {
+				return v, key
+			}
+		}
+		t.Fatalf("mount %s names no volume %s", m.MountPath, m.Name)
+	}
+	t.Fatalf("%s is in no volume mount", path)
+	return corev1.Volume{}, ""
+}
+
+// checkGoMemLimit: GOMEMLIMIT is 90% (the default goMemLimitPercent) of the
+// container's memory limit.
+func checkGoMemLimit(t *testing.T, w workload) {
+	t.Helper()
+	c := w.exporter(t)
+	limit := c.Resources.Limits.Memory()
+	if limit.IsZero() {
+		t.Fatal("no memory limit")
+	}
+	want := strconv.FormatInt(limit.Value()*90/100, 10)
+	if envs := env(c, "GOMEMLIMIT"); len(envs) != 1 || envs[0].Value != want {
+		t.Errorf("GOMEMLIMIT %+v, want %s (90%% of %s)", envs, want, limit)
+	}
+}
+
+// TestDefault: one Deployment replica, a ClusterIP Service, nothing optional.
+func TestDefault(t *testing.T) {
+	r := render(t)
+	if w := r.workload(t); w.kind != "Deployment" || w.replicas != 1 {
+		t.Errorf("default renders a %s of %d replicas, want a Deployment of 1", w.kind, w.replicas)
+	}
+	kinds := map[string]int{}
+	for _, o := range r.objects {
+		kinds[o.GetObjectKind().GroupVersionKind().Kind]++
+	}
+	want := map[string]int{"Deployment": 1, "Service": 1, "ServiceAccount": 1}
+	if !reflect.DeepEqual(kinds, want) {
+		t.Errorf("default renders %v, want %v", kinds, want)
+	}
+	c := r.workload(t).exporter(t)
+	for _, f := range []string{"--config.file", "--web.config.file", "--shard", "--total-shards"} {
+		if _, ok := flag(c.Args, f); ok {
+			t.Errorf("default args %v hold %s", c.Args, f)
+		}
+	}
+	var values struct {
+		Image struct {
+			Repository string `json:"repository"`
+		} `json:"image"`
+	}
+	readYAML(t, "values.yaml", &values)
+	var chart struct {
+		AppVersion string `json:"appVersion"`
+	}
+	data, _ := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
+	if err := yaml.Unmarshal(data, &chart); err != nil {
+		t.Fatal(err)
+	}
+	if want := values.Image.Repository + ":" + chart.AppVersion; c.Image != want {
+		t.Errorf("image %q, want %q (tag from appVersion)", c.Image, want)
+	}
+}
+
+// TestShards: --total-shards follows the replica count whatever it is, and
+// one shard is a Deployment again.
+func TestShards(t *testing.T) {
+	for _, shards := range []int{1, 2, 3, 7} {
+		t.Run(strconv.Itoa(shards), func(t *testing.T) {
+			r := render(t, "--set", "shards="+strconv.Itoa(shards))
+			w := r.workload(t)
+			wantKind := "StatefulSet"
+			if shards == 1 {
+				wantKind = "Deployment"
+			}
+			if w.kind != wantKind || int(w.replicas) != shards {
+				t.Errorf("shards=%d renders a %s of %d, want a %s of %d", shards, w.kind, w.replicas, wantKind, shards)
+			}
+			checkShards(t, r, w)
+		})
+	}
+	t.Run("ci", func(t *testing.T) {
+		w := render(t, "-f", valuesFile("sharded")).workload(t)
+		if total, _ := flag(w.exporter(t).Args, "--total-shards"); w.kind != "StatefulSet" || w.replicas != 3 || total != "3" {
+			t.Errorf("sharded-values.yaml renders a %s of %d with --total-shards=%s, want a StatefulSet of 3 with 3", w.kind, w.replicas, total)
+		}
+		if w.sts.Spec.PodManagementPolicy != "Parallel" {
+			t.Errorf("podManagementPolicy %q, want Parallel: shards do not depend on each other", w.sts.Spec.PodManagementPolicy)
+		}
+	})
+}
+
+// TestTLSAuth: the web configuration comes from the Secret, the probes do
+// not go through it, and the ServiceMonitor scrapes with TLS and basic auth.
+func TestTLSAuth(t *testing.T) {
+	r := render(t, "-f", valuesFile("tls-auth"))
+	w := r.workload(t)
+	c := w.exporter(t)
+	path, ok := flag(c.Args, "--web.config.file")
+	if !ok {
+		t.Fatalf("args %v: no --web.config.file", c.Args)
+	}
+	vol, key := mountedFile(t, w, path)
+	if vol.Secret == nil || vol.Secret.SecretName != "iam-credential-exporter-web" || key != "web-config.yml" {
+		t.Errorf("--web.config.file=%s from %+v, want key web-config.yml of Secret iam-credential-exporter-web", path, vol.VolumeSource)
+	}
+	vol, _ = mountedFile(t, w, "/etc/iam-credential-exporter/tls/tls.crt")
+	if vol.Secret == nil || vol.Secret.SecretName != "iam-credential-exporter-tls" {
+		t.Errorf("TLS directory from %+v, want Secret iam-credential-exporter-tls", vol.VolumeSource)
+	}
+	checkProbes(t, w)
+
+	ep := one[*monitoringv1.ServiceMonitor](t, r).Spec.Endpoints[0]
+	if ep.Scheme == nil || *ep.Scheme != "https" {
+		t.Errorf("ServiceMonitor scheme %v, want https", deref(ep.Scheme))
+	}
+	if ep.TLSConfig == nil || ep.TLSConfig.CA.Secret == nil || ep.TLSConfig.CA.Secret.Name != "iam-credential-exporter-scrape" ||
+		ep.TLSConfig.ServerName == nil || *ep.TLSConfig.ServerName != "iam-credential-exporter" {
+		t.Errorf("ServiceMonitor tlsConfig %+v, want the CA of Secret iam-credential-exporter-scrape and serverName iam-credential-exporter", ep.TLSConfig)
+	}
+	if ep.BasicAuth == nil || ep.BasicAuth.Username.Key != "username" || ep.BasicAuth.Password.Key != "password" {
+		t.Errorf("ServiceMonitor basicAuth %+v, want username and password from a Secret", ep.BasicAuth)
+	}
+	if ep.Interval != "2m" || ep.ScrapeTimeout != "30s" {
+		t.Errorf("ServiceMonitor interval %q timeout %q, want 2m and 30s", ep.Interval, ep.ScrapeTimeout)
+	}
+
+	np := one[*networkingv1.NetworkPolicy](t, r)
+	if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) || len(np.Spec.Egress) != 2 {
+		t.Errorf("NetworkPolicy %+v, want the values' two egress rules", np.Spec)
+	}
+	checkConfigMap(t, r, "tls-auth")
+}
+
+// checkConfigMap: the config file holds the values' config, data for data:
+// quoted account IDs stay strings.
+func checkConfigMap(t *testing.T, r rendered, values string) {
+	t.Helper()
+	var v struct {
+		Config any `json:"config"`
+	}
+	data, err := os.ReadFile(valuesFile(values))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	var got any
+	if err := yaml.Unmarshal([]byte(one[*corev1.ConfigMap](t, r).Data["config.yml"]), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, v.Config) {
+		t.Errorf("config.yml holds %v, values %v", got, v.Config)
+	}
+}
+
+// TestOrganization: discovery flags, the config file, extra environment,
+// scheduling values, a PodMonitor and the project's rules.
+func TestOrganization(t *testing.T) {
+	r := render(t, "-f", valuesFile("organization"))
+	w := r.workload(t)
+	c := w.exporter(t)
+	for _, a := range []string{"--aws.organization", "--aws.organization.role-name=audit/iam-reader", "--aws.exemptions", "--aws.user-tags=owner,team", "--aws.region=us-east-1", "--log.format=json"} {
+		if !slices.Contains(c.Args, a) {
+			t.Errorf("args %v lack %s", c.Args, a)
+		}
+	}
+	if e := env(c, "AWS_STS_REGIONAL_ENDPOINTS"); len(e) != 1 || e[0].Value != "regional" {
+		t.Errorf("extraEnv: %+v", e)
+	}
+	spec := w.template.Spec
+	if spec.NodeSelector["kubernetes.io/os"] != "linux" || len(spec.Tolerations) != 1 || spec.Affinity == nil || spec.Affinity.NodeAffinity == nil {
+		t.Errorf("scheduling: nodeSelector %v, tolerations %v, affinity %v", spec.NodeSelector, spec.Tolerations, spec.Affinity)
+	}
+	if w.template.Labels["team"] != "security" || w.template.Annotations["example.com/team"] != "security" {
+		t.Errorf("pod labels %v, annotations %v: want podLabels and podAnnotations", w.template.Labels, w.template.Annotations)
+	}
+	if sa := one[*corev1.ServiceAccount](t, r); sa.Annotations["eks.amazonaws.com/role-arn"] == "" {
+		t.Errorf("ServiceAccount annotations %v, want the IRSA role", sa.Annotations)
+	}
+	pm := one[*monitoringv1.PodMonitor](t, r)
+	if pm.Labels["release"] != "kube-prometheus-stack" || len(pm.Spec.PodMetricsEndpoints[0].MetricRelabelConfigs) != 1 {
+		t.Errorf("PodMonitor %+v, want additionalLabels and metricRelabelings from values", pm)
+	}
+	checkConfigMap(t, r, "organization")
+
+	rule := one[*monitoringv1.PrometheusRule](t, r)
+	if rule.Labels["release"] != "kube-prometheus-stack" {
+		t.Errorf("PrometheusRule labels %v, want additionalLabels", rule.Labels)
+	}
+	compareGroups(t, rule.Spec.Groups, bundledGroups(t))
+}
+
+// bundledGroups parses the chart's copy of the rules, strictly into the
+// PrometheusRule's group type: a field the operator does not know fails.
+func bundledGroups(t *testing.T) []monitoringv1.RuleGroup {
+	t.Helper()
+	var file struct {
+		Groups []monitoringv1.RuleGroup `json:"groups"`
+	}
+	data, err := os.ReadFile(filepath.Join(chartDir, rulesCopy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(data, &file); err != nil {
+		t.Fatalf("%s: %v", rulesCopy, err)
+	}
+	if len(file.Groups) == 0 {
+		t.Fatalf("%s has no groups", rulesCopy)
+	}
+	return file.Groups
+}
+
+func compareGroups(t *testing.T, got, want []monitoringv1.RuleGroup) {
+	t.Helper()
+	if reflect.DeepEqual(got, want) {
+		return
+	}
+	if len(got) != len(want) {
+		t.Fatalf("PrometheusRule has %d groups, the rules file %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if len(g.Rules) != len(w.Rules) {
+			t.Errorf("group %s: %d rules, the rules file %d", w.Name, len(g.Rules), len(w.Rules))
+			continue
+		}
+		for j := range w.Rules {
+			if !reflect.DeepEqual(g.Rules[j], w.Rules[j]) {
+				gy, _ := yaml.Marshal(g.Rules[j])
+				wy, _ := yaml.Marshal(w.Rules[j])
+				t.Errorf("group %s rule %d differs:\nPrometheusRule:\n%s\nrules file:\n%s", w.Name, j, gy, wy)
+			}
+		}
+		g.Rules, w.Rules = nil, nil
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("group %s differs: %+v, rules file %+v", w.Name, g, w)
+		}
+	}
+}
+
+// TestPrometheusRuleGroups: groups given in values replace the bundled ones.
+func TestPrometheusRuleGroups(t *testing.T) {
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	const groups = `
+prometheusRule:
+  enabled: true
+  groups:
+    - name: iam-credential-exporter
+      rules:
+        - alert: IAMCredentialAccessKeyTooOld
+          expr: (time() - aws_iam_access_key_last_rotated_timestamp_seconds) / 86400 > 60
+          labels: {severity: warning}
+          annotations: {summary: 'Access key {{ $labels.key }} is older than 60 days'}
+`
+	if err := os.WriteFile(values, []byte(groups), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		PrometheusRule struct {
+			Groups []monitoringv1.RuleGroup `json:"groups"`
+		} `json:"prometheusRule"`
+	}
+	if err := yaml.Unmarshal([]byte(groups), &want); err != nil {
+		t.Fatal(err)
+	}
+	rule := one[*monitoringv1.PrometheusRule](t, render(t, "-f", values))
+	compareGroups(t, rule.Spec.Groups, want.PrometheusRule.Groups)
+}
+
+// TestRulesCopy fails when the chart's copy of the rules differs from the
+// project's; `make chart-sync` copies it again.
+func TestRulesCopy(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join(chartDir, rulesProject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(chartDir, rulesCopy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		line := 1 + bytes.Count(want[:commonPrefix(got, want)], []byte("\n"))
+		t.Errorf("charts/iam-credential-exporter/%s differs from alerts/iam_credential_exporter.rules.yml from line %d on: run `make chart-sync`", rulesCopy, line)
+	}
+}
+
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// TestGoMemLimit: GOMEMLIMIT follows the memory limit and its suffix, and
+// gives way to one set in extraEnv.
+func TestGoMemLimit(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string // values of GOMEMLIMIT
+	}{
+		{[]string{"--set", "resources.limits.memory=1Gi"}, []string{"966367641"}},
+		{[]string{"--set", "resources.limits.memory=500M"}, []string{"450000000"}},
+		{[]string{"--set", "resources.limits.memory=300Mi,goMemLimitPercent=80"}, []string{"251658240"}},
+		{[]string{"--set-json", `resources={"limits":{"memory":209715200}}`}, []string{"188743680"}},
+		{[]string{"--set", "goMemLimitPercent=0"}, nil},
+		{[]string{"--set", "resources.limits=null"}, nil},
+		{[]string{"--set-json", `extraEnv=[{"name":"GOMEMLIMIT","value":"100MiB"}]`}, []string{"100MiB"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			c := render(t, tc.args...).workload(t).exporter(t)
+			var got []string
+			for _, e := range env(c, "GOMEMLIMIT") {
+				got = append(got, e.Value)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("GOMEMLIMIT %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRejectedValues: values the chart cannot honour fail the render with a
+// message that names them.
+func TestRejectedValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--set", "serviceMonitor.enabled=true,podMonitor.enabled=true"}, "choose one"},
+		{[]string{"--set", "shards=0"}, "shards"},
+		{[]string{"--set", "shards=1.5"}, "shards"},
+		{[]string{"--set", "serviceMonitor.enable=true"}, "enable"},
+		{[]string{"--set", "logFormat=text"}, "logFormat"},
+		{[]string{"--set", "resources.limits.memory=0.5Gi"}, "goMemLimitPercent needs an integer"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := template(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one that mentions %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDecodeIsStrict shows that the decoding of the other tests would catch
+// a misspelt field, a field in the wrong place, a duplicate key or a kind
+// the chart does not render.
+func TestDecodeIsStrict(t *testing.T) {
+	const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: x}
+spec:
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers: [{name: exporter, image: x, %s}]
+`
+	for _, tc := range []struct {
+		what, doc string
+		ok        bool
+	}{
+		{"valid", strings.Replace(deployment, "%s", "imagePullPolicy: Always", 1), true},
+		{"misspelt", strings.Replace(deployment, "%s", "imagePullPolcy: Always", 1), false},
+		{"wrong case", strings.Replace(deployment, "%s", "ImagePullPolicy: Always", 1), false},
+		{"misplaced", strings.Replace(deployment, "%s", "replicas: 1", 1), false},
+		{"duplicate", strings.Replace(deployment, "%s", "image: y", 1), false},
+		{"unknown kind", "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: x}\n", false},
+		{"monitor field", "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: x}\nspec:\n  selector: {}\n  podMetricEndpoints: [{port: metrics}]\n", false},
+		{"valid monitor", "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: x}\nspec:\n  selector: {}\n  podMetricsEndpoints: [{port: metrics}]\n", true},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			_, err := decodeManifest([]byte("---\n" + tc.doc))
+			if (err == nil) != tc.ok {
+				t.Errorf("decode: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
