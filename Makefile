@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 5s
 
-.PHONY: all build run test lint fuzz bench
+.PHONY: all build run test lint fuzz bench image prometheus3 test-prometheus3
 
 all: build
 
@@ -40,3 +40,90 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 -timeout=30m \
 	  ./report ./refresh ./awsapi ./collector ./cmd/iam_credential_exporter
+
+# The container image for this machine's platform, stamped like `make build`.
+# IMAGE_TOOL may be docker, podman or buildah. For several platforms at once:
+#   make image IMAGE_TOOL="docker buildx" IMAGE_PLATFORMS=linux/amd64,linux/arm64 IMAGE_FLAGS=--push
+IMAGE_TOOL      ?= docker
+IMAGE_NAME      ?= iam_credential_exporter
+IMAGE_PLATFORMS ?=
+IMAGE_FLAGS     ?=
+
+image:
+	$(IMAGE_TOOL) build $(if $(IMAGE_PLATFORMS),--platform=$(IMAGE_PLATFORMS)) \
+	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  --label org.opencontainers.image.created=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+	  -t $(IMAGE_NAME):$(VERSION) -t $(IMAGE_NAME):latest $(IMAGE_FLAGS) .
+
+# Prometheus 3 next to Debian's 2.x: the rule checks, the rule unit tests and
+# the end-to-end tests that run promtool, prometheus or Alertmanager, with
+# prometheus and promtool 3 (built once into a cache by .ci/prometheus3) first
+# on PATH. -race as in `make test`, whose compiled packages it reuses.
+PROMETHEUS3_TESTS := ^(TestAlertRules|TestAlertsDocumentedAndTested|TestPrometheus|TestDashboard|TestAlertmanager|TestSampleReportFile)
+
+prometheus3:
+	.ci/prometheus3
+
+test-prometheus3:
+	@bin=$$(.ci/prometheus3) && export PATH="$$bin:$$PATH" && set -x && \
+	  prometheus --version | head -n 1 && \
+	  promtool check rules alerts/*.rules.yml && \
+	  promtool test rules alerts/tests/*.yml && \
+	  $(GO) test -race -count=1 -run '$(PROMETHEUS3_TESTS)' ./e2e/
+
+# The monitoring mixin: mixin/ (jsonnet) rendered, with the jsonnet pinned in
+# go.mod as a tool, into the rule file and the dashboards, which are its
+# output: edit mixin/ (thresholds in mixin/config.libsonnet), then run
+# `make mixin`, which also refreshes the Helm chart's copy of the rules.
+# mixin-check fails when they differ from a fresh render;
+# go test ./e2e (TestMixinRenderedFilesUpToDate) checks the same.
+MIXIN_RENDER = mkdir -p "$(1)/alerts" "$(1)/dashboards" && \
+  $(GO) tool jsonnet -S mixin/render/rules.jsonnet > "$(1)/alerts/iam_credential_exporter.rules.yml" && \
+  $(GO) tool jsonnet -S -m "$(1)/dashboards" mixin/render/dashboards.jsonnet > /dev/null
+
+.PHONY: mixin mixin-check
+
+mixin:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(call MIXIN_RENDER,$$tmp) && \
+	  cp "$$tmp/alerts/iam_credential_exporter.rules.yml" alerts/ && \
+	  rm -f dashboards/*.json && cp "$$tmp"/dashboards/*.json dashboards/ && \
+	  cp alerts/iam_credential_exporter.rules.yml charts/iam-credential-exporter/files/
+
+mixin-check:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(call MIXIN_RENDER,$$tmp) && rc=0 && \
+	  { diff -u alerts/iam_credential_exporter.rules.yml "$$tmp/alerts/iam_credential_exporter.rules.yml" || rc=1; } && \
+	  { diff -ru -x README.md dashboards "$$tmp/dashboards" || rc=1; } && \
+	  if [ $$rc -ne 0 ]; then echo "alerts/ or dashboards/ differ from a fresh render of mixin/ (+): edit mixin/ and run make mixin" >&2; exit 1; fi
+
+# The Helm chart: helm lint with each values file under ci/, then the Go test
+# module that renders the chart, decodes every object strictly into its
+# Kubernetes and prometheus-operator types, and runs the exporter with each
+# rendered pod's arguments. helm is built once from its Go module into a
+# cache. chart-sync copies the rule file into the chart, which cannot read
+# files outside its directory; the chart test fails when the two differ.
+CHART        := charts/iam-credential-exporter
+HELM_VERSION ?= v3.22.0
+HELM_BIN     ?= $(HOME)/.cache/iam-credential-exporter/bin
+HELM         ?= $(HELM_BIN)/helm
+# The oldest Kubernetes the chart supports (kubeVersion in Chart.yaml); a
+# helm built with `go install` would otherwise assume 1.20.
+CHART_KUBE_VERSION ?= 1.28.0
+
+.PHONY: chart-lint chart-test chart-sync
+
+$(HELM_BIN)/helm:
+	GOBIN=$(HELM_BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+chart-lint: $(HELM)
+	@for f in $(CHART)/ci/*-values.yaml; do \
+	  echo "helm lint $(CHART) -f $$f" && \
+	  $(HELM) lint --strict --quiet --kube-version $(CHART_KUBE_VERSION) $(CHART) -f $$f || exit 1; \
+	done
+
+chart-test: chart-lint
+	cd $(CHART)/test && HELM=$(HELM) $(GO) test -count=1 ./...
+
+chart-sync:
+	cp alerts/iam_credential_exporter.rules.yml $(CHART)/files/iam_credential_exporter.rules.yml
