@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"text/template"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -280,38 +279,7 @@ func startAlertmanager(t *testing.T, config []byte) string {
 // Alertmanager at amAddr.
 func startAlertingPrometheus(t *testing.T, target, amAddr string, rules []string) *promServer {
 	t.Helper()
-	bin := requireProgram(t, "prometheus")
-	dir := t.TempDir()
-	var abs []string
-	for _, r := range rules {
-		a, err := filepath.Abs(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		abs = append(abs, a)
-	}
-	tmpl := template.Must(template.ParseFiles("testdata/alertmanager/prometheus.yml"))
-	var cfg bytes.Buffer
-	if err := tmpl.Execute(&cfg, map[string]any{"RuleFiles": abs, "Job": promJob, "Target": target, "Alertmanager": amAddr}); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, cfg.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	p := &promServer{URL: "http://" + addr}
-	cmd := exec.CommandContext(t.Context(), bin,
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-	)
-	p.logs = testenv.StartProcess(t, "prometheus", cmd, 15*time.Second, false)
-	waitFor(t, 60*time.Second, func() error {
-		_, err := httpGet(p.URL + "/-/ready")
-		return err
-	})
-	return p
+	return runPrometheus(t, "testdata/alertmanager/prometheus.yml", map[string]any{"Target": target, "Alertmanager": amAddr}, rules)
 }
 
 // ---- the end-to-end test ----

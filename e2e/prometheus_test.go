@@ -307,6 +307,14 @@ func (p *promServer) Logs() string { return p.logs.String() }
 // as job promJob and loading the rule files, and stops it when the test ends.
 func startPrometheus(t *testing.T, target string, rules []string) *promServer {
 	t.Helper()
+	return runPrometheus(t, "testdata/prometheus/prometheus.yml", map[string]any{"Target": target}, rules)
+}
+
+// runPrometheus runs prometheus with the configuration template configTemplate, executed
+// with data plus the rule files' absolute paths (RuleFiles) and the job name
+// (Job).
+func runPrometheus(t *testing.T, configTemplate string, data map[string]any, rules []string) *promServer {
+	t.Helper()
 	bin := requireProgram(t, "prometheus")
 	dir := t.TempDir()
 	var abs []string
@@ -317,9 +325,10 @@ func startPrometheus(t *testing.T, target string, rules []string) *promServer {
 		}
 		abs = append(abs, a)
 	}
-	tmpl := template.Must(template.ParseFiles("testdata/prometheus/prometheus.yml"))
+	data["RuleFiles"], data["Job"] = abs, promJob
+	tmpl := template.Must(template.ParseFiles(configTemplate))
 	var cfg bytes.Buffer
-	if err := tmpl.Execute(&cfg, map[string]any{"RuleFiles": abs, "Job": promJob, "Target": target}); err != nil {
+	if err := tmpl.Execute(&cfg, data); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "prometheus.yml")
