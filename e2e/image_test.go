@@ -201,8 +201,13 @@ func TestDockerfileBuildStage(t *testing.T) {
 	}
 	const version, revision = "v9.8.7-imagetest", "0123456789abcdef0123456789abcdef01234567"
 	bin := filepath.Join(t.TempDir(), "iam_credential_exporter")
-	sh := strings.Replace(cmd, "/out/iam_credential_exporter", bin, 1)
-	c := exec.CommandContext(t.Context(), "sh", "-c", sh)
+	sh := []string{"sh", "-c", strings.Replace(cmd, "/out/iam_credential_exporter", bin, 1)}
+	// A cold build takes a CPU-minute or two; at low priority it leaves the
+	// CPU to the tests beside it that wait for a scrape or an alert.
+	if nice, err := exec.LookPath("nice"); err == nil {
+		sh = append([]string{nice, "-n", "10"}, sh...)
+	}
+	c := exec.CommandContext(t.Context(), sh[0], sh[1:]...)
 	c.Dir = ".."
 	c.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH=arm64", "VERSION="+version, "REVISION="+revision)
 	if b, err := c.CombinedOutput(); err != nil {
