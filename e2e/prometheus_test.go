@@ -315,24 +315,24 @@ func startPrometheus(t *testing.T, target string, rules []string) *promServer {
 // (Job).
 func runPrometheus(t *testing.T, configTemplate string, data map[string]any, rules []string) *promServer {
 	t.Helper()
-	bin := requireProgram(t, "prometheus")
-	dir := t.TempDir()
-	var abs []string
-	for _, r := range rules {
-		a, err := filepath.Abs(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		abs = append(abs, a)
-	}
-	data["RuleFiles"], data["Job"] = abs, promJob
+	requireProgram(t, "prometheus")
+	data["RuleFiles"], data["Job"] = absPaths(t, rules), promJob
 	tmpl := template.Must(template.ParseFiles(configTemplate))
 	var cfg bytes.Buffer
 	if err := tmpl.Execute(&cfg, data); err != nil {
 		t.Fatal(err)
 	}
+	return startPrometheusConfig(t, cfg.Bytes())
+}
+
+// startPrometheusConfig runs prometheus with the configuration cfg on a
+// free loopback port, and stops it when the test ends.
+func startPrometheusConfig(t *testing.T, cfg []byte) *promServer {
+	t.Helper()
+	bin := requireProgram(t, "prometheus")
+	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, cfg.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
@@ -348,6 +348,21 @@ func runPrometheus(t *testing.T, configTemplate string, data map[string]any, rul
 		return err
 	})
 	return p
+}
+
+// absPaths returns the absolute paths of files, as Prometheus, which runs
+// in no particular directory, needs them.
+func absPaths(t *testing.T, files []string) []string {
+	t.Helper()
+	var abs []string
+	for _, f := range files {
+		a, err := filepath.Abs(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		abs = append(abs, a)
+	}
+	return abs
 }
 
 // api calls a Prometheus HTTP API endpoint and decodes its data field.

@@ -1,0 +1,810 @@
+package e2e
+
+// Per-account targets (issue 14): /sd lists each account that a replica
+// reads as a Prometheus target of its own, /metrics?account_id= serves that
+// account alone and /metrics?exporter=true the exporter's own metrics. The
+// tests run an organization of a few dozen member accounts in moto_server,
+// and a real Prometheus configured as the README says.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
+)
+
+const (
+	// targetMembers is how many member accounts the organization has
+	// besides its management account: enough that the shards each get a
+	// good share and that Prometheus juggles many targets of one host.
+	targetMembers = 30
+	// readmeExporterHost is where the README's Prometheus configuration
+	// finds the exporter.
+	readmeExporterHost = "iam-credential-exporter:9860"
+	// readmeJob is the job name of the README's configuration.
+	readmeJob = "iam-credential-exporter"
+	// sdMetaName is the label of /sd that holds an account's name.
+	sdMetaName = "__meta_iam_credential_exporter_account_name"
+)
+
+// fallbackSDConfig is the configuration that the README is to show.
+//
+// TODO(issue 14): delete once README.md has its per-account targets
+// section; readmeSDConfig then reads it from there only.
+const fallbackSDConfig = "```yaml" + `
+scrape_configs:
+  - job_name: iam-credential-exporter
+    honor_labels: true
+    http_sd_configs:
+      - url: http://iam-credential-exporter:9860/sd
+` + "```\n"
+
+// targetsOrg is an organization whose users and password policies make
+// known alerts fire: each console user (a password and no MFA device, as
+// moto creates it) fires IAMCredentialConsoleUserWithoutMFA, and each
+// account without a strong password policy IAMCredentialPasswordPolicyWeak.
+// Users are created now, so no alert on an age can fire.
+type targetsOrg struct {
+	*motoOrg
+	console map[string][]string // account ID → its console users
+	strong  map[string]bool     // accounts with a strong password policy
+}
+
+func newTargetsOrg(ctx context.Context, t *testing.T, endpoint string) *targetsOrg {
+	t.Helper()
+	o := &targetsOrg{motoOrg: newMotoOrg(ctx, t, endpoint), console: map[string][]string{}, strong: map[string]bool{}}
+	o.addUsers(ctx, motoManagementAccount, "org-admin", "org-audit")
+	o.addConsoleUser(ctx, motoManagementAccount, "org-admin")
+	o.setStrongPolicy(ctx, motoManagementAccount)
+	for i := 1; i <= targetMembers; i++ {
+		id := o.createMember(ctx, fmt.Sprintf("member-%02d", i))
+		o.addUsers(ctx, id, fmt.Sprintf("deploy-%02d", i))
+		if i%5 == 0 {
+			o.addUsers(ctx, id, fmt.Sprintf("backup-%02d", i))
+		}
+		if i%3 == 0 {
+			admin := fmt.Sprintf("admin-%02d", i)
+			o.addUsers(ctx, id, admin)
+			o.addConsoleUser(ctx, id, admin)
+		}
+		if i%4 == 0 {
+			o.setStrongPolicy(ctx, id)
+		}
+	}
+	return o
+}
+
+// addConsoleUser gives a user of the account a console password.
+func (o *targetsOrg) addConsoleUser(ctx context.Context, id, user string) {
+	o.t.Helper()
+	_, err := o.iam(id).CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String(user), Password: aws.String("Correct-horse-battery-9!")})
+	if err != nil {
+		o.t.Fatalf("create login profile of %s in account %s: %v", user, id, err)
+	}
+	o.console[id] = append(o.console[id], user)
+}
+
+// setStrongPolicy sets a password policy that IAMCredentialPasswordPolicyWeak
+// accepts.
+func (o *targetsOrg) setStrongPolicy(ctx context.Context, id string) {
+	o.t.Helper()
+	_, err := o.iam(id).UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{
+		MinimumPasswordLength:   aws.Int32(14),
+		PasswordReusePrevention: aws.Int32(24),
+	})
+	if err != nil {
+		o.t.Fatalf("set the password policy of account %s: %v", id, err)
+	}
+	o.strong[id] = true
+}
+
+// wantAlerts returns the alerts that the accounts should fire, as
+// "alertname account_id user" ("-" for no user), sorted.
+func (o *targetsOrg) wantAlerts(accounts map[string]orgAccount) []string {
+	var out []string
+	for id := range accounts {
+		if !o.strong[id] {
+			out = append(out, "IAMCredentialPasswordPolicyWeak "+id+" -")
+		}
+		for _, u := range o.console[id] {
+			out = append(out, "IAMCredentialConsoleUserWithoutMFA "+id+" "+u)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// removeMember removes a member account from the organization, as an
+// account that leaves it.
+func (o *targetsOrg) removeMember(ctx context.Context, id string) {
+	o.t.Helper()
+	if _, err := o.org.RemoveAccountFromOrganization(ctx, &organizations.RemoveAccountFromOrganizationInput{AccountId: aws.String(id)}); err != nil {
+		o.t.Fatalf("remove account %s from the organization: %v", id, err)
+	}
+}
+
+// targetsFlags are the exporter's flags of these tests: discovery every
+// second, so that a removed account goes within seconds; every account read
+// at once; and the password policy, for IAMCredentialPasswordPolicyWeak.
+func targetsFlags(extra ...string) []string {
+	return append([]string{
+		"--aws.organization", "--aws.organization.refresh-interval=1s",
+		"--report.refresh-interval=5s", "--aws.concurrency=40", "--aws.password-policy",
+	}, extra...)
+}
+
+// ---- the exporter's endpoints ----
+
+// sdGroup is one target group of Prometheus HTTP service discovery.
+type sdGroup struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// get GETs u, with the Host header host unless it is "", and returns the
+// status code, the Content-Type and the body.
+func get(u, host string) (int, string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, "", "", err
+	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(body), err
+}
+
+// readSD reads /sd, asked for with the Host header host ("" for the
+// exporter's own address), as Prometheus does: a 200 of application/json
+// holding a list of target groups.
+func readSD(e *exporter, host string) ([]sdGroup, error) {
+	status, ctype, body, err := get(e.URL+"/sd", host)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("GET /sd: status %d: %s", status, body)
+	}
+	if !strings.HasPrefix(ctype, "application/json") {
+		return nil, fmt.Errorf("GET /sd: Content-Type %q, Prometheus wants application/json", ctype)
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	var groups []sdGroup
+	if err := dec.Decode(&groups); err != nil {
+		return nil, fmt.Errorf("GET /sd: %w\n%s", err, body)
+	}
+	return groups, nil
+}
+
+// sdAccounts returns the accounts that /sd lists, in its order.
+func sdAccounts(groups []sdGroup) []string {
+	var out []string
+	for _, g := range groups {
+		if id := g.Labels["__param_account_id"]; id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// checkSD compares /sd with want: first the exporter's own target, then
+// one target per account of want, sorted by ID, each on host and named.
+func checkSD(groups []sdGroup, host string, want map[string]orgAccount) error {
+	wantGroups := []sdGroup{{
+		Targets: []string{host},
+		Labels:  map[string]string{"__metrics_path__": "/metrics", "__param_exporter": "true"},
+	}}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		wantGroups = append(wantGroups, sdGroup{
+			Targets: []string{host},
+			Labels: map[string]string{
+				"__metrics_path__":   "/metrics",
+				"__param_account_id": id,
+				"account_id":         id,
+				sdMetaName:           want[id].name,
+			},
+		})
+	}
+	if len(groups) != len(wantGroups) {
+		return fmt.Errorf("/sd lists %d groups (accounts %v), want %d (accounts %v)",
+			len(groups), sdAccounts(groups), len(wantGroups), slices.Sorted(maps.Keys(want)))
+	}
+	for i, g := range groups {
+		w := wantGroups[i]
+		if !slices.Equal(g.Targets, w.Targets) || !maps.Equal(g.Labels, w.Labels) {
+			return fmt.Errorf("/sd group %d is %+v, want %+v", i, g, w)
+		}
+	}
+	return nil
+}
+
+// parseExposition parses exposition text.
+func parseExposition(body string) (map[string]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(strings.NewReader(body))
+}
+
+// readMetrics GETs /metrics with the query q and parses it.
+func readMetrics(e *exporter, q url.Values) (map[string]*dto.MetricFamily, error) {
+	u := e.URL + "/metrics"
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	status, _, body, err := get(u, "")
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: status %d: %s", u, status, body)
+	}
+	mfs, err := parseExposition(body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	return mfs, nil
+}
+
+// seriesOf returns the series of mfs as "name{labels}", each with its
+// account_id label ("" for none).
+func seriesOf(mfs map[string]*dto.MetricFamily) map[string]string {
+	out := map[string]string{}
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := labelMap(m.GetLabel())
+			out[fmt.Sprintf("%s%v", name, labels)] = labels["account_id"]
+		}
+	}
+	return out
+}
+
+// checkPartition checks that the bodies of /metrics?account_id= of every
+// account in ids and /metrics?exporter=true split /metrics: each holds only
+// its own series (an account's all carry its account_id, the exporter's
+// none), no series is in two of them, and together they hold every series
+// of /metrics. Series are compared by name and labels, not value. It
+// returns the first difference, so that it can be polled.
+func checkPartition(e *exporter, ids []string) error {
+	all, err := readMetrics(e, nil)
+	if err != nil {
+		return err
+	}
+	owner := map[string]string{} // series → the part that holds it
+	add := func(part string, mfs map[string]*dto.MetricFamily, account string) error {
+		for s, id := range seriesOf(mfs) {
+			if id != account {
+				return fmt.Errorf("%s holds %s of account %q", part, s, id)
+			}
+			if prev, ok := owner[s]; ok {
+				return fmt.Errorf("%s and %s both hold %s", prev, part, s)
+			}
+			owner[s] = part
+		}
+		return nil
+	}
+	own, err := readMetrics(e, url.Values{"exporter": {"true"}})
+	if err != nil {
+		return err
+	}
+	if err := add("/metrics?exporter=true", own, ""); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		mfs, err := readMetrics(e, url.Values{"account_id": {id}})
+		if err != nil {
+			return err
+		}
+		if err := add("/metrics?account_id="+id, mfs, id); err != nil {
+			return err
+		}
+	}
+	var missing []string
+	want := seriesOf(all)
+	for s := range want {
+		if _, ok := owner[s]; !ok {
+			missing = append(missing, s)
+		}
+	}
+	var extra []string
+	for s := range owner {
+		if _, ok := want[s]; !ok {
+			extra = append(extra, s)
+		}
+	}
+	if len(missing) > 0 || len(extra) > 0 {
+		slices.Sort(missing)
+		slices.Sort(extra)
+		return fmt.Errorf("the parts do not add up to /metrics:\nonly in /metrics: %v\nonly in the parts: %v", missing, extra)
+	}
+	return nil
+}
+
+// status returns the status code of GET u.
+func status(t *testing.T, u string) int {
+	t.Helper()
+	code, _, _, err := get(u, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// An organization of a few dozen accounts read by one replica, then by two
+// shards. /sd lists exactly the accounts that a replica reads (each shard
+// exactly its own, together the organization), first the exporter's own
+// target, on the Host that /sd was asked for; /metrics?account_id= of each
+// account holds exactly that account's series, /metrics?exporter=true the
+// exporter's own, and together they are /metrics. An account ID that is
+// malformed gets 400, one that the replica does not read 404.
+func TestAccountTargets(t *testing.T) {
+	t.Parallel()
+	endpoint := testenv.StartMoto(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	o := newTargetsOrg(ctx, t, endpoint)
+	all := o.want()
+	env := testenv.AWSEnv(endpoint, t.TempDir())
+	// The three replicas start at once: each waits out moto's first
+	// credential report.
+	e := startExporter(t, env, targetsFlags()...)
+	shards := make([]*exporter, 2)
+	for i := range shards {
+		shards[i] = startExporter(t, env, targetsFlags(fmt.Sprintf("--shard=%d", i), "--total-shards=2")...)
+	}
+
+	waitForAccounts(t, e, all)
+	host := strings.TrimPrefix(e.URL, "http://")
+	waitFor(t, 30*time.Second, func() error {
+		groups, err := readSD(e, "")
+		if err != nil {
+			return err
+		}
+		return checkSD(groups, host, all)
+	})
+	// The targets are on the host that Prometheus asked /sd at, which is
+	// how it reaches the exporter, whatever the exporter's own address.
+	groups, err := readSD(e, readmeExporterHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSD(groups, readmeExporterHost, all); err != nil {
+		t.Errorf("/sd asked with Host %s: %v", readmeExporterHost, err)
+	}
+	ids := slices.Sorted(maps.Keys(all))
+	waitFor(t, 30*time.Second, func() error { return checkPartition(e, ids) })
+
+	t.Run("parts", func(t *testing.T) {
+		own, err := readMetrics(e, url.Values{"exporter": {"true"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{
+			"iam_credential_exporter_build_info", "iam_credential_exporter_account_discovery_success",
+			"iam_credential_exporter_shard_ordinal", "iam_credential_exporter_total_shards",
+			"iam_credential_exporter_aws_requests_total", "go_goroutines", "process_start_time_seconds",
+			"promhttp_metric_handler_requests_total",
+		} {
+			if _, ok := own[name]; !ok {
+				t.Errorf("/metrics?exporter=true has no %s", name)
+			}
+		}
+		id := ids[len(ids)-1]
+		mfs, err := readMetrics(e, url.Values{"account_id": {id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkAccounts(mfs, map[string]orgAccount{id: all[id]}); err != nil {
+			t.Errorf("/metrics?account_id=%s: %v", id, err)
+		}
+		for _, name := range []string{"iam_credential_exporter_refreshes_total", "aws_iam_credential_report_users"} {
+			if _, ok := sample(mfs, name, map[string]string{"account_id": id}); !ok {
+				t.Errorf("/metrics?account_id=%s has no %s", id, name)
+			}
+		}
+	})
+
+	t.Run("bad requests", func(t *testing.T) {
+		for _, q := range []string{"12345678901", "1234567890123", "12345678901x", "-12345678901", "abc", ""} {
+			if got := status(t, e.URL+"/metrics?account_id="+url.QueryEscape(q)); got != http.StatusBadRequest {
+				t.Errorf("/metrics?account_id=%q: status %d, want 400", q, got)
+			}
+		}
+		if got := status(t, e.URL+"/metrics?account_id=999999999999"); got != http.StatusNotFound {
+			t.Errorf("/metrics?account_id= of an account not read: status %d, want 404", got)
+		}
+	})
+
+	t.Run("shards", func(t *testing.T) {
+		var lists [2][]string
+		waitFor(t, 60*time.Second, func() error {
+			owner := map[string]int{}
+			for i, s := range shards {
+				mfs, err := readMetrics(s, nil)
+				if err != nil {
+					return err
+				}
+				mine := map[string]orgAccount{}
+				for id := range labelledAccounts(mfs) {
+					mine[id] = all[id]
+				}
+				if err := checkAccounts(mfs, mine); err != nil {
+					return fmt.Errorf("shard %d: %w", i, err)
+				}
+				groups, err := readSD(s, "")
+				if err != nil {
+					return fmt.Errorf("shard %d: %w", i, err)
+				}
+				if err := checkSD(groups, strings.TrimPrefix(s.URL, "http://"), mine); err != nil {
+					return fmt.Errorf("shard %d: %w", i, err)
+				}
+				lists[i] = sdAccounts(groups)
+				for _, id := range lists[i] {
+					if j, ok := owner[id]; ok {
+						return fmt.Errorf("account %s is listed by shards %d and %d", id, j, i)
+					}
+					owner[id] = i
+				}
+			}
+			if len(owner) != len(all) {
+				return fmt.Errorf("the shards list %d accounts (%v), want all %d of the organization", len(owner), lists, len(all))
+			}
+			return nil
+		})
+		t.Logf("accounts by shard: %d and %d", len(lists[0]), len(lists[1]))
+		for i, s := range shards {
+			if len(lists[i]) == 0 {
+				t.Errorf("shard %d lists no account", i)
+				continue
+			}
+			waitFor(t, 30*time.Second, func() error { return checkPartition(s, lists[i]) })
+			other := lists[1-i][0]
+			if got := status(t, s.URL+"/metrics?account_id="+other); got != http.StatusNotFound {
+				t.Errorf("shard %d: /metrics?account_id= of shard %d's account %s: status %d, want 404", i, 1-i, other, got)
+			}
+		}
+	})
+}
+
+// ---- Prometheus, configured as the README says ----
+
+// readmeSDConfig returns the README's Prometheus configuration for
+// per-account targets: the first ```yaml block that has http_sd_configs.
+func readmeSDConfig(t *testing.T) string {
+	t.Helper()
+	block := regexp.MustCompile("(?ms)^```yaml\n(.*?)^```$")
+	for _, text := range []string{readText(t, "../README.md"), fallbackSDConfig} {
+		for _, m := range block.FindAllStringSubmatch(text, -1) {
+			if strings.Contains(m[1], "http_sd_configs") {
+				if text == fallbackSDConfig {
+					t.Logf("README.md has no ```yaml block with http_sd_configs: using fallbackSDConfig")
+				}
+				return m[1]
+			}
+		}
+	}
+	t.Fatal("README.md has no ```yaml block with http_sd_configs")
+	return ""
+}
+
+// setYAML sets key of the mapping node m to v, in place if it is there.
+func setYAML(t *testing.T, m *yaml.Node, key string, v any) {
+	t.Helper()
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i+1] = &n
+			return
+		}
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, &n)
+}
+
+// promConfigFromREADME returns the README's configuration src as a test
+// runs it: the exporter at addr instead of iam-credential-exporter:9860, service
+// discovery every second instead of every minute, scrapes and rule
+// evaluations every second, and the rule files loaded. The rest is the
+// README's. With static, each scrape config's http_sd_configs give way to
+// the one target addr: the single-target setup, which the per-account
+// targets must match.
+func promConfigFromREADME(t *testing.T, src, addr string, rules []string, static bool) []byte {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		t.Fatalf("README's Prometheus configuration is not one YAML mapping (%v):\n%s", err, src)
+	}
+	top := doc.Content[0]
+	scrapes := yamlValue(top, "scrape_configs")
+	if scrapes == nil || scrapes.Kind != yaml.SequenceNode {
+		t.Fatalf("README's Prometheus configuration has no scrape_configs list:\n%s", src)
+	}
+	found := 0
+	for _, sc := range scrapes.Content {
+		sds := yamlValue(sc, "http_sd_configs")
+		if sds == nil {
+			continue
+		}
+		for _, sd := range sds.Content {
+			u := yamlValue(sd, "url")
+			if u == nil || !strings.Contains(u.Value, readmeExporterHost) {
+				t.Fatalf("README's http_sd_configs entry at line %d has no url on %s:\n%s", sd.Line, readmeExporterHost, src)
+			}
+			u.Value = strings.ReplaceAll(u.Value, readmeExporterHost, addr)
+			setYAML(t, sd, "refresh_interval", "1s")
+			found++
+		}
+		if static {
+			for i := 0; i+1 < len(sc.Content); i += 2 {
+				if sc.Content[i].Value == "http_sd_configs" {
+					sc.Content[i].Value = "static_configs"
+					if err := sc.Content[i+1].Encode([]map[string][]string{{"targets": {addr}}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatalf("README's Prometheus configuration has no http_sd_configs:\n%s", src)
+	}
+	setYAML(t, top, "global", map[string]string{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"})
+	setYAML(t, top, "rule_files", absPaths(t, rules))
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// promTarget is an active target of Prometheus's /api/v1/targets.
+type promTarget struct {
+	DiscoveredLabels map[string]string `json:"discoveredLabels"`
+	Labels           map[string]string `json:"labels"`
+	ScrapeURL        string            `json:"scrapeUrl"`
+	Health           string            `json:"health"`
+	LastError        string            `json:"lastError"`
+}
+
+func (p *promServer) targets() ([]promTarget, error) {
+	var data struct {
+		ActiveTargets []promTarget `json:"activeTargets"`
+	}
+	err := p.api("/api/v1/targets", url.Values{"state": {"active"}}, &data)
+	return data.ActiveTargets, err
+}
+
+// checkPromTargets compares Prometheus's active targets with want: the
+// exporter's own target and one per account, each up and scraped at its
+// own URL, and labelled with its account.
+func checkPromTargets(p *promServer, addr string, want map[string]orgAccount) error {
+	targets, err := p.targets()
+	if err != nil {
+		return err
+	}
+	got := map[string]promTarget{}
+	for _, tg := range targets {
+		if tg.Labels["job"] != readmeJob {
+			continue
+		}
+		id := tg.Labels["account_id"]
+		if _, dup := got[id]; dup {
+			return fmt.Errorf("two targets of account %q", id)
+		}
+		got[id] = tg
+	}
+	if ids, wantIDs := slices.Sorted(maps.Keys(got)), append([]string{""}, slices.Sorted(maps.Keys(want))...); !slices.Equal(ids, wantIDs) {
+		return fmt.Errorf("targets of accounts %q, want the exporter's (\"\") and %q", ids, wantIDs[1:])
+	}
+	for id, tg := range got {
+		wantURL := "http://" + addr + "/metrics?account_id=" + id
+		if id == "" {
+			wantURL = "http://" + addr + "/metrics?exporter=true"
+		}
+		if tg.ScrapeURL != wantURL || tg.Labels["instance"] != addr {
+			return fmt.Errorf("target of account %q scrapes %s as instance %s, want %s as %s", id, tg.ScrapeURL, tg.Labels["instance"], wantURL, addr)
+		}
+		if tg.Health != "up" {
+			return fmt.Errorf("target of account %q: health %q, error %q", id, tg.Health, tg.LastError)
+		}
+		// Prometheus 3 leaves the discovered labels out of this API.
+		if name, ok := tg.DiscoveredLabels[sdMetaName]; id != "" && ok && name != want[id].name {
+			return fmt.Errorf("target of account %s: %s %q, want %q", id, sdMetaName, name, want[id].name)
+		}
+	}
+	return nil
+}
+
+// checkUp checks that up is 1 for the exporter's own target and for each
+// account of want, and that there is no other target.
+func checkUp(p *promServer, want map[string]orgAccount) error {
+	up, err := p.vector(fmt.Sprintf("up{job=%q}", readmeJob))
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, s := range up {
+		if s.Value[1] != "1" {
+			return fmt.Errorf("up%v = %v", s.Metric, s.Value[1])
+		}
+		ids = append(ids, s.Metric["account_id"])
+	}
+	slices.Sort(ids)
+	if wantIDs := append([]string{""}, slices.Sorted(maps.Keys(want))...); !slices.Equal(ids, wantIDs) {
+		return fmt.Errorf("up of accounts %q, want the exporter's (\"\") and %q", ids, wantIDs[1:])
+	}
+	return nil
+}
+
+// checkStoredUsers checks that Prometheus stores exactly the users of want,
+// each with its account's account_id and ARN.
+func checkStoredUsers(p *promServer, want map[string]orgAccount) error {
+	res, err := p.vector(fmt.Sprintf("aws_iam_user_info{job=%q}", readmeJob))
+	if err != nil {
+		return err
+	}
+	var got, wantUsers []string
+	for _, s := range res {
+		got = append(got, s.Metric["account_id"]+" "+s.Metric["user"]+" "+s.Metric["arn"])
+	}
+	for id, a := range want {
+		for _, u := range a.users {
+			wantUsers = append(wantUsers, id+" "+u+" arn:aws:iam::"+id+":user/"+u)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(wantUsers)
+	if !slices.Equal(got, wantUsers) {
+		return fmt.Errorf("stored users (account user arn) differ\nmissing:\n  %s\nunexpected:\n  %s",
+			strings.Join(minus(wantUsers, got), "\n  "), strings.Join(minus(got, wantUsers), "\n  "))
+	}
+	return nil
+}
+
+// alertSet returns the alerts of p as "alertname account_id user", sorted,
+// and as label sets with their state and annotations.
+func alertSet(p *promServer) (keys, full []string, err error) {
+	alerts, err := p.alerts()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range alerts {
+		user := a.Labels["user"]
+		if user == "" {
+			user = "-"
+		}
+		keys = append(keys, a.Labels["alertname"]+" "+a.Labels["account_id"]+" "+user)
+		full = append(full, labelKey(a.Labels)+" "+a.State+" "+labelKey(a.Annotations))
+	}
+	slices.Sort(keys)
+	slices.Sort(full)
+	return keys, full, nil
+}
+
+// The README's Prometheus configuration, run by a real Prometheus against an
+// exporter that discovers an organization of a few dozen accounts in
+// moto_server: every account becomes a target of its own with up 1, next to
+// the exporter's own; every account's users are stored with its account_id;
+// every rule evaluates cleanly, and the alerts are exactly those that the
+// same rules fire when a second Prometheus scrapes the whole /metrics as
+// one target, each with the right account_id. An account removed from the
+// organization disappears from /sd, from the targets and from the stored
+// series.
+func TestPrometheusAccountTargets(t *testing.T) {
+	t.Parallel()
+	requireProgram(t, "prometheus")
+	endpoint := testenv.StartMoto(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	o := newTargetsOrg(ctx, t, endpoint)
+	all := o.want()
+	e := startExporter(t, testenv.AWSEnv(endpoint, t.TempDir()), targetsFlags()...)
+	addr := strings.TrimPrefix(e.URL, "http://")
+	rules := ruleFiles(t)
+	readme := readmeSDConfig(t)
+	prom := startPrometheusConfig(t, promConfigFromREADME(t, readme, addr, rules, false))
+	single := startPrometheusConfig(t, promConfigFromREADME(t, readme, addr, rules, true))
+
+	waitFor(t, 60*time.Second, func() error { return checkUp(prom, all) })
+	if err := checkPromTargets(prom, addr, all); err != nil {
+		t.Error(err)
+	}
+	waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, all) })
+
+	t.Run("alerts as in single-target mode", func(t *testing.T) {
+		want := o.wantAlerts(all)
+		var full, singleFull []string
+		var stableSince time.Time
+		waitFor(t, 60*time.Second, func() error {
+			keys, f, err := alertSet(prom)
+			if err != nil {
+				return err
+			}
+			singleKeys, sf, err := alertSet(single)
+			if err != nil {
+				return err
+			}
+			full, singleFull = f, sf
+			for server, got := range map[string][]string{"per-account targets": keys, "single target": singleKeys} {
+				if !slices.Equal(got, want) {
+					stableSince = time.Time{}
+					return fmt.Errorf("%s: alerts are not the expected set\nmissing:\n  %s\nunexpected:\n  %s", server,
+						strings.Join(minus(want, got), "\n  "), strings.Join(minus(got, want), "\n  "))
+				}
+			}
+			// Held for 3s, the set has survived several evaluations.
+			if stableSince.IsZero() {
+				stableSince = time.Now()
+			}
+			if held := time.Since(stableSince); held < 3*time.Second {
+				return fmt.Errorf("the expected alerts have held for only %v", held.Round(time.Millisecond))
+			}
+			return nil
+		})
+		if !slices.Equal(full, singleFull) {
+			t.Errorf("alerts (labels, state, annotations) differ from single-target mode\nonly with per-account targets:\n  %s\nonly with one target:\n  %s",
+				strings.Join(minus(full, singleFull), "\n  "), strings.Join(minus(singleFull, full), "\n  "))
+		}
+		t.Logf("%d alerts, as in single-target mode", len(full))
+	})
+	t.Run("rules", func(t *testing.T) { checkRules(t, prom) })
+
+	t.Run("account removed", func(t *testing.T) {
+		// A member with a console user: its alerts are not checked here, as
+		// keep_firing_for holds them for 10 minutes.
+		removed := ""
+		for _, id := range slices.Sorted(maps.Keys(all)) {
+			if id != motoManagementAccount && len(o.console[id]) > 0 {
+				removed = id
+				break
+			}
+		}
+		o.removeMember(ctx, removed)
+		rest := o.want(removed)
+		waitFor(t, 30*time.Second, func() error {
+			groups, err := readSD(e, "")
+			if err != nil {
+				return err
+			}
+			return checkSD(groups, addr, rest)
+		})
+		if got := status(t, e.URL+"/metrics?account_id="+removed); got != http.StatusNotFound {
+			t.Errorf("/metrics?account_id= of the removed account: status %d, want 404", got)
+		}
+		waitFor(t, 30*time.Second, func() error {
+			if err := checkPromTargets(prom, addr, rest); err != nil {
+				return err
+			}
+			return checkUp(prom, rest)
+		})
+		// The series of a target that is gone are marked stale at once.
+		waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, rest) })
+	})
+}
