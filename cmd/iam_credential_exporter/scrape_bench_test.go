@@ -55,7 +55,7 @@ func startExporter(tb testing.TB, states []*refresh.State) (string, *collector.H
 		tb.Fatal(err)
 	}
 	metrics.Update(states)
-	h, err := newHandler(options{telemetryPath: "/metrics"}, metrics, func() []*refresh.State { return states })
+	h, err := newHandler(options{telemetryPath: "/metrics"}, metrics)
 	if err != nil {
 		tb.Fatal(err)
 	}
