@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -14,6 +15,15 @@ import (
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 )
+
+// The cache holds each account's families encoded once, compressed, in each
+// format a scrape has asked for, split by group: the facts are encoded when
+// they change (a new report, name or tags), the health at every refresh. A
+// response is assembled on each scrape from these pieces (see gzip.go):
+// for all accounts, each family's header and then every account's piece of
+// it; for one account, its pieces alone. An uncompressed response is
+// decompressed from the same pieces as it is sent: Prometheus asks for
+// gzip, and keeping plain bytes too would take several times the memory.
 
 // format is an exposition format whose account bytes are cached.
 type format uint8
@@ -32,17 +42,51 @@ var contentTypes = [numFormats]expfmt.Format{
 	fmtOpenMetrics: expfmt.NewFormat(expfmt.TypeOpenMetrics),
 }
 
-// encoding is a content encoding whose account bytes are cached.
-type encoding uint8
+// piece is part of a response, compressed on its own (see gzip.go), with
+// what the gzip trailer needs to know of it uncompressed. An empty piece
+// stands for a family the account does not have.
+type piece struct {
+	data  []byte
+	size  int // uncompressed
+	crc   uint32
+	shift uint32 // crcShift(size)
+}
 
-const (
-	identity encoding = iota
-	gzipped
-	numEncodings
-)
+// newPiece compresses plain into a piece.
+func newPiece(plain []byte) piece {
+	var buf bytes.Buffer
+	cachedDeflate.piece(&buf, plain)
+	return piece{data: buf.Bytes(), size: len(plain), crc: crc32.ChecksumIEEE(plain), shift: crcShift(len(plain))}
+}
 
-// view is the cache for one list of states. A new list gets a new view that
-// keeps the encodings of the accounts whose State did not change.
+// encoded is one group of one State in one format: a piece of samples per
+// family of the group, in the group's order (familyIndex.local).
+type encoded struct {
+	pieces []piece
+}
+
+// familyIndex places the accounts' families: all of them sorted by name, as
+// responses list them, and each family's place within its group.
+type familyIndex struct {
+	families []family
+	local    []int // per family, its index among its group's families
+	byName   map[string]int
+	perGroup [numGroups]int
+}
+
+func newFamilyIndex(families []family) *familyIndex {
+	x := &familyIndex{families: families, local: make([]int, len(families)), byName: map[string]int{}}
+	for i, f := range families {
+		x.local[i] = x.perGroup[f.group]
+		x.perGroup[f.group]++
+		x.byName[f.name] = i
+	}
+	return x
+}
+
+// view is what /metrics serves for one list of states. A new list gets a
+// new view that keeps the encodings of the accounts whose State did not
+// change, and the facts of those whose facts did not.
 type view struct {
 	states []*refresh.State
 	// accounts are sorted by account ID, the order of samples in a family.
@@ -50,192 +94,213 @@ type view struct {
 	// duplicate is set when two states share an account ID. The registry
 	// reports their clashing series as an error; promhttp serves that case.
 	duplicate bool
-	outputs   [numFormats][numEncodings]lazy[*output]
 }
 
 // account holds the encodings of one State.
 type account struct {
-	state     *refresh.State
-	encodings [numFormats][numEncodings]lazy[*accountBytes]
+	state  *refresh.State
+	facts  *factsCache
+	health [numFormats]lazy[*encoded]
 }
 
-// accountBytes is one State's families in one format and encoding.
-type accountBytes struct {
-	families []familyBytes // sorted by name
+// factsCache holds the encodings of an account's facts, shared by its
+// successive States while the facts stay the same.
+type factsCache struct {
+	encodings [numFormats]lazy[*encoded]
 }
 
-// familyBytes is one family of one account: its samples alone, so that the
-// samples of every account can follow one header.
-type familyBytes struct {
-	name string
-	// header is the family's HELP and TYPE lines, uncompressed.
-	header []byte
-	// samples is in the encoding of the accountBytes: plain, or a deflate
-	// piece. size is its length uncompressed; crc and shift are for the
-	// gzip trailer.
-	samples []byte
-	size    int
-	crc     uint32
-	shift   uint32
+// sameFacts says whether two States of an account export the same facts.
+// The refresher keeps the Report it holds when a refresh returns the same
+// one, so the pointer is the report's identity.
+func sameFacts(a, b *refresh.State) bool {
+	return a.AccountID == b.AccountID && a.Report == b.Report && a.AccountName == b.AccountName &&
+		slices.Equal(a.AccountTags, b.AccountTags)
 }
 
-// chunk is part of a response: the bytes to send and, when they are
-// compressed, what the gzip trailer needs to know of them uncompressed.
-type chunk struct {
-	parts [][]byte
-	wire  int // bytes sent
-	size  int // bytes uncompressed
-	crc   uint32
-	shift uint32 // crcShift(size)
-}
-
-func (c *chunk) add(b []byte) {
-	c.parts = append(c.parts, b)
-	c.wire += len(b)
-}
-
-// output is the cached part of a response in one format and encoding.
-type output struct {
-	families []outputFamily // sorted by name
-	// trailer is OpenMetrics' "# EOF" line; nil in the text format.
-	trailer *chunk
-}
-
-// outputFamily is one family's header followed by every account's samples.
-type outputFamily struct {
-	name string
-	chunk
+// get returns the account's encoding of group g in format f, encoding it on
+// first use.
+func (a *account) get(h *Handler, g group, f format) *encoded {
+	l := &a.health[f]
+	if g == facts {
+		l = &a.facts.encodings[f]
+	}
+	return l.get(func() *encoded { return h.encodeGroup(a.state, g, f) })
 }
 
 // lazy builds a value once, however many goroutines ask for it at once:
 // the others wait for the one build.
 type lazy[T any] struct {
 	once sync.Once
+	done atomic.Bool
 	v    T
 }
 
 func (l *lazy[T]) get(build func() T) T {
-	l.once.Do(func() { l.v = build() })
+	l.once.Do(func() {
+		l.v = build()
+		l.done.Store(true)
+	})
 	return l.v
 }
 
+// ready says whether the value has been built.
+func (l *lazy[T]) ready() bool { return l.done.Load() }
+
+// ready says whether the account is encoded in format f.
+func (a *account) ready(f format) bool {
+	return a.health[f].ready() && a.facts.encodings[f].ready()
+}
+
+// newView returns the view of states, reusing what old holds of them. It
+// takes time linear in the number of accounts when states come sorted by
+// account ID, as the scheduler publishes them.
 func newView(states []*refresh.State, old *view) *view {
-	kept := map[*refresh.State]*account{}
-	if old != nil {
-		for _, a := range old.accounts {
-			kept[a.state] = a
-		}
-	}
 	v := &view{states: slices.Clone(states), accounts: make([]*account, len(states))}
-	for i, s := range states {
-		if a := kept[s]; a != nil {
-			v.accounts[i] = a
-		} else {
-			v.accounts[i] = &account{state: s}
-		}
+	sorted := slices.Clone(states)
+	byID := func(a, b *refresh.State) int { return strings.Compare(a.AccountID, b.AccountID) }
+	if !slices.IsSortedFunc(sorted, byID) {
+		slices.SortStableFunc(sorted, byID)
 	}
-	slices.SortStableFunc(v.accounts, func(a, b *account) int {
-		return strings.Compare(a.state.AccountID, b.state.AccountID)
-	})
-	for i := 1; i < len(v.accounts); i++ {
-		if v.accounts[i].state.AccountID == v.accounts[i-1].state.AccountID {
+	var prev []*account
+	if old != nil {
+		prev = old.accounts
+	}
+	j := 0
+	for i, s := range sorted {
+		for j < len(prev) && prev[j].state.AccountID < s.AccountID {
+			j++
+		}
+		var match *account
+		// Several old accounts may share the ID (a duplicate); take the
+		// first with the same State, else the first.
+		for k := j; k < len(prev) && prev[k].state.AccountID == s.AccountID; k++ {
+			if prev[k].state == s {
+				match = prev[k]
+				break
+			}
+			if match == nil {
+				match = prev[k]
+			}
+		}
+		switch {
+		case match != nil && match.state == s:
+			v.accounts[i] = match
+		case match != nil && sameFacts(match.state, s):
+			v.accounts[i] = &account{state: s, facts: match.facts}
+		default:
+			v.accounts[i] = &account{state: s, facts: &factsCache{}}
+		}
+		if i > 0 && sorted[i-1].AccountID == s.AccountID {
 			v.duplicate = true
 		}
 	}
 	return v
 }
 
-// output returns the cached part of a response, building it on first use.
-func (h *Handler) output(v *view, f format, enc encoding) *output {
-	return v.outputs[f][enc].get(func() *output { return h.buildOutput(v, f, enc) })
+// find returns the account with the ID, or nil.
+func (v *view) find(id string) *account {
+	i, ok := slices.BinarySearchFunc(v.accounts, id, func(a *account, id string) int {
+		return strings.Compare(a.state.AccountID, id)
+	})
+	if !ok {
+		return nil
+	}
+	return v.accounts[i]
 }
 
-// buildOutput joins the accounts' encodings into the cached part of a
-// response: per family, one header, then the samples of each account.
-func (h *Handler) buildOutput(v *view, f format, enc encoding) *output {
-	encoded := make([]*accountBytes, len(v.accounts))
-	// A few accounts at a time: many accounts that are new together (at
-	// start) are encoded in parallel without all being in memory twice.
+// encodeAll encodes every account of v in format f that is not encoded
+// yet, a few at a time: many accounts that are new together (at start) are
+// encoded in parallel without all being in memory twice.
+func (h *Handler) encodeAll(v *view, f format) {
+	var pending []*account
+	for _, a := range v.accounts {
+		if !a.ready(f) {
+			pending = append(pending, a)
+		}
+	}
+	if len(pending) == 1 {
+		// A refresh: one account, no goroutines.
+		pending[0].get(h, facts, f)
+		pending[0].get(h, health, f)
+		return
+	}
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	for i, a := range v.accounts {
+	for _, a := range pending {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			encoded[i] = a.encodings[f][enc].get(func() *accountBytes { return h.encodeAccount(a.state, f, enc) })
+			for g := range numGroups {
+				a.get(h, g, f)
+			}
 		})
 	}
 	wg.Wait()
-
-	// Each family gets its header from the first account that has it.
-	out := &output{}
-	index := map[string]int{}
-	for _, ab := range encoded {
-		for _, fb := range ab.families {
-			i, ok := index[fb.name]
-			if !ok {
-				i = len(out.families)
-				index[fb.name] = i
-				out.families = append(out.families, outputFamily{name: fb.name, chunk: newChunk(fb.header, enc)})
-			}
-			c := &out.families[i].chunk
-			c.add(fb.samples)
-			if enc == gzipped {
-				c.crc = crcAppend(c.crc, fb.crc, fb.shift)
-			}
-			c.size += fb.size
-		}
-	}
-	slices.SortFunc(out.families, func(a, b outputFamily) int { return strings.Compare(a.name, b.name) })
-	if enc == gzipped {
-		for i := range out.families {
-			out.families[i].shift = crcShift(out.families[i].size)
-		}
-	}
-	if f == fmtOpenMetrics {
-		var eof bytes.Buffer
-		if err := expfmt.NewEncoder(&eof, contentTypes[f]).(expfmt.Closer).Close(); err != nil {
-			panic(err) // a bytes.Buffer does not fail
-		}
-		c := newChunk(eof.Bytes(), enc)
-		if enc == gzipped {
-			c.shift = crcShift(c.size)
-		}
-		out.trailer = &c
-	}
-	return out
 }
 
-// newChunk starts a chunk with plain bytes, compressed for gzip.
-func newChunk(plain []byte, enc encoding) chunk {
-	c := chunk{size: len(plain)}
-	if enc == gzipped {
-		c.crc = crc32.ChecksumIEEE(plain)
-		var buf bytes.Buffer
-		cachedDeflate.piece(&buf, plain)
-		plain = buf.Bytes()
+// encodeGroup encodes one group of one State: each family's samples become
+// a piece, and its header (HELP, TYPE) goes to the handler's headers, which
+// are the same for every account.
+func (h *Handler) encodeGroup(s *refresh.State, g group, f format) *encoded {
+	if g == facts {
+		h.encodings.Add(1)
+	} else {
+		h.healthEncodings.Add(1)
 	}
-	c.add(plain)
-	return c
+	mfs := h.gather(s, g)
+	var buf bytes.Buffer
+	e := expfmt.NewEncoder(&buf, contentTypes[f])
+	enc := &encoded{pieces: make([]piece, h.index.perGroup[g])}
+	type span struct {
+		local               int
+		start, samples, end int
+	}
+	spans := make([]span, 0, len(mfs))
+	for _, mf := range mfs {
+		i, ok := h.index.byName[mf.GetName()]
+		if !ok || h.index.families[i].group != g {
+			continue // Describe lists every family; this cannot happen
+		}
+		start := buf.Len()
+		if !h.encode(e, &buf, mf) {
+			continue
+		}
+		samples := start + textHeaderLen(buf.Bytes()[start:])
+		if h.headers[f][i].Load() == nil {
+			p := newPiece(buf.Bytes()[start:samples])
+			h.headers[f][i].CompareAndSwap(nil, &p)
+		}
+		spans = append(spans, span{h.index.local[i], start, samples, buf.Len()})
+	}
+	// Compress every family's samples into one buffer, then keep one copy
+	// of its exact size.
+	plain := buf.Bytes()
+	var out bytes.Buffer
+	ends := make([]int, len(spans))
+	for k, sp := range spans {
+		cachedDeflate.piece(&out, plain[sp.samples:sp.end])
+		ends[k] = out.Len()
+	}
+	data := bytes.Clone(out.Bytes())
+	from := 0
+	for k, sp := range spans {
+		samples := plain[sp.samples:sp.end]
+		enc.pieces[sp.local] = piece{
+			data:  data[from:ends[k]:ends[k]],
+			size:  len(samples),
+			crc:   crc32.ChecksumIEEE(samples),
+			shift: crcShift(len(samples)),
+		}
+		from = ends[k]
+	}
+	return enc
 }
 
-// encodeAccount encodes the families of one State. Only what was asked for
-// is kept: Prometheus asks for gzip, and the plain bytes would take several
-// times as much memory.
-func (h *Handler) encodeAccount(s *refresh.State, f format, enc encoding) *accountBytes {
-	h.encodings.Add(1)
-	plain := h.encodeFamilies(h.gatherAccount(s), f)
-	if enc == gzipped {
-		return compressAccount(plain)
-	}
-	return plain
-}
-
-// gatherAccount collects one State through a registry, so that its families
-// come sorted and checked exactly as promhttp would serve them.
-func (h *Handler) gatherAccount(s *refresh.State) []*dto.MetricFamily {
+// gather collects one group of one State through a registry, so that its
+// families come sorted and checked exactly as promhttp would serve them.
+func (h *Handler) gather(s *refresh.State, g group) []*dto.MetricFamily {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(h.descs.collector(func() []*refresh.State { return []*refresh.State{s} }))
+	reg.MustRegister(h.descs.groupCollector(s, g))
 	mfs, err := reg.Gather()
 	if err != nil {
 		// Logged once per State rather than on every scrape; what was
@@ -244,37 +309,6 @@ func (h *Handler) gatherAccount(s *refresh.State) []*dto.MetricFamily {
 		h.errors.WithLabelValues("gathering").Inc()
 	}
 	return mfs
-}
-
-// encodeFamilies encodes each family with expfmt and splits off its header,
-// keeping the result in one allocation of the exact size.
-func (h *Handler) encodeFamilies(mfs []*dto.MetricFamily, f format) *accountBytes {
-	type span struct{ start, samples, end int }
-	var (
-		buf   bytes.Buffer
-		spans = make([]span, 0, len(mfs))
-		names = make([]string, 0, len(mfs))
-		e     = expfmt.NewEncoder(&buf, contentTypes[f])
-	)
-	for _, mf := range mfs {
-		start := buf.Len()
-		if !h.encode(e, &buf, mf) {
-			continue
-		}
-		spans = append(spans, span{start, start + textHeaderLen(buf.Bytes()[start:]), buf.Len()})
-		names = append(names, mf.GetName())
-	}
-	data := bytes.Clone(buf.Bytes())
-	ab := &accountBytes{families: make([]familyBytes, len(spans))}
-	for i, s := range spans {
-		ab.families[i] = familyBytes{
-			name:    names[i],
-			header:  data[s.start:s.samples:s.samples],
-			samples: data[s.samples:s.end:s.end],
-			size:    s.end - s.samples,
-		}
-	}
-	return ab
 }
 
 // textHeaderLen is the length of the comment lines (HELP, TYPE, UNIT) that
@@ -291,31 +325,29 @@ func textHeaderLen(b []byte) int {
 	return n
 }
 
-// compressAccount compresses each family's samples on its own, into a piece
-// that can follow any other in a gzip stream (see gzip.go).
-func compressAccount(plain *accountBytes) *accountBytes {
-	type span struct{ header, samples, end int }
-	var buf bytes.Buffer
-	spans := make([]span, len(plain.families))
-	for i, fb := range plain.families {
-		spans[i].header = buf.Len()
-		buf.Write(fb.header)
-		spans[i].samples = buf.Len()
-		cachedDeflate.piece(&buf, fb.samples)
-		spans[i].end = buf.Len()
-	}
-	// One copy of the exact size, which also lets the plain bytes go.
-	data := bytes.Clone(buf.Bytes())
-	ab := &accountBytes{families: make([]familyBytes, len(spans))}
-	for i, s := range spans {
-		ab.families[i] = familyBytes{
-			name:    plain.families[i].name,
-			header:  data[s.header:s.samples:s.samples],
-			samples: data[s.samples:s.end:s.end],
-			size:    plain.families[i].size,
-			crc:     crc32.ChecksumIEEE(plain.families[i].samples),
-			shift:   crcShift(plain.families[i].size),
+// eachPiece calls yield with the pieces of accounts in format f, in
+// response order: per family, its header, then each account's samples.
+// Each account must have been encoded in f.
+func (h *Handler) eachPiece(accounts []*account, f format, yield func(*piece)) {
+	encs := make([][numGroups]*encoded, len(accounts))
+	for i, a := range accounts {
+		for g := range numGroups {
+			encs[i][g] = a.get(h, g, f)
 		}
 	}
-	return ab
+	for i, fam := range h.index.families {
+		local := h.index.local[i]
+		headed := false
+		for _, e := range encs {
+			p := &e[fam.group].pieces[local]
+			if len(p.data) == 0 {
+				continue
+			}
+			if !headed {
+				yield(h.headers[f][i].Load())
+				headed = true
+			}
+			yield(p)
+		}
+	}
 }

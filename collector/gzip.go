@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"hash/crc32"
+	"io"
 	"sync"
 )
 
@@ -97,4 +98,45 @@ func crcMul(a, b uint32) uint32 {
 // and B and crcShift(len(B)).
 func crcAppend(crcA, crcB, shiftB uint32) uint32 {
 	return crcMul(shiftB, crcA) ^ crcB
+}
+
+// inflate writes to w the decompression of the pieces that each yields, in
+// order: they make one deflate stream once deflateEnd follows them.
+func inflate(w io.Writer, each func(yield func([]byte))) error {
+	var parts [][]byte
+	each(func(b []byte) { parts = append(parts, b) })
+	src := &partsReader{parts: append(parts, deflateEnd)}
+	r, _ := inflaters.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReader(src)
+	} else if err := r.(flate.Resetter).Reset(src, nil); err != nil {
+		return err
+	}
+	defer inflaters.Put(r)
+	_, err := io.Copy(w, r)
+	return err
+}
+
+// partsReader reads parts one after the other.
+type partsReader struct{ parts [][]byte }
+
+func (r *partsReader) Read(b []byte) (int, error) {
+	for len(r.parts) > 0 && len(r.parts[0]) == 0 {
+		r.parts = r.parts[1:]
+	}
+	if len(r.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.parts[0])
+	r.parts[0] = r.parts[0][n:]
+	return n, nil
+}
+
+// ReadByte lets flate read without a bufio.Reader of its own.
+func (r *partsReader) ReadByte() (byte, error) {
+	var b [1]byte
+	if _, err := r.Read(b[:]); err != nil {
+		return 0, err
+	}
+	return b[0], nil
 }

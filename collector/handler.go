@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,33 +47,43 @@ type HandlerOpts struct {
 }
 
 // Handler serves /metrics: the metrics of every account, then the live
-// ones. An account's metrics change only when its State does, and a report
-// of thousands of users is too many to gather and encode on every scrape.
-// So Update encodes each new State when it is published, in the format and
-// encoding Prometheus asks for (and in any other that a scrape has asked
-// for since), and a scrape only copies those bytes and encodes the few live
-// families. Protobuf and name[] requests, which are for people and tools,
-// go to promhttp, one at a time.
+// ones; with ?account_id=, one account's metrics alone; with
+// ?exporter=true, the live ones alone (see Scope). An account's metrics
+// change only when its State does, and a report of thousands of users is
+// too many to gather and encode on every scrape. So Update encodes each new
+// State when it is published, compressed, in the format Prometheus asks for
+// (and in any other that a scrape has asked for since), and a scrape only
+// copies those bytes and encodes the few live families. Protobuf and name[]
+// requests, which are for people and tools, go to promhttp, one at a time.
 type Handler struct {
 	handler  http.Handler // ServeHTTP behind the in-flight limit and instrumentation
 	live     prometheus.Gatherer
 	descs    *descs
+	index    *familyIndex
 	errorLog promhttp.Logger
 	errors   *prometheus.CounterVec
+	// registerer is where promhttp handlers count their errors; nil
+	// without ExporterMetrics.
+	registerer prometheus.Registerer
 	// fallback is promhttp over the accounts of the current view and the
-	// live metrics; uncached is a slot for one such request at a time.
-	fallback http.Handler
-	uncached chan struct{}
+	// live metrics, liveFallback over the live ones; uncached is a slot for
+	// one such request at a time.
+	fallback, liveFallback http.Handler
+	uncached               chan struct{}
 
 	view atomic.Pointer[view]
-	// wanted holds a bit for each cached format and encoding that Update
-	// encodes ahead of scrapes: Prometheus's default, and any that a scrape
-	// has asked for.
+	// headers holds each family's HELP and TYPE lines per format, the same
+	// for every account, compressed; nil until an account has the family.
+	headers [numFormats][]atomic.Pointer[piece]
+	// eof is OpenMetrics' "# EOF" line, compressed.
+	eof piece
+	// wanted holds a bit for each format that Update encodes ahead of
+	// scrapes: Prometheus's default, and any that a scrape has asked for.
 	wanted atomic.Uint32
 
-	// encodings counts account encodings, so that tests can check that a
-	// State is encoded once per format and encoding.
-	encodings atomic.Int64
+	// encodings and healthEncodings count encodings of the accounts' facts
+	// and health, so that tests can check what a State costs.
+	encodings, healthEncodings atomic.Int64
 }
 
 // NewHandler returns the telemetry handler. Pass its Update to the
@@ -100,23 +111,26 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 			return nil, fmt.Errorf("live metrics clash with the accounts' metrics: %w", err)
 		}
 	}
-	h := &Handler{live: live, descs: descs, errorLog: opts.ErrorLog, uncached: make(chan struct{}, 1)}
-	h.wanted.Store(wantBit(fmtOpenMetrics, gzipped))
+	h := &Handler{live: live, descs: descs, index: newFamilyIndex(descs.families), errorLog: opts.ErrorLog, uncached: make(chan struct{}, 1)}
+	for f := range numFormats {
+		h.headers[f] = make([]atomic.Pointer[piece], len(descs.families))
+	}
+	var eof bytes.Buffer
+	if err := expfmt.NewEncoder(&eof, contentTypes[fmtOpenMetrics]).(expfmt.Closer).Close(); err != nil {
+		return nil, err
+	}
+	h.eof = newPiece(eof.Bytes())
+	h.wanted.Store(wantBit(fmtOpenMetrics))
 	h.view.Store(newView(nil, nil))
 
-	var registerer prometheus.Registerer
 	if opts.ExporterMetrics {
-		registerer = live
+		h.registerer = live
 	}
-	h.errors = errorsCounter(registerer)
+	h.errors = errorsCounter(h.registerer)
 	accounts := prometheus.NewRegistry()
 	accounts.MustRegister(descs.collector(func() []*refresh.State { return h.view.Load().states }))
-	h.fallback = promhttp.HandlerFor(prometheus.Gatherers{accounts, live}, promhttp.HandlerOpts{
-		ErrorLog:          opts.ErrorLog,
-		ErrorHandling:     promhttp.ContinueOnError,
-		Registry:          registerer,
-		EnableOpenMetrics: true,
-	})
+	h.fallback = h.promhttp(prometheus.Gatherers{accounts, live})
+	h.liveFallback = h.promhttp(live)
 
 	h.handler = http.HandlerFunc(h.serve)
 	if n := opts.MaxRequestsInFlight; n > 0 {
@@ -126,6 +140,16 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 		h.handler = promhttp.InstrumentMetricHandler(live, h.handler)
 	}
 	return h, nil
+}
+
+// promhttp returns promhttp's handler over g, with the handler's options.
+func (h *Handler) promhttp(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:          h.errorLog,
+		ErrorHandling:     promhttp.ContinueOnError,
+		Registry:          h.registerer,
+		EnableOpenMetrics: true,
+	})
 }
 
 // errorsCounter returns promhttp_metric_handler_errors_total, which the
@@ -157,17 +181,17 @@ func limitInFlight(next http.Handler, n int) http.Handler {
 	})
 }
 
-// Update makes states, sorted by account ID, the ones served, and encodes
-// every account whose State is new in each wanted format and encoding. It is
-// called by one goroutine at a time, whenever a State changes.
+// Update makes states the ones served, and encodes every account whose
+// State is new in each wanted format: its health always, its facts when
+// they changed. It is called by one goroutine at a time, whenever a State
+// changes: the scheduler calls it after each refresh, from the refresh's
+// goroutine, so a scrape never waits for an encoding.
 func (h *Handler) Update(states []*refresh.State) {
 	v := newView(states, h.view.Load())
 	wanted := h.wanted.Load()
 	for f := range numFormats {
-		for enc := range numEncodings {
-			if wanted&wantBit(f, enc) != 0 {
-				h.output(v, f, enc)
-			}
+		if wanted&wantBit(f) != 0 {
+			h.encodeAll(v, f)
 		}
 	}
 	h.view.Store(v)
@@ -178,9 +202,7 @@ func (h *Handler) Update(states []*refresh.State) {
 // report is loaded before a scrape can see it.
 func (h *Handler) States() []*refresh.State { return h.view.Load().states }
 
-func wantBit(f format, enc encoding) uint32 {
-	return 1 << (uint32(f)*uint32(numEncodings) + uint32(enc))
-}
+func wantBit(f format) uint32 { return 1 << uint32(f) }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
@@ -192,80 +214,189 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.
 var (
 	cachedDeflate = &deflater{level: flate.DefaultCompression}
 	liveDeflate   = &deflater{level: flate.NoCompression}
+	inflaters     sync.Pool
 	writers       = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 )
 
+// Query parameters of the telemetry path that choose what it serves.
+const (
+	// AccountIDParam selects one account: its series and its refresh
+	// health, nothing of the exporter's own.
+	AccountIDParam = "account_id"
+	// ExporterParam, set to "true", selects the exporter's own metrics
+	// alone: build, discovery, shards, AWS requests, go_* and process_*.
+	ExporterParam = "exporter"
+)
+
+// scope is what a request asks for: every account and the live metrics
+// (the default), one account, or the live metrics alone.
+type scope struct {
+	accountID string // "" for every account
+	exporter  bool
+}
+
+// parseScope reads the scope from the query, or says why it cannot.
+func parseScope(q url.Values) (scope, error) {
+	ids, exporter := q[AccountIDParam], q[ExporterParam]
+	switch {
+	case len(ids) > 1:
+		return scope{}, fmt.Errorf("give one %s, not %d", AccountIDParam, len(ids))
+	case len(exporter) > 1 || len(exporter) == 1 && exporter[0] != "true":
+		return scope{}, fmt.Errorf("%s takes the one value true", ExporterParam)
+	case len(ids) == 1 && len(exporter) == 1:
+		return scope{}, fmt.Errorf("give %s or %s=true, not both", AccountIDParam, ExporterParam)
+	case len(ids) == 1 && !validAccountID(ids[0]):
+		return scope{}, fmt.Errorf("%s must be an AWS account ID of 12 digits, got %q", AccountIDParam, ids[0])
+	case len(ids) == 1:
+		return scope{accountID: ids[0]}, nil
+	}
+	return scope{exporter: len(exporter) == 1}, nil
+}
+
+func validAccountID(id string) bool {
+	if len(id) != 12 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 func (h *Handler) serve(rsp http.ResponseWriter, req *http.Request) {
+	sc, err := parseScope(req.URL.Query())
+	if err != nil {
+		http.Error(rsp, err.Error(), http.StatusBadRequest)
+		return
+	}
+	v := h.view.Load()
+	accounts, withLive := v.accounts, true
+	switch {
+	case sc.exporter:
+		accounts = nil
+	case sc.accountID != "":
+		a := v.find(sc.accountID)
+		if a == nil {
+			http.Error(rsp, fmt.Sprintf("account %s is not read by this exporter; /sd lists those it reads", sc.accountID), http.StatusNotFound)
+			return
+		}
+		accounts, withLive = []*account{a}, false
+	}
 	contentType := expfmt.NegotiateAccept(req.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 	f, cacheable := cachedFormat(contentType)
-	v := h.view.Load()
-	if !cacheable || v.duplicate || req.URL.Query().Has("name[]") {
-		h.serveUncached(rsp, req)
+	if !cacheable || v.duplicate && !sc.exporter || req.URL.Query().Has("name[]") {
+		h.serveUncached(rsp, req, v, sc)
 		return
+	}
+	if bit := wantBit(f); h.wanted.Load()&bit == 0 {
+		// From now on, Update encodes this format ahead too.
+		h.wanted.Or(bit)
+		if sc == (scope{}) {
+			h.encodeAll(v, f)
+		}
 	}
 	enc := identity
 	if acceptsGzip(req.Header) {
 		enc = gzipped
 	}
-	if bit := wantBit(f, enc); h.wanted.Load()&bit == 0 {
-		h.wanted.Or(bit)
+	var live []byte
+	if withLive {
+		var ok bool
+		if live, ok = h.encodeLive(rsp, contentType, len(accounts) > 0); !ok {
+			return
+		}
 	}
-	cached := h.output(v, f, enc)
-	live, ok := h.encodeLive(rsp, contentType, enc, len(cached.families) > 0)
-	if !ok {
-		return
+	h.write(rsp, contentType, f, enc, accounts, live)
+}
+
+// encoding is a content encoding of a response.
+type encoding uint8
+
+const (
+	identity encoding = iota
+	gzipped
+)
+
+// write sends the accounts' cached pieces, then the live bytes, then
+// OpenMetrics' EOF: as one gzip member, or decompressed as they are sent.
+func (h *Handler) write(rsp http.ResponseWriter, contentType expfmt.Format, f format, enc encoding, accounts []*account, live []byte) {
+	var livePiece piece
+	if enc == gzipped && len(live) > 0 {
+		var buf bytes.Buffer
+		liveDeflate.piece(&buf, live)
+		livePiece = piece{data: buf.Bytes(), size: len(live), crc: crc32.ChecksumIEEE(live), shift: crcShift(len(live))}
 	}
-	chunks := make([]*chunk, 0, len(cached.families)+2)
-	for i := range cached.families {
-		chunks = append(chunks, &cached.families[i].chunk)
-	}
-	chunks = append(chunks, &live)
-	if cached.trailer != nil {
-		chunks = append(chunks, cached.trailer)
+	var trailer *piece
+	if f == fmtOpenMetrics {
+		trailer = &h.eof
 	}
 
+	size := 0
+	if enc == gzipped {
+		h.eachPiece(accounts, f, func(p *piece) { size += len(p.data) })
+		size += len(gzipHeader) + len(livePiece.data) + len(deflateEnd) + gzipTrailerLen
+		if trailer != nil {
+			size += len(trailer.data)
+		}
+	} else {
+		h.eachPiece(accounts, f, func(p *piece) { size += p.size })
+		size += len(live)
+		if trailer != nil {
+			size += trailer.size
+		}
+	}
 	header := rsp.Header()
 	header.Add("Vary", "Accept")
 	header.Add("Vary", "Accept-Encoding")
 	header.Set("Content-Type", string(contentType))
-	size := 0
 	if enc == gzipped {
 		header.Set("Content-Encoding", "gzip")
-		size = len(gzipHeader) + len(deflateEnd) + gzipTrailerLen
-	}
-	for _, c := range chunks {
-		size += c.wire
 	}
 	header.Set("Content-Length", strconv.Itoa(size))
 
-	// Many parts are small (one account's samples of one family), and
+	// Many pieces are small (one account's samples of one family), and
 	// net/http's own buffer would send each in a write of its own.
 	bw := writers.Get().(*bufio.Writer)
 	defer writers.Put(bw)
 	bw.Reset(rsp)
 	defer bw.Reset(nil)
+	var err error
 	if enc == gzipped {
 		_, _ = bw.Write(gzipHeader)
-	}
-	var crc uint32
-	uncompressed := 0
-	for _, c := range chunks {
-		for _, p := range c.parts {
-			_, _ = bw.Write(p)
+		var crc uint32
+		uncompressed := 0
+		add := func(p *piece) {
+			_, _ = bw.Write(p.data)
+			crc = crcAppend(crc, p.crc, p.shift)
+			uncompressed += p.size
 		}
-		if enc == gzipped {
-			crc = crcAppend(crc, c.crc, c.shift)
-			uncompressed += c.size
+		h.eachPiece(accounts, f, add)
+		if len(live) > 0 {
+			add(&livePiece)
 		}
-	}
-	if enc == gzipped {
+		if trailer != nil {
+			add(trailer)
+		}
 		_, _ = bw.Write(deflateEnd)
-		trailer := binary.LittleEndian.AppendUint32(make([]byte, 0, gzipTrailerLen), crc)
+		end := binary.LittleEndian.AppendUint32(make([]byte, 0, gzipTrailerLen), crc)
 		// ISIZE is the length modulo 2^32.
-		_, _ = bw.Write(binary.LittleEndian.AppendUint32(trailer, uint32(uncompressed)))
+		_, _ = bw.Write(binary.LittleEndian.AppendUint32(end, uint32(uncompressed)))
+	} else {
+		err = inflate(bw, func(yield func([]byte)) {
+			h.eachPiece(accounts, f, func(p *piece) { yield(p.data) })
+		})
+		_, _ = bw.Write(live)
+		if trailer != nil {
+			_ = inflate(bw, func(yield func([]byte)) { yield(trailer.data) })
+		}
 	}
 	// A bufio.Writer keeps its first error and returns it from Flush.
-	if err := bw.Flush(); err != nil {
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		h.logError("error encoding and sending metric family:", err)
 		h.errors.WithLabelValues("encoding").Inc()
 	}
@@ -276,11 +407,26 @@ func (h *Handler) serve(rsp http.ResponseWriter, req *http.Request) {
 // request waits for its turn until its context ends: the client went away,
 // or the request's deadline passed (the exporter sets one from
 // --web.write-timeout).
-func (h *Handler) serveUncached(rsp http.ResponseWriter, req *http.Request) {
+func (h *Handler) serveUncached(rsp http.ResponseWriter, req *http.Request, v *view, sc scope) {
 	select {
 	case h.uncached <- struct{}{}:
 		defer func() { <-h.uncached }()
-		h.fallback.ServeHTTP(rsp, req)
+		switch {
+		case sc.exporter:
+			h.liveFallback.ServeHTTP(rsp, req)
+		case sc.accountID != "":
+			var states []*refresh.State
+			for _, s := range v.states {
+				if s.AccountID == sc.accountID {
+					states = append(states, s)
+				}
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(h.descs.collector(func() []*refresh.State { return states }))
+			h.promhttp(reg).ServeHTTP(rsp, req)
+		default:
+			h.fallback.ServeHTTP(rsp, req)
+		}
 	case <-req.Context().Done():
 		if errors.Is(req.Context().Err(), context.DeadlineExceeded) {
 			// Not an empty 200. The write deadline has likely passed too,
@@ -342,17 +488,17 @@ func acceptsGzip(h http.Header) bool {
 	return gzipQ > identityQ && gzipQ > 0
 }
 
-// encodeLive gathers and encodes the live families into one chunk. It
-// answers the request itself and returns false when there is nothing to
-// serve, as promhttp does.
-func (h *Handler) encodeLive(rsp http.ResponseWriter, contentType expfmt.Format, enc encoding, haveCached bool) (chunk, bool) {
+// encodeLive gathers and encodes the live families. It answers the request
+// itself and returns false when there is nothing to serve, as promhttp
+// does.
+func (h *Handler) encodeLive(rsp http.ResponseWriter, contentType expfmt.Format, haveCached bool) ([]byte, bool) {
 	mfs, err := h.live.Gather()
 	if err != nil {
 		h.logError("error gathering metrics:", err)
 		h.errors.WithLabelValues("gathering").Inc()
 		if len(mfs) == 0 && !haveCached {
 			http.Error(rsp, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
-			return chunk{}, false
+			return nil, false
 		}
 	}
 	var buf bytes.Buffer
@@ -360,17 +506,7 @@ func (h *Handler) encodeLive(rsp http.ResponseWriter, contentType expfmt.Format,
 	for _, mf := range mfs {
 		h.encode(e, &buf, mf)
 	}
-	plain := buf.Bytes()
-	if enc == identity {
-		c := chunk{size: len(plain)}
-		c.add(plain)
-		return c, true
-	}
-	c := chunk{size: len(plain), crc: crc32.ChecksumIEEE(plain), shift: crcShift(len(plain))}
-	var piece bytes.Buffer
-	liveDeflate.piece(&piece, plain)
-	c.add(piece.Bytes())
-	return c, true
+	return buf.Bytes(), true
 }
 
 // encode appends mf to buf with e. On an error, which it logs and counts,

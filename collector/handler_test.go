@@ -368,53 +368,6 @@ func TestCachedHandlerEmpty(t *testing.T) {
 	}
 }
 
-// A State is encoded when it is published, in what Prometheus asks for, so
-// that the first scrape after a refresh only copies bytes; a format that a
-// scrape asks for once is encoded ahead from then on; concurrent scrapes
-// all get the same bytes.
-func TestCachedHandlerEncodesWhenPublished(t *testing.T) {
-	states := cacheStates(t)
-	h := newHandler(t, states, nil, HandlerOpts{})
-	accounts := int64(len(states))
-	prom := acceptHeaders[1].accept
-	wantEncodings := func(step string, want int64) {
-		t.Helper()
-		if got := h.encodings.Load(); got != want {
-			t.Fatalf("%s: %d account encodings, want %d", step, got, want)
-		}
-	}
-	scrapeAll := func(enc string) {
-		t.Helper()
-		var wg sync.WaitGroup
-		bodies := make([][]byte, 10)
-		for i := range bodies {
-			wg.Go(func() { bodies[i] = get(t, h, "/metrics", prom, enc).body })
-		}
-		wg.Wait()
-		for i := range bodies {
-			if !bytes.Equal(bodies[i], bodies[0]) {
-				t.Fatalf("scrape %d got other bytes than scrape 0", i)
-			}
-		}
-	}
-	// Each account in OpenMetrics with gzip, before any scrape.
-	wantEncodings("published", accounts)
-	scrapeAll("gzip")
-	wantEncodings("scraped as Prometheus does", accounts)
-	scrapeAll("")
-	wantEncodings("scraped uncompressed once", 2*accounts)
-
-	next := slices.Clone(states)
-	changed := *next[0]
-	changed.Refreshes++
-	next[0] = &changed
-	h.Update(next)
-	wantEncodings("one account changed", 2*accounts+2)
-	scrapeAll("gzip")
-	scrapeAll("")
-	wantEncodings("scraped after the change", 2*accounts+2)
-}
-
 // Live families change between scrapes of unchanged states.
 func TestCachedHandlerKeepsLiveMetricsLive(t *testing.T) {
 	live, requests := liveCollectors()

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 )
 
@@ -26,6 +27,9 @@ import (
 const (
 	healthyPath = "/-/healthy"
 	readyPath   = "/-/ready"
+	// sdPath serves Prometheus HTTP service discovery of the per-account
+	// targets.
+	sdPath = "/sd"
 )
 
 // shutdownTimeout bounds how long requests in flight may go on after
@@ -35,9 +39,11 @@ const shutdownTimeout = 15 * time.Second
 
 // newHandler routes the telemetry path, the health endpoints and the
 // landing page.
-func newHandler(o options, metrics http.Handler, states func() []*refresh.State) (http.Handler, error) {
+func newHandler(o options, metrics *collector.Handler) (http.Handler, error) {
+	states := metrics.States
 	mux := http.NewServeMux()
 	mux.Handle(o.telemetryPath, withDeadline(o.writeTimeout, metrics))
+	mux.Handle(sdPath, metrics.SD(o.telemetryPath))
 	addHealth(mux, states)
 	landing := landingConfig(o)
 	// Fail at start, not on the first visit, if the page cannot be built.
@@ -110,7 +116,7 @@ func checkTelemetryPath(p string) error {
 		return fmt.Errorf("%q must start with /, as in /metrics", p)
 	case p == "/":
 		return errors.New(`"/" is the landing page; use a path such as /metrics`)
-	case p == healthyPath || p == readyPath:
+	case p == healthyPath || p == readyPath || p == sdPath:
 		return fmt.Errorf("%s is the exporter's health endpoint; use a path such as /metrics", p)
 	case strings.ContainsFunc(p, func(r rune) bool {
 		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("/-._~", r))
@@ -129,7 +135,8 @@ func landingConfig(o options) web.LandingConfig {
 		Version:     version.Info(),
 		Profiling:   "false",
 		Links: []web.LandingLinks{
-			{Address: o.telemetryPath, Text: "Metrics"},
+			{Address: o.telemetryPath, Text: "Metrics", Description: "every account's series and the exporter's own; ?account_id= one account's, ?exporter=true the exporter's own"},
+			{Address: sdPath, Text: "Service discovery", Description: "Prometheus http_sd_configs: one target per account, and one for the exporter"},
 			{Address: healthyPath, Text: "Health"},
 			{Address: readyPath, Text: "Readiness", Description: "200 once a credential report is loaded, stale or not"},
 		},

@@ -203,7 +203,7 @@ func run() int {
 	// Each account's metrics are encoded when its report changes, not when
 	// Prometheus asks for them.
 	scheduler := refresh.NewScheduler(opts.refreshInterval, opts.timeout, opts.concurrency, logger, metrics.Update)
-	handler, err := newHandler(opts, metrics, metrics.States)
+	handler, err := newHandler(opts, metrics)
 	if err != nil {
 		logger.Error("cannot build the HTTP handler", "err", err)
 		return 1

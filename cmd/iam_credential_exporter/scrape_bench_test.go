@@ -55,7 +55,7 @@ func startExporter(tb testing.TB, states []*refresh.State) (string, *collector.H
 		tb.Fatal(err)
 	}
 	metrics.Update(states)
-	h, err := newHandler(options{telemetryPath: "/metrics"}, metrics, func() []*refresh.State { return states })
+	h, err := newHandler(options{telemetryPath: "/metrics"}, metrics)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -101,15 +101,7 @@ func scrape(client *http.Client, url, acceptEncoding string, body io.Writer) (ht
 // checkBody makes sure that a benchmark measures a full, valid response.
 func checkBody(tb testing.TB, header http.Header, body []byte, states []*refresh.State) {
 	tb.Helper()
-	if header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if body, err = io.ReadAll(zr); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	body = gunzip(tb, header, body)
 	users := 0
 	for _, s := range states {
 		users += len(s.Report.Users)
@@ -120,6 +112,23 @@ func checkBody(tb testing.TB, header http.Header, body []byte, states []*refresh
 	if !bytes.HasSuffix(body, []byte("# EOF\n")) || !bytes.Contains(body, []byte("\nprocess_cpu_seconds_total ")) {
 		tb.Fatalf("not a whole OpenMetrics response with the live families:\n%.300s", body)
 	}
+}
+
+// gunzip returns the body decompressed when it is gzipped.
+func gunzip(tb testing.TB, header http.Header, body []byte) []byte {
+	tb.Helper()
+	if header.Get("Content-Encoding") != "gzip" {
+		return body
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return plain
 }
 
 // BenchmarkScrape is one scrape as Prometheus makes it, with and without
