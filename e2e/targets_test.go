@@ -9,6 +9,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
@@ -59,9 +60,10 @@ scrape_configs:
 
 // targetsOrg is an organization whose users and password policies make
 // known alerts fire: each console user (a password and no MFA device, as
-// moto creates it) fires IAMCredentialConsoleUserWithoutMFA, and each
-// account without a strong password policy IAMCredentialPasswordPolicyWeak.
-// Users are created now, so no alert on an age can fire.
+// moto creates it) fires IAMCredentialConsoleUserWithoutMFA, each account
+// without a strong password policy IAMCredentialPasswordPolicyWeak, and
+// every account IAMCredentialReportStale, as moto dates its reports in
+// 2015. Users are created now, so no alert on a credential's age can fire.
 type targetsOrg struct {
 	*motoOrg
 	console map[string][]string // account ID → its console users
@@ -121,6 +123,8 @@ func (o *targetsOrg) setStrongPolicy(ctx context.Context, id string) {
 func (o *targetsOrg) wantAlerts(accounts map[string]orgAccount) []string {
 	var out []string
 	for id := range accounts {
+		// moto dates every credential report 2015-02-02.
+		out = append(out, "IAMCredentialReportStale "+id+" -")
 		if !o.strong[id] {
 			out = append(out, "IAMCredentialPasswordPolicyWeak "+id+" -")
 		}
@@ -143,11 +147,13 @@ func (o *targetsOrg) removeMember(ctx context.Context, id string) {
 
 // targetsFlags are the exporter's flags of these tests: discovery every
 // second, so that a removed account goes within seconds; every account read
-// at once; and the password policy, for IAMCredentialPasswordPolicyWeak.
+// at once, and not again, as nothing changes in the accounts (rereading
+// them would only keep moto busy); and the password policy, for
+// IAMCredentialPasswordPolicyWeak.
 func targetsFlags(extra ...string) []string {
 	return append([]string{
 		"--aws.organization", "--aws.organization.refresh-interval=1s",
-		"--report.refresh-interval=5s", "--aws.concurrency=40", "--aws.password-policy",
+		"--report.refresh-interval=1h", "--aws.concurrency=40", "--aws.password-policy",
 	}, extra...)
 }
 
@@ -159,35 +165,41 @@ type sdGroup struct {
 	Labels  map[string]string `json:"labels"`
 }
 
-// get GETs u, with the Host header host unless it is "", and returns the
-// status code, the Content-Type and the body.
-func get(u, host string) (int, string, string, error) {
+// get GETs u with the request headers header (Host included) and returns
+// the status code, the response's headers and its body.
+func get(u string, header http.Header) (int, http.Header, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, "", "", err
+		return 0, nil, "", err
 	}
-	if host != "" {
+	maps.Copy(req.Header, header)
+	if host := header.Get("Host"); host != "" {
 		req.Host = host
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, "", "", err
+		return 0, nil, "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Content-Type"), string(body), err
+	return resp.StatusCode, resp.Header, string(body), err
 }
 
 // readSD reads /sd, asked for with the Host header host ("" for the
 // exporter's own address), as Prometheus does: a 200 of application/json
 // holding a list of target groups.
 func readSD(e *exporter, host string) ([]sdGroup, error) {
-	status, ctype, body, err := get(e.URL+"/sd", host)
+	header := http.Header{}
+	if host != "" {
+		header.Set("Host", host)
+	}
+	status, rh, body, err := get(e.URL+"/sd", header)
 	if err != nil {
 		return nil, err
 	}
+	ctype := rh.Get("Content-Type")
 	if status != http.StatusOK {
 		return nil, fmt.Errorf("GET /sd: status %d: %s", status, body)
 	}
@@ -245,30 +257,51 @@ func checkSD(groups []sdGroup, host string, want map[string]orgAccount) error {
 	return nil
 }
 
-// parseExposition parses exposition text.
-func parseExposition(body string) (map[string]*dto.MetricFamily, error) {
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(strings.NewReader(body))
+// scrapeFormats are the Accept headers of two exposition formats: text, as
+// curl gets it, from the exporter's cache, and protobuf, which Prometheus
+// asks for with native histograms on, through client_golang. OpenMetrics,
+// which Prometheus asks for by default, is left to
+// TestPrometheusAccountTargets: expfmt's decoder of it takes a second for a
+// body of twenty lines.
+var scrapeFormats = map[string]string{
+	"text":     "text/plain;version=0.0.4",
+	"protobuf": "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
 }
 
-// readMetrics GETs /metrics with the query q and parses it.
-func readMetrics(e *exporter, q url.Values) (map[string]*dto.MetricFamily, error) {
+// readMetrics GETs /metrics with the query q in the format of the Accept
+// header accept, and decodes it.
+func readMetrics(e *exporter, q url.Values, accept string) (map[string]*dto.MetricFamily, error) {
 	u := e.URL + "/metrics"
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	status, _, body, err := get(u, "")
+	status, header, body, err := get(u, http.Header{"Accept": {accept}})
 	if err != nil {
 		return nil, err
 	}
 	if status != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: status %d: %s", u, status, body)
 	}
-	mfs, err := parseExposition(body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
+	format := expfmt.ResponseFormat(header)
+	if accept == scrapeFormats["protobuf"] && format.FormatType() != expfmt.TypeProtoDelim {
+		return nil, fmt.Errorf("GET %s with Accept %s: Content-Type %s", u, accept, header.Get("Content-Type"))
 	}
-	return mfs, nil
+	dec := expfmt.NewDecoder(strings.NewReader(body), format)
+	mfs := map[string]*dto.MetricFamily{}
+	for {
+		var mf dto.MetricFamily
+		err := dec.Decode(&mf)
+		if errors.Is(err, io.EOF) {
+			return mfs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %s: %w", u, format, err)
+		}
+		if _, dup := mfs[mf.GetName()]; dup {
+			return nil, fmt.Errorf("GET %s: %s: family %s twice", u, format, mf.GetName())
+		}
+		mfs[mf.GetName()] = &mf
+	}
 }
 
 // seriesOf returns the series of mfs as "name{labels}", each with its
@@ -288,10 +321,11 @@ func seriesOf(mfs map[string]*dto.MetricFamily) map[string]string {
 // account in ids and /metrics?exporter=true split /metrics: each holds only
 // its own series (an account's all carry its account_id, the exporter's
 // none), no series is in two of them, and together they hold every series
-// of /metrics. Series are compared by name and labels, not value. It
-// returns the first difference, so that it can be polled.
-func checkPartition(e *exporter, ids []string) error {
-	all, err := readMetrics(e, nil)
+// of /metrics. Every body is read in the format of the Accept header
+// accept; series are compared by name and labels, not value. It returns
+// the first difference, so that it can be polled.
+func checkPartition(e *exporter, ids []string, accept string) error {
+	all, err := readMetrics(e, nil, accept)
 	if err != nil {
 		return err
 	}
@@ -308,7 +342,7 @@ func checkPartition(e *exporter, ids []string) error {
 		}
 		return nil
 	}
-	own, err := readMetrics(e, url.Values{"exporter": {"true"}})
+	own, err := readMetrics(e, url.Values{"exporter": {"true"}}, accept)
 	if err != nil {
 		return err
 	}
@@ -316,7 +350,7 @@ func checkPartition(e *exporter, ids []string) error {
 		return err
 	}
 	for _, id := range ids {
-		mfs, err := readMetrics(e, url.Values{"account_id": {id}})
+		mfs, err := readMetrics(e, url.Values{"account_id": {id}}, accept)
 		if err != nil {
 			return err
 		}
@@ -348,7 +382,7 @@ func checkPartition(e *exporter, ids []string) error {
 // status returns the status code of GET u.
 func status(t *testing.T, u string) int {
 	t.Helper()
-	code, _, _, err := get(u, "")
+	code, _, _, err := get(u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,10 +431,17 @@ func TestAccountTargets(t *testing.T) {
 		t.Errorf("/sd asked with Host %s: %v", readmeExporterHost, err)
 	}
 	ids := slices.Sorted(maps.Keys(all))
-	waitFor(t, 30*time.Second, func() error { return checkPartition(e, ids) })
+	for name, accept := range scrapeFormats {
+		waitFor(t, 30*time.Second, func() error {
+			if err := checkPartition(e, ids, accept); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
 
 	t.Run("parts", func(t *testing.T) {
-		own, err := readMetrics(e, url.Values{"exporter": {"true"}})
+		own, err := readMetrics(e, url.Values{"exporter": {"true"}}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +456,7 @@ func TestAccountTargets(t *testing.T) {
 			}
 		}
 		id := ids[len(ids)-1]
-		mfs, err := readMetrics(e, url.Values{"account_id": {id}})
+		mfs, err := readMetrics(e, url.Values{"account_id": {id}}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -445,7 +486,7 @@ func TestAccountTargets(t *testing.T) {
 		waitFor(t, 60*time.Second, func() error {
 			owner := map[string]int{}
 			for i, s := range shards {
-				mfs, err := readMetrics(s, nil)
+				mfs, err := readMetrics(s, nil, "")
 				if err != nil {
 					return err
 				}
@@ -482,7 +523,7 @@ func TestAccountTargets(t *testing.T) {
 				t.Errorf("shard %d lists no account", i)
 				continue
 			}
-			waitFor(t, 30*time.Second, func() error { return checkPartition(s, lists[i]) })
+			waitFor(t, 30*time.Second, func() error { return checkPartition(s, lists[i], scrapeFormats["text"]) })
 			other := lists[1-i][0]
 			if got := status(t, s.URL+"/metrics?account_id="+other); got != http.StatusNotFound {
 				t.Errorf("shard %d: /metrics?account_id= of shard %d's account %s: status %d, want 404", i, 1-i, other, got)
@@ -634,9 +675,8 @@ func checkPromTargets(p *promServer, addr string, want map[string]orgAccount) er
 		if tg.Health != "up" {
 			return fmt.Errorf("target of account %q: health %q, error %q", id, tg.Health, tg.LastError)
 		}
-		// Prometheus 3 leaves the discovered labels out of this API.
-		if name, ok := tg.DiscoveredLabels[sdMetaName]; id != "" && ok && name != want[id].name {
-			return fmt.Errorf("target of account %s: %s %q, want %q", id, sdMetaName, name, want[id].name)
+		if name := tg.DiscoveredLabels[sdMetaName]; id != "" && name != want[id].name {
+			return fmt.Errorf("target of account %s: discovered %s %q, want %q", id, sdMetaName, name, want[id].name)
 		}
 	}
 	return nil
@@ -684,6 +724,31 @@ func checkStoredUsers(p *promServer, want map[string]orgAccount) error {
 	if !slices.Equal(got, wantUsers) {
 		return fmt.Errorf("stored users (account user arn) differ\nmissing:\n  %s\nunexpected:\n  %s",
 			strings.Join(minus(wantUsers, got), "\n  "), strings.Join(minus(got, wantUsers), "\n  "))
+	}
+	return nil
+}
+
+// checkScrapedSamples checks that Prometheus, which reads OpenMetrics,
+// scraped from each account's target as many samples as the account has
+// series in the text of /metrics?account_id= (an account has no histogram
+// or summary, so a series is a sample).
+func checkScrapedSamples(p *promServer, e *exporter, want map[string]orgAccount) error {
+	res, err := p.vector(fmt.Sprintf("scrape_samples_scraped{job=%q}", readmeJob))
+	if err != nil {
+		return err
+	}
+	got := map[string]string{}
+	for _, s := range res {
+		got[s.Metric["account_id"]], _ = s.Value[1].(string)
+	}
+	for id := range want {
+		mfs, err := readMetrics(e, url.Values{"account_id": {id}}, scrapeFormats["text"])
+		if err != nil {
+			return err
+		}
+		if n := strconv.Itoa(len(seriesOf(mfs))); got[id] != n {
+			return fmt.Errorf("scrape_samples_scraped{account_id=%q} = %q, want the %s series of /metrics?account_id=%s", id, got[id], n, id)
+		}
 	}
 	return nil
 }
@@ -737,6 +802,7 @@ func TestPrometheusAccountTargets(t *testing.T) {
 		t.Error(err)
 	}
 	waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, all) })
+	waitFor(t, 30*time.Second, func() error { return checkScrapedSamples(prom, e, all) })
 
 	t.Run("alerts as in single-target mode", func(t *testing.T) {
 		want := o.wantAlerts(all)
