@@ -30,6 +30,11 @@ local utils = import 'lib/utils.libsonnet';
       notRoot: sel(['user!="<root_account>"']),
       root: sel(['user="<root_account>"']),
       up: sel(),
+      // The exporter's own target (exporter=true, in per-account mode) or
+      // the one target of a single exporter, whose up has no account_id;
+      // and the per-account targets, whose up has one.
+      exporterTargetUp: sel(['account_id=""']),
+      accountTargetUp: sel(['account_id!=""']),
       exporterUp: utils.selector('', [c.exporterUpSelector]),
       keyRotationDueDays: c.keyRotationDays - c.keyRotationWarningDays,
       keyRotation: utils.count(c.keyRotationDays, 'day'),
@@ -445,7 +450,10 @@ local utils = import 'lib/utils.libsonnet';
       {
         // An account that had a report in the last reportMissingWindow, or
         // that the exporter is refreshing, has no report now although its
-        // exporter is up.
+        // exporter is up. Not while the account's own target is down, in
+        // per-account mode (IAMCredentialAccountTargetDown says so); a
+        // single exporter's up has no account_id, so that unless never
+        // matches there.
         alert: 'IAMCredentialReportMissing',
         expr: |||
           (
@@ -457,6 +465,8 @@ local utils = import 'lib/utils.libsonnet';
             aws_iam_credential_report_generated_timestamp_seconds%(all)s
           and on (job, instance)
             (up%(up)s == 1)
+          unless on (job, instance, account_id)
+            (up%(accountTargetUp)s == 0)
         ||| % v,
         'for': c.reportMissingFor,
         labels: { severity: 'warning' },
@@ -473,10 +483,14 @@ local utils = import 'lib/utils.libsonnet';
       {
         // A target is down that served the exporter's build_info in the
         // last exporterSeenWindow, or that exporterUpSelector picks (by
-        // default, a job name that looks like this exporter's).
+        // default, a job name that looks like this exporter's). Only the
+        // target without account_id: a single exporter's, or in
+        // per-account mode the exporter's own (exporter=true), which
+        // serves build_info and shares job and instance with the accounts'
+        // targets. One alert per exporter, not one per account.
         alert: 'IAMCredentialExporterDown',
         expr: |||
-          up%(up)s == 0
+          up%(exporterTargetUp)s == 0
           and on (job, instance)
           (
               max_over_time(iam_credential_exporter_build_info%(all)s[%(exporterSeenWindow)s])
@@ -491,6 +505,35 @@ local utils = import 'lib/utils.libsonnet';
           description: |||
             Prometheus cannot scrape {{ $labels.instance }} (job {{ $labels.job }}).
             While it is down, no IAM credential alert can fire for the accounts it serves.
+          |||,
+        },
+      },
+
+      {
+        // Per-account targets (/sd, /metrics?account_id=): one account's
+        // target is down while the exporter's own target at the same job
+        // and instance is up, which build_info shows: only the own target
+        // serves it, and it goes stale at the own target's first failed
+        // scrape. So when the whole exporter is down only
+        // IAMCredentialExporterDown fires; `for` rides over the scrape or
+        // two between an account's target and the own target failing, and
+        // over the service discovery refresh after an account leaves.
+        alert: 'IAMCredentialAccountTargetDown',
+        expr: |||
+          up%(accountTargetUp)s == 0
+          and on (job, instance)
+            iam_credential_exporter_build_info%(all)s
+        ||| % v,
+        'for': c.accountTargetDownFor,
+        labels: { severity: 'warning' },
+        annotations: {
+          summary: "Prometheus cannot scrape one account's target of an up exporter.",
+          description: |||
+            Prometheus cannot scrape the target of account {{ $labels.account_id }} on
+            {{ $labels.instance }} (job {{ $labels.job }}), while the exporter's own target there is up.
+            No credential alert can fire for this account. The scrape error on the Targets page says why:
+            404 (the exporter does not read the account: it left the organization, is excluded, or belongs
+            to another shard), a sample_limit or body_size_limit exceeded, or a scrape timeout.
           |||,
         },
       },

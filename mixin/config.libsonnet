@@ -31,6 +31,12 @@
       else 'job=~"(?i).*iam.?credential.*"',
     exporterSeenWindow: '1d',
     exporterDownFor: '5m',
+    // Per-account targets (/sd): one account's target down while the
+    // exporter's own target is up, for this long. Longer than a scrape
+    // interval (the own target notices a dead exporter a scrape later) and
+    // than the http_sd refresh_interval (1m by default: an account that
+    // leaves answers 404 until Prometheus drops its target).
+    accountTargetDownFor: '5m',
 
     // The name of the rule group of the rendered file, which holds the
     // recording rules and then the alerts. prometheusRules and

@@ -280,3 +280,18 @@ metricRelabelings:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/*
+TLS and basic auth of the ScrapeConfig, for its scrapes and for each of its
+httpSDConfigs; called with the scrapeConfig values.
+*/}}
+{{- define "iam-credential-exporter.scrapeAuth" -}}
+{{- with .tlsConfig }}
+tlsConfig:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .basicAuth }}
+basicAuth:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

@@ -2,6 +2,8 @@ package charttest
 
 import (
 	"bytes"
+	"cmp"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -27,7 +30,7 @@ const (
 )
 
 // The values files under ci/, each rendered and checked by TestValuesFiles.
-var valuesFiles = []string{"default", "sharded", "tls-auth", "organization"}
+var valuesFiles = []string{"default", "sharded", "tls-auth", "organization", "per-account"}
 
 func valuesFile(name string) string { return filepath.Join(chartDir, "ci", name+"-values.yaml") }
 
@@ -59,6 +62,7 @@ func checkInstall(t *testing.T, r rendered) {
 	checkProbes(t, w)
 	checkServiceAccount(t, r, w)
 	checkSelectors(t, r, w)
+	checkScrapeConfig(t, r, w)
 	checkFiles(t, r, w)
 	checkGoMemLimit(t, w)
 }
@@ -281,8 +285,9 @@ func checkSelectors(t *testing.T, r rendered, w workload) {
 			t.Errorf("PodMonitor endpoints %+v, want one on port metrics", eps)
 		}
 	}
-	if n := len(all[*monitoringv1.ServiceMonitor](r)) + len(all[*monitoringv1.PodMonitor](r)); n > 1 {
-		t.Errorf("%d monitors: every target would be scraped more than once", n)
+	if n := len(all[*monitoringv1.ServiceMonitor](r)) + len(all[*monitoringv1.PodMonitor](r)) +
+		len(all[*monitoringv1alpha1.ScrapeConfig](r)); n > 1 {
+		t.Errorf("%d monitors and scrape configs: every series would be scraped more than once", n)
 	}
 	for _, pdb := range all[*policyv1.PodDisruptionBudget](r) {
 		selects("PodDisruptionBudget", pdb.Spec.Selector)
@@ -293,6 +298,58 @@ func checkSelectors(t *testing.T, r rendered, w workload) {
 			t.Errorf("NetworkPolicy ingress %+v, want one rule to the port metrics", np.Spec.Ingress)
 		}
 	}
+}
+
+// checkScrapeConfig: a ScrapeConfig reads /sd of every replica once, each by
+// an address that reaches that replica alone (with shards, each pod's DNS
+// name under the headless Service, on the container's port; without, the
+// Service, on its port), keeps the series' account_id (honorLabels), and
+// sends /sd the TLS and basic auth of the scrapes.
+func checkScrapeConfig(t *testing.T, r rendered, w workload) {
+	t.Helper()
+	for _, sc := range all[*monitoringv1alpha1.ScrapeConfig](r) {
+		spec := sc.Spec
+		if spec.HonorLabels == nil || !*spec.HonorLabels {
+			t.Errorf("ScrapeConfig honorLabels %v, want true: the target's account_id would rename the series' to exported_account_id", deref(spec.HonorLabels))
+		}
+		svc := one[*corev1.Service](t, r)
+		if spec.JobName == nil || *spec.JobName != svc.Name {
+			t.Errorf("ScrapeConfig jobName %v, want the Service's name %s, as a ServiceMonitor's job", deref(spec.JobName), svc.Name)
+		}
+		scheme := "http"
+		if spec.Scheme != nil {
+			scheme = spec.Scheme.String()
+		}
+		var got []string
+		for _, sd := range spec.HTTPSDConfigs {
+			got = append(got, string(sd.URL))
+			if !reflect.DeepEqual(sd.TLSConfig, spec.TLSConfig) || !reflect.DeepEqual(sd.BasicAuth, spec.BasicAuth) {
+				t.Errorf("httpSDConfigs %s: tlsConfig %+v and basicAuth %+v, want the scrapes' %+v and %+v: /sd asks for what /metrics does",
+					sd.URL, sd.TLSConfig, sd.BasicAuth, spec.TLSConfig, spec.BasicAuth)
+			}
+		}
+		if want := sdURLs(t, r, w, scheme); !slices.Equal(got, want) {
+			t.Errorf("ScrapeConfig httpSDConfigs URLs\n%s\nwant one per replica:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// sdURLs returns the /sd URL of each replica, from the rendered workload
+// and Service.
+func sdURLs(t *testing.T, r rendered, w workload, scheme string) []string {
+	t.Helper()
+	svc := one[*corev1.Service](t, r)
+	if w.kind != "StatefulSet" {
+		return []string{fmt.Sprintf("%s://%s.%s.svc:%d/sd", scheme, svc.Name, namespace, svc.Spec.Ports[0].Port)}
+	}
+	// A pod of a StatefulSet has the DNS name <pod>.<serviceName>.<namespace>.svc,
+	// which resolves to the pod's address: the container's port, not the Service's.
+	metrics, _ := port(w.exporter(t), "metrics")
+	var urls []string
+	for i := range int(w.replicas) {
+		urls = append(urls, fmt.Sprintf("%s://%s-%d.%s.%s.svc:%d/sd", scheme, w.name, i, w.sts.Spec.ServiceName, namespace, metrics.ContainerPort))
+	}
+	return urls
 }
 
 // checkFiles: --config.file and --web.config.file name files mounted
@@ -529,6 +586,99 @@ func TestOrganization(t *testing.T) {
 	compareGroups(t, rule.Spec.Groups, bundledGroups(t))
 }
 
+// TestScrapeConfig: per-account targets. The ci file's three shards with
+// TLS and basic auth, literally; then the URLs for other shard counts,
+// Service ports and names, and the default sample limit.
+func TestScrapeConfig(t *testing.T) {
+	r := render(t, "-f", valuesFile("per-account"))
+	sc := one[*monitoringv1alpha1.ScrapeConfig](t, r)
+	var got []string
+	for _, sd := range sc.Spec.HTTPSDConfigs {
+		got = append(got, string(sd.URL))
+	}
+	want := []string{
+		"https://audit-iam-credential-exporter-0.audit-iam-credential-exporter.monitoring.svc:9860/sd",
+		"https://audit-iam-credential-exporter-1.audit-iam-credential-exporter.monitoring.svc:9860/sd",
+		"https://audit-iam-credential-exporter-2.audit-iam-credential-exporter.monitoring.svc:9860/sd",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("httpSDConfigs URLs %q, want %q", got, want)
+	}
+	spec := sc.Spec
+	if sc.Labels["release"] != "kube-prometheus-stack" {
+		t.Errorf("ScrapeConfig labels %v, want additionalLabels", sc.Labels)
+	}
+	if spec.Scheme.String() != "https" {
+		t.Errorf("ScrapeConfig scheme %v, want https", spec.Scheme.String())
+	}
+	if spec.TLSConfig == nil || spec.TLSConfig.CA.Secret == nil || spec.TLSConfig.CA.Secret.Name != "iam-credential-exporter-scrape" ||
+		spec.TLSConfig.ServerName == nil || *spec.TLSConfig.ServerName != "iam-credential-exporter" {
+		t.Errorf("ScrapeConfig tlsConfig %+v, want the CA of Secret iam-credential-exporter-scrape and serverName iam-credential-exporter", spec.TLSConfig)
+	}
+	if spec.BasicAuth == nil || spec.BasicAuth.Username.Key != "username" || spec.BasicAuth.Password.Key != "password" {
+		t.Errorf("ScrapeConfig basicAuth %+v, want username and password from a Secret", spec.BasicAuth)
+	}
+	if deref(spec.ScrapeInterval) != monitoringv1.Duration("2m") || deref(spec.ScrapeTimeout) != monitoringv1.Duration("1m") {
+		t.Errorf("ScrapeConfig interval %v timeout %v, want 2m and 1m", deref(spec.ScrapeInterval), deref(spec.ScrapeTimeout))
+	}
+	if deref(spec.SampleLimit) != int64(150000) {
+		t.Errorf("ScrapeConfig sampleLimit %v, want the values' 150000", deref(spec.SampleLimit))
+	}
+	if len(spec.RelabelConfigs) != 1 || spec.RelabelConfigs[0].TargetLabel != "account_name" {
+		t.Errorf("ScrapeConfig relabelings %+v, want the values' one to account_name", spec.RelabelConfigs)
+	}
+
+	var values struct {
+		ScrapeConfig struct {
+			SampleLimit int64 `json:"sampleLimit"`
+		} `json:"scrapeConfig"`
+	}
+	readYAML(t, "values.yaml", &values)
+	if values.ScrapeConfig.SampleLimit < 60000 {
+		t.Errorf("values.yaml scrapeConfig.sampleLimit %d: below the 60,000 samples of an account of 5,000 users", values.ScrapeConfig.SampleLimit)
+	}
+	for _, tc := range []struct {
+		set         string
+		want        []string
+		sampleLimit any
+	}{
+		{"", []string{"http://audit-iam-credential-exporter.monitoring.svc:9860/sd"}, values.ScrapeConfig.SampleLimit},
+		{"service.port=80,scrapeConfig.sampleLimit=0", []string{"http://audit-iam-credential-exporter.monitoring.svc:80/sd"}, nil},
+		// The pods' names resolve to the pods: the container's port, whatever the Service's.
+		{"shards=2,service.port=80,scrapeConfig.scheme=HTTPS", []string{
+			"https://audit-iam-credential-exporter-0.audit-iam-credential-exporter.monitoring.svc:9860/sd",
+			"https://audit-iam-credential-exporter-1.audit-iam-credential-exporter.monitoring.svc:9860/sd",
+		}, values.ScrapeConfig.SampleLimit},
+		{"shards=5,fullnameOverride=iam", []string{
+			"http://iam-0.iam.monitoring.svc:9860/sd", "http://iam-1.iam.monitoring.svc:9860/sd", "http://iam-2.iam.monitoring.svc:9860/sd",
+			"http://iam-3.iam.monitoring.svc:9860/sd", "http://iam-4.iam.monitoring.svc:9860/sd",
+		}, values.ScrapeConfig.SampleLimit},
+	} {
+		t.Run(cmp.Or(tc.set, "defaults"), func(t *testing.T) {
+			set := "scrapeConfig.enabled=true"
+			if tc.set != "" {
+				set += "," + tc.set
+			}
+			r := render(t, "--set", set)
+			checkInstall(t, r)
+			spec := one[*monitoringv1alpha1.ScrapeConfig](t, r).Spec
+			var got []string
+			for _, sd := range spec.HTTPSDConfigs {
+				got = append(got, string(sd.URL))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("httpSDConfigs URLs %q, want %q", got, tc.want)
+			}
+			if deref(spec.SampleLimit) != tc.sampleLimit {
+				t.Errorf("sampleLimit %v, want %v", deref(spec.SampleLimit), tc.sampleLimit)
+			}
+			if spec.TLSConfig != nil || spec.BasicAuth != nil {
+				t.Errorf("tlsConfig %+v, basicAuth %+v without values", spec.TLSConfig, spec.BasicAuth)
+			}
+		})
+	}
+}
+
 // bundledGroups parses the chart's copy of the rules, strictly into the
 // PrometheusRule's group type: a field the operator does not know fails.
 func bundledGroups(t *testing.T) []monitoringv1.RuleGroup {
@@ -669,6 +819,11 @@ func TestRejectedValues(t *testing.T) {
 		want string
 	}{
 		{[]string{"--set", "serviceMonitor.enabled=true,podMonitor.enabled=true"}, "choose one"},
+		{[]string{"--set", "scrapeConfig.enabled=true,serviceMonitor.enabled=true"}, "scrapeConfig.enabled with serviceMonitor.enabled or podMonitor.enabled"},
+		{[]string{"--set", "scrapeConfig.enabled=true,podMonitor.enabled=true"}, "scrapeConfig.enabled with serviceMonitor.enabled or podMonitor.enabled"},
+		{[]string{"--set", "scrapeConfig.tlsConfig.caFile=/etc/ca.crt"}, "caFile"},
+		{[]string{"--set", "scrapeConfig.basicAuth.username.name=scrape"}, "key"},
+		{[]string{"--set", "scrapeConfig.sampleLimit=-1"}, "sampleLimit"},
 		{[]string{"--set", "shards=0"}, "shards"},
 		{[]string{"--set", "shards=1.5"}, "shards"},
 		{[]string{"--set", "serviceMonitor.enable=true"}, "enable"},
@@ -710,6 +865,9 @@ spec:
 		{"unknown kind", "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: x}\n", false},
 		{"monitor field", "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: x}\nspec:\n  selector: {}\n  podMetricEndpoints: [{port: metrics}]\n", false},
 		{"valid monitor", "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: x}\nspec:\n  selector: {}\n  podMetricsEndpoints: [{port: metrics}]\n", true},
+		{"scrape config field", "apiVersion: monitoring.coreos.com/v1alpha1\nkind: ScrapeConfig\nmetadata: {name: x}\nspec:\n  httpSdConfigs: [{url: 'http://x:9860/sd'}]\n", false},
+		{"scrape config file TLS", "apiVersion: monitoring.coreos.com/v1alpha1\nkind: ScrapeConfig\nmetadata: {name: x}\nspec:\n  tlsConfig: {caFile: /ca.crt}\n", false},
+		{"valid scrape config", "apiVersion: monitoring.coreos.com/v1alpha1\nkind: ScrapeConfig\nmetadata: {name: x}\nspec:\n  honorLabels: true\n  httpSDConfigs: [{url: 'http://x:9860/sd', tlsConfig: {serverName: x}}]\n", true},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
 			_, err := decodeManifest([]byte("---\n" + tc.doc))

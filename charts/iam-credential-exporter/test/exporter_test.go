@@ -13,14 +13,17 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -48,7 +51,8 @@ func buildExporter(dir string) (string, error) {
 // ConfigMap, and a generated web configuration (TLS and basic auth) in the
 // Secret's place. The exporter must accept them and answer its probes on the
 // health port in plain HTTP, while the metrics port asks for TLS and a
-// password when the web configuration is set. AWS is a closed local port, so
+// password when the web configuration is set; with a ScrapeConfig, the path
+// of its httpSDConfigs must answer on the metrics port too. AWS is a closed local port, so
 // no report loads and nothing leaves the machine.
 func TestExporterRunsRenderedPod(t *testing.T) {
 	if testing.Short() {
@@ -156,25 +160,41 @@ func runPod(t *testing.T, bin string, r rendered) {
 		t.Errorf("/-/ready on the health port: %d, want 503 before any report loads", code)
 	}
 
+	paths := []string{"/metrics"}
+	for _, sc := range all[*monitoringv1alpha1.ScrapeConfig](r) {
+		for _, sd := range sc.Spec.HTTPSDConfigs {
+			u, err := url.Parse(string(sd.URL))
+			if err != nil {
+				t.Fatalf("ScrapeConfig httpSDConfigs url %q: %v", sd.URL, err)
+			}
+			if !slices.Contains(paths, u.Path) {
+				paths = append(paths, u.Path)
+			}
+		}
+	}
 	if ca == nil {
-		if code := get(plain, "http://"+metricsAddr+"/metrics", false); code != http.StatusOK {
-			t.Errorf("/metrics: %d, want 200", code)
+		for _, p := range paths {
+			if code := get(plain, "http://"+metricsAddr+p, false); code != http.StatusOK {
+				t.Errorf("%s: %d, want 200", p, code)
+			}
 		}
 		return
-	}
-	if code := get(plain, "http://"+metricsAddr+"/metrics", false); code == http.StatusOK {
-		t.Error("/metrics answers plain HTTP although the web configuration asks for TLS")
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	secure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "iam-credential-exporter"},
 	}}
-	if code := get(secure, "https://"+metricsAddr+"/metrics", false); code != http.StatusUnauthorized {
-		t.Errorf("/metrics over TLS without a password: %d, want 401", code)
-	}
-	if code := get(secure, "https://"+metricsAddr+"/metrics", true); code != http.StatusOK {
-		t.Errorf("/metrics over TLS with the password: %d, want 200", code)
+	for _, p := range paths {
+		if code := get(plain, "http://"+metricsAddr+p, false); code == http.StatusOK {
+			t.Errorf("%s answers plain HTTP although the web configuration asks for TLS", p)
+		}
+		if code := get(secure, "https://"+metricsAddr+p, false); code != http.StatusUnauthorized {
+			t.Errorf("%s over TLS without a password: %d, want 401", p, code)
+		}
+		if code := get(secure, "https://"+metricsAddr+p, true); code != http.StatusOK {
+			t.Errorf("%s over TLS with the password: %d, want 200", p, code)
+		}
 	}
 }
 
