@@ -40,23 +40,9 @@ const (
 	// readmeExporterHost is where the README's Prometheus configuration
 	// finds the exporter.
 	readmeExporterHost = "iam-credential-exporter:9860"
-	// readmeJob is the job name of the README's configuration.
-	readmeJob = "iam-credential-exporter"
 	// sdMetaName is the label of /sd that holds an account's name.
 	sdMetaName = "__meta_iam_credential_exporter_account_name"
 )
-
-// fallbackSDConfig is the configuration that the README is to show.
-//
-// TODO(issue 14): delete once README.md has its per-account targets
-// section; readmeSDConfig then reads it from there only.
-const fallbackSDConfig = "```yaml" + `
-scrape_configs:
-  - job_name: iam-credential-exporter
-    honor_labels: true
-    http_sd_configs:
-      - url: http://iam-credential-exporter:9860/sd
-` + "```\n"
 
 // targetsOrg is an organization whose users and password policies make
 // known alerts fire: each console user (a password and no MFA device, as
@@ -394,8 +380,9 @@ func status(t *testing.T, u string) int {
 // exactly its own, together the organization), first the exporter's own
 // target, on the Host that /sd was asked for; /metrics?account_id= of each
 // account holds exactly that account's series, /metrics?exporter=true the
-// exporter's own, and together they are /metrics. An account ID that is
-// malformed gets 400, one that the replica does not read 404.
+// exporter's own, and together they are /metrics, in text and in protobuf.
+// An account ID that is malformed gets 400, one that the replica does not
+// read 404.
 func TestAccountTargets(t *testing.T) {
 	t.Parallel()
 	endpoint := testenv.StartMoto(t)
@@ -539,14 +526,9 @@ func TestAccountTargets(t *testing.T) {
 func readmeSDConfig(t *testing.T) string {
 	t.Helper()
 	block := regexp.MustCompile("(?ms)^```yaml\n(.*?)^```$")
-	for _, text := range []string{readText(t, "../README.md"), fallbackSDConfig} {
-		for _, m := range block.FindAllStringSubmatch(text, -1) {
-			if strings.Contains(m[1], "http_sd_configs") {
-				if text == fallbackSDConfig {
-					t.Logf("README.md has no ```yaml block with http_sd_configs: using fallbackSDConfig")
-				}
-				return m[1]
-			}
+	for _, m := range block.FindAllStringSubmatch(readText(t, "../README.md"), -1) {
+		if strings.Contains(m[1], "http_sd_configs") {
+			return m[1]
 		}
 	}
 	t.Fatal("README.md has no ```yaml block with http_sd_configs")
@@ -570,13 +552,13 @@ func setYAML(t *testing.T, m *yaml.Node, key string, v any) {
 }
 
 // promConfigFromREADME returns the README's configuration src as a test
-// runs it: the exporter at addr instead of iam-credential-exporter:9860, service
-// discovery every second instead of every minute, scrapes and rule
-// evaluations every second, and the rule files loaded. The rest is the
-// README's. With static, each scrape config's http_sd_configs give way to
-// the one target addr: the single-target setup, which the per-account
-// targets must match.
-func promConfigFromREADME(t *testing.T, src, addr string, rules []string, static bool) []byte {
+// runs it, and the name of its job: the exporter at addr instead of
+// iam-credential-exporter:9860, service discovery every second instead of
+// every minute, scrapes and rule evaluations every second, and the rule
+// files loaded. The rest is the README's. With static, the job's
+// http_sd_configs give way to the one target addr: the single-target
+// setup, which the per-account targets must match.
+func promConfigFromREADME(t *testing.T, src, addr string, rules []string, static bool) (cfg []byte, job string) {
 	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
@@ -587,12 +569,16 @@ func promConfigFromREADME(t *testing.T, src, addr string, rules []string, static
 	if scrapes == nil || scrapes.Kind != yaml.SequenceNode {
 		t.Fatalf("README's Prometheus configuration has no scrape_configs list:\n%s", src)
 	}
-	found := 0
 	for _, sc := range scrapes.Content {
 		sds := yamlValue(sc, "http_sd_configs")
 		if sds == nil {
 			continue
 		}
+		name := yamlValue(sc, "job_name")
+		if name == nil || job != "" {
+			t.Fatalf("README's Prometheus configuration: want one job with http_sd_configs, with a job_name:\n%s", src)
+		}
+		job = name.Value
 		for _, sd := range sds.Content {
 			u := yamlValue(sd, "url")
 			if u == nil || !strings.Contains(u.Value, readmeExporterHost) {
@@ -600,7 +586,6 @@ func promConfigFromREADME(t *testing.T, src, addr string, rules []string, static
 			}
 			u.Value = strings.ReplaceAll(u.Value, readmeExporterHost, addr)
 			setYAML(t, sd, "refresh_interval", "1s")
-			found++
 		}
 		if static {
 			for i := 0; i+1 < len(sc.Content); i += 2 {
@@ -613,8 +598,8 @@ func promConfigFromREADME(t *testing.T, src, addr string, rules []string, static
 			}
 		}
 	}
-	if found == 0 {
-		t.Fatalf("README's Prometheus configuration has no http_sd_configs:\n%s", src)
+	if job == "" {
+		t.Fatalf("README's Prometheus configuration has no job with http_sd_configs:\n%s", src)
 	}
 	setYAML(t, top, "global", map[string]string{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"})
 	setYAML(t, top, "rule_files", absPaths(t, rules))
@@ -622,7 +607,7 @@ func promConfigFromREADME(t *testing.T, src, addr string, rules []string, static
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, job
 }
 
 // promTarget is an active target of Prometheus's /api/v1/targets.
@@ -645,14 +630,14 @@ func (p *promServer) targets() ([]promTarget, error) {
 // checkPromTargets compares Prometheus's active targets with want: the
 // exporter's own target and one per account, each up and scraped at its
 // own URL, and labelled with its account.
-func checkPromTargets(p *promServer, addr string, want map[string]orgAccount) error {
+func checkPromTargets(p *promServer, job, addr string, want map[string]orgAccount) error {
 	targets, err := p.targets()
 	if err != nil {
 		return err
 	}
 	got := map[string]promTarget{}
 	for _, tg := range targets {
-		if tg.Labels["job"] != readmeJob {
+		if tg.Labels["job"] != job {
 			continue
 		}
 		id := tg.Labels["account_id"]
@@ -684,8 +669,8 @@ func checkPromTargets(p *promServer, addr string, want map[string]orgAccount) er
 
 // checkUp checks that up is 1 for the exporter's own target and for each
 // account of want, and that there is no other target.
-func checkUp(p *promServer, want map[string]orgAccount) error {
-	up, err := p.vector(fmt.Sprintf("up{job=%q}", readmeJob))
+func checkUp(p *promServer, job string, want map[string]orgAccount) error {
+	up, err := p.vector(fmt.Sprintf("up{job=%q}", job))
 	if err != nil {
 		return err
 	}
@@ -705,8 +690,8 @@ func checkUp(p *promServer, want map[string]orgAccount) error {
 
 // checkStoredUsers checks that Prometheus stores exactly the users of want,
 // each with its account's account_id and ARN.
-func checkStoredUsers(p *promServer, want map[string]orgAccount) error {
-	res, err := p.vector(fmt.Sprintf("aws_iam_user_info{job=%q}", readmeJob))
+func checkStoredUsers(p *promServer, job string, want map[string]orgAccount) error {
+	res, err := p.vector(fmt.Sprintf("aws_iam_user_info{job=%q}", job))
 	if err != nil {
 		return err
 	}
@@ -732,8 +717,8 @@ func checkStoredUsers(p *promServer, want map[string]orgAccount) error {
 // scraped from each account's target as many samples as the account has
 // series in the text of /metrics?account_id= (an account has no histogram
 // or summary, so a series is a sample).
-func checkScrapedSamples(p *promServer, e *exporter, want map[string]orgAccount) error {
-	res, err := p.vector(fmt.Sprintf("scrape_samples_scraped{job=%q}", readmeJob))
+func checkScrapedSamples(p *promServer, job string, e *exporter, want map[string]orgAccount) error {
+	res, err := p.vector(fmt.Sprintf("scrape_samples_scraped{job=%q}", job))
 	if err != nil {
 		return err
 	}
@@ -794,15 +779,17 @@ func TestPrometheusAccountTargets(t *testing.T) {
 	addr := strings.TrimPrefix(e.URL, "http://")
 	rules := ruleFiles(t)
 	readme := readmeSDConfig(t)
-	prom := startPrometheusConfig(t, promConfigFromREADME(t, readme, addr, rules, false))
-	single := startPrometheusConfig(t, promConfigFromREADME(t, readme, addr, rules, true))
+	cfg, job := promConfigFromREADME(t, readme, addr, rules, false)
+	prom := startPrometheusConfig(t, cfg)
+	singleCfg, _ := promConfigFromREADME(t, readme, addr, rules, true)
+	single := startPrometheusConfig(t, singleCfg)
 
-	waitFor(t, 60*time.Second, func() error { return checkUp(prom, all) })
-	if err := checkPromTargets(prom, addr, all); err != nil {
+	waitFor(t, 60*time.Second, func() error { return checkUp(prom, job, all) })
+	if err := checkPromTargets(prom, job, addr, all); err != nil {
 		t.Error(err)
 	}
-	waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, all) })
-	waitFor(t, 30*time.Second, func() error { return checkScrapedSamples(prom, e, all) })
+	waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, job, all) })
+	waitFor(t, 30*time.Second, func() error { return checkScrapedSamples(prom, job, e, all) })
 
 	t.Run("alerts as in single-target mode", func(t *testing.T) {
 		want := o.wantAlerts(all)
@@ -843,15 +830,9 @@ func TestPrometheusAccountTargets(t *testing.T) {
 	t.Run("rules", func(t *testing.T) { checkRules(t, prom) })
 
 	t.Run("account removed", func(t *testing.T) {
-		// A member with a console user: its alerts are not checked here, as
-		// keep_firing_for holds them for 10 minutes.
-		removed := ""
-		for _, id := range slices.Sorted(maps.Keys(all)) {
-			if id != motoManagementAccount && len(o.console[id]) > 0 {
-				removed = id
-				break
-			}
-		}
+		// Its alerts are not checked: keep_firing_for holds them for 10
+		// minutes after its series go.
+		removed := slices.Sorted(maps.Keys(o.want(motoManagementAccount)))[0]
 		o.removeMember(ctx, removed)
 		rest := o.want(removed)
 		waitFor(t, 30*time.Second, func() error {
@@ -865,12 +846,12 @@ func TestPrometheusAccountTargets(t *testing.T) {
 			t.Errorf("/metrics?account_id= of the removed account: status %d, want 404", got)
 		}
 		waitFor(t, 30*time.Second, func() error {
-			if err := checkPromTargets(prom, addr, rest); err != nil {
+			if err := checkPromTargets(prom, job, addr, rest); err != nil {
 				return err
 			}
-			return checkUp(prom, rest)
+			return checkUp(prom, job, rest)
 		})
 		// The series of a target that is gone are marked stale at once.
-		waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, rest) })
+		waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, job, rest) })
 	})
 }
