@@ -766,7 +766,7 @@ func alertSet(p *promServer) (keys, full []string, err error) {
 // same rules fire when a second Prometheus scrapes the whole /metrics as
 // one target, each with the right account_id. An account removed from the
 // organization disappears from /sd, from the targets and from the stored
-// series.
+// series, and IAMCredentialReportMissing starts for it as with one target.
 func TestPrometheusAccountTargets(t *testing.T) {
 	t.Parallel()
 	requireProgram(t, "prometheus")
@@ -853,5 +853,28 @@ func TestPrometheusAccountTargets(t *testing.T) {
 		})
 		// The series of a target that is gone are marked stale at once.
 		waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, job, rest) })
+		// As the runbook says, IAMCredentialReportMissing starts for the
+		// account (pending, for 15m) as in single-target mode, and
+		// IAMCredentialAccountTargetDown does not: the target is gone, not
+		// down.
+		waitFor(t, 30*time.Second, func() error {
+			for server, p := range map[string]*promServer{"per-account targets": prom, "single target": single} {
+				alerts, err := p.alerts()
+				if err != nil {
+					return err
+				}
+				var got []string
+				for _, a := range alerts {
+					name := a.Labels["alertname"]
+					if a.Labels["account_id"] == removed && (name == "IAMCredentialReportMissing" || name == "IAMCredentialAccountTargetDown") {
+						got = append(got, name+" "+a.State)
+					}
+				}
+				if want := []string{"IAMCredentialReportMissing pending"}; !slices.Equal(got, want) {
+					return fmt.Errorf("%s: alerts on the removed account's report and target: %q, want %q", server, got, want)
+				}
+			}
+			return nil
+		})
 	})
 }
