@@ -58,9 +58,9 @@ type account struct {
 // interval, each refresh bounded by timeout, at most concurrency at once.
 // publish, when not nil, is called with what States returns each time it
 // changes: after every refresh, every Sync and every Add that starts an
-// account, from the goroutine that made
-// the change, so that work derived from the states (such as encoding their
-// metrics) is done when they change rather than when they are read.
+// account, from the goroutine that made the change, so that work derived
+// from the states (such as encoding their metrics) is done when they change
+// rather than when they are read.
 func NewScheduler(interval, timeout time.Duration, concurrency int, logger *slog.Logger, publish func([]*State)) *Scheduler {
 	s := &Scheduler{
 		interval: interval,
