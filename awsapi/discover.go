@@ -32,6 +32,17 @@ const discoveryNeeds = "discovery needs organizations:ListAccounts, called from 
 // unknown), gets no role: it is read with those credentials, so the
 // management account needs no extra role.
 func Discover(ctx context.Context, client Lister, partition string, org accounts.OrgConfig, selfAccountID string) ([]accounts.Account, error) {
+	return DiscoverPages(ctx, client, partition, org, selfAccountID, nil)
+}
+
+// DiscoverPages is Discover that also hands each page's accounts to page,
+// when not nil, as soon as the page is read and checked, before the next
+// page is asked for, so that the caller can start on them while the
+// listing goes on (an organization of 5000 accounts takes 250 pages). page
+// is not called with an empty list. A listing that fails after some pages
+// has handed them over already: they are real accounts, only the list is
+// incomplete.
+func DiscoverPages(ctx context.Context, client Lister, partition string, org accounts.OrgConfig, selfAccountID string, page func([]accounts.Account)) ([]accounts.Account, error) {
 	if _, ok := report.LookupPartition(partition); !ok {
 		return nil, fmt.Errorf("discover organization accounts: unknown partition %q", partition)
 	}
@@ -42,18 +53,19 @@ func Discover(ctx context.Context, client Lister, partition string, org accounts
 	var prevToken string
 	pages := organizations.NewListAccountsPaginator(client, &organizations.ListAccountsInput{})
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		out, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, listError(err)
 		}
 		// The paginator would follow a repeated token forever, or until the
 		// deadline, and then report only a timeout.
-		token := aws.ToString(page.NextToken)
+		token := aws.ToString(out.NextToken)
 		if token != "" && token == prevToken {
 			return nil, fmt.Errorf("list organization accounts: ListAccounts returned the same NextToken twice")
 		}
 		prevToken = token
-		for _, a := range page.Accounts {
+		first := len(found)
+		for _, a := range out.Accounts {
 			if !active(a) {
 				continue
 			}
@@ -67,6 +79,10 @@ func Discover(ctx context.Context, client Lister, partition string, org accounts
 				acct.ExternalID = org.ExternalID
 			}
 			found = append(found, acct)
+		}
+		// A page with a malformed ID hands over none of its accounts.
+		if page != nil && len(found) > first {
+			page(slices.Clone(found[first:]))
 		}
 	}
 	slices.SortFunc(found, func(a, b accounts.Account) int { return cmp.Compare(a.ID, b.ID) })

@@ -180,6 +180,69 @@ func TestDiscover(t *testing.T) {
 	}
 }
 
+// DiscoverPages hands over each page's active accounts as the page
+// arrives, in the page's order, and nothing of a page it refuses; a failure
+// on a later page comes after the earlier pages were handed over.
+func TestDiscoverPages(t *testing.T) {
+	const self = "999999999999"
+	org := accounts.OrgConfig{RoleName: "iam-reader"}
+	first := organizations.ListAccountsOutput{Accounts: []types.Account{
+		orgAccount("333344445555", "staging", types.AccountStateActive),
+		orgAccount("222233334444", "gone", types.AccountStateSuspended),
+		orgAccount(self, "management", types.AccountStateActive),
+	}, NextToken: aws.String("t1")}
+	tests := []struct {
+		name      string
+		pages     []*organizations.ListAccountsOutput
+		wantPages string
+		wantErr   string
+	}{
+		{
+			name: "every page, empty ones skipped",
+			pages: []*organizations.ListAccountsOutput{&first, {NextToken: aws.String("t2")},
+				{Accounts: []types.Account{orgAccount("111122223333", "prod", types.AccountStateActive)}}},
+			wantPages: "[[333344445555 999999999999] [111122223333]]",
+		},
+		{
+			// The stub has no second page: the call fails.
+			name:      "failure on page 2",
+			pages:     []*organizations.ListAccountsOutput{&first},
+			wantPages: "[[333344445555 999999999999]]",
+			wantErr:   `list organization accounts: stub: unexpected call 2 with NextToken "t1"`,
+		},
+		{
+			name: "malformed ID on page 2",
+			pages: []*organizations.ListAccountsOutput{&first, {Accounts: []types.Account{
+				orgAccount("111122223333", "prod", types.AccountStateActive),
+				orgAccount("1234", "odd", types.AccountStateActive),
+			}}},
+			wantPages: "[[333344445555 999999999999]]",
+			wantErr:   `list organization accounts: ListAccounts returned account ID "1234", not 12 digits`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pages [][]string
+			got, err := DiscoverPages(t.Context(), &stubLister{pages: tt.pages}, "aws", org, self, func(page []accounts.Account) {
+				var ids []string
+				for _, a := range page {
+					ids = append(ids, a.ID)
+				}
+				pages = append(pages, ids)
+			})
+			if got := errText(err); got != tt.wantErr {
+				t.Errorf("DiscoverPages error = %q\nwant %q", got, tt.wantErr)
+			}
+			if err != nil && got != nil {
+				t.Errorf("DiscoverPages returned %+v with its error, want nil", got)
+			}
+			if got := fmt.Sprint(pages); got != tt.wantPages {
+				t.Errorf("pages handed over = %s, want %s", got, tt.wantPages)
+			}
+		})
+	}
+}
+
 func TestDiscoverErrorsKeepTheirType(t *testing.T) {
 	_, err := Discover(t.Context(), &stubLister{err: operationError(&types.AccessDeniedException{})}, "aws", accounts.OrgConfig{RoleName: accounts.DefaultOrgRoleName}, "")
 	var denied *types.AccessDeniedException

@@ -258,14 +258,12 @@ func (c *accountCollector) collectHealth(ch chan<- prometheus.Metric, s *refresh
 	ch <- prometheus.MustNewConstMetric(c.refreshes, prometheus.CounterValue, float64(s.Refreshes), id)
 	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.Failures), id)
 	ch <- prometheus.MustNewConstMetric(c.parseErrors, prometheus.CounterValue, float64(s.ParseErrors), id)
-	// TODO(issue 14): read s.Lookups once the refresher keeps them apart
-	// from a report it reuses.
-	if s.Report != nil {
-		for _, l := range s.Report.Lookups {
-			ch <- prometheus.MustNewConstMetric(c.lookupSuccess, prometheus.GaugeValue, boolValue(l.OK), id, string(l.Lookup))
-			if !l.LastSuccess.IsZero() {
-				ch <- prometheus.MustNewConstMetric(c.lookupLastSuccess, prometheus.GaugeValue, unixSeconds(l.LastSuccess), id, string(l.Lookup))
-			}
+	// From the State: a report that a refresh got again is kept with the
+	// lookups of the refresh that first got it.
+	for _, l := range s.Lookups {
+		ch <- prometheus.MustNewConstMetric(c.lookupSuccess, prometheus.GaugeValue, boolValue(l.OK), id, string(l.Lookup))
+		if !l.LastSuccess.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.lookupLastSuccess, prometheus.GaugeValue, unixSeconds(l.LastSuccess), id, string(l.Lookup))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -243,4 +244,59 @@ func TestRefresherRejectsReportsThatCannotFollow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A refresh that gets the report the account already has (AWS serves the
+// same report for up to 4 hours) keeps the one held, so that the facts'
+// pointer changes only when the facts do; the lookups, whose times move at
+// every refresh, are published beside it. A failure keeps both.
+func TestRefresherKeepsTheReportItHolds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const id = "123456789012"
+		generated := time.Date(2024, 4, 22, 19, 47, 52, 0, time.UTC)
+		reportAt := func(generated, lookedUp time.Time, badCells int) *report.Report {
+			rep := reportOf(id, 3, true)
+			rep.GeneratedAt = generated
+			rep.BadCells = badCells
+			rep.Lookups = []report.LookupStatus{{Lookup: report.LookupPasswordPolicy, OK: true, LastSuccess: lookedUp}}
+			return rep
+		}
+		first := reportAt(generated, generated.Add(time.Minute), 1)
+		again := reportAt(generated, generated.Add(31*time.Minute), 1)
+		newer := reportAt(generated.Add(4*time.Hour), generated.Add(4*time.Hour+time.Minute), 0)
+		src := &scriptedSource{outcomes: []outcome{
+			{rep: first},
+			{rep: again},
+			{err: errors.New("throttled")},
+			{rep: newer},
+		}}
+		r := NewRefresher(Target{AccountID: id, Source: src}, time.Minute, slog.New(slog.DiscardHandler))
+		steps := []struct {
+			name        string
+			wantReport  *report.Report
+			wantLookups []report.LookupStatus
+			wantPE      uint64
+		}{
+			{"first report", first, first.Lookups, 1},
+			// ParseErrors counts the report's bad cells at every refresh, as
+			// before: a report read twice was parsed twice.
+			{"same report again", first, again.Lookups, 2},
+			{"failure", first, again.Lookups, 2},
+			{"newer report", newer, newer.Lookups, 2},
+		}
+		for _, step := range steps {
+			time.Sleep(time.Minute)
+			r.Refresh(t.Context())
+			s := r.State()
+			if s.Report != step.wantReport {
+				t.Errorf("%s: report %p, want %p", step.name, s.Report, step.wantReport)
+			}
+			if !slices.Equal(s.Lookups, step.wantLookups) {
+				t.Errorf("%s: lookups %+v, want %+v", step.name, s.Lookups, step.wantLookups)
+			}
+			if s.ParseErrors != step.wantPE {
+				t.Errorf("%s: parse errors %d, want %d", step.name, s.ParseErrors, step.wantPE)
+			}
+		}
+	})
 }

@@ -57,9 +57,10 @@ type account struct {
 // NewScheduler returns a scheduler that refreshes every account about every
 // interval, each refresh bounded by timeout, at most concurrency at once.
 // publish, when not nil, is called with what States returns each time it
-// changes: after every refresh and every Sync, from the goroutine that made
-// the change, so that work derived from the states (such as encoding their
-// metrics) is done when they change rather than when they are read.
+// changes: after every refresh, every Sync and every Add that starts an
+// account, from the goroutine that made the change, so that work derived
+// from the states (such as encoding their metrics) is done when they change
+// rather than when they are read.
 func NewScheduler(interval, timeout time.Duration, concurrency int, logger *slog.Logger, publish func([]*State)) *Scheduler {
 	s := &Scheduler{
 		interval: interval,
@@ -105,16 +106,51 @@ func (s *Scheduler) sync(ctx context.Context, targets []Target) {
 			}
 			continue
 		}
-		r := NewRefresher(t, s.timeout, s.logger)
-		actx, cancel := context.WithCancel(ctx)
-		s.running[id] = &account{refresher: r, key: t.Key, cancel: cancel}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.loop(actx, r)
-		}()
-		s.logger.Debug("account added", "account_id", id, "name", t.Name)
+		s.startLocked(ctx, t)
 	}
+	s.publishLocked()
+}
+
+// Add starts the targets that are not running yet, as Sync would, and
+// leaves every running account alone, even one whose Key or Name differs in
+// targets: the next Sync settles those. It lets accounts start refreshing
+// while the list of all accounts is still being read.
+func (s *Scheduler) Add(ctx context.Context, targets []Target) {
+	if s.add(ctx, targets) {
+		s.notify()
+	}
+}
+
+func (s *Scheduler) add(ctx context.Context, targets []Target) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	added := false
+	for _, t := range targets {
+		if _, ok := s.running[t.AccountID]; !ok {
+			s.startLocked(ctx, t)
+			added = true
+		}
+	}
+	if added {
+		s.publishLocked()
+	}
+	return added
+}
+
+func (s *Scheduler) startLocked(ctx context.Context, t Target) {
+	r := NewRefresher(t, s.timeout, s.logger)
+	actx, cancel := context.WithCancel(ctx)
+	s.running[t.AccountID] = &account{refresher: r, key: t.Key, cancel: cancel}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.loop(actx, r)
+	}()
+	s.logger.Debug("account added", "account_id", t.AccountID, "name", t.Name)
+}
+
+// publishLocked makes States return the running accounts.
+func (s *Scheduler) publishLocked() {
 	list := make([]*account, 0, len(s.running))
 	for _, a := range s.running {
 		list = append(list, a)
@@ -146,8 +182,8 @@ func (s *Scheduler) notify() {
 	s.publish(s.States())
 }
 
-// Wait returns when every account's loop has stopped, after ctx of Sync is
-// cancelled.
+// Wait returns when every account's loop has stopped, after the ctx of
+// every Sync and Add is cancelled.
 func (s *Scheduler) Wait() { s.wg.Wait() }
 
 func (s *Scheduler) loop(ctx context.Context, r *Refresher) {

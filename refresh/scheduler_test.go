@@ -401,6 +401,68 @@ func TestSchedulerSyncAddsRemovesAndRestarts(t *testing.T) {
 	})
 }
 
+// Add starts the accounts not running yet and publishes them, and leaves the
+// running ones alone, whatever their Key or Name in the targets; a later
+// Sync settles those and removes what is not listed.
+func TestSchedulerAdd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		var lastPublished atomic.Pointer[[]*State]
+		publish := func(states []*State) {
+			calls.Add(1)
+			lastPublished.Store(&states)
+		}
+		s := NewScheduler(time.Hour, time.Minute, 2, slog.New(slog.DiscardHandler), publish)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer func() { cancel(); s.Wait() }()
+
+		// The refreshes take a minute, so that no refresh publishes while
+		// the test counts the calls of Add.
+		a := &fakeAccount{id: "111111111111"}
+		b, c := &fakeAccount{id: "222222222222", took: time.Minute}, &fakeAccount{id: "333333333333", took: time.Minute}
+		s.Sync(ctx, []Target{target(a, "a", "1")})
+		synctest.Wait()
+
+		before := calls.Load()
+		a2 := &fakeAccount{id: a.id}
+		s.Add(ctx, []Target{target(a2, "renamed", "2"), target(b, "b", "1")})
+		if calls.Load() != before+1 {
+			t.Errorf("Add made %d publish calls before the refreshes, want 1", calls.Load()-before)
+		}
+		if got := len(*lastPublished.Load()); got != 2 {
+			t.Errorf("Add published %d accounts, want 2", got)
+		}
+		synctest.Wait()
+		if na, na2, nb := len(a.fetches()), len(a2.fetches()), len(b.fetches()); na != 1 || na2 != 0 || nb != 1 {
+			t.Errorf("after Add: running account fetched %d times, its other source %d, the added one %d; want 1, 0, 1", na, na2, nb)
+		}
+		if st := stateOf(s.States(), a.id); st.AccountName != "a" {
+			t.Errorf("Add renamed a running account to %q", st.AccountName)
+		}
+
+		// Adding only running accounts changes nothing, and publishes nothing.
+		before = calls.Load()
+		s.Add(ctx, []Target{target(b, "b", "1")})
+		if calls.Load() != before {
+			t.Errorf("Add of a running account made %d publish calls, want 0", calls.Load()-before)
+		}
+
+		// The Sync after the listing restarts, renames and removes.
+		s.Sync(ctx, []Target{target(a2, "renamed", "2"), target(c, "c", "1")})
+		synctest.Wait()
+		var ids []string
+		for _, st := range s.States() {
+			ids = append(ids, st.AccountID+"/"+st.AccountName)
+		}
+		if got, want := fmt.Sprint(ids), "[111111111111/renamed 333333333333/c]"; got != want {
+			t.Errorf("accounts after Sync = %s, want %s", got, want)
+		}
+		if na2, nc := len(a2.fetches()), len(c.fetches()); na2 != 1 || nc != 1 {
+			t.Errorf("after Sync: restarted account fetched %d times, added one %d; want 1 each", na2, nc)
+		}
+	})
+}
+
 // Cancelling the context stops every loop at once, whether it is waiting for
 // its next refresh or in the middle of one; an interrupted refresh is not a
 // failure of the account.

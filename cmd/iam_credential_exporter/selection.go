@@ -247,16 +247,33 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 		scheduler.Sync(ctx, []refresh.Target{{Source: source}})
 		return
 	}
-	list, err := s.accounts(ctx)
+	// Each page of the listing starts its accounts at once, so that the
+	// first reports do not wait for the last page; the Sync after the
+	// listing removes the accounts that left and applies names and tags.
+	list, err := s.accounts(ctx, func(page []accounts.Account) {
+		scheduler.Add(ctx, s.targets(page, nil))
+	})
 	if s.org != nil {
 		discovery.Observe(err == nil)
 	}
 	if err != nil {
-		// Keep reading the accounts found last time.
+		// Keep reading the accounts found last time, and those that the
+		// pages read before the failure started: they are real accounts of
+		// the organization, only the list is incomplete, so none can be
+		// removed until a listing completes.
 		s.logger.Error("account discovery failed; keeping the previous account list", "err", err)
 		return
 	}
 	accountTags := s.readAccountTags(ctx, list, discovery)
+	targets := s.targets(list, accountTags)
+	scheduler.Sync(ctx, targets)
+	s.logger.Info("reading credential reports from AWS", "accounts", len(targets), "shard", s.shard.Index, "total_shards", s.shard.Total,
+		"refresh_interval", s.opts.refreshInterval)
+}
+
+// targets makes the accounts refresh targets, each with its tags from
+// accountTags.
+func (s *selection) targets(list []accounts.Account, accountTags map[string][]report.Tag) []refresh.Target {
 	sourceOpts := awsapi.SourceOptions{
 		Limits:           report.Limits{MaxBytes: s.opts.maxBytes, MaxUsers: s.opts.maxUsers},
 		AliasInterval:    aliasInterval,
@@ -281,9 +298,7 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 			Key:       a.RoleARN + "\n" + a.ExternalID,
 		})
 	}
-	scheduler.Sync(ctx, targets)
-	s.logger.Info("reading credential reports from AWS", "accounts", len(targets), "shard", s.shard.Index, "total_shards", s.shard.Total,
-		"refresh_interval", s.opts.refreshInterval)
+	return targets
 }
 
 // readAccountTags reads the tags of the accounts this replica reads, when
@@ -327,23 +342,55 @@ func roleAccounts(roleARNs []string, externalID string) ([]accounts.Account, err
 }
 
 // accounts lists the accounts this replica reads: configured and
-// discovered, filtered, and those of its shard.
-func (s *selection) accounts(ctx context.Context) ([]accounts.Account, error) {
+// discovered, filtered, and those of its shard. With discovery, each page
+// of the listing is also handed to page (when not nil) as it arrives: the
+// page's accounts that this replica reads, as they appear in the full list.
+func (s *selection) accounts(ctx context.Context, page func([]accounts.Account)) ([]accounts.Account, error) {
 	list := s.configured
 	if s.org != nil {
+		var onPage func([]accounts.Account)
+		if page != nil {
+			onPage = func(found []accounts.Account) {
+				if kept := s.keep(s.merge(found)); len(kept) > 0 {
+					page(kept)
+				}
+			}
+		}
 		ctx, cancel := context.WithTimeout(ctx, s.opts.timeout)
 		defer cancel()
-		discovered, err := awsapi.Discover(ctx, s.orgClient, s.partition, *s.org, s.self)
+		discovered, err := awsapi.DiscoverPages(ctx, s.orgClient, s.partition, *s.org, s.self, onPage)
 		if err != nil {
 			return nil, err
 		}
 		list = accounts.Merge(discovered, s.configured)
 	}
+	return s.keep(list), nil
+}
+
+// merge returns the accounts of one page of the listing as the full list
+// has them: a configured account replaces a discovered one.
+func (s *selection) merge(found []accounts.Account) []accounts.Account {
+	listed := make(map[string]bool, len(found))
+	for _, a := range found {
+		listed[a.ID] = true
+	}
+	var out []accounts.Account
+	for _, a := range accounts.Merge(found, s.configured) {
+		if listed[a.ID] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// keep returns the accounts of list that pass the filters and belong to
+// this replica's shard.
+func (s *selection) keep(list []accounts.Account) []accounts.Account {
 	var out []accounts.Account
 	for _, a := range list {
 		if s.filter.Keep(a) && s.shard.Owns(a.ID) {
 			out = append(out, a)
 		}
 	}
-	return out, nil
+	return out
 }

@@ -27,7 +27,7 @@ const callerAccount = "123456789012"
 
 // isolateAWS points the SDK's default chain at env only: no shared config
 // of the machine, no profile, no instance metadata.
-func isolateAWS(t *testing.T, env []string) {
+func isolateAWS(t testing.TB, env []string) {
 	t.Helper()
 	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN",
 		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
@@ -48,7 +48,7 @@ func isolateAWS(t *testing.T, env []string) {
 
 // startFakeAWS starts the fake IAM/STS endpoint and points the SDK at it.
 // Any other service goes to it too, and fails there, never to AWS.
-func startFakeAWS(t *testing.T) *fakeaws.Server {
+func startFakeAWS(t testing.TB) *fakeaws.Server {
 	t.Helper()
 	s := fakeaws.New(callerAccount)
 	t.Cleanup(s.Close)
@@ -215,7 +215,7 @@ func TestSelectionAccounts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("newSelection: %v", err)
 			}
-			got, err := s.accounts(t.Context())
+			got, err := s.accounts(t.Context(), nil)
 			if err != nil {
 				t.Fatalf("accounts: %v", err)
 			}
@@ -462,7 +462,7 @@ func shardAccounts(t *testing.T, o options, total int) [][]accounts.Account {
 		if err != nil {
 			t.Fatalf("newSelection of shard %d/%d: %v", i, total, err)
 		}
-		if out[i], err = s.accounts(t.Context()); err != nil {
+		if out[i], err = s.accounts(t.Context(), nil); err != nil {
 			t.Fatalf("accounts of shard %d/%d: %v", i, total, err)
 		}
 	}
@@ -583,7 +583,7 @@ func TestSelectionOrganizationAgainstMoto(t *testing.T) {
 	if err != nil {
 		t.Fatalf("newSelection: %v", err)
 	}
-	got, err := s.accounts(ctx)
+	got, err := s.accounts(ctx, nil)
 	if err != nil {
 		t.Fatalf("accounts: %v", err)
 	}

@@ -1,6 +1,7 @@
-// Package fakeaws is a test double of the AWS IAM and STS Query protocol: an
-// in-process HTTP server on 127.0.0.1 that answers the credential-report,
-// enrichment and identity calls the exporter makes, with the status codes,
+// Package fakeaws is a test double of the AWS IAM and STS Query protocol,
+// and of Organizations' ListAccounts: an in-process HTTP server on
+// 127.0.0.1 that answers the credential-report, enrichment, identity and
+// account-listing calls the exporter makes, with the status codes,
 // error codes and XML bodies of the real services, so that tests and
 // benchmarks can drive it through the real aws-sdk-go-v2 clients.
 //
@@ -125,6 +126,8 @@ type Server struct {
 	requestSeq     uint64
 	requests       map[RequestKey]int
 	total          int
+	org            *organization
+	orgHook        func(ctx context.Context, page int)
 }
 
 // New starts a fake endpoint whose default account is defaultAccountID.
@@ -205,6 +208,7 @@ func (s *Server) Environ() []string {
 	return []string{
 		"AWS_ENDPOINT_URL_IAM=" + s.URL(),
 		"AWS_ENDPOINT_URL_STS=" + s.URL(),
+		"AWS_ENDPOINT_URL_ORGANIZATIONS=" + s.URL(),
 		"AWS_ACCESS_KEY_ID=" + DefaultAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + DefaultSecretAccessKey,
 		"AWS_REGION=us-east-1",
@@ -509,6 +513,10 @@ type responder func(w http.ResponseWriter, requestID string)
 var credentialRE = regexp.MustCompile(`Credential=([^/,\s]+)/`)
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		s.serveJSON(w, r, target)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
 	if err := r.ParseForm(); err != nil {
 		s.writeError(w, iamService, apiError{status: http.StatusBadRequest, code: "MalformedQueryString", message: "The request body could not be parsed."}, s.requestID())
