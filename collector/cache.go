@@ -100,14 +100,73 @@ type view struct {
 type account struct {
 	state  *refresh.State
 	facts  *factsCache
-	health [numFormats]lazy[*encoded]
+	health lazies
 }
 
 // factsCache holds the encodings of an account's facts, shared by its
 // successive States while the facts stay the same.
 type factsCache struct {
-	encodings [numFormats]lazy[*encoded]
+	encodings lazies
 }
+
+// lazies are the encodings of a group in each format.
+type lazies [numFormats]*lazy[*encoded]
+
+func newLazies() (l lazies) {
+	for f := range l {
+		l[f] = &lazy[*encoded]{}
+	}
+	return l
+}
+
+// holds says whether l has an encoding in a format of drop.
+func (l lazies) holds(drop formatSet) bool {
+	for f := range l {
+		if drop.has(format(f)) && l[f].ready() {
+			return true
+		}
+	}
+	return false
+}
+
+// without returns l with fresh encodings of the formats of drop, so that
+// those built before can be collected.
+func (l lazies) without(drop formatSet) lazies {
+	for f := range l {
+		if drop.has(format(f)) {
+			l[f] = &lazy[*encoded]{}
+		}
+	}
+	return l
+}
+
+// withoutFormats returns the account, or a copy of it without its
+// encodings in the formats of drop when it has some.
+func (a *account) withoutFormats(drop formatSet) *account {
+	if !a.health.holds(drop) && !a.facts.encodings.holds(drop) {
+		return a
+	}
+	return &account{state: a.state, facts: a.facts.withoutFormats(drop), health: a.health.without(drop)}
+}
+
+func (c *factsCache) withoutFormats(drop formatSet) *factsCache {
+	if !c.encodings.holds(drop) {
+		return c
+	}
+	return &factsCache{encodings: c.encodings.without(drop)}
+}
+
+func newAccount(s *refresh.State, facts *factsCache) *account {
+	if facts == nil {
+		facts = &factsCache{encodings: newLazies()}
+	}
+	return &account{state: s, facts: facts, health: newLazies()}
+}
+
+// formatSet is a set of formats, one bit each.
+type formatSet uint32
+
+func (s formatSet) has(f format) bool { return s&(1<<f) != 0 }
 
 // sameFacts says whether two States of an account export the same facts.
 // The refresher keeps the Report it holds when a refresh returns the same
@@ -120,9 +179,9 @@ func sameFacts(a, b *refresh.State) bool {
 // get returns the account's encoding of group g in format f, encoding it on
 // first use.
 func (a *account) get(h *Handler, g group, f format) *encoded {
-	l := &a.health[f]
+	l := a.health[f]
 	if g == facts {
-		l = &a.facts.encodings[f]
+		l = a.facts.encodings[f]
 	}
 	return l.get(func() *encoded { return h.encodeGroup(a.state, g, f) })
 }
@@ -151,10 +210,11 @@ func (a *account) ready(f format) bool {
 	return a.health[f].ready() && a.facts.encodings[f].ready()
 }
 
-// newView returns the view of states, reusing what old holds of them. It
-// takes time linear in the number of accounts when states come sorted by
-// account ID, as the scheduler publishes them.
-func newView(states []*refresh.State, old *view) *view {
+// newView returns the view of states, reusing what old holds of them
+// except their encodings in the formats of drop. It takes time linear in
+// the number of accounts when states come sorted by account ID, as the
+// scheduler publishes them.
+func newView(states []*refresh.State, old *view, drop formatSet) *view {
 	v := &view{states: slices.Clone(states), accounts: make([]*account, len(states))}
 	sorted := slices.Clone(states)
 	byID := func(a, b *refresh.State) int { return strings.Compare(a.AccountID, b.AccountID) }
@@ -184,11 +244,11 @@ func newView(states []*refresh.State, old *view) *view {
 		}
 		switch {
 		case match != nil && match.state == s:
-			v.accounts[i] = match
+			v.accounts[i] = match.withoutFormats(drop)
 		case match != nil && sameFacts(match.state, s):
-			v.accounts[i] = &account{state: s, facts: match.facts}
+			v.accounts[i] = newAccount(s, match.facts.withoutFormats(drop))
 		default:
-			v.accounts[i] = &account{state: s, facts: &factsCache{}}
+			v.accounts[i] = newAccount(s, nil)
 		}
 		if i > 0 && sorted[i-1].AccountID == s.AccountID {
 			v.duplicate = true

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -77,9 +78,11 @@ type Handler struct {
 	headers [numFormats][]atomic.Pointer[piece]
 	// eof is OpenMetrics' "# EOF" line, compressed.
 	eof piece
-	// wanted holds a bit for each format that Update encodes ahead of
-	// scrapes: Prometheus's default, and any that a scrape has asked for.
-	wanted atomic.Uint32
+	// asked is when each format was last asked for, in Unix nanoseconds
+	// of now. Update encodes ahead of scrapes the formats asked for within
+	// formatHorizon, and drops the encodings in the others.
+	asked [numFormats]atomic.Int64
+	now   func() time.Time
 
 	// encodings and healthEncodings count encodings of the accounts' facts
 	// and health, so that tests can check what a State costs.
@@ -120,8 +123,10 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 		return nil, err
 	}
 	h.eof = newPiece(eof.Bytes())
-	h.wanted.Store(wantBit(fmtOpenMetrics))
-	h.view.Store(newView(nil, nil))
+	h.now = time.Now
+	// Prometheus asks for OpenMetrics: encoded ahead from the start.
+	h.asked[fmtOpenMetrics].Store(h.now().UnixNano())
+	h.view.Store(newView(nil, nil, 0))
 
 	if opts.ExporterMetrics {
 		h.registerer = live
@@ -187,22 +192,38 @@ func limitInFlight(next http.Handler, n int) http.Handler {
 // changes: the scheduler calls it after each refresh, from the refresh's
 // goroutine, so a scrape never waits for an encoding.
 func (h *Handler) Update(states []*refresh.State) {
-	v := newView(states, h.view.Load())
-	wanted := h.wanted.Load()
+	wanted := h.wanted()
+	v := newView(states, h.view.Load(), ^wanted)
 	for f := range numFormats {
-		if wanted&wantBit(f) != 0 {
+		if wanted.has(f) {
 			h.encodeAll(v, f)
 		}
 	}
 	h.view.Store(v)
 }
 
+// formatHorizon is how long a format stays encoded ahead after it was last
+// asked for: longer than any scrape interval, so that a scraper that asks
+// for the text format keeps it cached, while a person's one curl does not
+// keep a second encoding of every account for good.
+const formatHorizon = time.Hour
+
+// wanted returns the formats asked for within formatHorizon.
+func (h *Handler) wanted() formatSet {
+	var s formatSet
+	since := h.now().Add(-formatHorizon).UnixNano()
+	for f := range numFormats {
+		if h.asked[f].Load() > since {
+			s |= 1 << f
+		}
+	}
+	return s
+}
+
 // States returns the states that /metrics serves: those of the last Update.
 // Readiness and the landing page read them too, so that they never say a
 // report is loaded before a scrape can see it.
 func (h *Handler) States() []*refresh.State { return h.view.Load().states }
-
-func wantBit(f format) uint32 { return 1 << uint32(f) }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
@@ -290,12 +311,12 @@ func (h *Handler) serve(rsp http.ResponseWriter, req *http.Request) {
 		h.serveUncached(rsp, req, v, sc)
 		return
 	}
-	if bit := wantBit(f); h.wanted.Load()&bit == 0 {
-		// From now on, Update encodes this format ahead too.
-		h.wanted.Or(bit)
-		if sc == (scope{}) {
-			h.encodeAll(v, f)
-		}
+	// Update encodes this format ahead for formatHorizon from now. Until
+	// it has, the accounts not encoded in it are encoded for this request
+	// (every account at once, in parallel, for /metrics) and kept.
+	now := h.now().UnixNano()
+	if h.asked[f].Swap(now) < now-int64(formatHorizon) && sc == (scope{}) {
+		h.encodeAll(v, f)
 	}
 	enc := identity
 	if acceptsGzip(req.Header) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
@@ -186,6 +187,20 @@ func TestCachedHandlerEncodesWhenPublished(t *testing.T) {
 	next[2] = &again
 	h.Update(next)
 	want("a refresh with text wanted", 2*accounts+2, 2*accounts+5)
+
+	// An hour without a request for text: the next Update drops its
+	// encodings and no longer encodes it ahead.
+	later := time.Now().Add(formatHorizon + time.Minute)
+	h.now = func() time.Time { return later }
+	scrapeAll("/metrics", prom, "gzip")
+	next = slices.Clone(next)
+	last := *next[2]
+	last.Refreshes++
+	next[2] = &last
+	h.Update(next)
+	want("a refresh an hour after the last text scrape", 2*accounts+2, 2*accounts+6)
+	scrapeAll("/metrics", "text/plain;version=0.0.4", "")
+	want("text asked for again", 3*accounts+2, 3*accounts+6)
 }
 
 // /sd lists one target for the exporter and one per account, sorted, at
