@@ -375,18 +375,6 @@ func status(t *testing.T, u string) int {
 	return code
 }
 
-// checkNoDataRace fails the test if an exporter, built with -race, has
-// reported a data race so far: the race detector only prints it, and the
-// exit status that would say so comes after the test.
-func checkNoDataRace(t *testing.T, exporters ...*exporter) {
-	t.Helper()
-	for _, e := range exporters {
-		if logs := e.Logs(); strings.Contains(logs, "WARNING: DATA RACE") {
-			t.Errorf("the exporter at %s reported a data race:\n%s", e.URL, logs)
-		}
-	}
-}
-
 // An organization of a few dozen accounts read by one replica, then by two
 // shards. /sd lists exactly the accounts that a replica reads (each shard
 // exactly its own, together the organization), first the exporter's own
@@ -410,7 +398,6 @@ func TestAccountTargets(t *testing.T) {
 	for i := range shards {
 		shards[i] = startExporter(t, env, targetsFlags(fmt.Sprintf("--shard=%d", i), "--total-shards=2")...)
 	}
-	defer checkNoDataRace(t, append(shards, e)...)
 
 	waitForAccounts(t, e, all)
 	host := strings.TrimPrefix(e.URL, "http://")
@@ -789,7 +776,6 @@ func TestPrometheusAccountTargets(t *testing.T) {
 	o := newTargetsOrg(ctx, t, endpoint)
 	all := o.want()
 	e := startExporter(t, testenv.AWSEnv(endpoint, t.TempDir()), targetsFlags()...)
-	defer checkNoDataRace(t, e)
 	addr := strings.TrimPrefix(e.URL, "http://")
 	rules := ruleFiles(t)
 	readme := readmeSDConfig(t)

@@ -152,6 +152,11 @@ func Start(t testing.TB, name string, cmd *exec.Cmd, grace time.Duration, mustSt
 		if mustStop && outlivedGrace(p.err) {
 			t.Errorf("%s did not stop within %s of SIGINT: %v", name, grace, p.err)
 		}
+		// A binary built with -race only prints what it finds, and its
+		// exit status is not checked when the test stops it.
+		if strings.Contains(p.Logs.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race", name)
+		}
 		if t.Failed() {
 			t.Logf("%s logs:\n%s", name, p.Logs.String())
 		}
