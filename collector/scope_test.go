@@ -158,34 +158,34 @@ func TestCachedHandlerEncodesWhenPublished(t *testing.T) {
 	scrapeAll("/metrics?account_id="+states[0].AccountID, prom, "")
 	want("scraped with and without gzip", accounts, accounts)
 
+	// publish publishes the states with account i's changed by change.
+	next := states
+	publish := func(change func(*refresh.State), accounts ...int) {
+		next = slices.Clone(next)
+		for _, i := range accounts {
+			s := *next[i]
+			s.Refreshes++
+			change(&s)
+			next[i] = &s
+		}
+		h.Update(next)
+	}
+	sameReport := func(*refresh.State) {}
+
 	// A refresh that returns the report already held.
-	next := slices.Clone(states)
-	same := *next[0]
-	same.Refreshes++
-	next[0] = &same
-	h.Update(next)
+	publish(sameReport, 0)
 	want("a refresh with the same report", accounts, accounts+1)
 
 	// One with a new report, and a renamed account.
-	next = slices.Clone(next)
-	changed := *next[0]
-	changed.Report = &report.Report{AccountID: changed.AccountID}
-	next[0] = &changed
-	renamed := *next[1]
-	renamed.AccountName = "renamed"
-	next[1] = &renamed
-	h.Update(next)
+	publish(func(s *refresh.State) { s.Report = &report.Report{AccountID: s.AccountID} }, 0)
+	publish(func(s *refresh.State) { s.AccountName = "renamed" }, 1)
 	want("a new report and a new name", accounts+2, accounts+3)
 
 	// The text format, once asked for, is encoded for every account, and
 	// then ahead of scrapes.
 	scrapeAll("/metrics", "text/plain;version=0.0.4", "gzip")
 	want("scraped as text", 2*accounts+2, 2*accounts+3)
-	next = slices.Clone(next)
-	again := *next[2]
-	again.Refreshes++
-	next[2] = &again
-	h.Update(next)
+	publish(sameReport, 2)
 	want("a refresh with text wanted", 2*accounts+2, 2*accounts+5)
 
 	// An hour without a request for text: the next Update drops its
@@ -193,11 +193,7 @@ func TestCachedHandlerEncodesWhenPublished(t *testing.T) {
 	later := time.Now().Add(formatHorizon + time.Minute)
 	h.now = func() time.Time { return later }
 	scrapeAll("/metrics", prom, "gzip")
-	next = slices.Clone(next)
-	last := *next[2]
-	last.Refreshes++
-	next[2] = &last
-	h.Update(next)
+	publish(sameReport, 2)
 	want("a refresh an hour after the last text scrape", 2*accounts+2, 2*accounts+6)
 	scrapeAll("/metrics", "text/plain;version=0.0.4", "")
 	want("text asked for again", 3*accounts+2, 3*accounts+6)

@@ -695,15 +695,7 @@ func checkAlerts(t *testing.T, prom *promServer, target string) {
 			return fmt.Errorf("alerts are not the expected set\nmissing:\n  %s\nunexpected:\n  %s",
 				strings.Join(minus(want, gotKeys), "\n  "), strings.Join(minus(gotKeys, want), "\n  "))
 		}
-		// Rules are evaluated every second: held for 3s, the set has
-		// survived several evaluations.
-		if stableSince.IsZero() {
-			stableSince = time.Now()
-		}
-		if held := time.Since(stableSince); held < 3*time.Second {
-			return fmt.Errorf("the expected alerts have held for only %v", held.Round(time.Millisecond))
-		}
-		return nil
+		return heldFor(&stableSince, 3*time.Second)
 	})
 
 	for _, a := range got {
@@ -1470,4 +1462,18 @@ func TestPrometheusScrapesLargestAccount(t *testing.T) {
 			t.Logf("%s: %v", expr, v[0].Value[1])
 		}
 	}
+}
+
+// heldFor returns nil once the expected alerts have held for d since
+// *since, which it sets on the first call after a reset to zero. Rules are
+// evaluated every second: held for 3s, a set has survived several
+// evaluations.
+func heldFor(since *time.Time, d time.Duration) error {
+	if since.IsZero() {
+		*since = time.Now()
+	}
+	if held := time.Since(*since); held < d {
+		return fmt.Errorf("the expected alerts have held for only %v", held.Round(time.Millisecond))
+	}
+	return nil
 }

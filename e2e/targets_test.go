@@ -812,14 +812,7 @@ func TestPrometheusAccountTargets(t *testing.T) {
 						strings.Join(minus(want, got), "\n  "), strings.Join(minus(got, want), "\n  "))
 				}
 			}
-			// Held for 3s, the set has survived several evaluations.
-			if stableSince.IsZero() {
-				stableSince = time.Now()
-			}
-			if held := time.Since(stableSince); held < 3*time.Second {
-				return fmt.Errorf("the expected alerts have held for only %v", held.Round(time.Millisecond))
-			}
-			return nil
+			return heldFor(&stableSince, 3*time.Second)
 		})
 		if !slices.Equal(full, singleFull) {
 			t.Errorf("alerts (labels, state, annotations) differ from single-target mode\nonly with per-account targets:\n  %s\nonly with one target:\n  %s",
