@@ -578,8 +578,25 @@ func TestPrometheusDashboards(t *testing.T) {
 		}
 		return nil
 	})
-	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"), ruleFiles(t))
+	// The dashboards work with the exporter as one target and as
+	// per-account targets, configured as the README says (under the job
+	// name the queries below use).
+	addr := strings.TrimPrefix(exp.URL, "http://")
+	t.Run("one target", func(t *testing.T) {
+		t.Parallel()
+		checkDashboards(t, startPrometheus(t, addr, ruleFiles(t)))
+	})
+	t.Run("per-account targets", func(t *testing.T) {
+		t.Parallel()
+		cfg, job := promConfigFromREADME(t, readmeSDConfig(t), addr, ruleFiles(t), false)
+		cfg = bytes.Replace(cfg, []byte("job_name: "+job), []byte("job_name: "+promJob), 1)
+		checkDashboards(t, startPrometheusConfig(t, cfg))
+	})
+}
 
+// checkDashboards runs every dashboard query on prom, once it has scraped
+// the exporter a few times and evaluated the rules on the result.
+func checkDashboards(t *testing.T, prom *promServer) {
 	// A few scrapes, for the increase() over $__range, then a few rule
 	// evaluations on them: the recording rules over ALERTS need the alerts
 	// of an earlier evaluation.
