@@ -385,16 +385,22 @@ func textHeaderLen(b []byte) int {
 	return n
 }
 
-// eachPiece calls yield with the pieces of accounts in format f, in
-// response order: per family, its header, then each account's samples.
-// Each account must have been encoded in f.
-func (h *Handler) eachPiece(accounts []*account, f format, yield func(*piece)) {
+// encodingsOf returns the accounts' groups in format f, encoding those not
+// encoded yet.
+func (h *Handler) encodingsOf(accounts []*account, f format) [][numGroups]*encoded {
 	encs := make([][numGroups]*encoded, len(accounts))
 	for i, a := range accounts {
 		for g := range numGroups {
 			encs[i][g] = a.get(h, g, f)
 		}
 	}
+	return encs
+}
+
+// eachPiece calls yield with the pieces of encs, the accounts' encodings in
+// format f, in response order: per family, its header, then each account's
+// samples.
+func (h *Handler) eachPiece(encs [][numGroups]*encoded, f format, yield func(*piece)) {
 	for i, fam := range h.index.families {
 		local := h.index.local[i]
 		headed := false

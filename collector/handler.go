@@ -353,16 +353,17 @@ func (h *Handler) write(rsp http.ResponseWriter, contentType expfmt.Format, f fo
 	if f == fmtOpenMetrics {
 		trailer = &h.eof
 	}
+	encs := h.encodingsOf(accounts, f)
 
 	size := 0
 	if enc == gzipped {
-		h.eachPiece(accounts, f, func(p *piece) { size += len(p.data) })
+		h.eachPiece(encs, f, func(p *piece) { size += len(p.data) })
 		size += len(gzipHeader) + len(livePiece.data) + len(deflateEnd) + gzipTrailerLen
 		if trailer != nil {
 			size += len(trailer.data)
 		}
 	} else {
-		h.eachPiece(accounts, f, func(p *piece) { size += p.size })
+		h.eachPiece(encs, f, func(p *piece) { size += p.size })
 		size += len(live)
 		if trailer != nil {
 			size += trailer.size
@@ -393,7 +394,7 @@ func (h *Handler) write(rsp http.ResponseWriter, contentType expfmt.Format, f fo
 			crc = crcAppend(crc, p.crc, p.shift)
 			uncompressed += p.size
 		}
-		h.eachPiece(accounts, f, add)
+		h.eachPiece(encs, f, add)
 		if len(live) > 0 {
 			add(&livePiece)
 		}
@@ -406,7 +407,7 @@ func (h *Handler) write(rsp http.ResponseWriter, contentType expfmt.Format, f fo
 		_, _ = bw.Write(binary.LittleEndian.AppendUint32(end, uint32(uncompressed)))
 	} else {
 		err = inflate(bw, func(yield func([]byte)) {
-			h.eachPiece(accounts, f, func(p *piece) { yield(p.data) })
+			h.eachPiece(encs, f, func(p *piece) { yield(p.data) })
 		})
 		_, _ = bw.Write(live)
 		if trailer != nil {

@@ -368,7 +368,7 @@ func checkPartition(e *exporter, ids []string, accept string) error {
 // status returns the status code of GET u.
 func status(t *testing.T, u string) int {
 	t.Helper()
-	code, _, _, err := get(u, nil)
+	code, err := statusOf(u)
 	if err != nil {
 		t.Fatal(err)
 	}
