@@ -64,14 +64,14 @@ var _ prometheus.Collector = (*accountCollector)(nil)
 // descs are the accounts' metric descriptors, built once per Handler: the
 // tag metrics' labels depend on the allowlists.
 type descs struct {
-	userInfo, userCreated                           *prometheus.Desc
-	passwordEnabled, passwordLastUsed               *prometheus.Desc
-	passwordLastChanged, passwordNextRotation       *prometheus.Desc
-	mfaActive                                       *prometheus.Desc
-	keyActive, keyLastRotated, keyLastUsed, keyInfo *prometheus.Desc
-	certActive, certLastRotated                     *prometheus.Desc
-	reportGenerated, reportUsers                    *prometheus.Desc
-	accountInfo                                     *prometheus.Desc
+	userInfo, userCreated                     *prometheus.Desc
+	passwordEnabled, passwordLastUsed         *prometheus.Desc
+	passwordLastChanged, passwordNextRotation *prometheus.Desc
+	mfaActive                                 *prometheus.Desc
+	keyActive, keyLastRotated, keyLastUsed    *prometheus.Desc
+	certActive, certLastRotated               *prometheus.Desc
+	reportGenerated, reportUsers              *prometheus.Desc
+	accountInfo                               *prometheus.Desc
 
 	// families lists every family by name, sorted as a registry gathers
 	// them, each with its group.
@@ -120,16 +120,15 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 
 		userInfo:             d(namespace+"_user_info", "IAM user (or the root user, user=\"<root_account>\") listed in the credential report; value 1."+fromCache, []string{"account_id", "user", "arn"}),
 		userCreated:          d(namespace+"_user_creation_timestamp_seconds", "When the user was created (for root: when the account was created), Unix seconds."+fromCache, user),
-		passwordEnabled:      d(namespace+"_user_password_enabled", "1 if the user has a console password, 0 if not; absent for root (not_supported)."+fromCache, user),
+		passwordEnabled:      d(namespace+"_user_password_enabled", "1 if the user has a console password; absent without one (and for root: not_supported)."+fromCache, user),
 		passwordLastUsed:     d(namespace+"_user_password_last_used_timestamp_seconds", "When the console password was last used, Unix seconds; absent when never used or unknown (no_information, N/A)."+fromCache, user),
 		passwordLastChanged:  d(namespace+"_user_password_last_changed_timestamp_seconds", "When the console password was last set, Unix seconds; absent without a password."+fromCache, user),
 		passwordNextRotation: d(namespace+"_user_password_next_rotation_timestamp_seconds", "When the password policy requires the next password change, Unix seconds; absent without such a policy."+fromCache, user),
 		mfaActive:            d(namespace+"_user_mfa_active", "1 if an MFA device is enabled for the user, 0 if not."+fromCache, user),
-		keyActive:            d(namespace+"_access_key_active", "1 if the access key in this slot (key=\"1\"|\"2\") is active, 0 if inactive or absent."+fromCache, key),
+		keyActive:            d(namespace+"_access_key_active", "1 if the access key in this slot (key=\"1\"|\"2\") is active, 0 if inactive; absent when the slot holds no key."+fromCache, key),
 		keyLastRotated:       d(namespace+"_access_key_last_rotated_timestamp_seconds", "When the access key in this slot was created or last rotated, Unix seconds (also reported for inactive keys)."+fromCache, key),
-		keyLastUsed:          d(namespace+"_access_key_last_used_timestamp_seconds", "When the access key in this slot was last used to sign an AWS request, Unix seconds; absent when never used."+fromCache, key),
-		keyInfo:              d(namespace+"_access_key_last_used_info", "Region and service of the last use of the access key in this slot; value 1; region or service empty where the report says N/A (global services such as S3)."+fromCache, []string{"account_id", "user", "key", "region", "service"}),
-		certActive:           d(namespace+"_signing_certificate_active", "1 if the X.509 signing certificate in this slot (cert=\"1\"|\"2\") is active, 0 if inactive or absent."+fromCache, cert),
+		keyLastUsed:          d(namespace+"_access_key_last_used_timestamp_seconds", "When the access key in this slot was last used to sign an AWS request, Unix seconds, with the region and service of that use (empty where the report says N/A: global services such as S3); absent when never used or unknown."+fromCache, []string{"account_id", "user", "key", "region", "service"}),
+		certActive:           d(namespace+"_signing_certificate_active", "1 if the X.509 signing certificate in this slot (cert=\"1\"|\"2\") is active, 0 if inactive; absent when the slot holds no certificate."+fromCache, cert),
 		certLastRotated:      d(namespace+"_signing_certificate_last_rotated_timestamp_seconds", "When the signing certificate in this slot was created or last changed, Unix seconds."+fromCache, cert),
 		reportGenerated:      d(namespace+"_credential_report_generated_timestamp_seconds", "When AWS generated the cached credential report (for --report.file: the file's time), Unix seconds. AWS rebuilds it at most every 4 hours.", account),
 		reportUsers:          d(namespace+"_credential_report_users", "Rows in the cached credential report, the root user included.", account),
@@ -145,7 +144,7 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 		policyRule:            d(namespace+"_account_password_policy_rule", "1 if the account password policy sets this rule, 0 if not: require_symbols, require_numbers, require_uppercase, require_lowercase, allow_users_to_change_password, expire_passwords, hard_expiry.", []string{"account_id", "rule"}),
 		exemptionEnd:          d(namespace+"_user_exemption_end_timestamp_seconds", "When the user's exemption from this policy ends, Unix seconds (midnight UTC after the date of its iam-credential-exemption:<policy> tag; --aws.exemptions); ended exemptions included, so compare with time().", []string{"account_id", "user", "policy", "reason"}),
 		invalidExemptions:     d(exporter+"_invalid_exemptions", "Malformed iam-credential-exemption:* user tags in the account, which exempt nothing (--aws.exemptions); the log names each.", account),
-		keyNeverUsed:          d(namespace+"_access_key_never_used", "1 if the key in this slot has never been used (the report's last used date is N/A), 0 if it has; absent when the slot holds no key or the report cannot say (the 16-column layout has no last-used column)."+fromCache, key),
+		keyNeverUsed:          d(namespace+"_access_key_never_used", "1 if the key in this slot has never been used (the report's last used date is N/A); absent when it has been (see aws_iam_access_key_last_used_timestamp_seconds), when the slot holds no key, or when the report cannot say (the 16-column layout has no last-used column)."+fromCache, key),
 		lookupSuccess:         dh(exporter+"_lookup_success", "1 if the last attempt of this enrichment lookup (lookup=\"user_tags\"|\"access_key_ids\"|\"password_policy\") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.", lookup),
 		lookupLastSuccess:     dh(exporter+"_lookup_last_success_timestamp_seconds", "When this enrichment lookup last succeeded, Unix seconds: the age of the data it serves.", lookup),
 
@@ -201,7 +200,7 @@ func TagLabelNames(keys report.TagKeys) ([]string, error) {
 func (c *accountCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.userInfo, c.userCreated, c.passwordEnabled, c.passwordLastUsed, c.passwordLastChanged,
-		c.passwordNextRotation, c.mfaActive, c.keyActive, c.keyLastRotated, c.keyLastUsed, c.keyInfo,
+		c.passwordNextRotation, c.mfaActive, c.keyActive, c.keyLastRotated, c.keyLastUsed,
 		c.certActive, c.certLastRotated, c.reportGenerated, c.reportUsers, c.accountInfo,
 		c.userTags, c.accountTags, c.keyID, c.policyExists, c.policyMinLength, c.policyMaxAge,
 		c.policyReusePrevention, c.policyRule, c.lookupSuccess, c.lookupLastSuccess,
@@ -284,7 +283,9 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 		u := &rep.Users[i]
 		ch <- prometheus.MustNewConstMetric(c.userInfo, prometheus.GaugeValue, 1, id, u.Name, u.ARN)
 		timestamp(ch, c.userCreated, u.Created, id, u.Name)
-		flagMetric(ch, c.passwordEnabled, u.PasswordEnabled, id, u.Name)
+		if u.PasswordEnabled.Status == report.Present && u.PasswordEnabled.Value {
+			ch <- prometheus.MustNewConstMetric(c.passwordEnabled, prometheus.GaugeValue, 1, id, u.Name)
+		}
 		timestamp(ch, c.passwordLastUsed, u.PasswordLastUsed, id, u.Name)
 		timestamp(ch, c.passwordLastChanged, u.PasswordLastChanged, id, u.Name)
 		timestamp(ch, c.passwordNextRotation, u.PasswordNextRotation, id, u.Name)
@@ -295,31 +296,30 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 		for _, e := range rep.Exemptions[u.Name] {
 			ch <- prometheus.MustNewConstMetric(c.exemptionEnd, prometheus.GaugeValue, float64(e.End.Unix()), id, u.Name, e.Policy, e.Reason)
 		}
+		// An empty slot has no series: an absent key is not an inactive
+		// one, and every series costs Prometheus memory.
 		keyIDs := rep.AccessKeyIDs[u.Name]
 		for k := range u.AccessKeys {
 			key := &u.AccessKeys[k]
+			if !key.Exists() {
+				continue
+			}
 			slot := slotNames[k]
 			flagMetric(ch, c.keyActive, key.Active, id, u.Name, slot)
 			timestamp(ch, c.keyLastRotated, key.LastRotated, id, u.Name, slot)
-			timestamp(ch, c.keyLastUsed, key.LastUsed, id, u.Name, slot)
-			if key.LastRotated.Status == report.Present {
-				switch key.LastUsed.Status {
-				case report.Present:
-					ch <- prometheus.MustNewConstMetric(c.keyNeverUsed, prometheus.GaugeValue, 0, id, u.Name, slot)
-				case report.NotApplicable:
-					ch <- prometheus.MustNewConstMetric(c.keyNeverUsed, prometheus.GaugeValue, 1, id, u.Name, slot)
-				}
+			timestamp(ch, c.keyLastUsed, key.LastUsed, id, u.Name, slot, text(key.LastUsedRegion), text(key.LastUsedService))
+			if key.LastRotated.Status == report.Present && key.LastUsed.Status == report.NotApplicable {
+				ch <- prometheus.MustNewConstMetric(c.keyNeverUsed, prometheus.GaugeValue, 1, id, u.Name, slot)
 			}
 			if keyID := keyIDs[k]; keyID != "" {
 				ch <- prometheus.MustNewConstMetric(c.keyID, prometheus.GaugeValue, 1, id, u.Name, slot, keyID)
 			}
-			if key.LastUsed.Status == report.Present {
-				ch <- prometheus.MustNewConstMetric(c.keyInfo, prometheus.GaugeValue, 1,
-					id, u.Name, slot, text(key.LastUsedRegion), text(key.LastUsedService))
-			}
 		}
 		for k := range u.Certificates {
 			cert := &u.Certificates[k]
+			if !cert.Exists() {
+				continue
+			}
 			flagMetric(ch, c.certActive, cert.Active, id, u.Name, slotNames[k])
 			timestamp(ch, c.certLastRotated, cert.LastRotated, id, u.Name, slotNames[k])
 		}

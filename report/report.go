@@ -74,10 +74,23 @@ type AccessKey struct {
 	LastUsedService Text
 }
 
+// Exists says whether the slot holds a key: an empty slot is inactive with
+// no creation date (N/A). A creation date that could not be parsed counts
+// as a key, so that a bad cell never hides one.
+func (k *AccessKey) Exists() bool { return holds(k.Active, k.LastRotated) }
+
 // Certificate is one of the two X.509 signing-certificate slots of a user.
 type Certificate struct {
 	Active      Flag
 	LastRotated Timestamp
+}
+
+// Exists says whether the slot holds a certificate, as AccessKey.Exists.
+func (c *Certificate) Exists() bool { return holds(c.Active, c.LastRotated) }
+
+func holds(active Flag, lastRotated Timestamp) bool {
+	return active.Status == Present && active.Value ||
+		lastRotated.Status == Present || lastRotated.Status == Unknown
 }
 
 // User is one row of the report.
