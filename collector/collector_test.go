@@ -1,8 +1,11 @@
 package collector
 
 import (
+	"bytes"
+	"encoding/csv"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
@@ -174,4 +178,115 @@ func testDescs() *descs {
 		panic(err)
 	}
 	return d
+}
+
+// Every bundled report, and synthetic ones, export a key or certificate
+// series exactly for the slots whose cells say they hold one (active, or a
+// creation date): an empty slot has no series at all, and an inactive
+// credential still has its own. The expectation is read from the CSV
+// cells, not from the parser.
+func TestNoSeriesForEmptySlots(t *testing.T) {
+	files, err := filepath.Glob("../report/testdata/*.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reports[filepath.Base(f)] = b
+	}
+	for seed := range int64(3) {
+		reports[fmt.Sprintf("reportgen-%d", seed)] = reportgen.Generate(reportgen.Options{Users: 300, Seed: seed})
+	}
+	checked := map[string]int{}
+	for name, csvBytes := range reports {
+		rep, err := report.Parse(bytes.NewReader(csvBytes))
+		if err != nil {
+			continue // a fixture the parser rejects exports nothing
+		}
+		rows, err := csv.NewReader(bytes.NewReader(csvBytes)).ReadAll()
+		if err != nil {
+			continue
+		}
+		col := map[string]int{}
+		for i, h := range rows[0] {
+			col[strings.TrimSpace(h)] = i
+		}
+		// want[family][user/slot]: the slots that must have a series.
+		holds := func(row []string, prefix string) bool {
+			active, rotated := cell(row, col, prefix+"_active"), cell(row, col, prefix+"_last_rotated")
+			return strings.EqualFold(active, "true") || rotated != "" && rotated != "N/A"
+		}
+		state := &refresh.State{AccountID: rep.AccountID, Report: rep}
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(testDescs().collector(func() []*refresh.State { return []*refresh.State{state} }))
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := map[string]bool{} // "family user slot"
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				var user, slot string
+				for _, l := range m.GetLabel() {
+					switch l.GetName() {
+					case "user":
+						user = l.GetValue()
+					case "key", "cert":
+						slot = l.GetValue()
+					}
+				}
+				if slot != "" {
+					got[mf.GetName()+" "+user+" "+slot] = true
+				}
+			}
+		}
+		// A later row of the same user replaces an earlier one.
+		last := map[string][]string{}
+		for _, row := range rows[1:] {
+			last[cell(row, col, "user")] = row
+		}
+		for user, row := range last {
+			if user == "" {
+				continue
+			}
+			for _, slot := range []string{"1", "2"} {
+				for _, c := range []struct{ prefix, active string }{
+					{"access_key_" + slot, "aws_iam_access_key_active"},
+					{"cert_" + slot, "aws_iam_signing_certificate_active"},
+				} {
+					want := holds(row, c.prefix)
+					if got[c.active+" "+user+" "+slot] != want {
+						t.Errorf("%s: %s{user=%q, slot %s} exported %v, want %v (cells %q, %q)", name, c.active, user, slot,
+							!want, want, cell(row, col, c.prefix+"_active"), cell(row, col, c.prefix+"_last_rotated"))
+					}
+					checked[fmt.Sprint(want)]++
+				}
+			}
+		}
+		for series := range got {
+			f := strings.Fields(series)
+			prefix := "access_key_" + f[2]
+			if strings.HasPrefix(f[0], "aws_iam_signing_certificate") {
+				prefix = "cert_" + f[2]
+			}
+			if row := last[f[1]]; row != nil && !holds(row, prefix) {
+				t.Errorf("%s: %s{user=%q} exported for an empty slot %s", name, f[0], f[1], prefix)
+			}
+		}
+	}
+	if checked["true"] == 0 || checked["false"] == 0 {
+		t.Fatalf("checked %v: the fixtures must hold both empty and filled slots", checked)
+	}
+}
+
+// cell returns the row's cell of the column, or "" when the layout lacks it.
+func cell(row []string, col map[string]int, name string) string {
+	if i, ok := col[name]; ok && i < len(row) {
+		return strings.TrimSpace(row[i])
+	}
+	return ""
 }

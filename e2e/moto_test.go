@@ -34,13 +34,15 @@ func TestMotoServer(t *testing.T) {
 
 	type keySlot struct{ user, key string }
 	wantUsers := []string{"alice", "bob", "carol+ci@example.com"}
+	// An empty slot has no series: absent, not 0.
+	const absent = -1
 	wantActive := map[keySlot]float64{}
 	for _, u := range wantUsers {
 		if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}); err != nil {
 			t.Fatalf("create user %s: %v", u, err)
 		}
-		wantActive[keySlot{u, "1"}] = 0
-		wantActive[keySlot{u, "2"}] = 0
+		wantActive[keySlot{u, "1"}] = absent
+		wantActive[keySlot{u, "2"}] = absent
 	}
 	if _, err := client.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("alice"), Password: aws.String("Correct-horse-9!")}); err != nil {
 		t.Fatalf("create login profile: %v", err)
@@ -75,13 +77,20 @@ func TestMotoServer(t *testing.T) {
 	}
 	for slot, want := range wantActive {
 		got, ok := sample(mfs, "aws_iam_access_key_active", map[string]string{"user": slot.user, "key": slot.key})
-		if !ok || got != want {
-			t.Errorf("aws_iam_access_key_active{user=%q,key=%q} = %v (present %v), want %v", slot.user, slot.key, got, ok, want)
+		if !ok {
+			got = absent
+		}
+		if got != want {
+			t.Errorf("aws_iam_access_key_active{user=%q,key=%q} = %v, want %v (-1: no series)", slot.user, slot.key, got, want)
 		}
 	}
-	for user, want := range map[string]float64{"alice": 1, "bob": 0, "carol+ci@example.com": 0} {
-		if got := mustSample(t, mfs, "aws_iam_user_password_enabled", map[string]string{"user": user}); got != want {
-			t.Errorf("password_enabled{user=%q} = %v, want %v", user, got, want)
+	for user, want := range map[string]float64{"alice": 1, "bob": absent, "carol+ci@example.com": absent} {
+		got, ok := sample(mfs, "aws_iam_user_password_enabled", map[string]string{"user": user})
+		if !ok {
+			got = absent
+		}
+		if got != want {
+			t.Errorf("password_enabled{user=%q} = %v, want %v (-1: no series)", user, got, want)
 		}
 	}
 	// moto writes no_information for a password never used: no series.
