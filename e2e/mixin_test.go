@@ -151,8 +151,15 @@ func TestMixinCustomConfig(t *testing.T) {
 		}
 	}
 	overview := out.Dashboards["iam-credentials-overview.json"]
-	if !strings.Contains(overview, "account_user_key:aws_iam_access_key_rotated_60d:bool") || strings.Contains(overview, "rotated_90d") {
-		t.Error("overview dashboard of the custom render does not read the 60-day compliance rule")
+	for _, want := range []string{"<= bool 60 * 86400", "account:aws_iam_access_keys_rotated_60d:ratio", "owner:aws_iam_access_keys_rotated_60d:ratio"} {
+		if !strings.Contains(overview, want) {
+			t.Errorf("overview dashboard of the custom render lacks %s", want)
+		}
+	}
+	for _, unwanted := range []string{"rotated_90d", "<= bool 90 * 86400"} {
+		if strings.Contains(overview, unwanted) {
+			t.Errorf("overview dashboard of the custom render still says %s", unwanted)
+		}
 	}
 
 	promtool := requireProgram(t, "promtool")

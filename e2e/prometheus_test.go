@@ -973,10 +973,11 @@ func TestDashboardsShowAccountNames(t *testing.T) {
 	}
 }
 
-// The dashboards that list many users have a team variable from the owner
-// recording rule, whose All keeps the users without a team; their per-user
-// tables show each user's team and owner, and follow the variable. The
-// user drill-down, about one user, has none.
+// The dashboards that list many users have a team variable from the
+// users' and accounts' tags (TestDashboardOwners runs it), whose All keeps
+// the users without a team; their per-user tables show each user's team and
+// owner, and follow the variable. The user drill-down, about one user, has
+// none.
 func TestDashboardsFilterByTeam(t *testing.T) {
 	t.Parallel()
 	for _, d := range loadDashboards(t) {
@@ -992,8 +993,8 @@ func TestDashboardsFilterByTeam(t *testing.T) {
 			t.Errorf("%s: no team variable", d.path)
 			continue
 		}
-		if want := `label_values(account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id"}, tag_team)`; team.Definition != want {
-			t.Errorf("%s: variable team: query %q, want %q", d.path, team.Definition, want)
+		if !queryResultRE.MatchString(team.Definition) || !strings.Contains(team.Definition, "aws_iam_user_tags{") || !strings.Contains(team.Definition, "aws_iam_account_tags{") {
+			t.Errorf("%s: variable team: query %q, want query_result over aws_iam_user_tags and aws_iam_account_tags", d.path, team.Definition)
 		}
 		if !team.Multi || !team.IncludeAll || team.AllValue != ".*" {
 			t.Errorf("%s: variable team: want multi-select with All, and All = .* so that it keeps the users without a team (allValue %q)", d.path, team.AllValue)
@@ -1086,6 +1087,113 @@ func TestDashboardAccountVariable(t *testing.T) {
 	}
 	if len(checked) == 0 {
 		t.Fatal("no dashboard has an account_id variable built with query_result")
+	}
+}
+
+// The owners that the per-user panels join and filter by team
+// (promql.owners in mixin/dashboards/common.libsonnet), and the team
+// variable's options, run by promtool: a user with its own tags, one that
+// takes its account's, one whose own tags lack a team (it does not take its
+// account's), and users with neither. Each user appears once with its
+// owner; one team keeps its users alone, All (.*) also those without a
+// team; the variable offers the teams, not the users without one.
+func TestDashboardOwners(t *testing.T) {
+	t.Parallel()
+	promtool := requireProgram(t, "promtool")
+	var owners struct{ All, Team, User string }
+	const src = `local q = (import 'dashboards/common.libsonnet').promql;
+{ all: q.owners(q.sel, team=false), team: q.owners(q.sel), user: q.owners(q.sel, user='user="$user"', team=false) }`
+	if err := json.Unmarshal([]byte(jsonnet(t, "-e", src)), &owners); err != nil {
+		t.Fatalf("promql.owners: %v", err)
+	}
+	const (
+		tagged   = "111111111111"
+		untagged = "222222222222"
+	)
+	target := `job="` + promJob + `",instance="a:9860",`
+	series := []string{
+		`aws_iam_account_tags{` + target + `account_id="` + tagged + `",tag_owner="cloud@example.com",tag_team="platform"}`,
+		`aws_iam_user_tags{` + target + `account_id="` + tagged + `",user="alice",tag_owner="alice@example.com",tag_team="payments"}`,
+		`aws_iam_user_tags{` + target + `account_id="` + tagged + `",user="carol",tag_owner="carol@example.com"}`,
+		`aws_iam_user_tags{` + target + `account_id="` + untagged + `",user="dave",tag_team="payments"}`,
+	}
+	for _, u := range []struct{ account, user string }{{tagged, "alice"}, {tagged, "bob"}, {tagged, "carol"}, {untagged, "dave"}, {untagged, "erin"}} {
+		series = append(series, `aws_iam_user_info{`+target+`account_id="`+u.account+`",user="`+u.user+`",arn="arn:aws:iam::`+u.account+`:user/`+u.user+`"}`)
+	}
+	user := func(account, name, owner string) string {
+		return `{` + target + `account_id="` + account + `",user="` + name + `"` + owner + `}`
+	}
+	alice := user(tagged, "alice", `,tag_owner="alice@example.com",tag_team="payments"`)
+	bob := user(tagged, "bob", `,tag_owner="cloud@example.com",tag_team="platform"`)
+	carol := user(tagged, "carol", `,tag_owner="carol@example.com"`)
+	dave := user(untagged, "dave", `,tag_team="payments"`)
+	erin := user(untagged, "erin", "")
+	everyone := []string{alice, bob, carol, dave, erin}
+
+	type check struct {
+		expr string
+		vars map[string]string
+		want []string
+	}
+	checks := []check{
+		{owners.All, nil, everyone},
+		{owners.Team, map[string]string{"team": ".*"}, everyone},
+		{owners.Team, map[string]string{"team": "payments"}, []string{alice, dave}},
+		{owners.Team, map[string]string{"team": "platform|web"}, []string{bob}},
+		{owners.User, map[string]string{"user": "carol"}, []string{carol}},
+	}
+	// The team variable of each dashboard that has one.
+	teamVars := 0
+	for _, d := range loadDashboards(t) {
+		for _, v := range d.Templating.List {
+			if v.Name != "team" {
+				continue
+			}
+			teamVars++
+			expr, err := variableExpr(v)
+			if err != nil || !queryResultRE.MatchString(v.Definition) {
+				t.Fatalf("%s: variable team: want a query_result(...) query, got %q (%v)", d.path, v.Definition, err)
+			}
+			checks = append(checks, check{expr, nil, []string{`{tag_team="payments"}`, `{tag_team="platform"}`, `{}`}})
+			var got []string
+			for _, line := range []string{`{tag_team="payments"} 1 300000`, `{tag_team="platform"} 1 300000`, `{} 1 300000`} {
+				if text, value, ok, err := variableOption(v.Regex, line); err != nil {
+					t.Fatalf("%s: variable team: %v", d.path, err)
+				} else if ok {
+					got = append(got, text+"="+value)
+				}
+			}
+			if want := []string{"payments=payments", "platform=platform"}; !slices.Equal(got, want) {
+				t.Errorf("%s: variable team offers %q (text=value), want %q", d.path, got, want)
+			}
+		}
+	}
+	if teamVars == 0 {
+		t.Fatal("no dashboard has a team variable")
+	}
+
+	var b strings.Builder
+	b.WriteString("rule_files: []\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n")
+	for _, s := range series {
+		fmt.Fprintf(&b, "      - series: %q\n        values: '1x10'\n", s)
+	}
+	b.WriteString("    promql_expr_test:\n")
+	for _, c := range checks {
+		expr, err := substituteDashVarsWith(c.expr, c.vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "      - expr: %q\n        eval_time: 5m\n        exp_samples:\n", expr)
+		for _, w := range c.want {
+			fmt.Fprintf(&b, "          - labels: %q\n            value: 1\n", w)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "owners.test.yml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "test", "rules", file).CombinedOutput(); err != nil {
+		t.Errorf("owners and team filter on users with and without tags: %v\n%s", err, out)
 	}
 }
 

@@ -1,6 +1,8 @@
-// The Grafana dashboards (grafanaDashboards), by file name. They read the
-// recording rules of rules.libsonnet, so load those where the dashboards'
-// data source reads from.
+// The Grafana dashboards (grafanaDashboards), by file name. They compute
+// ages and owners from the exporter's series, and read the per-account and
+// per-team recording rules of rules.libsonnet (compliance shares, findings,
+// report and root ages, the rotation workflow), so load those where the
+// dashboards' data source reads from.
 local common = import 'dashboards/common.libsonnet';
 
 {

@@ -7,6 +7,8 @@
 // and the variables that the dashboards share.
 local common = import 'common.libsonnet';
 local vars = common.variables;
+local q = common.promql;
+local accountName = ' * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%s})' % q.sel;
 
 function(v)
   common.dashboard(
@@ -27,7 +29,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 1 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)',
+            expr: 'count(count by (account_id, user, key) (aws_iam_access_key_active{%s} == 1 %s)) or vector(0)' % [q.sel, q.inTeam(q.sel)],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -66,7 +68,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} > %(keyRotationDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%s > %s * 86400 %s)) or vector(0)' % [q.keyAge(q.notRoot), v.keyRotationDays, q.inTeam(q.sel)],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -108,7 +110,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} > %(keyRotationDueDays)s * 86400 <= %(keyRotationDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%s > %s * 86400 <= %s * 86400 %s)) or vector(0)' % [q.keyAge(q.notRoot), v.keyRotationDueDays, v.keyRotationDays, q.inTeam(q.sel)],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -150,7 +152,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_idle_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} >= %(unusedDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%s >= %s * 86400 %s)) or vector(0)' % [q.keyIdle(q.notRoot), v.unusedDays, q.inTeam(q.sel)],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -185,14 +187,14 @@ function(v)
         id: 5,
         type: 'table',
         title: 'Active access keys',
-        description: "One row per active access key, root keys included. Access key ID: from iam:ListAccessKeys (--aws.access-key-ids), empty until looked up and for root keys. Team and owner: the user's tags, else its account's (account_user:aws_iam_user_owner:info). Age: days since the key was created or last rotated (yellow over %(keyRotationDueDays)s, red over %(keyRotationDays)s). Last used: days since its last use, empty when never used. Unused for: days without use, counted from creation for a key never used (red from %(unusedDays)s). Filtered by team. Click a column header to sort, a user to open the drill-down." % v,
+        description: "One row per active access key, root keys included. Access key ID: from iam:ListAccessKeys (--aws.access-key-ids), empty until looked up and for root keys. Team and owner: the user's tags, else its account's (aws_iam_user_tags, aws_iam_account_tags). Age: days since the key was created or last rotated (yellow over %(keyRotationDueDays)s, red over %(keyRotationDays)s). Last used: days since its last use, empty when never used; service and region: of that last use. Unused for: days without use, counted from creation for a key never used (red from %(unusedDays)s). Filtered by team. Click a column header to sort, a user to open the drill-down." % v,
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 20, w: 24, x: 0, y: 4 },
         targets: [
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id"}) / 86400 * on (account_id, user, key) group_left (access_key_id) topk by (account_id, user, key) (1, aws_iam_access_key_info{job=~"$job",account_id=~"$account_id"}) * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"}) or on (account_id, user, key) max by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id"}) / 86400 * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, user, key) %(age)s / 86400 * on (account_id, user, key) group_left (access_key_id) topk by (account_id, user, key) (1, aws_iam_access_key_info{%(sel)s}) %(owner)s%(name)s or on (account_id, user, key) max by (account_id, user, key) %(age)s / 86400 %(owner)s%(name)s' % { age: q.keyAge(q.sel), sel: q.sel, owner: q.withOwner(q.sel), name: accountName },
             editorMode: 'code',
             instant: true,
             range: false,
@@ -202,7 +204,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, user, key) (time() - aws_iam_access_key_last_used_timestamp_seconds{job=~"$job",account_id=~"$account_id"} and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 1) / 86400 * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, user, key) (time() - max without (region, service) (aws_iam_access_key_last_used_timestamp_seconds{%s}) and aws_iam_access_key_active{%s} == 1) / 86400 %s%s' % [q.sel, q.sel, q.withOwner(q.sel), accountName],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -212,7 +214,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'max by (account_id, user, key) (account_user_key:aws_iam_access_key_idle_seconds{job=~"$job",account_id=~"$account_id"}) / 86400 * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, user, key) %s / 86400 %s%s' % [q.keyIdle(q.sel), q.withOwner(q.sel), accountName],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -222,7 +224,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'max by (account_id, user, key, service, region) (aws_iam_access_key_last_used_info{job=~"$job",account_id=~"$account_id"} and ignoring (service, region) aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 1) * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'group by (account_id, user, key, service, region) (aws_iam_access_key_last_used_timestamp_seconds{%s} and ignoring (service, region) aws_iam_access_key_active{%s} == 1) %s%s' % [q.sel, q.sel, q.withOwner(q.sel), accountName],
             editorMode: 'code',
             instant: true,
             range: false,

@@ -1,13 +1,83 @@
 // What the three dashboards share: the values of _config that they say
-// (values), the dashboard's frame (dashboard) and the variables
-// (variables).
+// (values), the PromQL of ages and owners (promql), the dashboard's frame
+// (dashboard) and the variables (variables).
 local utils = import '../lib/utils.libsonnet';
+
+// The PromQL that several panels share. The recording rules keep no series
+// per user, key or certificate (each would cost Prometheus about 2 KB), so
+// the panels compute ages and owners from the exporter's series. m is the
+// matchers of a selector, without braces; every expression is
+// parenthesized, an operand as it stands.
+local promql = {
+  // The picked jobs and accounts, and the same without the root user.
+  sel: 'job=~"$job",account_id=~"$account_id"',
+  notRoot: self.sel + ',user!="<root_account>"',
+
+  // Seconds since each active access key was created or last rotated. An
+  // inactive key has active 0, an empty slot no series.
+  keyAge(m):: '(time() - aws_iam_access_key_last_rotated_timestamp_seconds{%s} and aws_iam_access_key_active{%s} == 1)' % [m, m],
+
+  // Seconds each access key, active or not, has gone unused: since its last
+  // use (whose region and service labels are aggregated away), or since its
+  // creation when the report says it was never used. No series when the
+  // report cannot say (the 16-column layout): unknown is not never.
+  keyUnused(m):: '(time() - max without (region, service) (aws_iam_access_key_last_used_timestamp_seconds{%s}) or time() - aws_iam_access_key_last_rotated_timestamp_seconds{%s} and aws_iam_access_key_never_used{%s} == 1)' % [m, m, m],
+
+  // The same for active keys only.
+  keyIdle(m):: '(%s and aws_iam_access_key_active{%s} == 1)' % [self.keyUnused(m), m],
+
+  // Seconds each console password has gone unused: since its last use; if
+  // never used, since it was last set; if that is unknown too, since the
+  // user was created. Only users with a password (the series exists only
+  // as 1).
+  passwordIdle(m):: '((time() - aws_iam_user_password_last_used_timestamp_seconds{%s} or time() - aws_iam_user_password_last_changed_timestamp_seconds{%s} or time() - aws_iam_user_creation_timestamp_seconds{%s}) and aws_iam_user_password_enabled{%s} == 1)' % [m, m, m, m],
+
+  // The compliance of each credential, 1 if it meets the policy and 0 if
+  // not, as the account:*:ratio and owner:*:ratio rules average it: active
+  // access keys created or rotated within days ...
+  keyRotated(m, days):: '(time() - aws_iam_access_key_last_rotated_timestamp_seconds{%s} <= bool %s * 86400 and aws_iam_access_key_active{%s} == 1)' % [m, days, m],
+  // ... console users (with a password) with MFA ...
+  consoleUserMFA(m):: '(aws_iam_user_mfa_active{%s} and aws_iam_user_password_enabled{%s} == 1)' % [m, m],
+  // ... and active access keys and console passwords used (or, never used,
+  // created) within days; key="password" for a password. Keys whose use
+  // the report cannot state are left out.
+  credentialUsed(m, days):: '(%s < bool %s * 86400 or label_replace(%s < bool %s * 86400, "key", "password", "", ""))' % [self.keyIdle(m), days, self.passwordIdle(m), days],
+
+  // owners(m) is one series of value 1 per user of the report, labelled
+  // with its tag_owner and tag_team: the user's tags (--aws.user-tags) when
+  // it has an aws_iam_user_tags series, else its account's
+  // (--aws.account-tags), else none, as the alerts' owner labels. With team
+  // (the default), only the users whose team the team variable picks: its
+  // All (.*) also matches the users without one, whose missing tag_team
+  // is empty to a matcher. The three cases are disjoint, so a user is
+  // never counted twice; the matchers of user go on the per-user series
+  // only (aws_iam_account_tags has no user).
+  owners(m, user='', team=true)::
+    local um = if user == '' then m else m + ',' + user;
+    local t = if team then ',tag_team=~"$team"' else '';
+    std.join(' ', [
+      '(group by (job, instance, account_id, user, tag_owner, tag_team) (aws_iam_user_tags{%s%s})' % [um, t],
+      'or group by (job, instance, account_id, user) (aws_iam_user_info{%s} unless on (job, instance, account_id, user) aws_iam_user_tags{%s}) * on (job, instance, account_id) group_left (tag_owner, tag_team) aws_iam_account_tags{%s%s}' % [um, um, m, t],
+      'or group by (job, instance, account_id, user) (aws_iam_user_info{%s%s} unless on (job, instance, account_id, user) aws_iam_user_tags{%s} unless on (job, instance, account_id) aws_iam_account_tags{%s}))' % [um, t, um, m],
+    ]),
+
+  // inTeam(m) keeps the series of an expression about users (with
+  // account_id and user) whose team the team variable picks.
+  inTeam(m):: 'and on (account_id, user) %s' % self.owners(m),
+
+  // withOwner(m) adds the tag_owner and tag_team columns to an expression
+  // about users, and keeps those of the picked teams; topk picks one owner
+  // series when two exporters read the same account.
+  withOwner(m):: '* on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, %s)' % self.owners(m),
+};
 
 // The account picker lists "name (ID)", or the ID alone, from
 // aws_iam_account_info; its regex takes the value (the ID) and the text.
 local accountDisplay = 'label_replace(label_replace(label_join(max by (account_id, name) (aws_iam_account_info{job=~"$job"}), "display", " (", "name", "account_id"), "display", "$1", "display", " \\\\((.+)"), "display", "$1 ($2)", "display", "(.+) \\\\((.+)")';
 
 {
+  promql:: promql,
+
   // values is _config and what the dashboards derive from it: the queries,
   // colours and texts format their thresholds with it (`'...' % v`).
   values(c):: c {
@@ -145,19 +215,24 @@ local accountDisplay = 'label_replace(label_replace(label_join(max by (account_i
       description: 'AWS accounts by name (from AWS Organizations or the config file) and ID; accounts without a name show their ID. Filters on account_id.',
     },
 
+    // team lists the teams of the users of the picked accounts, as the
+    // panels join them (promql.owners); its regex drops the users without
+    // a team, whom All (.*) keeps.
     team: {
+      local teams = 'group by (tag_team) %s' % promql.owners(promql.sel, team=false),
       name: 'team',
       label: 'Team',
       type: 'query',
       datasource: { type: 'prometheus', uid: '${datasource}' },
-      definition: 'label_values(account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id"}, tag_team)',
+      definition: 'query_result(%s)' % teams,
       query: {
-        qryType: 1,
-        query: 'label_values(account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id"}, tag_team)',
+        qryType: 3,
+        query: 'query_result(%s)' % teams,
+        varQuery: teams,
         refId: 'PrometheusVariableQueryEditor-VariableQuery',
       },
       refresh: 2,
-      regex: '',
+      regex: '/tag_team="([^"]+)"/',
       sort: 1,
       hide: 0,
       options: [],
@@ -166,7 +241,7 @@ local accountDisplay = 'label_replace(label_replace(label_join(max by (account_i
       includeAll: true,
       allValue: '.*',
       current: { selected: true, text: ['All'], value: ['$__all'] },
-      description: "Teams: the tag_team label of account_user:aws_iam_user_owner:info, the user's team tag or else its account's (--aws.user-tags, --aws.account-tags). All includes the users without a team; picking teams shows only their users. Filters the per-user panels.",
+      description: "Teams: the tag_team label of the users' tags, else of their account's tags (--aws.user-tags, --aws.account-tags), as the alerts carry it. All includes the users without a team; picking teams shows only their users. Filters the per-user panels.",
     },
   },
 }

@@ -7,8 +7,23 @@
 // and the variables that the dashboards share.
 local common = import 'common.libsonnet';
 local vars = common.variables;
+local q = common.promql;
 
 function(v)
+  // The values, and the PromQL of ages, compliance and owners that the
+  // queries format with.
+  local w = v {
+    keyAge: q.keyAge(q.sel),
+    keyAgeNotRoot: q.keyAge(q.notRoot),
+    keyIdleNotRoot: q.keyIdle(q.notRoot),
+    keyUnusedNotRoot: q.keyUnused(q.notRoot),
+    passwordIdleNotRoot: q.passwordIdle(q.notRoot),
+    keyRotated: q.keyRotated(q.notRoot, v.keyRotationDays),
+    consoleUserMFA: q.consoleUserMFA(q.notRoot),
+    credentialUsed: q.credentialUsed(q.notRoot, v.unusedDays),
+    inTeam: q.inTeam(q.sel),
+    withOwner: q.withOwner(q.sel),
+  };
   common.dashboard(
     v,
     uid='overview',
@@ -74,7 +89,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user) (aws_iam_user_info{job=~"$job",account_id=~"$account_id",user!="<root_account>"} and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)',
+            expr: 'count(count by (account_id, user) (aws_iam_user_info{job=~"$job",account_id=~"$account_id",user!="<root_account>"} %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -113,7 +128,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 1 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)',
+            expr: 'count(count by (account_id, user, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 1 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -152,7 +167,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} > %(keyRotationDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%(keyAgeNotRoot)s > %(keyRotationDays)s * 86400 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -194,7 +209,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_idle_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} >= %(unusedDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%(keyIdleNotRoot)s >= %(unusedDays)s * 86400 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -236,7 +251,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)',
+            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -355,7 +370,7 @@ function(v)
         id: 10,
         type: 'table',
         title: 'Root user per account',
-        description: "MFA, active access keys and the last use of each account's root user.",
+        description: "MFA, active access keys (0 when it has none) and the last use of each account's root user.",
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 8, w: 10, x: 0, y: 5 },
         targets: [
@@ -372,7 +387,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id) (sum without (key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="<root_account>"})) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (sum without (key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="<root_account>"}) or on (job, instance, account_id) 0 * aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user="<root_account>"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
             editorMode: 'code',
             instant: true,
             range: false,
@@ -739,14 +754,14 @@ function(v)
         id: 22,
         type: 'stat',
         title: 'Access keys rotated within %(keyRotation)s' % v,
-        description: 'Share of the active IAM-user access keys (root excluded) created or rotated within the last %(keyRotation)s (CIS AWS Foundations 1.14). Over the selected accounts and team: the share of all their credentials, the average of account_user_key:aws_iam_access_key_rotated_%(keyRotationDays)sd:bool (1 per compliant credential, 0 per other).' % v,
+        description: 'Share of the active IAM-user access keys (root excluded) created or rotated within the last %(keyRotation)s (CIS AWS Foundations 1.14). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_access_keys_rotated_%(keyRotationDays)sd:ratio does per account).' % v,
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 4, w: 8, x: 0, y: 14 },
         targets: [
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'avg(account_user_key:aws_iam_access_key_rotated_%(keyRotationDays)sd:bool{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})' % v,
+            expr: 'avg(%(keyRotated)s %(inTeam)s)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -787,14 +802,14 @@ function(v)
         id: 23,
         type: 'stat',
         title: 'Console users with MFA',
-        description: 'Share of the IAM users with a console password (root excluded) that have MFA (CIS AWS Foundations 1.10). Over the selected accounts and team: the share of all their credentials, the average of account_user:aws_iam_console_user_mfa:bool (1 per compliant credential, 0 per other).',
+        description: 'Share of the IAM users with a console password (root excluded) that have MFA (CIS AWS Foundations 1.10). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_console_users_mfa:ratio does per account).',
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 4, w: 8, x: 8, y: 14 },
         targets: [
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'avg(account_user:aws_iam_console_user_mfa:bool{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})',
+            expr: 'avg(%(consoleUserMFA)s %(inTeam)s)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -835,14 +850,14 @@ function(v)
         id: 24,
         type: 'stat',
         title: 'Credentials used within %(unused)s' % v,
-        description: 'Share of the active access keys and console passwords (root excluded) used, or created, within the last %(unused)s (CIS AWS Foundations 1.12). Over the selected accounts and team: the share of all their credentials, the average of account_user_credential:aws_iam_credential_used_%(unusedDays)sd:bool (1 per compliant credential, 0 per other).' % v,
+        description: 'Share of the active access keys and console passwords (root excluded) used, or created, within the last %(unused)s (CIS AWS Foundations 1.12). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_credentials_used_%(unusedDays)sd:ratio does per account).' % v,
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 4, w: 8, x: 16, y: 14 },
         targets: [
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'avg(account_user_credential:aws_iam_credential_used_%(unusedDays)sd:bool{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})' % v,
+            expr: 'avg(%(credentialUsed)s %(inTeam)s)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -893,7 +908,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'avg(account_user_key:aws_iam_access_key_rotated_%(keyRotationDays)sd:bool{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})' % v,
+            expr: 'avg(%(keyRotated)s %(inTeam)s)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -902,7 +917,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'avg(account_user:aws_iam_console_user_mfa:bool{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})',
+            expr: 'avg(%(consoleUserMFA)s %(inTeam)s)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -911,7 +926,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'avg(account_user_credential:aws_iam_credential_used_%(unusedDays)sd:bool{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})' % v,
+            expr: 'avg(%(credentialUsed)s %(inTeam)s)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -972,7 +987,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'avg(account_user_key:aws_iam_access_key_rotated_%(keyRotationDays)sd:bool{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})' % v,
+            expr: 'avg(%(keyRotated)s %(inTeam)s)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -981,7 +996,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'avg(account_user:aws_iam_console_user_mfa:bool{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})',
+            expr: 'avg(%(consoleUserMFA)s %(inTeam)s)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -990,7 +1005,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'avg(account_user_credential:aws_iam_credential_used_%(unusedDays)sd:bool{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})' % v,
+            expr: 'avg(%(credentialUsed)s %(inTeam)s)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -1565,7 +1580,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'count((label_replace(account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(account_user_key:aws_iam_access_key_idle_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(account_user:aws_iam_user_password_idle_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(account_user_key:aws_iam_access_key_unused_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)' % v,
+            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1728,7 +1743,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'count((label_replace(account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(account_user_key:aws_iam_access_key_idle_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(account_user:aws_iam_user_password_idle_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(account_user_key:aws_iam_access_key_unused_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)' % v,
+            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -1780,7 +1795,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: '(max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) - 86400) * 1000 * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: '(max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1790,7 +1805,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} - time() > 0) / 86400 * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} - time() > 0) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1943,7 +1958,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1) * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1) %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1953,7 +1968,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, user) (time() - aws_iam_user_password_last_used_timestamp_seconds{job=~"$job",account_id=~"$account_id"} and on (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1)) / 86400 * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, user) (time() - aws_iam_user_password_last_used_timestamp_seconds{job=~"$job",account_id=~"$account_id"} and on (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1)) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1963,7 +1978,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: '(max by (account_id, user) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id",policy="console-mfa"} > time() and on (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1)) - 86400) * 1000 * on (account_id, user) group_left (tag_owner, tag_team) topk by (account_id, user) (1, account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: '(max by (account_id, user) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id",policy="console-mfa"} > time() and on (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1)) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -2102,7 +2117,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id"} <= %(keyAgeFirstBucketDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%(keyAge)s <= %(keyAgeFirstBucketDays)s * 86400 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -2111,7 +2126,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id"} > %(keyAgeFirstBucketDays)s * 86400 <= %(keyRotationDueDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%(keyAge)s > %(keyAgeFirstBucketDays)s * 86400 <= %(keyRotationDueDays)s * 86400 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -2120,7 +2135,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id"} > %(keyRotationDueDays)s * 86400 <= %(keyRotationDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%(keyAge)s > %(keyRotationDueDays)s * 86400 <= %(keyRotationDays)s * 86400 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -2129,7 +2144,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id"} > %(keyRotationDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%(keyAge)s > %(keyRotationDays)s * 86400 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -2192,7 +2207,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_age_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} > %(keyRotationDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%(keyAgeNotRoot)s > %(keyRotationDays)s * 86400 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2201,7 +2216,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_idle_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} >= %(unusedDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%(keyIdleNotRoot)s >= %(unusedDays)s * 86400 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2210,7 +2225,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'count(count by (account_id, user) (account_user:aws_iam_user_password_idle_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} >= %(unusedDays)s * 86400 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user) (%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2219,7 +2234,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)',
+            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2228,7 +2243,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'count(count by (account_id, user) ((time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s)) and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user) ((time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s)) %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2246,7 +2261,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'G',
-            expr: 'count(count by (account_id, user, key) (account_user_key:aws_iam_access_key_unused_seconds{job=~"$job",account_id=~"$account_id",user!="<root_account>"} > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0 and on (account_id, user) account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",tag_team=~"$team"})) or vector(0)' % v,
+            expr: 'count(count by (account_id, user, key) (%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,

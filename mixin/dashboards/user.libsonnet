@@ -6,6 +6,9 @@
 // and the variables that the dashboards share.
 local common = import 'common.libsonnet';
 local vars = common.variables;
+local q = common.promql;
+local user = q.sel + ',user="$user"';
+local name = ' * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%s})' % q.sel;
 
 function(v)
   common.dashboard(
@@ -44,7 +47,7 @@ function(v)
         id: 1,
         type: 'table',
         title: 'Identity',
-        description: "The user's ARN, its team and owner (its tags, else its account's: account_user:aws_iam_user_owner:info), and its age in each account where it exists.",
+        description: "The user's ARN, its team and owner (its tags, else its account's: aws_iam_user_tags, aws_iam_account_tags), and its age in each account where it exists.",
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 5, w: 24, x: 0, y: 0 },
         targets: [
@@ -71,7 +74,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'max by (account_id, tag_owner, tag_team) (account_user:aws_iam_user_owner:info{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, tag_owner, tag_team) %s%s' % [q.owners(q.sel, user='user="$user"', team=false), name],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -168,14 +171,14 @@ function(v)
         id: 2,
         type: 'table',
         title: 'Console password and MFA',
-        description: 'Password and MFA per account. Unused for: days since the password was last used, or since it was set when never used (red from %(unusedDays)s).' % v,
+        description: 'Password and MFA per account. Console password: no when the user has none. Unused for: days since the password was last used, or since it was set when never used (red from %(unusedDays)s).' % v,
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 5, w: 24, x: 0, y: 5 },
         targets: [
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (aws_iam_user_password_enabled{%s} or on (job, instance, account_id, user) 0 * aws_iam_user_info{%s})%s' % [user, user, name],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -225,7 +228,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'F',
-            expr: 'max by (account_id) (account_user:aws_iam_user_password_idle_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) %s / 86400%s' % [q.passwordIdle(user), name],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -374,7 +377,7 @@ function(v)
         id: 3,
         type: 'table',
         title: 'Access keys',
-        description: 'Both access-key slots per account. Age counts from creation or last rotation and is shown for inactive keys too.',
+        description: 'The access keys in each account, active and inactive (an empty slot has no row). Age counts from creation or last rotation and is shown for inactive keys too. Unused for: active keys only, days since the last use or, never used, since creation. Last used service and region: of that last use.',
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 6, w: 24, x: 0, y: 10 },
         targets: [
@@ -411,7 +414,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'max by (account_id, key) (account_user_key:aws_iam_access_key_idle_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, key) %s / 86400%s' % [q.keyIdle(user), name],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -421,7 +424,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'max by (account_id, key, service, region) (aws_iam_access_key_last_used_info{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'group by (account_id, key, service, region) (aws_iam_access_key_last_used_timestamp_seconds{%s})%s' % [user, name],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -560,7 +563,7 @@ function(v)
         id: 4,
         type: 'table',
         title: 'Signing certificates',
-        description: 'Both X.509 signing-certificate slots per account.',
+        description: 'The X.509 signing certificates in each account, active and inactive (an empty slot has no row).',
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 6, w: 12, x: 0, y: 16 },
         targets: [
