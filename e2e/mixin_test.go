@@ -84,7 +84,7 @@ type renderedRule struct {
 }
 
 // A 60-day policy is one value: the rotation alerts compare with 60 and 50
-// days and say so, the compliance rule is named for 60 days, promtool
+// days and say so, the compliance rules are named for 60 days, promtool
 // accepts the rules and they fire on a 61-day-old key, and the dashboards
 // count and colour with 60 and 50 days.
 func TestMixinCustomConfig(t *testing.T) {
@@ -140,8 +140,10 @@ func TestMixinCustomConfig(t *testing.T) {
 			}
 		}
 	}
-	if r, ok := rules["account_user_key:aws_iam_access_key_rotated_60d:bool"]; !ok || !strings.Contains(r.Expr, "<= bool 60 * 86400") {
-		t.Errorf("no compliance rule account_user_key:aws_iam_access_key_rotated_60d:bool comparing with 60 days (got %q)", r.Expr)
+	for _, name := range []string{"account:aws_iam_access_keys_rotated_60d:ratio", "owner:aws_iam_access_keys_rotated_60d:ratio"} {
+		if r, ok := rules[name]; !ok || !strings.Contains(r.Expr, "<= bool 60 * 86400") {
+			t.Errorf("no compliance rule %s comparing with 60 days (got %q)", name, r.Expr)
+		}
 	}
 
 	keys := out.Dashboards["iam-credentials-access-keys.json"]

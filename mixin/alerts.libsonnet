@@ -8,9 +8,12 @@
 // report changes every few hours at most, so a condition that is true now
 // is already true for hours. keep_firing_for rides over a few failed
 // scrapes or an exporter restart without resolving and re-notifying. They
-// carry the owner labels of account_user:aws_iam_user_owner:info, and the
-// exemptable ones are quiet while the user has an exemption in force from
-// that policy.
+// carry the owner labels of utils.withOwner (the user's tags, else its
+// account's), and the exemptable ones are quiet while the user has an
+// exemption in force from that policy. They compute the credential's age
+// inline from the exporter's series (utils.credential), as the conventions
+// at the top of rules.libsonnet say: no recording rule holds a series per
+// credential.
 //
 // Summaries and descriptions say the thresholds of _config. In
 // descriptions, which are Prometheus templates, a literal % is written %%
@@ -21,12 +24,21 @@ local utils = import 'lib/utils.libsonnet';
   prometheusAlerts+:: {
     local c = $._config,
     local sel(matchers=[]) = utils.selector(c.jobSelector, matchers),
-    local owners = std.join(', ', c.ownerLabels),
     local keepFiring = { keep_firing_for: c.keepFiringFor },
+
+    // The per-credential seconds of IAM users (root left out) and of
+    // every row (root included, for signing certificates).
+    local user = utils.credential(c, ['user!="<root_account>"']),
+    local everyone = utils.credential(c),
 
     // The values that expressions and texts are formatted with.
     local v = c {
       all: sel(),
+      keyAge: user.keyAge,
+      keyIdle: user.keyIdle,
+      keyInactiveUnused: user.keyInactiveUnused,
+      passwordIdle: user.passwordIdle,
+      certAge: everyone.certAge,
       notRoot: sel(['user!="<root_account>"']),
       root: sel(['user="<root_account>"']),
       up: sel(),
@@ -52,12 +64,9 @@ local utils = import 'lib/utils.libsonnet';
       lookupFailing: utils.duration(c.lookupFailingFor),
     },
 
-    // withOwner gives a finding its owner's labels (every user of the
-    // report has an owner series, so the join drops no finding).
-    local withOwner(cond) =
-      '(\n' + utils.indent(cond, 2) + ')\n' +
-      '* on (job, instance, account_id, user) group_left (%s)\n' % owners +
-      '  account_user:aws_iam_user_owner:info\n',
+    // withOwner gives a finding its owner's labels, without dropping or
+    // repeating any finding.
+    local withOwner(cond) = utils.withOwner(cond, c),
 
     // exempt drops a finding while the user has an exemption in force from
     // policy (--aws.exemptions), and while any of the unless conditions
@@ -77,7 +86,7 @@ local utils = import 'lib/utils.libsonnet';
         // Value: age in days. Policy: rotated every keyRotationDays or less.
         alert: 'IAMCredentialAccessKeyTooOld',
         expr: withOwner(exempt(|||
-          account_user_key:aws_iam_access_key_age_seconds{user!="<root_account>"} / 86400 > %(keyRotationDays)s
+          %(keyAge)s / 86400 > %(keyRotationDays)s
         ||| % v, 'key-rotation')),
         labels: credential('warning'),
         annotations: {
@@ -97,7 +106,7 @@ local utils = import 'lib/utils.libsonnet';
         // before the rotation limit.
         alert: 'IAMCredentialAccessKeyRotationDue',
         expr: withOwner(exempt(|||
-          account_user_key:aws_iam_access_key_age_seconds{user!="<root_account>"} / 86400 > %(keyRotationDueDays)s <= %(keyRotationDays)s
+          %(keyAge)s / 86400 > %(keyRotationDueDays)s <= %(keyRotationDays)s
         ||| % v, 'key-rotation')),
         labels: credential('info'),
         annotations: {
@@ -117,7 +126,7 @@ local utils = import 'lib/utils.libsonnet';
         // used).
         alert: 'IAMCredentialAccessKeyUnused',
         expr: withOwner(exempt(|||
-          account_user_key:aws_iam_access_key_idle_seconds{user!="<root_account>"} / 86400 >= %(unusedDays)s
+          %(keyIdle)s / 86400 >= %(unusedDays)s
         ||| % v, 'key-unused')),
         labels: credential('warning'),
         annotations: {
@@ -194,9 +203,7 @@ local utils = import 'lib/utils.libsonnet';
         // nothing has needed it for inactiveKeyDays.
         alert: 'IAMCredentialAccessKeyInactiveNotDeleted',
         expr: withOwner(exempt(|||
-          account_user_key:aws_iam_access_key_unused_seconds{user!="<root_account>"} / 86400 > %(inactiveKeyDays)s
-          and
-          (aws_iam_access_key_active%(all)s == 0)
+          %(keyInactiveUnused)s / 86400 > %(inactiveKeyDays)s
         ||| % v, 'inactive-key')),
         labels: credential('info'),
         annotations: {
@@ -216,7 +223,7 @@ local utils = import 'lib/utils.libsonnet';
         // created).
         alert: 'IAMCredentialPasswordUnused',
         expr: withOwner(exempt(|||
-          account_user:aws_iam_user_password_idle_seconds{user!="<root_account>"} / 86400 >= %(unusedDays)s
+          %(passwordIdle)s / 86400 >= %(unusedDays)s
         ||| % v, 'password-unused')),
         labels: credential('warning'),
         annotations: {
@@ -301,7 +308,7 @@ local utils = import 'lib/utils.libsonnet';
           summary: 'The root user has an active access key.',
           description: |||
             The root user of account {{ $labels.account_id }} has an active access key in slot {{ $labels.key }}
-            {{- with printf "account_user_key:aws_iam_access_key_age_seconds{instance=%q,account_id=%q,user=%q,key=%q} / 86400" $labels.instance $labels.account_id $labels.user $labels.key | query }},
+            {{- with printf "(time() - aws_iam_access_key_last_rotated_timestamp_seconds{instance=%q,account_id=%q,user=%q,key=%q}) / 86400" $labels.instance $labels.account_id $labels.user $labels.key | query }},
             created or last rotated {{ . | first | value | printf "%.1f" }} days ago{{ end }}.
             Policy: no access keys for the root user.
           |||,
@@ -352,7 +359,7 @@ local utils = import 'lib/utils.libsonnet';
         // Value: age in days.
         alert: 'IAMCredentialSigningCertificateTooOld',
         expr: withOwner(|||
-          account_user_cert:aws_iam_signing_certificate_age_seconds / 86400 > %(signingCertificateDays)s
+          %(certAge)s / 86400 > %(signingCertificateDays)s
         ||| % v),
         labels: credential('info'),
         annotations: {

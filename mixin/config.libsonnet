@@ -117,11 +117,11 @@
 
     // ---- Owners ----
 
-    // The labels that account_user:aws_iam_user_owner:info copies from the
-    // user's tags (--aws.user-tags), else its account's
-    // (--aws.account-tags), and that every credential alert carries, for
-    // routing. A tag key `team` is exported as the label tag_team. The
-    // dashboards read tag_team and tag_owner, so keep both in the list.
+    // The labels that every credential alert and the owner: compliance
+    // shares take from the user's tags (--aws.user-tags), else from its
+    // account's (--aws.account-tags) (utils.withOwner), for routing. A tag
+    // key `team` is exported as the label tag_team. The dashboards read
+    // tag_team and tag_owner, so keep both in the list.
     ownerLabels: ['tag_owner', 'tag_team'],
 
     // ---- Links and dashboards ----

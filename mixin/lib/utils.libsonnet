@@ -1,5 +1,6 @@
 // Helpers that the rules, the alerts and the dashboards share: selectors
-// built from the job selector, and threshold numbers in words.
+// built from the job selector, the per-credential quantities and the owner
+// join of the rules and alerts, and threshold numbers in words.
 {
   // selector(jobSelector, ['user!="<root_account>"']) is the label
   // selector of an exporter metric: the job selector and the given
@@ -12,13 +13,151 @@
   // The names of the compliance recording rules, which say their threshold
   // (rotated_90d, used_45d), so a 60-day policy records rotated_60d.
   ruleNames(c):: {
-    keysRotated: 'account_user_key:aws_iam_access_key_rotated_%sd:bool' % c.keyRotationDays,
     keysRotatedAccount: 'account:aws_iam_access_keys_rotated_%sd:ratio' % c.keyRotationDays,
     keysRotatedOwner: 'owner:aws_iam_access_keys_rotated_%sd:ratio' % c.keyRotationDays,
-    credentialsUsed: 'account_user_credential:aws_iam_credential_used_%sd:bool' % c.unusedDays,
     credentialsUsedAccount: 'account:aws_iam_credentials_used_%sd:ratio' % c.unusedDays,
     credentialsUsedOwner: 'owner:aws_iam_credentials_used_%sd:ratio' % c.unusedDays,
   },
+
+  // paren('a\nb') is '(\n  a\n  b\n)': a multi-line expression as one
+  // operand, whatever the operators around it. An expression already in
+  // parentheses stays as it is.
+  paren(expr)::
+    local e = std.rstripChars(expr, '\n');
+    if $.parenthesized(e) then e else '(\n' + $.indent(e, 2) + '\n)',
+
+  // parenthesized(e): the first character of e opens a parenthesis that
+  // the last one closes.
+  parenthesized(e)::
+    local depths = std.foldl(
+      function(acc, ch) acc + [acc[std.length(acc) - 1] + (if ch == '(' then 1 else if ch == ')' then -1 else 0)],
+      std.stringChars(e),
+      [0]
+    );
+    std.length(e) > 1 && e[0] == '(' &&
+    std.all([d > 0 for d in depths[1:std.length(depths) - 1]]),
+
+  // credential(c, matchers) holds, as PromQL over the exporter's series
+  // selected by the job selector and matchers, the seconds that the rules
+  // and the alerts compare with their thresholds, one element per
+  // credential. No recording rule keeps them: a series per key or per user
+  // for every user would cost Prometheus about 2 KB each, and time() - x is
+  // cheap to compute where it is compared.
+  //
+  // The exporter exports no series for an empty key or certificate slot,
+  // so `active == 1` is an active one and `active == 0` an inactive one;
+  // never_used and password_enabled exist only with value 1 (the `== 1`
+  // costs nothing and reads as what is meant). The last-used timestamp
+  // carries the region and service of that use, which are aggregated away
+  // before it meets another series: a key used from another region is the
+  // same key, and alerts must not change identity with it.
+  credential(c, matchers=[])::
+    local s = $.selector(c.jobSelector, matchers);
+    local v = { s: s };
+    local keyLastUsed = 'max without (region, service) (aws_iam_access_key_last_used_timestamp_seconds%(s)s)' % v;
+    // Keys, active or not: see keyUnused below.
+    local keyUnused = std.rstripChars(|||
+      (
+          time() - %(lastUsed)s
+        or
+          (
+            (time() - aws_iam_access_key_last_rotated_timestamp_seconds%(s)s)
+            and
+            (aws_iam_access_key_never_used%(s)s == 1)
+          )
+      )
+    ||| % (v { lastUsed: keyLastUsed }), '\n');
+    {
+      // When each key was last used.
+      keyLastUsed: keyLastUsed,
+
+      // Seconds since each active key was created or last rotated.
+      keyAge: $.paren(|||
+        (time() - aws_iam_access_key_last_rotated_timestamp_seconds%(s)s)
+        and
+        (aws_iam_access_key_active%(s)s == 1)
+      ||| % v),
+
+      // Seconds each key, active or not, has gone unused: since its last
+      // use, or since its creation when the report says it was never used.
+      // A key whose use the report cannot state (the 16-column layout has
+      // no last-used column) has no element: unknown is not never.
+      keyUnused: keyUnused,
+
+      // The same for active keys ...
+      keyIdle: $.paren(|||
+        %(unused)s
+        and
+        (aws_iam_access_key_active%(s)s == 1)
+      ||| % (v { unused: keyUnused })),
+
+      // ... and for inactive ones.
+      keyInactiveUnused: $.paren(|||
+        %(unused)s
+        and
+        (aws_iam_access_key_active%(s)s == 0)
+      ||| % (v { unused: keyUnused })),
+
+      // Seconds each console password has gone unused: since its last use;
+      // if never used, since it was last set; if that is unknown too, since
+      // the user was created. Console users only.
+      passwordIdle: $.paren(|||
+        (
+            time() - aws_iam_user_password_last_used_timestamp_seconds%(s)s
+          or
+            time() - aws_iam_user_password_last_changed_timestamp_seconds%(s)s
+          or
+            time() - aws_iam_user_creation_timestamp_seconds%(s)s
+        )
+        and
+        (aws_iam_user_password_enabled%(s)s == 1)
+      ||| % v),
+
+      // Whether each console user has MFA (1) or not (0).
+      consoleUserMFA: $.paren(|||
+        aws_iam_user_mfa_active%(s)s
+        and
+        (aws_iam_user_password_enabled%(s)s == 1)
+      ||| % v),
+
+      // Seconds since each active signing certificate was created or
+      // changed.
+      certAge: $.paren(|||
+        (time() - aws_iam_signing_certificate_last_rotated_timestamp_seconds%(s)s)
+        and
+        (aws_iam_signing_certificate_active%(s)s == 1)
+      ||| % v),
+    },
+
+  // withOwner(expr, c) is expr, a finding per credential or user, with the
+  // owner labels (c.ownerLabels, for routing) of its user's allow-listed
+  // tags when the user has an aws_iam_user_tags series, else of its
+  // account's aws_iam_account_tags, else none. Each element of expr comes
+  // out exactly once, with its value: the first branch keeps the users
+  // with tags, each `or ignoring (owners)` adds only the elements that no
+  // earlier branch has, and the last adds expr's remaining elements as
+  // they are. The joins match on (job, instance, account_id[, user]): the
+  // tag series carry other tag labels that the findings lack. group by
+  // makes the tags one series of value 1 per user or account, so that
+  // they neither multiply a value nor match twice.
+  withOwner(expr, c)::
+    if c.ownerLabels == [] then expr else
+      local v = {
+        x: $.paren(expr),
+        owners: std.join(', ', c.ownerLabels),
+        all: $.selector(c.jobSelector),
+      };
+      |||
+        %(x)s
+        * on (job, instance, account_id, user) group_left (%(owners)s)
+          group by (job, instance, account_id, user, %(owners)s) (aws_iam_user_tags%(all)s)
+        or ignoring (%(owners)s)
+        %(x)s
+        * on (job, instance, account_id) group_left (%(owners)s)
+          group by (job, instance, account_id, %(owners)s) (aws_iam_account_tags%(all)s)
+        or ignoring (%(owners)s)
+        %(x)s
+      ||| % v,
 
   // count(1, 'day') is '1 day', count(90, 'day') '90 days'.
   count(n, unit):: '%s %s%s' % [n, unit, if n == 1 then '' else 's'],
