@@ -168,9 +168,8 @@ type formatSet uint32
 
 func (s formatSet) has(f format) bool { return s&(1<<f) != 0 }
 
-// sameFacts says whether two States of an account export the same facts.
-// The refresher keeps the Report it holds when a refresh returns the same
-// one, so the pointer is the report's identity.
+// sameFacts says whether two States of an account export the same facts:
+// the same Report (a failed refresh keeps it), name and tags.
 func sameFacts(a, b *refresh.State) bool {
 	return a.AccountID == b.AccountID && a.Report == b.Report && a.AccountName == b.AccountName &&
 		slices.Equal(a.AccountTags, b.AccountTags)

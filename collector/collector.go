@@ -258,9 +258,12 @@ func (c *accountCollector) collectHealth(ch chan<- prometheus.Metric, s *refresh
 	ch <- prometheus.MustNewConstMetric(c.refreshes, prometheus.CounterValue, float64(s.Refreshes), id)
 	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.Failures), id)
 	ch <- prometheus.MustNewConstMetric(c.parseErrors, prometheus.CounterValue, float64(s.ParseErrors), id)
-	// From the State: a report that a refresh got again is kept with the
-	// lookups of the refresh that first got it.
-	for _, l := range s.Lookups {
+	if s.Report == nil {
+		return
+	}
+	// A failed refresh keeps the last good report, and so the outcome of
+	// the lookups of the refresh that got it.
+	for _, l := range s.Report.Lookups {
 		ch <- prometheus.MustNewConstMetric(c.lookupSuccess, prometheus.GaugeValue, boolValue(l.OK), id, string(l.Lookup))
 		if !l.LastSuccess.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.lookupLastSuccess, prometheus.GaugeValue, unixSeconds(l.LastSuccess), id, string(l.Lookup))
