@@ -137,6 +137,9 @@ func writeGzip(w *bufio.Writer, each func(yield func(*piece))) {
 func inflate(w io.Writer, each func(yield func(*piece))) error {
 	var parts []io.Reader
 	each(func(p *piece) { parts = append(parts, bytes.NewReader(p.data)) })
-	_, err := io.Copy(w, flate.NewReader(io.MultiReader(append(parts, bytes.NewReader(deflateEnd))...)))
+	// Hiding w's ReadFrom keeps io.Copy from handing the reader through a
+	// bufio.Writer to net/http's, which, behind a slow client, made a
+	// chunked response trickle at a hundred kilobytes a second.
+	_, err := io.Copy(struct{ io.Writer }{w}, flate.NewReader(io.MultiReader(append(parts, bytes.NewReader(deflateEnd))...)))
 	return err
 }
