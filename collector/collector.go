@@ -28,35 +28,7 @@ const (
 // gathered on every scrape.
 type accountCollector struct {
 	states func() []*refresh.State
-	groups groupSet
 	*descs
-}
-
-// group is a part of an account's families that changes on its own: the
-// facts come from the report and its lookups and change when the report,
-// the account's name or its tags do; the health of the account's refreshes
-// and lookups changes at every refresh. The Handler encodes each part
-// apart, so that a refresh that returns the report already held encodes
-// only the few health series.
-type group uint8
-
-const (
-	facts group = iota
-	health
-	numGroups
-)
-
-// groupSet selects groups, one bit each.
-type groupSet uint8
-
-const allGroups groupSet = 1<<numGroups - 1
-
-func (s groupSet) has(g group) bool { return s&(1<<g) != 0 }
-
-// family is one of the accounts' metric families.
-type family struct {
-	name  string
-	group group
 }
 
 var _ prometheus.Collector = (*accountCollector)(nil)
@@ -73,9 +45,9 @@ type descs struct {
 	reportGenerated, reportUsers              *prometheus.Desc
 	accountInfo                               *prometheus.Desc
 
-	// families lists every family by name, sorted as a registry gathers
-	// them, each with its group.
-	families []family
+	// families lists every family's name, sorted as a registry gathers
+	// them.
+	families []string
 
 	userTags, accountTags, keyID                  *prometheus.Desc
 	policyExists, policyMinLength, policyMaxAge   *prometheus.Desc
@@ -104,14 +76,9 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 	cert := []string{"account_id", "user", "cert"}
 	account := []string{"account_id"}
 	lookup := []string{"account_id", "lookup"}
-	var families []family
+	var families []string
 	d := func(name, help string, labels []string) *prometheus.Desc {
-		families = append(families, family{name: name, group: facts})
-		return prometheus.NewDesc(name, help, labels, nil)
-	}
-	// dh is d for the health group.
-	dh := func(name, help string, labels []string) *prometheus.Desc {
-		families = append(families, family{name: name, group: health})
+		families = append(families, name)
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	ds := &descs{
@@ -145,17 +112,17 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 		exemptionEnd:          d(namespace+"_user_exemption_end_timestamp_seconds", "When the user's exemption from this policy ends, Unix seconds (midnight UTC after the date of its iam-credential-exemption:<policy> tag; --aws.exemptions); ended exemptions included, so compare with time().", []string{"account_id", "user", "policy", "reason"}),
 		invalidExemptions:     d(exporter+"_invalid_exemptions", "Malformed iam-credential-exemption:* user tags in the account, which exempt nothing (--aws.exemptions); the log names each.", account),
 		keyNeverUsed:          d(namespace+"_access_key_never_used", "1 if the key in this slot has never been used (the report's last used date is N/A); absent when it has been (see aws_iam_access_key_last_used_timestamp_seconds), when the slot holds no key, or when the report cannot say (the 16-column layout has no last-used column)."+fromCache, key),
-		lookupSuccess:         dh(exporter+"_lookup_success", "1 if the last attempt of this enrichment lookup (lookup=\"user_tags\"|\"access_key_ids\"|\"password_policy\") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.", lookup),
-		lookupLastSuccess:     dh(exporter+"_lookup_last_success_timestamp_seconds", "When this enrichment lookup last succeeded, Unix seconds: the age of the data it serves.", lookup),
+		lookupSuccess:         d(exporter+"_lookup_success", "1 if the last attempt of this enrichment lookup (lookup=\"user_tags\"|\"access_key_ids\"|\"password_policy\") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.", lookup),
+		lookupLastSuccess:     d(exporter+"_lookup_last_success_timestamp_seconds", "When this enrichment lookup last succeeded, Unix seconds: the age of the data it serves.", lookup),
 
-		refreshSuccess:  dh(exporter+"_refresh_success", "1 if the last refresh of the account's credential report succeeded, 0 if it failed (the last good report is still served).", account),
-		lastSuccess:     dh(exporter+"_last_refresh_success_timestamp_seconds", "When the account's credential report was last refreshed successfully, Unix seconds.", account),
-		refreshDuration: dh(exporter+"_refresh_duration_seconds", "How long the last refresh of the account's credential report took, in seconds.", account),
-		refreshes:       dh(exporter+"_refreshes_total", "Refreshes of the account's credential report attempted since the exporter started.", account),
-		failures:        dh(exporter+"_refresh_failures_total", "Refreshes of the account's credential report that failed since the exporter started.", account),
-		parseErrors:     dh(exporter+"_report_parse_errors_total", "Problems found while parsing the account's credential reports since the exporter started: unparsable cells (exported as unknown), duplicate rows, and rejected reports.", account),
+		refreshSuccess:  d(exporter+"_refresh_success", "1 if the last refresh of the account's credential report succeeded, 0 if it failed (the last good report is still served).", account),
+		lastSuccess:     d(exporter+"_last_refresh_success_timestamp_seconds", "When the account's credential report was last refreshed successfully, Unix seconds.", account),
+		refreshDuration: d(exporter+"_refresh_duration_seconds", "How long the last refresh of the account's credential report took, in seconds.", account),
+		refreshes:       d(exporter+"_refreshes_total", "Refreshes of the account's credential report attempted since the exporter started.", account),
+		failures:        d(exporter+"_refresh_failures_total", "Refreshes of the account's credential report that failed since the exporter started.", account),
+		parseErrors:     d(exporter+"_report_parse_errors_total", "Problems found while parsing the account's credential reports since the exporter started: unparsable cells (exported as unknown), duplicate rows, and rejected reports.", account),
 	}
-	slices.SortFunc(families, func(a, b family) int { return strings.Compare(a.name, b.name) })
+	slices.Sort(families)
 	ds.families = families
 	return ds, nil
 }
@@ -163,12 +130,7 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 // collector returns a collector over the accounts that states lists; nil
 // states describe without collecting.
 func (d *descs) collector(states func() []*refresh.State) *accountCollector {
-	return &accountCollector{states: states, groups: allGroups, descs: d}
-}
-
-// groupCollector returns a collector of one group of one State.
-func (d *descs) groupCollector(s *refresh.State, g group) *accountCollector {
-	return &accountCollector{states: func() []*refresh.State { return []*refresh.State{s} }, groups: 1 << g, descs: d}
+	return &accountCollector{states: states, descs: d}
 }
 
 // TagLabelNames returns the label of each allow-listed tag key: tag_
@@ -211,24 +173,20 @@ func (c *accountCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect sends the metrics of every account, in the groups selected.
+// Collect sends the metrics of every account.
 func (c *accountCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.states == nil {
 		return
 	}
 	for _, s := range c.states() {
-		if c.groups.has(facts) {
-			c.collectFacts(ch, s)
-		}
-		if c.groups.has(health) {
-			c.collectHealth(ch, s)
-		}
+		c.collectState(ch, s)
 	}
 }
 
-// collectFacts sends what the account's report, its lookups and
-// Organizations say about the account and its users.
-func (c *accountCollector) collectFacts(ch chan<- prometheus.Metric, s *refresh.State) {
+// collectState sends what the account's report, its lookups and
+// Organizations say about the account and its users, and the outcome of its
+// refreshes and lookups.
+func (c *accountCollector) collectState(ch chan<- prometheus.Metric, s *refresh.State) {
 	id := s.AccountID
 	alias := ""
 	if s.Report != nil {
@@ -241,12 +199,6 @@ func (c *accountCollector) collectFacts(ch chan<- prometheus.Metric, s *refresh.
 	if s.Report != nil {
 		c.collectReport(ch, id, s.Report)
 	}
-}
-
-// collectHealth sends the outcome of the account's refreshes and lookups,
-// which changes at every refresh.
-func (c *accountCollector) collectHealth(ch chan<- prometheus.Metric, s *refresh.State) {
-	id := s.AccountID
 	if s.Refreshes > 0 {
 		ch <- prometheus.MustNewConstMetric(c.refreshSuccess, prometheus.GaugeValue, boolValue(s.LastErr == nil), id)
 		ch <- prometheus.MustNewConstMetric(c.refreshDuration, prometheus.GaugeValue, s.LastDuration.Seconds(), id)
@@ -257,9 +209,12 @@ func (c *accountCollector) collectHealth(ch chan<- prometheus.Metric, s *refresh
 	ch <- prometheus.MustNewConstMetric(c.refreshes, prometheus.CounterValue, float64(s.Refreshes), id)
 	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.Failures), id)
 	ch <- prometheus.MustNewConstMetric(c.parseErrors, prometheus.CounterValue, float64(s.ParseErrors), id)
-	// From the State: a report that a refresh got again is kept with the
-	// lookups of the refresh that first got it.
-	for _, l := range s.Lookups {
+	if s.Report == nil {
+		return
+	}
+	// A failed refresh keeps the last good report, and so the outcome of
+	// the lookups of the refresh that got it.
+	for _, l := range s.Report.Lookups {
 		ch <- prometheus.MustNewConstMetric(c.lookupSuccess, prometheus.GaugeValue, boolValue(l.OK), id, string(l.Lookup))
 		if !l.LastSuccess.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.lookupLastSuccess, prometheus.GaugeValue, unixSeconds(l.LastSuccess), id, string(l.Lookup))

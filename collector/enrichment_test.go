@@ -35,13 +35,11 @@ func enrichedStates() []*refresh.State {
 		Exists: true, MinimumLength: 14, RequireSymbols: true, RequireNumbers: true,
 		ExpirePasswords: true, MaxAge: 90 * 24 * time.Hour, ReusePrevention: 24,
 	}
-	// The refresher copies them to the State; the report's are not read.
-	first.Lookups = []report.LookupStatus{
+	rep.Lookups = []report.LookupStatus{
 		{Lookup: report.LookupUserTags, OK: true, LastSuccess: read},
 		{Lookup: report.LookupAccessKeyIDs, OK: false, LastSuccess: read},
 		{Lookup: report.LookupPasswordPolicy, OK: false},
 	}
-	rep.Lookups = []report.LookupStatus{{Lookup: report.LookupUserTags, OK: false}}
 	first.Report = &rep
 	first.AccountTags = []report.Tag{{Key: "environment", Value: "prod"}}
 	states[0] = &first

@@ -1,8 +1,10 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
+	"encoding/binary"
 	"hash/crc32"
 	"io"
 	"sync"
@@ -25,41 +27,55 @@ import (
 // deflate, no flags, no modification time, unknown OS.
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
 
-// deflateEnd is an empty final deflate block.
-var deflateEnd = func() []byte {
-	var b bytes.Buffer
-	w, err := flate.NewWriter(&b, flate.NoCompression)
-	if err == nil {
-		err = w.Close()
-	}
-	if err != nil {
-		panic(err) // a constant level, into a bytes.Buffer
-	}
-	return b.Bytes()
-}()
+// deflateEnd is an empty final deflate block: stored, of length 0 (RFC
+// 1951, 3.2.4).
+var deflateEnd = []byte{1, 0, 0, 0xff, 0xff}
+
+// Compression levels: cached bytes are compressed once and sent on every
+// scrape, so they get the smaller output. The live part, a few kilobytes, is
+// stored as is: even the fastest compression of it costs more per scrape
+// than sending the bytes it would save.
+var (
+	cachedDeflate = newDeflater(flate.DefaultCompression)
+	liveDeflate   = newDeflater(flate.NoCompression)
+)
+
+// piece is part of a response, compressed on its own, with what the gzip
+// trailer needs to know of it uncompressed. An empty piece stands for a
+// family that an account does not have.
+type piece struct {
+	data  []byte
+	size  int // uncompressed
+	crc   uint32
+	shift uint32 // crcShift(size)
+}
 
 // deflater compresses pieces at one level, reusing writers: a new one
 // allocates more than the live part of a response weighs.
-type deflater struct {
-	level int
-	pool  sync.Pool
-}
+type deflater struct{ writers sync.Pool }
 
-// piece appends b to dst as a piece: raw deflate ending in a sync flush.
-func (d *deflater) piece(dst *bytes.Buffer, b []byte) {
-	w, _ := d.pool.Get().(*flate.Writer)
-	if w == nil {
-		var err error
-		if w, err = flate.NewWriter(dst, d.level); err != nil {
+func newDeflater(level int) *deflater {
+	return &deflater{writers: sync.Pool{New: func() any {
+		w, err := flate.NewWriter(nil, level)
+		if err != nil {
 			panic(err) // the levels are constants
 		}
-	} else {
-		w.Reset(dst)
-	}
+		return w
+	}}}
+}
+
+// piece compresses plain into a piece: raw deflate that ends in a sync
+// flush, its data of its exact size, as the accounts' pieces are kept for
+// as long as their State is served.
+func (d *deflater) piece(plain []byte) piece {
+	w := d.writers.Get().(*flate.Writer)
+	defer d.writers.Put(w)
+	var buf bytes.Buffer
+	w.Reset(&buf)
 	// Writes to a bytes.Buffer do not fail.
-	_, _ = w.Write(b)
+	_, _ = w.Write(plain)
 	_ = w.Flush()
-	d.pool.Put(w)
+	return piece{data: bytes.Clone(buf.Bytes()), size: len(plain), crc: crc32.ChecksumIEEE(plain), shift: crcShift(len(plain))}
 }
 
 // crcShift returns x^(8n) modulo the CRC-32 polynomial: what appending n
@@ -100,43 +116,30 @@ func crcAppend(crcA, crcB, shiftB uint32) uint32 {
 	return crcMul(shiftB, crcA) ^ crcB
 }
 
+// writeGzip writes the pieces that each yields, in order, as one gzip
+// member.
+func writeGzip(w *bufio.Writer, each func(yield func(*piece))) {
+	_, _ = w.Write(gzipHeader)
+	var crc uint32
+	size := 0
+	each(func(p *piece) {
+		_, _ = w.Write(p.data)
+		crc = crcAppend(crc, p.crc, p.shift)
+		size += p.size
+	})
+	_, _ = w.Write(deflateEnd)
+	// ISIZE is the length modulo 2^32.
+	_, _ = w.Write(binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, crc), uint32(size)))
+}
+
 // inflate writes to w the decompression of the pieces that each yields, in
 // order: they make one deflate stream once deflateEnd follows them.
-func inflate(w io.Writer, each func(yield func([]byte))) error {
-	var parts [][]byte
-	each(func(b []byte) { parts = append(parts, b) })
-	src := &partsReader{parts: append(parts, deflateEnd)}
-	r, _ := inflaters.Get().(io.ReadCloser)
-	if r == nil {
-		r = flate.NewReader(src)
-	} else if err := r.(flate.Resetter).Reset(src, nil); err != nil {
-		return err
-	}
-	defer inflaters.Put(r)
-	_, err := io.Copy(w, r)
+func inflate(w io.Writer, each func(yield func(*piece))) error {
+	var parts []io.Reader
+	each(func(p *piece) { parts = append(parts, bytes.NewReader(p.data)) })
+	// Hiding w's ReadFrom keeps io.Copy from handing the reader through a
+	// bufio.Writer to net/http's, which, behind a slow client, made a
+	// chunked response trickle at a hundred kilobytes a second.
+	_, err := io.Copy(struct{ io.Writer }{w}, flate.NewReader(io.MultiReader(append(parts, bytes.NewReader(deflateEnd))...)))
 	return err
-}
-
-// partsReader reads parts one after the other.
-type partsReader struct{ parts [][]byte }
-
-func (r *partsReader) Read(b []byte) (int, error) {
-	for len(r.parts) > 0 && len(r.parts[0]) == 0 {
-		r.parts = r.parts[1:]
-	}
-	if len(r.parts) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(b, r.parts[0])
-	r.parts[0] = r.parts[0][n:]
-	return n, nil
-}
-
-// ReadByte lets flate read without a bufio.Reader of its own.
-func (r *partsReader) ReadByte() (byte, error) {
-	var b [1]byte
-	if _, err := r.Read(b[:]); err != nil {
-		return 0, err
-	}
-	return b[0], nil
 }

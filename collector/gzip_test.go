@@ -1,10 +1,10 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
-	"encoding/binary"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
@@ -33,8 +33,11 @@ func TestCRCAppend(t *testing.T) {
 	}
 }
 
+// gzipTrailerLen is the CRC-32 and the length that end a gzip member.
+const gzipTrailerLen = 8
+
 // Pieces compressed apart, at any level, make one gzip member that gzip
-// readers take whole.
+// readers take whole, and inflate to what they hold.
 func TestPiecesMakeOneMember(t *testing.T) {
 	pieces := [][]byte{
 		[]byte("# HELP a help\n# TYPE a gauge\n"),
@@ -43,25 +46,33 @@ func TestPiecesMakeOneMember(t *testing.T) {
 		[]byte("b 2\n"),
 		bytes.Repeat([]byte("c 3\n"), 20000), // more than one stored block
 	}
-	var body bytes.Buffer
-	body.Write(gzipHeader)
-	var crc uint32
-	size := 0
+	compressed := make([]piece, len(pieces))
 	for i, p := range pieces {
 		d := cachedDeflate
 		if i%2 == 1 {
 			d = liveDeflate
 		}
-		d.piece(&body, p)
-		crc = crcAppend(crc, crc32.ChecksumIEEE(p), crcShift(len(p)))
-		size += len(p)
+		compressed[i] = d.piece(p)
 	}
-	body.Write(deflateEnd)
-	body.Write(binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, crc), uint32(size)))
-
-	got := gunzipOneMember(t, body.Bytes())
-	if want := bytes.Join(pieces, nil); !bytes.Equal(got, want) {
+	each := func(yield func(*piece)) {
+		for i := range compressed {
+			yield(&compressed[i])
+		}
+	}
+	var body bytes.Buffer
+	w := bufio.NewWriter(&body)
+	writeGzip(w, each)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Join(pieces, nil)
+	size := len(want)
+	if got := gunzipOneMember(t, body.Bytes()); !bytes.Equal(got, want) {
 		t.Fatalf("got %d bytes, want %d", len(got), len(want))
+	}
+	var inflated bytes.Buffer
+	if err := inflate(&inflated, each); err != nil || !bytes.Equal(inflated.Bytes(), want) {
+		t.Fatalf("inflated %d bytes, want %d: %v", inflated.Len(), len(want), err)
 	}
 	// A raw deflate reader sees the end too, at the final block.
 	raw := body.Bytes()[len(gzipHeader) : body.Len()-gzipTrailerLen]

@@ -1,20 +1,23 @@
 package collector
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // ?account_id= serves what promhttp serves over that account alone, and
-// nothing of the exporter's own, in every format and encoding.
+// nothing of the exporter's own, to every client and in every encoding;
+// name[] is ignored.
 func TestAccountScopeMatchesPromhttp(t *testing.T) {
 	live, _ := liveCollectors()
 	states := cacheStates(t)
@@ -25,13 +28,12 @@ func TestAccountScopeMatchesPromhttp(t *testing.T) {
 		target := "/metrics?account_id=" + s.AccountID
 		for _, a := range acceptHeaders {
 			for _, enc := range acceptEncodings {
-				if got := compare(t, h, plain, target, a.accept, enc); got != a.cached {
-					t.Errorf("%s Accept %s: served from the cache %v, want %v", target, a.name, got, a.cached)
-				}
+				compare(t, h, plain, target, a.accept, enc)
 			}
 		}
-		if compare(t, h, plain, target+"&name[]=aws_iam_user_info", acceptHeaders[1].accept, "gzip") {
-			t.Errorf("%s: a name[] filter was served from the cache", target)
+		all := get(t, h, target, "", "gzip")
+		if filtered := get(t, h, target+"&name[]=aws_iam_user_info", "", "gzip"); !bytes.Equal(filtered.body, all.body) {
+			t.Errorf("%s: a name[] filter changed the response", target)
 		}
 	}
 }
@@ -113,90 +115,79 @@ func TestScopeErrors(t *testing.T) {
 	}
 }
 
-// A State is encoded when it is published, in what Prometheus asks for, so
-// that the first scrape after a refresh only copies bytes. A refresh that
-// keeps the report encodes only the health; an uncompressed scrape is
-// served from the same compressed bytes; a format that a scrape asks for
-// once is encoded ahead from then on; concurrent scrapes all get the same
-// bytes.
+// A State is encoded once, when it is published, so that no scrape encodes:
+// not the first after the start, whatever it asks for, nor one without
+// gzip, nor concurrent ones, which all get the same bytes. Any change of an
+// account's State (a refresh, a failed one, a rename) encodes that account
+// alone.
 func TestCachedHandlerEncodesWhenPublished(t *testing.T) {
 	states := cacheStates(t)
 	h := newHandler(t, states, nil, HandlerOpts{})
-	accounts := int64(len(states))
-	prom := acceptHeaders[1].accept
-	want := func(step string, facts, health int64) {
-		t.Helper()
-		if got := h.encodings.Load(); got != facts {
-			t.Fatalf("%s: %d encodings of facts, want %d", step, got, facts)
+	// encoded says how many accounts Update encoded since the view before:
+	// it keeps the others' encodings.
+	encoded := func(before *view) int {
+		n := 0
+		for _, a := range h.view.Load().accounts {
+			if before.find(a.state.AccountID) != a {
+				n++
+			}
 		}
-		if got := h.healthEncodings.Load(); got != health {
-			t.Fatalf("%s: %d encodings of health, want %d", step, got, health)
-		}
+		return n
+	}
+	if n := encoded(&view{}); n != len(states) {
+		t.Fatalf("published: %d accounts encoded, want %d", n, len(states))
 	}
 	scrapeAll := func(target, accept, enc string) {
 		t.Helper()
 		bodies := make([][]byte, 10)
-		done := make(chan struct{})
+		var wg sync.WaitGroup
 		for i := range bodies {
-			go func() {
-				bodies[i] = get(t, h, target, accept, enc).body
-				done <- struct{}{}
-			}()
+			wg.Go(func() { bodies[i] = get(t, h, target, accept, enc).body })
 		}
-		for range bodies {
-			<-done
-		}
+		wg.Wait()
 		for i := range bodies {
-			if string(bodies[i]) != string(bodies[0]) {
+			if !bytes.Equal(bodies[i], bodies[0]) {
 				t.Fatalf("scrape %d got other bytes than scrape 0", i)
 			}
 		}
 	}
-	want("published", accounts, accounts)
-	scrapeAll("/metrics", prom, "gzip")
-	scrapeAll("/metrics", prom, "")
-	scrapeAll("/metrics?account_id="+states[0].AccountID, prom, "")
-	want("scraped with and without gzip", accounts, accounts)
+	published := h.view.Load()
+	for _, a := range acceptHeaders {
+		scrapeAll("/metrics", a.accept, "gzip")
+		scrapeAll("/metrics", a.accept, "")
+		scrapeAll("/metrics?account_id="+states[0].AccountID, a.accept, "")
+	}
+	if h.view.Load() != published {
+		t.Fatal("a scrape changed the view")
+	}
 
-	// publish publishes the states with account i's changed by change.
+	// publish publishes states with account i's State changed by change,
+	// and checks that it alone was encoded.
 	next := states
-	publish := func(change func(*refresh.State), accounts ...int) {
+	publish := func(what string, i int, change func(*refresh.State)) {
+		t.Helper()
+		before := h.view.Load()
 		next = slices.Clone(next)
-		for _, i := range accounts {
+		if change != nil {
 			s := *next[i]
 			s.Refreshes++
 			change(&s)
 			next[i] = &s
 		}
 		h.Update(next)
+		want := 1
+		if change == nil {
+			want = 0
+		}
+		if n := encoded(before); n != want {
+			t.Errorf("%s: %d accounts encoded, want %d", what, n, want)
+		}
 	}
-	sameReport := func(*refresh.State) {}
-
-	// A refresh that returns the report already held.
-	publish(sameReport, 0)
-	want("a refresh with the same report", accounts, accounts+1)
-
-	// One with a new report, and a renamed account.
-	publish(func(s *refresh.State) { s.Report = &report.Report{AccountID: s.AccountID} }, 0)
-	publish(func(s *refresh.State) { s.AccountName = "renamed" }, 1)
-	want("a new report and a new name", accounts+2, accounts+3)
-
-	// The text format, once asked for, is encoded for every account, and
-	// then ahead of scrapes.
-	scrapeAll("/metrics", "text/plain;version=0.0.4", "gzip")
-	want("scraped as text", 2*accounts+2, 2*accounts+3)
-	publish(sameReport, 2)
-	want("a refresh with text wanted", 2*accounts+2, 2*accounts+5)
-
-	// An hour without a request for text: the next Update drops its
-	// encodings and no longer encodes it ahead.
-	later := time.Now().Add(formatHorizon + time.Minute)
-	h.now = func() time.Time { return later }
-	scrapeAll("/metrics", prom, "gzip")
-	publish(sameReport, 2)
-	want("a refresh an hour after the last text scrape", 2*accounts+2, 2*accounts+6)
-	scrapeAll("/metrics", "text/plain;version=0.0.4", "")
-	want("text asked for again", 3*accounts+2, 3*accounts+6)
+	publish("the same states again", 0, nil)
+	publish("a refresh with the same report", 0, func(*refresh.State) {})
+	publish("a refresh with a new report", 0, func(s *refresh.State) { s.Report = &report.Report{AccountID: s.AccountID} })
+	publish("a rename", 1, func(s *refresh.State) { s.AccountName = "renamed" })
+	publish("a failed refresh", 2, func(s *refresh.State) { s.Failures++; s.LastErr = errors.New("throttled") })
 }
 
 // /sd lists one target for the exporter and one per account, sorted, at

@@ -1526,7 +1526,7 @@ func checkTeamFilter(t *testing.T, prom *promServer) {
 }
 
 // A real Prometheus scrapes an account of 5,000 users, IAM's quota, the way
-// it scrapes any target (OpenMetrics, gzip, scrape timeout 1s) and stores
+// it scrapes any target (gzip, scrape timeout 1s) and stores
 // every aws_iam_* series the exporter serves. The scrape duration it
 // measured is logged for docs/benchmarks.md, not asserted.
 func TestPrometheusScrapesLargestAccount(t *testing.T) {

@@ -35,17 +35,10 @@ type State struct {
 	// AccountTags are the account's allow-listed tags from Organizations;
 	// nil when none or not read.
 	AccountTags []report.Tag
-	// Report is the last good report; nil before the first success. A failed
-	// refresh keeps the previous one, and so does a refresh that gets a
-	// report with the same facts (report.Report.SameFacts): the pointer
-	// changes only when the facts do, so that work derived from them can be
-	// kept while it stays the same. Its Lookups are those of the refresh
-	// that first got it: read Lookups below instead.
+	// Report is the last good report, with the status of the enrichment
+	// lookups of the refresh that got it; nil before the first success. A
+	// failed refresh keeps the previous one.
 	Report *report.Report
-	// Lookups is the status of each enrichment lookup as of the last good
-	// refresh (the Lookups of the report it got); kept on failure. It moves
-	// at every refresh, even when Report stays.
-	Lookups []report.LookupStatus
 	// LastAttempt is when the last refresh finished; zero before the first.
 	LastAttempt  time.Time
 	LastDuration time.Duration
@@ -133,11 +126,6 @@ func (r *Refresher) Refresh(ctx context.Context) {
 		if next.AccountID == "" {
 			next.AccountID = rep.AccountID
 			logger = r.logger.With("account_id", next.AccountID)
-		}
-		next.Lookups = rep.Lookups
-		if rep.SameFacts(prev.Report) {
-			// The report AWS keeps for up to 4 hours, read again.
-			rep = prev.Report
 		}
 		next.Report = rep
 		next.LastSuccess = end

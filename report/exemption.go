@@ -46,10 +46,6 @@ type Exemption struct {
 	Reason string
 }
 
-func (e Exemption) equal(o Exemption) bool {
-	return e.Policy == o.Policy && e.End.Equal(o.End) && e.Reason == o.Reason
-}
-
 // InvalidExemption is an exemption tag that was not honoured.
 type InvalidExemption struct {
 	User, Key string

@@ -4,8 +4,6 @@
 package report
 
 import (
-	"maps"
-	"slices"
 	"time"
 )
 
@@ -149,33 +147,4 @@ type Report struct {
 	// Lookups has the status of each enrichment lookup the source makes, in
 	// a fixed order; empty when it makes none.
 	Lookups []LookupStatus
-}
-
-// SameFacts reports whether r and o say the same about the account:
-// everything but Lookups, whose last-success times move at every refresh.
-// A refresher that gets the report it already holds keeps the one it holds,
-// so that what is derived from it (its encoded metrics) is kept too. Nil
-// and empty enrichment differ: nil means "not looked up".
-func (r *Report) SameFacts(o *Report) bool {
-	if r == nil || o == nil {
-		return r == o
-	}
-	return r.AccountID == o.AccountID &&
-		r.Partition == o.Partition &&
-		r.AccountAlias == o.AccountAlias &&
-		r.GeneratedAt.Equal(o.GeneratedAt) &&
-		r.BadCells == o.BadCells &&
-		r.Duplicates == o.Duplicates &&
-		slices.Equal(r.Users, o.Users) &&
-		sameMap(r.UserTags, o.UserTags, slices.Equal) &&
-		sameMap(r.Exemptions, o.Exemptions, func(a, b []Exemption) bool { return slices.EqualFunc(a, b, Exemption.equal) }) &&
-		slices.Equal(r.InvalidExemptions, o.InvalidExemptions) &&
-		sameMap(r.AccessKeyIDs, o.AccessKeyIDs, func(a, b [2]string) bool { return a == b }) &&
-		(r.PasswordPolicy == nil) == (o.PasswordPolicy == nil) &&
-		(r.PasswordPolicy == nil || *r.PasswordPolicy == *o.PasswordPolicy)
-}
-
-// sameMap is maps.EqualFunc that also tells nil from empty.
-func sameMap[V any](a, b map[string]V, eq func(V, V) bool) bool {
-	return (a == nil) == (b == nil) && maps.EqualFunc(a, b, eq)
 }

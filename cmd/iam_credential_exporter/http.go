@@ -42,7 +42,7 @@ const shutdownTimeout = 15 * time.Second
 func newHandler(o options, metrics *collector.Handler) (http.Handler, error) {
 	states := metrics.States
 	mux := http.NewServeMux()
-	mux.Handle(o.telemetryPath, withDeadline(o.writeTimeout, metrics))
+	mux.Handle(o.telemetryPath, metrics)
 	mux.Handle(sdPath, metrics.SD(o.telemetryPath))
 	addHealth(mux, states)
 	landing := landingConfig(o)
@@ -90,19 +90,6 @@ func addHealth(mux *http.ServeMux, states func() []*refresh.State) {
 			}
 		}
 		http.Error(w, "no credential report loaded yet", http.StatusServiceUnavailable)
-	})
-}
-
-// withDeadline ends a request's context when its write deadline passes
-// (--web.write-timeout, counted from about the same moment), so that a
-// request waiting for its turn, as uncached formats do, stops waiting when
-// its answer could no longer be written and frees its --web.max-requests
-// slot.
-func withDeadline(d time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

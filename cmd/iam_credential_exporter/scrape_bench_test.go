@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 )
 
 // prometheusAccept is the Accept header of Prometheus 2.x scrapes; 3.x asks
-// for the same OpenMetrics first.
+// for the same OpenMetrics first. The exporter answers in the text format.
 const prometheusAccept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
 type scenario struct {
@@ -72,11 +73,18 @@ func newClient() *http.Client {
 // scrape reads a whole response as Prometheus asks for it and fails on
 // anything but a complete 200.
 func scrape(client *http.Client, url, acceptEncoding string, body io.Writer) (http.Header, error) {
+	return scrapeAccepting(client, url, prometheusAccept, acceptEncoding, body)
+}
+
+// scrapeAccepting is scrape with the Accept header accept, none if "".
+func scrapeAccepting(client *http.Client, url, accept, acceptEncoding string, body io.Writer) (http.Header, error) {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", prometheusAccept)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	if acceptEncoding != "" {
 		req.Header.Set("Accept-Encoding", acceptEncoding)
 	}
@@ -109,8 +117,8 @@ func checkBody(tb testing.TB, header http.Header, body []byte, states []*refresh
 	if got := bytes.Count(body, []byte("\naws_iam_user_info{")); got != users {
 		tb.Fatalf("%d aws_iam_user_info samples, want %d", got, users)
 	}
-	if !bytes.HasSuffix(body, []byte("# EOF\n")) || !bytes.Contains(body, []byte("\nprocess_cpu_seconds_total ")) {
-		tb.Fatalf("not a whole OpenMetrics response with the live families:\n%.300s", body)
+	if !strings.HasPrefix(header.Get("Content-Type"), "text/plain; version=0.0.4") || !bytes.Contains(body, []byte("\nprocess_cpu_seconds_total ")) {
+		tb.Fatalf("not a whole text response with the live families: %s\n%.300s", header.Get("Content-Type"), body)
 	}
 }
 
