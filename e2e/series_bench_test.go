@@ -66,10 +66,11 @@ type benchOrg struct {
 // over an organization of IAM_BENCH_ACCOUNTS accounts of IAM_BENCH_USERS
 // users (default 20 x 100), each with its own reportgen report, and a
 // Prometheus that scrapes one target per account as the variant's README
-// says, every 15 s. Once every account's users are stored, Prometheus
-// loads the variant's rules (evaluated every 15 s); its memory is sampled
-// until every rule group has been evaluated twice, then the live series are
-// counted by name. Per user means per IAM user, root rows not counted.
+// says, every 15 s. Once every account's users are stored, Prometheus's
+// memory is sampled over one more round of scrapes; then it loads the
+// variant's rules (evaluated every 15 s), its memory is sampled until every
+// rule group has been evaluated twice, and the live series are counted by
+// name. Per user means per IAM user, root rows not counted.
 //
 // The variants are this tree ("current") and, when IAM_BENCH_BASELINE
 // names a git revision, that revision's exporter, rules and README
@@ -253,9 +254,24 @@ type seriesMeasure struct {
 	byName                   map[string]int // live series per metric name
 	exporter, rules, alerts  int            // scraped series (up and scrape_* included), recording rules' (names with a colon), ALERTS and ALERTS_FOR_STATE
 	headSeries               float64        // prometheus_tsdb_head_series at the end
-	rss, heap, peakRSS       float64        // bytes: the largest samples over the window, and VmHWM
+	memory                   promMemory     // while the rules are evaluated
+	scrapesOnly              promMemory     // over a round of scrapes before the rules were loaded
+	peakRSS                  float64        // VmHWM, bytes
 	evalSeconds              float64        // the longest evaluation of a rule group in the window
 	missedEvals, failedEvals float64        // rule group iterations missed and rule evaluations failed, in all
+}
+
+// promMemory is the largest of several samples of Prometheus's own
+// metrics, in bytes.
+type promMemory struct {
+	rss  float64 // process_resident_memory_bytes
+	heap float64 // go_memstats_heap_inuse_bytes
+}
+
+func (pm *promMemory) add(mfs map[string]*dto.MetricFamily) {
+	rss, _ := sample(mfs, "process_resident_memory_bytes", nil)
+	heap, _ := sample(mfs, "go_memstats_heap_inuse_bytes", nil)
+	pm.rss, pm.heap = max(pm.rss, rss), max(pm.heap, heap)
 }
 
 func (m seriesMeasure) report(b *testing.B, users float64) {
@@ -265,9 +281,11 @@ func (m seriesMeasure) report(b *testing.B, users float64) {
 	b.ReportMetric(float64(m.alerts)/users, "alert-series/user")
 	b.ReportMetric(float64(m.exporter+m.rules+m.alerts)/users, "total-series/user")
 	b.ReportMetric(m.headSeries/users, "head-series/user")
-	b.ReportMetric(m.rss/users, "prom-rss-B/user")
-	b.ReportMetric(m.heap/users, "prom-heap-B/user")
+	b.ReportMetric(m.memory.rss/users, "prom-rss-B/user")
+	b.ReportMetric(m.memory.heap/users, "prom-heap-B/user")
 	b.ReportMetric(m.peakRSS/users, "prom-peak-rss-B/user")
+	b.ReportMetric(m.scrapesOnly.rss/users, "norules-rss-B/user")
+	b.ReportMetric(m.scrapesOnly.heap/users, "norules-heap-B/user")
 	b.ReportMetric(m.evalSeconds, "rule-eval-s")
 	b.ReportMetric(m.failedEvals, "rule-failures")
 }
@@ -297,13 +315,29 @@ func measureSeries(b *testing.B, v seriesVariant, org *benchOrg) seriesMeasure {
 		if err != nil || up != float64(accounts+1) {
 			return fmt.Errorf("%v of %d targets up (%v)", up, accounts+1, err)
 		}
-		stored, err := promValue(prom, fmt.Sprintf("count(aws_iam_user_info{job=%q})", job))
-		if err != nil || stored != float64(users) {
-			return fmt.Errorf("%v of %d users stored, root rows included (%v)", stored, users, err)
+		n, err := promValue(prom, fmt.Sprintf("count(aws_iam_user_info{job=%q})", job))
+		if err != nil || n != float64(users) {
+			return fmt.Errorf("%v of %d users stored, root rows included (%v)", n, users, err)
 		}
 		return nil
 	}))
 	b.Logf("%s: every target up and every user stored %s after Prometheus started", v.name, since(promStart))
+	// What the scraped series cost without the rules: memory over one more
+	// scrape of every target.
+	var scrapesOnly promMemory
+	stored := time.Now()
+	waitFor(b, seriesBenchBound, throttle(time.Second, func() error {
+		mfs, err := promSelf(prom)
+		if err != nil {
+			return err
+		}
+		scrapesOnly.add(mfs)
+		again, err := promValue(prom, fmt.Sprintf("count(timestamp(up{job=%q}) > %f)", job, float64(stored.UnixNano())/1e9))
+		if err != nil || again != float64(accounts+1) {
+			return fmt.Errorf("%v of %d targets scraped again (%v)", again, accounts+1, err)
+		}
+		return nil
+	}))
 
 	loaded := time.Now()
 	if err := os.WriteFile(prom.Config, benchIntervals(b, full), 0o644); err != nil {
@@ -313,6 +347,7 @@ func measureSeries(b *testing.B, v seriesVariant, org *benchOrg) seriesMeasure {
 	// Rules read recording rules' output of the same evaluation, and
 	// ALERTS of the one before: after two, every rule has seen everything.
 	m := watchEvaluations(b, prom, loaded, 2)
+	m.scrapesOnly = scrapesOnly
 	b.Logf("%s: every rule group evaluated twice %s after the rules were loaded", v.name, since(loaded))
 	m.peakRSS = float64(peakRSS(b, promProc.Pid()))
 	if m.failedEvals > 0 {
@@ -336,8 +371,9 @@ func measureSeries(b *testing.B, v seriesVariant, org *benchOrg) seriesMeasure {
 		}
 		b.Logf("%s: %8d series %6.3f/user %s", v.name, n, float64(n)/float64(accounts*org.users), name)
 	}
-	b.Logf("%s: Prometheus RSS %.2f GB (peak %.2f GB), heap in use %.2f GB, head series %.0f; exporter peak RSS %.0f MB; %s in all",
-		v.name, m.rss/1e9, m.peakRSS/1e9, m.heap/1e9, m.headSeries, float64(peakRSS(b, exporterProc.Pid()))/1e6, since(start))
+	b.Logf("%s: Prometheus RSS %.2f GB (peak %.2f GB; %.2f GB before the rules), heap in use %.2f GB (%.2f GB before the rules), head series %.0f; exporter peak RSS %.0f MB; %s in all",
+		v.name, m.memory.rss/1e9, m.peakRSS/1e9, m.scrapesOnly.rss/1e9, m.memory.heap/1e9, m.scrapesOnly.heap/1e9,
+		m.headSeries, float64(peakRSS(b, exporterProc.Pid()))/1e6, since(start))
 	return m
 }
 
@@ -415,10 +451,8 @@ func watchEvaluations(b *testing.B, p *promServer, after time.Time, n int) serie
 		if ok, _ := sample(mfs, "prometheus_config_last_reload_successful", nil); ok != 1 {
 			b.Fatalf("Prometheus refused its configuration\n%s", p.Logs())
 		}
-		get := func(name string) float64 { v, _ := sample(mfs, name, nil); return v }
-		m.rss = max(m.rss, get("process_resident_memory_bytes"))
-		m.heap = max(m.heap, get("go_memstats_heap_inuse_bytes"))
-		m.headSeries = get("prometheus_tsdb_head_series")
+		m.memory.add(mfs)
+		m.headSeries, _ = sample(mfs, "prometheus_tsdb_head_series", nil)
 		m.missedEvals, m.failedEvals = sum(mfs, "prometheus_rule_group_iterations_missed_total"), sum(mfs, "prometheus_rule_evaluation_failures_total")
 		for _, s := range mfs["prometheus_rule_group_last_duration_seconds"].GetMetric() {
 			m.evalSeconds = max(m.evalSeconds, s.GetGauge().GetValue())
