@@ -41,6 +41,21 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 -timeout=30m \
 	  ./report ./refresh ./awsapi ./collector ./cmd/iam_credential_exporter
 
+# What Prometheus pays for the exporter's series (docs/benchmarks.md): a real
+# Prometheus scrapes an organization of ACCOUNTS x USERS through per-account
+# targets and evaluates the rules, for this tree and, with BASELINE=<git
+# revision>, for that revision first, in the same run. -v prints the series
+# by name. 1,000 x 100 takes about N minutes per variant.
+ACCOUNTS ?= 20
+USERS    ?= 100
+BASELINE ?=
+
+.PHONY: bench-prometheus
+
+bench-prometheus:
+	IAM_BENCH_ACCOUNTS=$(ACCOUNTS) IAM_BENCH_USERS=$(USERS) IAM_BENCH_BASELINE=$(BASELINE) \
+	  $(GO) test -run='^$$' -bench='^BenchmarkPrometheusSeries$$' -count=1 -timeout=120m -v ./e2e
+
 # The container image for this machine's platform, stamped like `make build`.
 # IMAGE_TOOL may be docker, podman or buildah. For several platforms at once:
 #   make image IMAGE_TOOL="docker buildx" IMAGE_PLATFORMS=linux/amd64,linux/arm64 IMAGE_FLAGS=--push

@@ -30,7 +30,14 @@ import (
 // exit. Its grace outlasts the exporter's own shutdown bound of 15 s.
 func launch(t testing.TB, addr string, env []string, args ...string) (*exporter, *testenv.Process) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), exporterBin, append([]string{"--web.listen-address=" + addr}, args...)...)
+	return launchBinary(t, exporterBin, addr, env, args...)
+}
+
+// launchBinary is launch with another exporter binary than the one TestMain
+// built, such as another revision's.
+func launchBinary(t testing.TB, bin, addr string, env []string, args ...string) (*exporter, *testenv.Process) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), bin, append([]string{"--web.listen-address=" + addr}, args...)...)
 	home := t.TempDir()
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),

@@ -39,7 +39,7 @@ const (
 
 // ruleFiles are the rule files that users load; test files live in
 // alerts/tests, and alerts/alertmanager.example.yml is no rule file.
-func ruleFiles(t *testing.T) []string {
+func ruleFiles(t testing.TB) []string {
 	t.Helper()
 	files, err := filepath.Glob("../alerts/*.rules.yml")
 	if err != nil || len(files) == 0 {
@@ -118,7 +118,7 @@ func alertNames(t *testing.T) []string {
 	return names
 }
 
-func readText(t *testing.T, path string) string {
+func readText(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -296,8 +296,9 @@ func writeFixtureReport(t *testing.T, path string, now time.Time) {
 // ---- a Prometheus server ----
 
 type promServer struct {
-	URL  string
-	logs *testenv.Buffer
+	URL    string
+	Config string // the configuration file, which SIGHUP reads again
+	logs   *testenv.Buffer
 }
 
 // Logs returns what prometheus wrote so far.
@@ -329,6 +330,14 @@ func runPrometheus(t *testing.T, configTemplate string, data map[string]any, rul
 // free loopback port, and stops it when the test ends.
 func startPrometheusConfig(t *testing.T, cfg []byte) *promServer {
 	t.Helper()
+	p, _ := startPrometheusProcess(t, cfg)
+	return p
+}
+
+// startPrometheusProcess is startPrometheusConfig that also returns the
+// process, for tests that read its memory.
+func startPrometheusProcess(t testing.TB, cfg []byte) (*promServer, *testenv.Process) {
+	t.Helper()
 	bin := requireProgram(t, "prometheus")
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "prometheus.yml")
@@ -336,23 +345,24 @@ func startPrometheusConfig(t *testing.T, cfg []byte) *promServer {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	p := &promServer{URL: "http://" + addr}
+	p := &promServer{URL: "http://" + addr, Config: cfgPath}
 	cmd := exec.CommandContext(t.Context(), bin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
 	)
-	p.logs = testenv.StartProcess(t, "prometheus", cmd, 15*time.Second, false)
+	proc := testenv.Start(t, "prometheus", cmd, 15*time.Second, false)
+	p.logs = proc.Logs
 	waitFor(t, 60*time.Second, func() error {
 		_, err := httpGet(p.URL + "/-/ready")
 		return err
 	})
-	return p
+	return p, proc
 }
 
 // absPaths returns the absolute paths of files, as Prometheus, which runs
 // in no particular directory, needs them.
-func absPaths(t *testing.T, files []string) []string {
+func absPaths(t testing.TB, files []string) []string {
 	t.Helper()
 	var abs []string
 	for _, f := range files {

@@ -523,20 +523,27 @@ func TestAccountTargets(t *testing.T) {
 
 // readmeSDConfig returns the README's Prometheus configuration for
 // per-account targets: the first ```yaml block that has http_sd_configs.
-func readmeSDConfig(t *testing.T) string {
+func readmeSDConfig(t testing.TB) string {
+	t.Helper()
+	return sdConfigIn(t, "../README.md")
+}
+
+// sdConfigIn is readmeSDConfig of the README at path, such as another
+// revision's.
+func sdConfigIn(t testing.TB, path string) string {
 	t.Helper()
 	block := regexp.MustCompile("(?ms)^```yaml\n(.*?)^```$")
-	for _, m := range block.FindAllStringSubmatch(readText(t, "../README.md"), -1) {
+	for _, m := range block.FindAllStringSubmatch(readText(t, path), -1) {
 		if strings.Contains(m[1], "http_sd_configs") {
 			return m[1]
 		}
 	}
-	t.Fatal("README.md has no ```yaml block with http_sd_configs")
+	t.Fatalf("%s has no ```yaml block with http_sd_configs", path)
 	return ""
 }
 
 // setYAML sets key of the mapping node m to v, in place if it is there.
-func setYAML(t *testing.T, m *yaml.Node, key string, v any) {
+func setYAML(t testing.TB, m *yaml.Node, key string, v any) {
 	t.Helper()
 	var n yaml.Node
 	if err := n.Encode(v); err != nil {
@@ -558,7 +565,7 @@ func setYAML(t *testing.T, m *yaml.Node, key string, v any) {
 // files loaded. The rest is the README's. With static, the job's
 // http_sd_configs give way to the one target addr: the single-target
 // setup, which the per-account targets must match.
-func promConfigFromREADME(t *testing.T, src, addr string, rules []string, static bool) (cfg []byte, job string) {
+func promConfigFromREADME(t testing.TB, src, addr string, rules []string, static bool) (cfg []byte, job string) {
 	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
