@@ -318,6 +318,28 @@ local utils = import 'lib/utils.libsonnet';
       } + keepFiring,
 
       {
+        // CIS 1.4 and IAM.4 fail on any root key, active or not: an
+        // inactive key can be activated again by whoever holds root. An
+        // empty slot has no series, so this is a key that exists.
+        alert: 'IAMCredentialRootAccessKeyInactive',
+        expr: withOwner(|||
+          aws_iam_access_key_active%(root)s == 0
+        ||| % v),
+        labels: credential('warning'),
+        annotations: {
+          summary: 'The root user has an inactive access key.',
+          description: |||
+            The root user of account {{ $labels.account_id }} has an inactive access key in slot {{ $labels.key }}
+            {{- with printf "(time() - aws_iam_access_key_last_rotated_timestamp_seconds{instance=%q,account_id=%q,user=%q,key=%q}) / 86400" $labels.instance $labels.account_id $labels.user $labels.key | query }},
+            created {{ . | first | value | printf "%.1f" }} days ago{{ end }}.
+            It can be activated again: delete it. Policy: no access keys for the root user.
+          |||,
+          cis_aws_foundations: 'v3.0.0 1.4',
+          security_hub: 'IAM.4',
+        },
+      } + keepFiring,
+
+      {
         alert: 'IAMCredentialRootWithoutMFA',
         expr: withOwner(|||
           aws_iam_user_mfa_active%(root)s == 0
