@@ -13,34 +13,22 @@ local promql = {
   sel: 'job=~"$job",account_id=~"$account_id"',
   notRoot: self.sel + ',user!="<root_account>"',
 
-  // Seconds since each active access key was created or last rotated. An
-  // inactive key has active 0, an empty slot no series.
-  keyAge(m):: '(time() - aws_iam_access_key_last_rotated_timestamp_seconds{%s} and aws_iam_access_key_active{%s} == 1)' % [m, m],
+  // The seconds and flags per credential that the alerts compare
+  // (utils.credential), over the selector with matchers m ...
+  local credential(m) = utils.credential({ jobSelector: '' }, [m]),
+  keyAge(m):: credential(m).keyAge,
+  keyUnused(m):: utils.paren(credential(m).keyUnused),
+  keyIdle(m):: credential(m).keyIdle,
+  passwordIdle(m):: credential(m).passwordIdle,
+  consoleUserMFA(m):: credential(m).consoleUserMFA,
 
-  // Seconds each access key, active or not, has gone unused: since its last
-  // use (whose region and service labels are aggregated away), or since its
-  // creation when the report says it was never used. No series when the
-  // report cannot say (the 16-column layout): unknown is not never.
-  keyUnused(m):: '(time() - max without (region, service) (aws_iam_access_key_last_used_timestamp_seconds{%s}) or time() - aws_iam_access_key_last_rotated_timestamp_seconds{%s} and aws_iam_access_key_never_used{%s} == 1)' % [m, m, m],
-
-  // The same for active keys only.
-  keyIdle(m):: '(%s and aws_iam_access_key_active{%s} == 1)' % [self.keyUnused(m), m],
-
-  // Seconds each console password has gone unused: since its last use; if
-  // never used, since it was last set; if that is unknown too, since the
-  // user was created. Only users with a password (the series exists only
-  // as 1).
-  passwordIdle(m):: '((time() - aws_iam_user_password_last_used_timestamp_seconds{%s} or time() - aws_iam_user_password_last_changed_timestamp_seconds{%s} or time() - aws_iam_user_creation_timestamp_seconds{%s}) and aws_iam_user_password_enabled{%s} == 1)' % [m, m, m, m],
-
-  // The compliance of each credential, 1 if it meets the policy and 0 if
-  // not, as the account:*:ratio and owner:*:ratio rules average it: active
-  // access keys created or rotated within days ...
-  keyRotated(m, days):: '(time() - aws_iam_access_key_last_rotated_timestamp_seconds{%s} <= bool %s * 86400 and aws_iam_access_key_active{%s} == 1)' % [m, days, m],
-  // ... console users (with a password) with MFA ...
-  consoleUserMFA(m):: '(aws_iam_user_mfa_active{%s} and aws_iam_user_password_enabled{%s} == 1)' % [m, m],
-  // ... and active access keys and console passwords used (or, never used,
-  // created) within days; key="password" for a password. Keys whose use
-  // the report cannot state are left out.
+  // ... and the compliance of each, 1 if it meets the policy and 0 if not,
+  // as the account:*:ratio and owner:*:ratio rules average it: active
+  // access keys created or rotated within days, and active access keys and
+  // console passwords used (or, never used, created) within days
+  // (key="password" for a password). Keys whose use the report cannot state
+  // are left out.
+  keyRotated(m, days):: '(%s <= bool %s * 86400)' % [self.keyAge(m), days],
   credentialUsed(m, days):: '(%s < bool %s * 86400 or label_replace(%s < bool %s * 86400, "key", "password", "", ""))' % [self.keyIdle(m), days, self.passwordIdle(m), days],
 
   // owners(m) is one series of value 1 per user of the report, labelled
