@@ -61,6 +61,10 @@ type Handler struct {
 	errorLog promhttp.Logger
 	errors   *prometheus.CounterVec
 
+	// slots bound the requests in flight on the telemetry path and /sd
+	// together (--web.max-requests); nil for no bound.
+	slots chan struct{}
+
 	view atomic.Pointer[view]
 	// headers holds each family's HELP and TYPE lines, the same for every
 	// account, compressed; nil until an account has the family.
@@ -91,10 +95,10 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 	}
 	h := &Handler{live: live, descs: descs, errorLog: opts.ErrorLog, headers: make([]atomic.Pointer[piece], len(descs.families))}
 	h.view.Store(&view{})
-	h.handler = http.HandlerFunc(h.serve)
 	if n := opts.MaxRequestsInFlight; n > 0 {
-		h.handler = limitInFlight(h.handler, n)
+		h.slots = make(chan struct{}, n)
 	}
+	h.handler = h.limitInFlight(http.HandlerFunc(h.serve))
 	// The errors are counted as promhttp counts its own.
 	h.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "promhttp_metric_handler_errors_total",
@@ -107,17 +111,19 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 	return h, nil
 }
 
-// limitInFlight answers 503 at once beyond n concurrent requests, as
+// limitInFlight answers 503 at once when every slot is taken, as
 // promhttp's MaxRequestsInFlight does.
-func limitInFlight(next http.Handler, n int) http.Handler {
-	slots := make(chan struct{}, n)
+func (h *Handler) limitInFlight(next http.Handler) http.Handler {
+	if h.slots == nil {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
+		case h.slots <- struct{}{}:
+			defer func() { <-h.slots }()
 			next.ServeHTTP(w, r)
 		default:
-			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", n), http.StatusServiceUnavailable)
+			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", cap(h.slots)), http.StatusServiceUnavailable)
 		}
 	})
 }

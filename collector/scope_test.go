@@ -241,3 +241,46 @@ func TestSD(t *testing.T) {
 		}
 	}
 }
+
+// /sd advertises the request's Host only when it is a plain host[:port] of
+// at most 255 bytes, so that its answer's size does not depend on the
+// client; and it takes one of the telemetry path's request slots.
+func TestSDRefusesBadHostsAndSharesTheRequestSlots(t *testing.T) {
+	h := newHandler(t, cacheStates(t), nil, HandlerOpts{MaxRequestsInFlight: 1})
+	sd := func(host string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/sd", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		h.SD("/metrics").ServeHTTP(rec, req)
+		return rec
+	}
+	for host, want := range map[string]int{
+		"exporter.example:9860":                 http.StatusOK,
+		"exporter.example":                      http.StatusOK,
+		"10.0.0.1:9860":                         http.StatusOK,
+		"[::1]:9860":                            http.StatusOK,
+		strings.Repeat("a", 250) + ".example:1": http.StatusBadRequest, // over 255 bytes
+		strings.Repeat("a", 100<<10):            http.StatusBadRequest,
+		"":                                      http.StatusBadRequest,
+		"exporter.example:0":                    http.StatusBadRequest,
+		"exporter.example:99999":                http.StatusBadRequest,
+		"exporter.example:+80":                  http.StatusBadRequest,
+		"evil.example/x?y":                      http.StatusBadRequest,
+		`evil"],"labels":{"account_id":"1"}}]`:  http.StatusBadRequest,
+		"::1":                                   http.StatusBadRequest,
+		"[not-an-ip]:9860":                      http.StatusBadRequest,
+	} {
+		if rec := sd(host); rec.Code != want {
+			t.Errorf("Host %.40q: status %d, want %d", host, rec.Code, want)
+		}
+	}
+
+	h.slots <- struct{}{} // a /metrics request in flight
+	if rec := sd("exporter.example:9860"); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("/sd with every request slot taken: status %d, want 503", rec.Code)
+	}
+	<-h.slots
+	if rec := sd("exporter.example:9860"); rec.Code != http.StatusOK {
+		t.Errorf("/sd with a free slot: status %d, want 200", rec.Code)
+	}
+}

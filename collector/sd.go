@@ -2,7 +2,11 @@ package collector
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
 )
 
 // The label that /sd gives each account's target with its name, for
@@ -15,6 +19,32 @@ type targetGroup struct {
 	Labels  map[string]string `json:"labels"`
 }
 
+// maxHostLen bounds the Host that /sd copies into every target: a DNS
+// name has at most 253 bytes, and a port and brackets fit in the rest.
+const maxHostLen = 255
+
+// validHost says whether host is a host[:port] that /sd may advertise: a
+// DNS name or IPv4 address, or a bracketed IPv6 address, with an optional
+// port, at most maxHostLen bytes. So the size of /sd's answer does not
+// depend on the client beyond that, and no header can inject anything.
+func validHost(host string) bool {
+	if host == "" || len(host) > maxHostLen {
+		return false
+	}
+	name, port := host, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		name, port = host[:i], host[i+1:]
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strings.Trim(port, "0123456789") != "" {
+			return false
+		}
+	}
+	if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
+		ip, err := netip.ParseAddr(name[1 : len(name)-1])
+		return err == nil && ip.Is6()
+	}
+	return name != "" && strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == ""
+}
+
 // SD returns the handler of /sd: Prometheus HTTP service discovery
 // (http_sd_configs) of one target for the exporter's own metrics and one
 // per account /metrics serves, sorted by ID, each scraping metricsPath at
@@ -24,9 +54,9 @@ type targetGroup struct {
 // a __meta_ label. An account whose ID is not known yet (a --report.file
 // before its first read) is not listed.
 func (h *Handler) SD(metricsPath string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Host == "" {
-			http.Error(w, "the request has no Host header, which /sd lists as the targets' address", http.StatusBadRequest)
+	return h.limitInFlight(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !validHost(r.Host) {
+			http.Error(w, fmt.Sprintf("/sd lists the request's Host as the targets' address; it must be host[:port] of at most %d bytes", maxHostLen), http.StatusBadRequest)
 			return
 		}
 		targets := []string{r.Host}
@@ -54,5 +84,5 @@ func (h *Handler) SD(metricsPath string) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		// Strings alone cannot fail to encode.
 		_ = json.NewEncoder(w).Encode(groups)
-	})
+	}))
 }

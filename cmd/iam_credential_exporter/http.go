@@ -183,6 +183,9 @@ func ago(t, now time.Time) string {
 	return t.UTC().Format(time.RFC3339) + " (" + now.Sub(t).Round(time.Second).String() + " ago)"
 }
 
+// maxHeaderBytes bounds a request's headers (http.Server.MaxHeaderBytes).
+const maxHeaderBytes = 16 << 10
+
 // newServer returns an HTTP server with the exporter's timeouts. A client
 // that stops reading holds its connection, and on the telemetry path its
 // --web.max-requests slot, for at most --web.write-timeout.
@@ -193,6 +196,10 @@ func newServer(o options, handler http.Handler, logger *slog.Logger) *http.Serve
 		ReadTimeout:  o.readTimeout,
 		WriteTimeout: o.writeTimeout,
 		IdleTimeout:  o.idleTimeout,
+		// Request headers are bounded at 16 KiB instead of Go's 1 MiB: a
+		// bearer token takes 4 to 8 KB, and a large Host would otherwise be
+		// copied into every target of /sd.
+		MaxHeaderBytes: maxHeaderBytes,
 		// TLS handshake failures and other connection errors, in
 		// --log.format like every other line.
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),

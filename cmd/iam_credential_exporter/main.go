@@ -82,7 +82,7 @@ func run() int {
 		Default("/metrics").StringVar(&opts.telemetryPath)
 	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path. Default: false.").
 		BoolVar(&opts.disableExporterMetrics)
-	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path; more get 503; 0 disables the limit. Default: 40.").
+	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503; 0 disables the limit. Default: 40.").
 		Default("40").IntVar(&opts.maxRequests)
 	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body. Default: 10s.").
 		Default("10s").DurationVar(&opts.readTimeout)
