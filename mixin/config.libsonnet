@@ -55,11 +55,19 @@
     // An active key or a console password unused for this many days or
     // more is unused (CIS 1.12).
     unusedDays: 45,
-    // The rotation workflow: the old key may still be used this long after
-    // the new key was created (for the automation to switch) ...
+    // The rotation workflow. A rotation is open while an IAM user has two
+    // active access keys; the older is the old key. The old key may still
+    // be used this long after the new key was created (for the automation
+    // to switch) ...
     oldKeyGraceDays: 1,
-    // ... and the new key may live this long next to the old one, before
-    // the rotation counts as left half-done.
+    // ... and counts as still used (IAMCredentialAccessKeyOldKeyStillUsed:
+    // switch what uses it) while its last use is at most this many days
+    // old. Eight days, so that a weekly job that still holds the old key
+    // counts as a user until a week and a day have passed without it; then
+    // the step becomes "deactivate the old key".
+    oldKeyStillUsedDays: 8,
+    // The new key may live this long next to an old key that nothing uses
+    // any more, before the rotation counts as left half-done.
     rotationIncompleteDays: 7,
     // An inactive key unused for more than this many days should be deleted.
     inactiveKeyDays: 30,
@@ -84,6 +92,8 @@
     // IAMCredentialExemptionEnding fires this many days before an
     // exemption ends.
     exemptionNoticeDays: 14,
+    // The exporter's --exemptions.max-days, for the alerts' texts.
+    exemptionMaxDays: 90,
 
     // ---- The report and the exporter ----
 
@@ -110,10 +120,28 @@
     shardsFor: '15m',
 
     // Credential alerts have no `for` (the report changes every few hours at
-    // most, so a condition true now has been true for hours); they keep
-    // firing this long after their condition ends, over a few failed scrapes
-    // or an exporter restart.
+    // most, so a condition true now has been true for hours). Their labels
+    // are the finding's identity (findingLabels), never the path that
+    // scraped it (job, instance, pod), and a finding is held this long while
+    // its account has no report at all (the exporter restarting, moving to
+    // another pod or shard, or down): it stays one alert. A report without
+    // the finding ends it at the next evaluation.
+    findingHoldWindow: '6h',
+    // The labels that make a finding's identity: the account, the user, the
+    // key or certificate slot, the exemption policy, the access key's ID
+    // when --aws.access-key-ids knows it, and the owner labels below.
+    // Facts that change (age, last use, region, service) are in the
+    // annotations, never here.
+    findingLabels: ['account_id', 'user', 'key', 'cert', 'policy', 'access_key_id'] + self.ownerLabels,
+
+    // IAMCredentialReportStale keeps firing this long after its condition
+    // ends, over a few failed scrapes.
     keepFiringFor: '10m',
+
+    // Audit notices (category="audit", for the security team): an
+    // exemption that appeared or changed, a user whose owner labels
+    // changed, compared with this long ago; the notice fires for as long.
+    auditWindow: '1d',
 
     // ---- Owners ----
 

@@ -40,7 +40,8 @@ local utils = import 'lib/utils.libsonnet';
       all: utils.selector(c.jobSelector),
       notRoot: utils.selector(c.jobSelector, ['user!="<root_account>"']),
       root: utils.selector(c.jobSelector, ['user="<root_account>"']),
-      firing: utils.selector(c.jobSelector, ['alertstate="firing"', 'category="credential"']),
+      // ALERTS of credential alerts carry no job: no job selector.
+      firing: utils.selector('', ['alertstate="firing"', 'category="credential"']),
       owners: std.join(', ', c.ownerLabels),
       keyRotationDays: c.keyRotationDays,
       unusedDays: c.unusedDays,
@@ -56,6 +57,13 @@ local utils = import 'lib/utils.libsonnet';
       keysRotated: '%s <= bool %s * 86400' % [user.keyAge, c.keyRotationDays],
       // Console users with MFA.
       consoleMFA: user.consoleUserMFA,
+      // IAM users with at most one active access key (CIS 1.13): every
+      // user has aws_iam_user_info, so users without keys count as 1.
+      oneActiveKey: |||
+        (count without (key) (aws_iam_access_key_active%(notRoot)s == 1) <= bool 1)
+        or
+        group without (arn) (aws_iam_user_info%(notRoot)s)
+      ||| % v,
       // Active keys and console passwords (key="password") used, or, never
       // used, created, within unusedDays. Keys whose use the report cannot
       // state are left out.
@@ -100,6 +108,13 @@ local utils = import 'lib/utils.libsonnet';
             expr: 'time() - aws_iam_credential_report_generated_timestamp_seconds%(all)s' % v,
           },
           {
+            // 1 for each account that some exporter serves a report of now,
+            // whichever target: the credential alerts hold their findings
+            // while their account has none (utils.held).
+            record: utils.recordNames.reportPresent,
+            expr: 'group by (account_id) (aws_iam_credential_report_generated_timestamp_seconds%(all)s)' % v,
+          },
+          {
             // When the newer of a user's two active access keys was created;
             // only users with two active keys (IAM users: root is covered by
             // its own alert) have a series. The rotation workflow alerts read
@@ -116,24 +131,30 @@ local utils = import 'lib/utils.libsonnet';
             ||| % v,
           },
           {
-            // Seconds the older of two active keys was used after the newer
-            // one was created (negative: not since). Series of the older
-            // key's slot, for the users above whose older key was used.
+            // An open rotation is an IAM user with two active access keys;
+            // the older is the old key. One series per open rotation, on
+            // the old key's slot: when the newer key was created, the
+            // rotation's start. The rotation alerts and the dashboards read
+            // it.
+            record: 'account_user_key:aws_iam_access_key_rotation_started_timestamp_seconds',
+            expr: |||
+              0 * bottomk without (key) (1,
+                aws_iam_access_key_last_rotated_timestamp_seconds%(notRoot)s
+                and
+                (aws_iam_access_key_active%(all)s == 1)
+              )
+              + ignoring (key) group_left
+              account_user:aws_iam_access_key_newer_created_timestamp_seconds
+            ||| % v,
+          },
+          {
+            // Seconds the old key of an open rotation was last used after
+            // the rotation started (negative: not since). Only old keys that
+            // were ever used.
             record: 'account_user_key:aws_iam_access_key_used_after_rotation_seconds',
             expr: |||
-              (
-                  (
-                    %(lastUsed)s
-                    and
-                    bottomk without (key) (1,
-                      aws_iam_access_key_last_rotated_timestamp_seconds%(notRoot)s
-                      and
-                      (aws_iam_access_key_active%(all)s == 1)
-                    )
-                  )
-                - ignoring (key) group_left
-                  account_user:aws_iam_access_key_newer_created_timestamp_seconds
-              )
+              %(lastUsed)s
+              - account_user_key:aws_iam_access_key_rotation_started_timestamp_seconds
             ||| % v,
           },
 
@@ -157,6 +178,16 @@ local utils = import 'lib/utils.libsonnet';
             record: 'owner:aws_iam_console_users_mfa:ratio',
             expr: perOwner(compliance.consoleMFA),
           },
+          // CIS 1.13: users with at most one active key, counted even
+          // during a rotation's grace, when the alerts are quiet.
+          {
+            record: 'account:aws_iam_users_one_active_key:ratio',
+            expr: perAccount('user', compliance.oneActiveKey),
+          },
+          {
+            record: 'owner:aws_iam_users_one_active_key:ratio',
+            expr: perOwner(compliance.oneActiveKey),
+          },
           {
             record: names.credentialsUsedAccount,
             expr: perAccount('user, key', compliance.credentialsUsed),
@@ -166,17 +197,28 @@ local utils = import 'lib/utils.libsonnet';
             expr: perOwner(compliance.credentialsUsed),
           },
 
+          // ---- Findings (utils.findings) ----
+          // Each credential alert's condition, per target ($.instanceFindings,
+          // from alerts.libsonnet), then all of them by identity.
+        ] + $.instanceFindings + [
+          {
+            record: utils.recordNames.finding,
+            expr: utils.findings(c),
+          },
+
           // Firing credential alerts (exempt findings do not fire) by
           // severity. They read the alerts of the previous evaluation.
+          // Credential alerts carry no job or instance.
           {
             record: 'account_severity:aws_iam_credential_findings:count',
-            expr: 'count by (job, instance, account_id, severity) (ALERTS%(firing)s)' % v,
+            expr: 'count by (account_id, severity) (ALERTS%(firing)s)' % v,
           },
+        ] + (if c.ownerLabels == [] then [] else [
           {
             record: 'owner_severity:aws_iam_credential_findings:count',
             expr: 'count by (%(owners)s, severity) (ALERTS%(firing)s)' % v,
           },
-        ],
+        ]),
       },
     ],
   },

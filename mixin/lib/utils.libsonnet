@@ -159,6 +159,66 @@
         %(x)s
       ||| % v,
 
+  // ---- Findings: what a credential alert is about, held by identity ----
+  //
+  // Every credential alert X is three rules. instanceFinding records X's
+  // condition, per exporter target (with job and instance), labelled
+  // finding="X". finding records all of them at once by their identity
+  // (c.findingLabels) alone, after giving each its access key ID and owner
+  // labels: a finding served by two replicas, or by one exporter and then
+  // another, is one series. The alert (held) is that series or, while its
+  // account has no report at all (reportPresent: the exporter restarting,
+  // moving or down), its last value in the last c.findingHoldWindow.
+  recordNames:: {
+    instanceFinding: 'instance_finding:aws_iam_credentials:value',
+    finding: 'finding:aws_iam_credentials:value',
+    reportPresent: 'account:aws_iam_credential_report:present',
+  },
+
+  // findings(c) is the expression of the finding rule: every per-target
+  // finding with its key's ID (when --aws.access-key-ids knows it) and its
+  // owner labels, by identity. max merges replicas that serve the same
+  // account.
+  findings(c)::
+    local v = {
+      raw: $.recordNames.instanceFinding,
+      all: $.selector(c.jobSelector),
+    };
+    local withID = |||
+      %(raw)s
+      * on (job, instance, account_id, user, key) group_left (access_key_id)
+        group by (job, instance, account_id, user, key, access_key_id) (aws_iam_access_key_info%(all)s)
+      or ignoring (access_key_id)
+      %(raw)s
+    ||| % v;
+    'max by (%s) (
+%s
+)
+' % [
+      std.join(', ', ['finding'] + c.findingLabels),
+      $.indent(std.rstripChars($.withOwner(withID, c), '
+'), 2),
+    ],
+
+  // held(name, c) is the expression of credential alert `name`.
+  held(name, c)::
+    local v = {
+      f: '%s{finding="%s"}' % [$.recordNames.finding, name],
+      present: $.recordNames.reportPresent,
+      hold: c.findingHoldWindow,
+    };
+    |||
+      max without (finding) (
+          %(f)s
+        or
+          (
+              last_over_time(%(f)s[%(hold)s])
+            unless on (account_id)
+              %(present)s
+          )
+      )
+    ||| % v,
+
   // count(1, 'day') is '1 day', count(90, 'day') '90 days'.
   count(n, unit):: '%s %s%s' % [n, unit, if n == 1 then '' else 's'],
 
@@ -173,6 +233,11 @@
     local unit = d[std.length(d) - 1];
     assert std.objectHas(units, unit) : 'duration %s: want a number and one of s, m, h, d, w' % d;
     [std.parseInt(d[0:std.length(d) - 1]), units[unit]],
+
+  // seconds('1d') is 86400.
+  seconds(d)::
+    local p = $.parseDuration(d);
+    p[0] * { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800 }[p[1]],
 
   // duration('1h') is 'an hour', duration('6h') '6 hours'.
   duration(d)::
