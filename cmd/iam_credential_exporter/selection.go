@@ -280,6 +280,7 @@ func (s *selection) targets(list []accounts.Account, accountTags map[string][]re
 		UserTags:         s.tags.user,
 		UserTagsInterval: s.opts.userTagsInterval,
 		Exemptions:       s.opts.exemptions,
+		ExemptionMaxDays: s.opts.exemptionMaxDays,
 		AccessKeyIDs:     s.opts.accessKeyIDs,
 		AccessKeyIDsRate: s.opts.accessKeyIDsRate,
 		PasswordPolicy:   s.opts.passwordPolicy,
