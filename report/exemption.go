@@ -3,6 +3,7 @@ package report
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -135,7 +136,7 @@ func ParseExemption(key, value string, maxDays int) (e Exemption, ok bool, err e
 	if !found {
 		return Exemption{}, false, nil
 	}
-	if err := checkPolicy(rest); err != nil {
+	if err := CheckExemptionPolicy(rest); err != nil {
 		return Exemption{}, true, err
 	}
 	dates, reason, _ := strings.Cut(strings.TrimSpace(value), " ")
@@ -162,12 +163,32 @@ func ParseExemption(key, value string, maxDays int) (e Exemption, ok bool, err e
 }
 
 // CheckExemption checks what an exemption from any source must satisfy: a
-// known policy, a last day not before the first, a span of at most maxDays
-// days, and a reason. The error is an *ExemptionError.
+// known policy, dates that CheckExemptionDates accepts, and a reason. The
+// error is an *ExemptionError.
 func CheckExemption(e Exemption, maxDays int) error {
-	if err := checkPolicy(e.Policy); err != nil {
+	if err := CheckExemptionPolicy(e.Policy); err != nil {
 		return err
 	}
+	if err := CheckExemptionDates(e, maxDays); err != nil {
+		return err
+	}
+	if e.Reason == "" {
+		return exemptionError(ProblemNoReason, "no reason after the dates")
+	}
+	return nil
+}
+
+// CheckExemptionPolicy checks that policy is one of ExemptionPolicies.
+func CheckExemptionPolicy(policy string) error {
+	if !slices.Contains(ExemptionPolicies, policy) {
+		return exemptionError(ProblemUnknownPolicy, "unknown policy %q (known: %s)", policy, strings.Join(ExemptionPolicies, ", "))
+	}
+	return nil
+}
+
+// CheckExemptionDates checks that an exemption's last day is not before its
+// first, and that it spans at most maxDays days.
+func CheckExemptionDates(e Exemption, maxDays int) error {
 	last := e.End.AddDate(0, 0, -1).Format(time.DateOnly)
 	if !e.End.After(e.Start) {
 		return exemptionError(ProblemBadDates, "the last day %s is before the first day %s", last, e.Start.Format(time.DateOnly))
@@ -176,9 +197,6 @@ func CheckExemption(e Exemption, maxDays int) error {
 		return exemptionError(ProblemSpanTooLong,
 			"%s to %s is %d days, more than the %d an exemption may span (--exemptions.max-days); renew it when it ends instead",
 			e.Start.Format(time.DateOnly), last, days, maxDays)
-	}
-	if e.Reason == "" {
-		return exemptionError(ProblemNoReason, "no reason after the dates")
 	}
 	return nil
 }
@@ -189,9 +207,41 @@ func SpanDays(e Exemption) int {
 	return int(e.End.Sub(e.Start) / (24 * time.Hour))
 }
 
-func checkPolicy(p string) error {
-	if !slices.Contains(ExemptionPolicies, p) {
-		return exemptionError(ProblemUnknownPolicy, "unknown policy %q (known: %s)", p, strings.Join(ExemptionPolicies, ", "))
+// AccountExemptions are the exemptions of an exemptions file: by account
+// ID, then by lower-cased user name (IAM user names are unique regardless
+// of case). It is not modified once read.
+type AccountExemptions map[string]map[string][]Exemption
+
+// Len returns the number of exemptions.
+func (a AccountExemptions) Len() int {
+	n := 0
+	for _, users := range a {
+		for _, list := range users {
+			n += len(list)
+		}
 	}
-	return nil
+	return n
+}
+
+// Attach adds to rep, not published yet, the exemptions of its account's
+// users, under each user's name as the report spells it. Exemptions of
+// users the report does not list are left out, as are tag exemptions of
+// such users. rep.Exemptions is replaced, not modified: the source that
+// made rep may share it with the reports it made before.
+func (a AccountExemptions) Attach(rep *Report) {
+	byUser := a[rep.AccountID]
+	if len(byUser) == 0 {
+		return
+	}
+	merged := maps.Clone(rep.Exemptions)
+	if merged == nil {
+		merged = map[string][]Exemption{}
+	}
+	for i := range rep.Users {
+		name := rep.Users[i].Name
+		if list := byUser[strings.ToLower(name)]; len(list) > 0 {
+			merged[name] = slices.Concat(merged[name], list)
+		}
+	}
+	rep.Exemptions = merged
 }

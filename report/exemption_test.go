@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,34 @@ func TestInvalidExemptionPolicyLabel(t *testing.T) {
 		if got := (InvalidExemption{Key: tt.key}).PolicyLabel(); got != tt.want {
 			t.Errorf("PolicyLabel(%q) = %q, want %q", tt.key, got, tt.want)
 		}
+	}
+}
+
+func TestAccountExemptionsAttach(t *testing.T) {
+	fromFile := Exemption{Policy: "key-rotation", Start: day(2026, 12, 1), End: day(2027, 3, 1), Reason: "SEC-1", Source: "file"}
+	fromTag := Exemption{Policy: "console-mfa", Start: day(2026, 12, 1), End: day(2026, 12, 8), Reason: "SEC-2", Source: "tag"}
+	file := AccountExemptions{
+		"123456789012": {"build-bot": {fromFile}, "gone": {fromFile}},
+	}
+	if n := file.Len(); n != 2 {
+		t.Errorf("Len() = %d, want 2", n)
+	}
+	tagged := map[string][]Exemption{"Build-Bot": {fromTag}}
+	rep := &Report{AccountID: "123456789012", Users: []User{{Name: "Build-Bot"}, {Name: "alice"}}, Exemptions: tagged}
+	file.Attach(rep)
+	// The user as the report spells it; the file's user absent from the
+	// report is left out.
+	want := map[string][]Exemption{"Build-Bot": {fromTag, fromFile}}
+	if !reflect.DeepEqual(rep.Exemptions, want) {
+		t.Errorf("Exemptions = %+v, want %+v", rep.Exemptions, want)
+	}
+	if len(tagged["Build-Bot"]) != 1 {
+		t.Errorf("the tag exemptions' map was modified: %+v", tagged)
+	}
+
+	other := &Report{AccountID: "210987654321", Users: []User{{Name: "build-bot"}}}
+	file.Attach(other)
+	if other.Exemptions != nil {
+		t.Errorf("another account's report got %+v", other.Exemptions)
 	}
 }

@@ -139,6 +139,8 @@ func run() int {
 		PlaceHolder("KEY,...").StringsVar(&opts.accountTags)
 	app.Flag("aws.exemptions", "Also read exemptions from the users' iam-credential-exemption:<policy> tags, value YYYY-MM-DD/YYYY-MM-DD reason (with iam:GetAccountAuthorizationDetails, on --aws.user-tags.refresh-interval). Anyone allowed iam:TagUser can set them: see docs/exemptions.md for the SCP that makes them safe. Default: false.").
 		BoolVar(&opts.exemptions)
+	app.Flag("exemptions.file", "YAML file of the exemptions the security team decided (account_id, user, policy, start, end, reason each; see docs/exemptions.md), exported with source=\"file\". Read once at start: restart the exporter to apply a change. Default: unset.").
+		PlaceHolder("PATH").StringVar(&opts.exemptionsFile)
 	app.Flag("exemptions.max-days", "Longest span of an exemption, first and last day included, in days: a longer exemption tag is malformed, a longer --exemptions.file entry stops the exporter at start. Default: 90.").
 		Default(strconv.Itoa(report.DefaultExemptionMaxDays)).IntVar(&opts.exemptionMaxDays)
 	app.Flag("aws.access-key-ids", "Export aws_iam_access_key_info with each key's ID, looked up with iam:ListAccessKeys for the users whose keys changed since their last lookup. Default: false.").
@@ -172,8 +174,20 @@ func run() int {
 			return 1
 		}
 	}
+	var exemptions report.AccountExemptions
+	if path := opts.exemptionsFile; path != "" {
+		var err error
+		if exemptions, err = accounts.LoadExemptions(path, opts.exemptionMaxDays); err != nil {
+			logger.Error("invalid --exemptions.file", "path", path, "err", err)
+			return 1
+		}
+	}
 	logger.Info("starting "+name, "version", version.Info())
 	logger.Info("build context", "build_context", version.BuildContext())
+	if opts.exemptionsFile != "" {
+		logger.Info("read the exemptions file; restart to apply a change to it", "path", opts.exemptionsFile,
+			"exemptions", exemptions.Len(), "accounts", len(exemptions))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -256,6 +270,7 @@ func run() int {
 		<-served
 		return 1
 	}
+	sel.s.exemptions = exemptions
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
