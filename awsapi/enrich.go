@@ -68,7 +68,7 @@ func (s *ReportSource) enrich(ctx context.Context, rep *report.Report) {
 			if s.done(&s.userTags, err, "the user tags", "aws_iam_user_tags") {
 				s.tagsByUser, s.exemptions = tags, exemptions
 				for _, bad := range exemptions.invalid {
-					s.logger.Warn("malformed exemption tag; it exempts nothing", "user", bad.User, "tag", bad.Key, "problem", bad.Problem)
+					s.logger.Warn("malformed exemption tag; it exempts nothing", "user", bad.User, "tag", bad.Key, "problem", bad.Message)
 				}
 			}
 		}
@@ -162,7 +162,6 @@ func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Ta
 	if s.opts.Exemptions {
 		ex.valid = map[string][]report.Exemption{}
 	}
-	now := time.Now()
 	pages := iam.NewGetAccountAuthorizationDetailsPaginator(s.client, &iam.GetAccountAuthorizationDetailsInput{
 		Filter:   []types.EntityType{types.EntityTypeUser},
 		MaxItems: aws.Int32(1000),
@@ -195,20 +194,20 @@ func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Ta
 				tags[name] = sel
 			}
 			if s.opts.Exemptions {
-				ex.add(name, all, now)
+				ex.add(name, all, cmp.Or(s.opts.ExemptionMaxDays, report.DefaultExemptionMaxDays))
 			}
 		}
 	}
 	return tags, ex, nil
 }
 
-func (ex *userExemptions) add(user string, tags []report.Tag, now time.Time) {
+func (ex *userExemptions) add(user string, tags []report.Tag, maxDays int) {
 	for _, t := range tags {
-		e, ok, err := report.ParseExemption(t.Key, t.Value, now)
+		e, ok, err := report.ParseExemption(t.Key, t.Value, maxDays)
 		switch {
 		case !ok:
 		case err != nil:
-			ex.invalid = append(ex.invalid, report.InvalidExemption{User: user, Key: t.Key, Problem: err.Error()})
+			ex.invalid = append(ex.invalid, report.InvalidExemption{User: user, Key: t.Key, Problem: report.ProblemOf(err), Message: err.Error()})
 		default:
 			ex.valid[user] = append(ex.valid[user], e)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -371,30 +372,41 @@ func TestAccessKeyIDsUnmatched(t *testing.T) {
 }
 
 // Exemptions are read with the user tags' call, even without an allowlist;
-// a malformed one is kept apart, and logged, never honoured.
+// a malformed one (the old one-date form, a span over the cap, an unknown
+// policy) is kept apart with its problem, and logged, never honoured.
 func TestExemptions(t *testing.T) {
-	src, logs, s := enrichedSource(t, awsapi.SourceOptions{Exemptions: true, UserTagsInterval: time.Hour})
-	end := time.Now().UTC().AddDate(0, 1, 0)
+	src, logs, s := enrichedSource(t, awsapi.SourceOptions{Exemptions: true, ExemptionMaxDays: 30, UserTagsInterval: time.Hour})
+	start := time.Now().UTC().AddDate(0, 0, 7)
+	first, last := start.Format(time.DateOnly), start.AddDate(0, 0, 29).Format(time.DateOnly)
 	setUsers(s, []fakeaws.User{
 		{Name: "vendor-appliance", Tags: []fakeaws.Tag{
-			{Key: "iam-credential-exemption:key-rotation", Value: end.Format(time.DateOnly) + " SEC-1234 appliance cannot rotate"},
+			{Key: "iam-credential-exemption:key-rotation", Value: first + "/" + last + " SEC-1234 appliance cannot rotate"},
 			{Key: "owner", Value: "team-a"},
 		}},
-		{Name: "break-glass", Tags: []fakeaws.Tag{{Key: "iam-credential-exemption:mfa", Value: end.Format(time.DateOnly) + " kept offline"}}},
+		{Name: "break-glass", Tags: []fakeaws.Tag{{Key: "iam-credential-exemption:mfa", Value: first + "/" + last + " kept offline"}}},
+		{Name: "old-form", Tags: []fakeaws.Tag{{Key: "iam-credential-exemption:key-unused", Value: last + " kept offline"}}},
+		{Name: "too-long", Tags: []fakeaws.Tag{{Key: "iam-credential-exemption:key-unused", Value: first + "/" + start.AddDate(0, 0, 30).Format(time.DateOnly) + " kept offline"}}},
 		{Name: "plain"},
 	})
 	rep := mustFetch(t, src, "fetch")
-	want := []report.Exemption{{Policy: "key-rotation", End: time.Date(end.Year(), end.Month(), end.Day()+1, 0, 0, 0, 0, time.UTC), Reason: "SEC-1234 appliance cannot rotate"}}
+	day := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+	want := []report.Exemption{{Policy: "key-rotation", Start: day(start), End: day(start).AddDate(0, 0, 30), Reason: "SEC-1234 appliance cannot rotate", Source: "tag"}}
 	if got := rep.Exemptions["vendor-appliance"]; !slices.Equal(got, want) || len(rep.Exemptions) != 1 {
 		t.Errorf("exemptions = %v, want vendor-appliance's %v", rep.Exemptions, want)
 	}
-	if len(rep.InvalidExemptions) != 1 || rep.InvalidExemptions[0].User != "break-glass" || !strings.Contains(rep.InvalidExemptions[0].Problem, `unknown policy "mfa"`) {
-		t.Errorf("invalid exemptions = %+v, want break-glass's unknown policy", rep.InvalidExemptions)
+	invalid := map[string]report.ExemptionProblem{}
+	for _, bad := range rep.InvalidExemptions {
+		invalid[bad.User] = bad.Problem
+	}
+	wantInvalid := map[string]report.ExemptionProblem{"break-glass": "unknown_policy", "old-form": "bad_dates", "too-long": "span_too_long"}
+	if !maps.Equal(invalid, wantInvalid) {
+		t.Errorf("invalid exemptions = %+v, want %v", rep.InvalidExemptions, wantInvalid)
 	}
 	if len(rep.UserTags) != 0 {
 		t.Errorf("user tags without an allowlist: %v", rep.UserTags)
 	}
-	if !strings.Contains(logs.String(), "malformed exemption tag") || !strings.Contains(logs.String(), "user=break-glass") {
+	if !strings.Contains(logs.String(), "malformed exemption tag") || !strings.Contains(logs.String(), `user=break-glass tag=iam-credential-exemption:mfa problem="unknown policy \"mfa\"`) ||
+		!strings.Contains(logs.String(), "the old form") {
 		t.Errorf("the malformed exemption is not logged with its user:\n%s", logs)
 	}
 	if strings.Contains(logs.String(), "kept offline") {

@@ -55,8 +55,10 @@ type SourceOptions struct {
 	UserTags         report.TagKeys
 	UserTagsInterval time.Duration
 	// Exemptions reads the users' exemption tags (see report.ParseExemption)
-	// with the same call and on the same interval as UserTags.
-	Exemptions bool
+	// with the same call and on the same interval as UserTags; a tag that
+	// spans more than ExemptionMaxDays days (0: the default) is malformed.
+	Exemptions       bool
+	ExemptionMaxDays int
 	// AccessKeyIDs looks the access key IDs up with iam:ListAccessKeys, for
 	// the users whose keys changed, at most AccessKeyIDsRate calls per
 	// second.

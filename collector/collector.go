@@ -49,12 +49,13 @@ type descs struct {
 	// them.
 	families []string
 
-	userTags, accountTags, keyID                  *prometheus.Desc
-	policyExists, policyMinLength, policyMaxAge   *prometheus.Desc
-	policyReusePrevention, policyRule             *prometheus.Desc
-	lookupSuccess, lookupLastSuccess              *prometheus.Desc
-	exemptionEnd, invalidExemptions, keyNeverUsed *prometheus.Desc
-	userTagKeys, accountTagKeys                   report.TagKeys
+	userTags, accountTags, keyID                   *prometheus.Desc
+	policyExists, policyMinLength, policyMaxAge    *prometheus.Desc
+	policyReusePrevention, policyRule              *prometheus.Desc
+	lookupSuccess, lookupLastSuccess               *prometheus.Desc
+	exemptionStart, exemptionEnd, exemptionInvalid *prometheus.Desc
+	keyNeverUsed                                   *prometheus.Desc
+	userTagKeys, accountTagKeys                    report.TagKeys
 
 	refreshSuccess, lastSuccess, refreshDuration *prometheus.Desc
 	refreshes, failures, parseErrors             *prometheus.Desc
@@ -76,6 +77,7 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 	cert := []string{"account_id", "user", "cert"}
 	account := []string{"account_id"}
 	lookup := []string{"account_id", "lookup"}
+	exemption := []string{"account_id", "user", "policy", "reason", "source"}
 	var families []string
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		families = append(families, name)
@@ -109,8 +111,9 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 		policyMaxAge:          d(namespace+"_account_password_policy_max_age_seconds", "Age after which the account password policy expires passwords, in seconds; absent when passwords do not expire.", account),
 		policyReusePrevention: d(namespace+"_account_password_policy_reuse_prevention", "How many previous passwords the account password policy forbids reusing; 0 when reuse is allowed.", account),
 		policyRule:            d(namespace+"_account_password_policy_rule", "1 if the account password policy sets this rule, 0 if not: require_symbols, require_numbers, require_uppercase, require_lowercase, allow_users_to_change_password, expire_passwords, hard_expiry.", []string{"account_id", "rule"}),
-		exemptionEnd:          d(namespace+"_user_exemption_end_timestamp_seconds", "When the user's exemption from this policy ends, Unix seconds (midnight UTC after the date of its iam-credential-exemption:<policy> tag; --aws.exemptions); ended exemptions included, so compare with time().", []string{"account_id", "user", "policy", "reason"}),
-		invalidExemptions:     d(exporter+"_invalid_exemptions", "Malformed iam-credential-exemption:* user tags in the account, which exempt nothing (--aws.exemptions); the log names each.", account),
+		exemptionStart:        d(namespace+"_user_exemption_start_timestamp_seconds", "When the user's exemption from this policy starts, Unix seconds: midnight UTC of its first day (source=\"file\": --exemptions.file; source=\"tag\": its iam-credential-exemption:<policy> tag, --aws.exemptions); future exemptions included, so compare with time().", exemption),
+		exemptionEnd:          d(namespace+"_user_exemption_end_timestamp_seconds", "When the user's exemption from this policy ends, Unix seconds: midnight UTC after its last day (source=\"file\": --exemptions.file; source=\"tag\": its iam-credential-exemption:<policy> tag, --aws.exemptions); ended exemptions included, so compare with time().", exemption),
+		exemptionInvalid:      d(namespace+"_user_exemption_invalid", "1 for each malformed iam-credential-exemption:<policy> user tag, which exempts nothing (--aws.exemptions): policy is the key's part after the prefix (lower-cased, at most 64 bytes), problem one of unknown_policy, bad_dates, no_reason, span_too_long; the log says more.", []string{"account_id", "user", "policy", "problem"}),
 		keyNeverUsed:          d(namespace+"_access_key_never_used", "1 if the key in this slot has never been used (the report's last used date is N/A); absent when it has been (see aws_iam_access_key_last_used_timestamp_seconds), when the slot holds no key, or when the report cannot say (the 16-column layout has no last-used column)."+fromCache, key),
 		lookupSuccess:         d(exporter+"_lookup_success", "1 if the last attempt of this enrichment lookup (lookup=\"user_tags\"|\"access_key_ids\"|\"password_policy\") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.", lookup),
 		lookupLastSuccess:     d(exporter+"_lookup_last_success_timestamp_seconds", "When this enrichment lookup last succeeded, Unix seconds: the age of the data it serves.", lookup),
@@ -166,7 +169,7 @@ func (c *accountCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.certActive, c.certLastRotated, c.reportGenerated, c.reportUsers, c.accountInfo,
 		c.userTags, c.accountTags, c.keyID, c.policyExists, c.policyMinLength, c.policyMaxAge,
 		c.policyReusePrevention, c.policyRule, c.lookupSuccess, c.lookupLastSuccess,
-		c.exemptionEnd, c.invalidExemptions, c.keyNeverUsed,
+		c.exemptionStart, c.exemptionEnd, c.exemptionInvalid, c.keyNeverUsed,
 		c.refreshSuccess, c.lastSuccess, c.refreshDuration, c.refreshes, c.failures, c.parseErrors,
 	} {
 		ch <- d
@@ -230,9 +233,7 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 	if p := rep.PasswordPolicy; p != nil {
 		c.collectPasswordPolicy(ch, id, p)
 	}
-	if rep.Exemptions != nil {
-		ch <- prometheus.MustNewConstMetric(c.invalidExemptions, prometheus.GaugeValue, float64(len(rep.InvalidExemptions)), id)
-	}
+	c.collectInvalidExemptions(ch, id, rep.InvalidExemptions)
 
 	for i := range rep.Users {
 		u := &rep.Users[i]
@@ -249,7 +250,8 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 			ch <- prometheus.MustNewConstMetric(c.userTags, prometheus.GaugeValue, 1, tagValues(c.userTagKeys, tags, id, u.Name)...)
 		}
 		for _, e := range rep.Exemptions[u.Name] {
-			ch <- prometheus.MustNewConstMetric(c.exemptionEnd, prometheus.GaugeValue, float64(e.End.Unix()), id, u.Name, e.Policy, e.Reason)
+			ch <- prometheus.MustNewConstMetric(c.exemptionStart, prometheus.GaugeValue, float64(e.Start.Unix()), id, u.Name, e.Policy, e.Reason, e.Source)
+			ch <- prometheus.MustNewConstMetric(c.exemptionEnd, prometheus.GaugeValue, float64(e.End.Unix()), id, u.Name, e.Policy, e.Reason, e.Source)
 		}
 		// An empty slot has no series: an absent key is not an inactive
 		// one, and every series costs Prometheus memory.
@@ -282,6 +284,23 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 }
 
 var slotNames = [2]string{"1", "2"}
+
+// collectInvalidExemptions sends one series per malformed exemption tag,
+// for the user's team to hear that it exempts nothing. Two tags whose keys
+// share their first 64 bytes and their problem make one series: a second
+// would be a duplicate, which fails the whole scrape.
+func (c *accountCollector) collectInvalidExemptions(ch chan<- prometheus.Metric, id string, invalid []report.InvalidExemption) {
+	type series struct{ user, policy string }
+	seen := make(map[series][]report.ExemptionProblem, len(invalid))
+	for _, bad := range invalid {
+		s := series{bad.User, bad.PolicyLabel()}
+		if slices.Contains(seen[s], bad.Problem) {
+			continue
+		}
+		seen[s] = append(seen[s], bad.Problem)
+		ch <- prometheus.MustNewConstMetric(c.exemptionInvalid, prometheus.GaugeValue, 1, id, bad.User, s.policy, string(bad.Problem))
+	}
+}
 
 func (c *accountCollector) collectPasswordPolicy(ch chan<- prometheus.Metric, id string, p *report.PasswordPolicy) {
 	ch <- prometheus.MustNewConstMetric(c.policyExists, prometheus.GaugeValue, boolValue(p.Exists), id)

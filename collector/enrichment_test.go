@@ -27,10 +27,22 @@ func enrichedStates() []*refresh.State {
 		"gone":              {{Key: "owner", Value: "nobody"}}, // deleted since the report: not exported
 	}
 	rep.AccessKeyIDs = map[string][2]string{"ci-deploy": {"AKIAEXAMPLE000000001", ""}}
+	day := func(m time.Month, d int) time.Time { return time.Date(2027, m, d, 0, 0, 0, 0, time.UTC) }
 	rep.Exemptions = map[string][]report.Exemption{
-		"ci-deploy": {{Policy: "key-rotation", End: time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC), Reason: "SEC-1234 vendor appliance"}},
+		"ci-deploy": {
+			{Policy: "key-rotation", Start: day(1, 1), End: day(4, 1), Reason: "SEC-1234 vendor appliance", Source: "file"},
+			{Policy: "key-rotation", Start: day(3, 1), End: day(4, 1), Reason: "SEC-1234 vendor appliance", Source: "tag"},
+		},
+		"gone": {{Policy: "console-mfa", Start: day(1, 1), End: day(2, 1), Reason: "deleted since the report", Source: "tag"}},
 	}
-	rep.InvalidExemptions = []report.InvalidExemption{{User: "alice@example.com", Key: "iam-credential-exemption:mfa", Problem: "unknown policy"}}
+	long := "iam-credential-exemption:" + strings.Repeat("x", 100)
+	rep.InvalidExemptions = []report.InvalidExemption{
+		{User: "alice@example.com", Key: "iam-credential-exemption:MFA", Problem: report.ProblemUnknownPolicy},
+		{User: "alice@example.com", Key: "iam-credential-exemption:key-rotation", Problem: report.ProblemSpanTooLong},
+		// Two keys cut to the same 64 bytes, with the same problem: one series.
+		{User: "ci-deploy", Key: long, Problem: report.ProblemUnknownPolicy},
+		{User: "ci-deploy", Key: long + "y", Problem: report.ProblemUnknownPolicy},
+	}
 	rep.PasswordPolicy = &report.PasswordPolicy{
 		Exists: true, MinimumLength: 14, RequireSymbols: true, RequireNumbers: true,
 		ExpirePasswords: true, MaxAge: 90 * 24 * time.Hour, ReusePrevention: 24,
@@ -91,12 +103,19 @@ aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_low
 aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_numbers"} 1
 aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_symbols"} 1
 aws_iam_account_password_policy_rule{account_id="123456789012",rule="require_uppercase"} 0
-# HELP aws_iam_user_exemption_end_timestamp_seconds When the user's exemption from this policy ends, Unix seconds (midnight UTC after the date of its iam-credential-exemption:<policy> tag; --aws.exemptions); ended exemptions included, so compare with time().
+# HELP aws_iam_user_exemption_start_timestamp_seconds When the user's exemption from this policy starts, Unix seconds: midnight UTC of its first day (source="file": --exemptions.file; source="tag": its iam-credential-exemption:<policy> tag, --aws.exemptions); future exemptions included, so compare with time().
+# TYPE aws_iam_user_exemption_start_timestamp_seconds gauge
+aws_iam_user_exemption_start_timestamp_seconds{account_id="123456789012",policy="key-rotation",reason="SEC-1234 vendor appliance",source="file",user="ci-deploy"} 1.7987616e+09
+aws_iam_user_exemption_start_timestamp_seconds{account_id="123456789012",policy="key-rotation",reason="SEC-1234 vendor appliance",source="tag",user="ci-deploy"} 1.8038592e+09
+# HELP aws_iam_user_exemption_end_timestamp_seconds When the user's exemption from this policy ends, Unix seconds: midnight UTC after its last day (source="file": --exemptions.file; source="tag": its iam-credential-exemption:<policy> tag, --aws.exemptions); ended exemptions included, so compare with time().
 # TYPE aws_iam_user_exemption_end_timestamp_seconds gauge
-aws_iam_user_exemption_end_timestamp_seconds{account_id="123456789012",policy="key-rotation",reason="SEC-1234 vendor appliance",user="ci-deploy"} 1.8065376e+09
-# HELP iam_credential_exporter_invalid_exemptions Malformed iam-credential-exemption:* user tags in the account, which exempt nothing (--aws.exemptions); the log names each.
-# TYPE iam_credential_exporter_invalid_exemptions gauge
-iam_credential_exporter_invalid_exemptions{account_id="123456789012"} 1
+aws_iam_user_exemption_end_timestamp_seconds{account_id="123456789012",policy="key-rotation",reason="SEC-1234 vendor appliance",source="file",user="ci-deploy"} 1.8065376e+09
+aws_iam_user_exemption_end_timestamp_seconds{account_id="123456789012",policy="key-rotation",reason="SEC-1234 vendor appliance",source="tag",user="ci-deploy"} 1.8065376e+09
+# HELP aws_iam_user_exemption_invalid 1 for each malformed iam-credential-exemption:<policy> user tag, which exempts nothing (--aws.exemptions): policy is the key's part after the prefix (lower-cased, at most 64 bytes), problem one of unknown_policy, bad_dates, no_reason, span_too_long; the log says more.
+# TYPE aws_iam_user_exemption_invalid gauge
+aws_iam_user_exemption_invalid{account_id="123456789012",policy="key-rotation",problem="span_too_long",user="alice@example.com"} 1
+aws_iam_user_exemption_invalid{account_id="123456789012",policy="mfa",problem="unknown_policy",user="alice@example.com"} 1
+aws_iam_user_exemption_invalid{account_id="123456789012",policy="xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",problem="unknown_policy",user="ci-deploy"} 1
 # HELP iam_credential_exporter_lookup_success 1 if the last attempt of this enrichment lookup (lookup="user_tags"|"access_key_ids"|"password_policy") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.
 # TYPE iam_credential_exporter_lookup_success gauge
 iam_credential_exporter_lookup_success{account_id="123456789012",lookup="access_key_ids"} 0
@@ -115,7 +134,7 @@ iam_credential_exporter_lookup_last_success_timestamp_seconds{account_id="123456
 		"aws_iam_account_password_policy_max_age_seconds", "aws_iam_account_password_policy_reuse_prevention",
 		"aws_iam_account_password_policy_rule",
 		"iam_credential_exporter_lookup_success", "iam_credential_exporter_lookup_last_success_timestamp_seconds",
-		"aws_iam_user_exemption_end_timestamp_seconds", "iam_credential_exporter_invalid_exemptions",
+		"aws_iam_user_exemption_start_timestamp_seconds", "aws_iam_user_exemption_end_timestamp_seconds", "aws_iam_user_exemption_invalid",
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)

@@ -340,8 +340,10 @@ func TestAlertmanagerRoutesByTeam(t *testing.T) {
 			tags = append(tags, fakeaws.Tag{Key: "team", Value: u.team})
 		}
 		if u.exemptDays != 0 {
-			end := now.AddDate(0, 0, u.exemptDays).UTC().Format(time.DateOnly)
-			tags = append(tags, fakeaws.Tag{Key: "iam-credential-exemption:key-rotation", Value: end + " SEC-42 vendor appliance"})
+			// In force since 30 days before its end, or since yesterday.
+			first := now.AddDate(0, 0, min(-1, u.exemptDays-30)).UTC().Format(time.DateOnly)
+			last := now.AddDate(0, 0, u.exemptDays).UTC().Format(time.DateOnly)
+			tags = append(tags, fakeaws.Tag{Key: "iam-credential-exemption:key-rotation", Value: first + "/" + last + " SEC-42 vendor appliance"})
 		}
 		keys := []fakeaws.AccessKey{{ID: fmt.Sprintf("AKIAEXAMPLE%09d", i), Created: now.Add(-age), Active: true}}
 		if u.rotating {

@@ -522,9 +522,9 @@ func fixtureUsers(t *testing.T, now time.Time) []fakeaws.User {
 	t.Helper()
 	date := func(days int) string { return now.AddDate(0, 0, days).UTC().Format(time.DateOnly) }
 	exemptions := map[string][]fakeaws.Tag{
-		"bob":   {{Key: "iam-credential-exemption:console-mfa", Value: date(30) + " SEC-101 hardware key on order"}},
-		"carol": {{Key: "iam-credential-exemption:key-rotation", Value: date(10) + " SEC-102 vendor appliance rotates at its upgrade"}},
-		"dave":  {{Key: "iam-credential-exemption:password-unused", Value: date(-3) + " SEC-103 parental leave"}},
+		"bob":   {{Key: "iam-credential-exemption:console-mfa", Value: date(-1) + "/" + date(30) + " SEC-101 hardware key on order"}},
+		"carol": {{Key: "iam-credential-exemption:key-rotation", Value: date(-60) + "/" + date(10) + " SEC-102 vendor appliance rotates at its upgrade"}},
+		"dave":  {{Key: "iam-credential-exemption:password-unused", Value: date(-90) + "/" + date(-3) + " SEC-103 parental leave"}},
 		"grace": {{Key: "iam-credential-exemption:key-unused", Value: "next week"}},
 	}
 	var users []fakeaws.User

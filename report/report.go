@@ -131,10 +131,11 @@ type Report struct {
 	// Enrichment is kept beside the rows, not in them, so that a report
 	// without it costs no memory per user.
 	UserTags map[string][]Tag
-	// Exemptions holds the well-formed exemption tags of each user that has
-	// one, by user name, ended ones included; InvalidExemptions the
-	// malformed ones, which exempt nothing. Exemptions is nil when
-	// exemptions are not read, and empty when none is set.
+	// Exemptions holds the well-formed exemptions of each user that has
+	// one, by user name, from tags and from the exemptions file, ended and
+	// future ones included; InvalidExemptions the malformed tags, which
+	// exempt nothing. Exemptions is nil when neither source is read for the
+	// account. The map and its slices may be shared between reports.
 	Exemptions        map[string][]Exemption
 	InvalidExemptions []InvalidExemption
 	// AccessKeyIDs holds the IDs (iam:ListAccessKeys) of each user's key

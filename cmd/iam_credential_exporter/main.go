@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 const name = "iam_credential_exporter"
@@ -67,6 +69,8 @@ type options struct {
 	userTagsInterval time.Duration
 	accountTags      []string
 	exemptions       bool
+	exemptionsFile   string
+	exemptionMaxDays int
 	accessKeyIDs     bool
 	accessKeyIDsRate float64
 	passwordPolicy   bool
@@ -133,8 +137,12 @@ func run() int {
 		Default("6h").DurationVar(&opts.userTagsInterval)
 	app.Flag("aws.account-tags", "Account tag keys to export as labels of aws_iam_account_tags, read with organizations:ListTagsForResource at each discovery; needs Organizations discovery; repeatable or comma-separated; added to the config file's account_tags. Default: none.").
 		PlaceHolder("KEY,...").StringsVar(&opts.accountTags)
-	app.Flag("aws.exemptions", "Read the users' iam-credential-exemption:<policy> tags (with iam:GetAccountAuthorizationDetails, on --aws.user-tags.refresh-interval) and export them as aws_iam_user_exemption_end_timestamp_seconds, which the alert rules honour until the exemption's end date. Default: false.").
+	app.Flag("aws.exemptions", "Also read exemptions from the users' iam-credential-exemption:<policy> tags, value YYYY-MM-DD/YYYY-MM-DD reason (with iam:GetAccountAuthorizationDetails, on --aws.user-tags.refresh-interval). Anyone allowed iam:TagUser can set them: see docs/exemptions.md for the SCP that makes them safe. Default: false.").
 		BoolVar(&opts.exemptions)
+	app.Flag("exemptions.file", "YAML file of the exemptions the security team decided (account_id, user, policy, start, end, reason each; see docs/exemptions.md), exported with source=\"file\". Read once at start: restart the exporter to apply a change. Default: unset.").
+		PlaceHolder("PATH").StringVar(&opts.exemptionsFile)
+	app.Flag("exemptions.max-days", "Longest span of an exemption, first and last day included, in days: a longer exemption tag is malformed, a longer --exemptions.file entry stops the exporter at start. Default: 90.").
+		Default(strconv.Itoa(report.DefaultExemptionMaxDays)).IntVar(&opts.exemptionMaxDays)
 	app.Flag("aws.access-key-ids", "Export aws_iam_access_key_info with each key's ID, looked up with iam:ListAccessKeys for the users whose keys changed since their last lookup. Default: false.").
 		BoolVar(&opts.accessKeyIDs)
 	app.Flag("aws.access-key-ids.rate", "Most iam:ListAccessKeys calls per second per account. Default: 5.").
@@ -166,8 +174,20 @@ func run() int {
 			return 1
 		}
 	}
+	var exemptions report.AccountExemptions
+	if path := opts.exemptionsFile; path != "" {
+		var err error
+		if exemptions, err = accounts.LoadExemptions(path, opts.exemptionMaxDays); err != nil {
+			logger.Error("invalid --exemptions.file", "path", path, "err", err)
+			return 1
+		}
+	}
 	logger.Info("starting "+name, "version", version.Info())
 	logger.Info("build context", "build_context", version.BuildContext())
+	if opts.exemptionsFile != "" {
+		logger.Info("read the exemptions file; restart to apply a change to it", "path", opts.exemptionsFile,
+			"exemptions", exemptions.Len(), "accounts", len(exemptions))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -250,6 +270,7 @@ func run() int {
 		<-served
 		return 1
 	}
+	sel.s.exemptions = exemptions
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -312,6 +333,9 @@ func (o options) validate() error {
 	}
 	if len(o.accountTags) > 0 && !o.organization && o.configFile == "" {
 		return errors.New("--aws.account-tags: account tags are read from Organizations; enable discovery with --aws.organization or organization: in --config.file")
+	}
+	if o.exemptionMaxDays <= 0 {
+		return fmt.Errorf("--exemptions.max-days must be positive, got %d", o.exemptionMaxDays)
 	}
 	if o.userTagsInterval <= 0 {
 		return fmt.Errorf("--aws.user-tags.refresh-interval must be positive, got %s", o.userTagsInterval)

@@ -43,6 +43,7 @@ func defaultOptions() options {
 		totalShards:        1,
 		userTagsInterval:   6 * time.Hour,
 		accessKeyIDsRate:   5,
+		exemptionMaxDays:   90,
 	}
 }
 
@@ -142,6 +143,8 @@ func TestValidate(t *testing.T) {
 			wantErr: "--aws.account-tags: account tags are read from Organizations"},
 		{name: "zero key ID rate", change: func(o *options) { o.accessKeyIDsRate = 0 },
 			wantErr: "--aws.access-key-ids.rate must be positive, got 0"},
+		{name: "zero exemption span", change: func(o *options) { o.exemptionMaxDays = 0 },
+			wantErr: "--exemptions.max-days must be positive, got 0"},
 		{name: "zero user tags interval", change: func(o *options) { o.userTagsInterval = 0 },
 			wantErr: "--aws.user-tags.refresh-interval must be positive"},
 		{name: "empty include", change: func(o *options) { o.include = []string{""} },

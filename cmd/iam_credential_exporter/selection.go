@@ -42,6 +42,9 @@ type selection struct {
 	// accountTags reads the accounts' tags when discovery and
 	// --aws.account-tags are on; nil otherwise.
 	accountTags *awsapi.AccountTags
+	// exemptions are --exemptions.file's, read once at start and kept
+	// across reloads; nil without the flag.
+	exemptions report.AccountExemptions
 }
 
 // tagKeys are the tag allowlists: the flags' and the config file's.
@@ -233,6 +236,7 @@ func (s *selection) reload(ctx context.Context) *selection {
 		s.logger.Error("cannot reload the accounts; keeping the current ones", "path", s.opts.configFile, "err", err)
 		return nil
 	}
+	next.exemptions = s.exemptions
 	if next.accountTags != nil && s.accountTags != nil {
 		// Keep the tags read so far, and the order of the next reads.
 		next.accountTags = s.accountTags
@@ -244,7 +248,7 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 	if s.file {
 		s.logger.Info("reading the credential report from a file", "path", s.opts.reportFile, "refresh_interval", s.opts.refreshInterval)
 		source := report.NewFileSource(s.opts.reportFile, report.Limits{MaxBytes: s.opts.maxBytes, MaxUsers: s.opts.maxUsers})
-		scheduler.Sync(ctx, []refresh.Target{{Source: source}})
+		scheduler.Sync(ctx, []refresh.Target{{Source: s.withExemptions(source)}})
 		return
 	}
 	// Each page of the listing starts its accounts at once, so that the
@@ -280,6 +284,7 @@ func (s *selection) targets(list []accounts.Account, accountTags map[string][]re
 		UserTags:         s.tags.user,
 		UserTagsInterval: s.opts.userTagsInterval,
 		Exemptions:       s.opts.exemptions,
+		ExemptionMaxDays: s.opts.exemptionMaxDays,
 		AccessKeyIDs:     s.opts.accessKeyIDs,
 		AccessKeyIDsRate: s.opts.accessKeyIDsRate,
 		PasswordPolicy:   s.opts.passwordPolicy,
@@ -294,11 +299,34 @@ func (s *selection) targets(list []accounts.Account, accountTags map[string][]re
 			AccountID: a.ID,
 			Name:      a.Name,
 			Tags:      accountTags[a.ID],
-			Source:    awsapi.NewReportSource(cfg, a.ID, sourceOpts, s.logger),
+			Source:    s.withExemptions(awsapi.NewReportSource(cfg, a.ID, sourceOpts, s.logger)),
 			Key:       a.RoleARN + "\n" + a.ExternalID,
 		})
 	}
 	return targets
+}
+
+// withExemptions returns src, attaching --exemptions.file's exemptions to
+// each of its reports, as src attaches those of the user tags.
+func (s *selection) withExemptions(src refresh.Source) refresh.Source {
+	if len(s.exemptions) == 0 {
+		return src
+	}
+	return exemptingSource{src, s.exemptions}
+}
+
+type exemptingSource struct {
+	refresh.Source
+	exemptions report.AccountExemptions
+}
+
+func (s exemptingSource) Fetch(ctx context.Context) (*report.Report, error) {
+	rep, err := s.Source.Fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.exemptions.Attach(rep)
+	return rep, nil
 }
 
 // readAccountTags reads the tags of the accounts this replica reads, when
