@@ -11,8 +11,10 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -614,15 +616,21 @@ func postAlerts(t testing.TB, amAddr string, alerts ...map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post("http://"+amAddr+"/api/v2/alerts", "application/json", bytes.NewReader(b))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+amAddr+"/api/v2/alerts", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("post %d alerts: %v", len(alerts), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var msg bytes.Buffer
-		msg.ReadFrom(resp.Body)
-		t.Fatalf("post %d alerts: %s: %s", len(alerts), resp.Status, msg.String())
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("post %d alerts: %s: %s", len(alerts), resp.Status, msg)
 	}
 }
 
