@@ -1,16 +1,20 @@
 package e2e
 
 // The example Alertmanager configuration (alerts/alertmanager.example.yml)
-// against amtool and a real Alertmanager: it is valid, routes credential
-// alerts by tag_team and everything else to the security team, and, with
-// the exporter on the fake AWS endpoint, a real Prometheus running the rules
-// and the example's routing tree, each team's webhook receives exactly its
-// users' alerts.
+// against amtool and a real Alertmanager: it is valid; it pages security for
+// critical credential findings and still tells the team, sends audit notices
+// and exporter health to security only, and credential alerts to the team
+// in tag_team whatever its case; a key past 90 days silences the notice that
+// its rotation is due. With the exporter on the fake AWS endpoint, a real
+// Prometheus running the rules and the example's routing tree, each team's
+// webhook receives exactly its users' alerts.
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -32,24 +36,45 @@ import (
 const (
 	alertmanagerExample = "../alerts/alertmanager.example.yml"
 	defaultReceiver     = "security"
+	pagerReceiver       = "security-pager"
 )
 
-// wantReceiver is where the example sends an alert: a credential alert of a
-// team that has a route to that team's receiver, any other alert to the
-// security team.
-func wantReceiver(labels map[string]string) string {
-	if labels["category"] == "credential" {
-		switch team := labels["tag_team"]; team {
+// wantReceivers is where the example sends an alert, in the order of its
+// routing tree, as amtool lists them: a critical credential alert to the
+// pager and on; an audit notice to security; a credential alert of a team
+// that has a route (in any case) to that team's receiver; any other alert
+// to security.
+func wantReceivers(labels map[string]string) []string {
+	var rs []string
+	switch labels["category"] {
+	case "audit":
+		return []string{defaultReceiver}
+	case "credential":
+		if labels["severity"] == "critical" {
+			rs = append(rs, pagerReceiver)
+		}
+		switch team := strings.ToLower(labels["tag_team"]); team {
 		case "payments", "platform":
-			return "team-" + team
+			return append(rs, "team-"+team)
 		}
 	}
-	return defaultReceiver
+	return append(rs, defaultReceiver)
+}
+
+// wantGroupBy is the group_by of the route that sends an alert to receiver.
+func wantGroupBy(receiver string, labels map[string]string) []string {
+	switch {
+	case receiver != defaultReceiver, labels["category"] == "audit":
+		return []string{"alertname"}
+	case labels["category"] == "credential":
+		return []string{"tag_team", "alertname"}
+	}
+	return []string{"alertname", "job"}
 }
 
 // requireAlertmanager returns the Alertmanager server: Debian installs it as
 // prometheus-alertmanager, upstream's release as alertmanager.
-func requireAlertmanager(t *testing.T) string {
+func requireAlertmanager(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"prometheus-alertmanager", "alertmanager"} {
 		if path, err := exec.LookPath(name); err == nil {
@@ -73,18 +98,33 @@ func TestAlertmanagerExampleCheck(t *testing.T) {
 func TestAlertmanagerExampleRoutes(t *testing.T) {
 	t.Parallel()
 	amtool := requireProgram(t, "amtool")
+	const (
+		tooOld  = "alertname=IAMCredentialAccessKeyTooOld"
+		warning = "severity=warning"
+		cred    = "category=credential"
+	)
 	for _, c := range []struct {
 		name   string
 		labels []string
-		want   string
+		want   string // amtool's answer: receivers joined by commas
 	}{
-		{"team payments", []string{"alertname=IAMCredentialAccessKeyTooOld", "severity=warning", "category=credential", "tag_owner=alice", "tag_team=payments"}, "team-payments"},
-		{"team platform", []string{"alertname=IAMCredentialConsoleUserWithoutMFA", "severity=warning", "category=credential", "tag_team=platform"}, "team-platform"},
-		{"no team", []string{"alertname=IAMCredentialAccessKeyTooOld", "severity=warning", "category=credential", "tag_owner=carol"}, defaultReceiver},
-		{"team without a route", []string{"alertname=IAMCredentialAccessKeyTooOld", "severity=warning", "category=credential", "tag_team=research"}, defaultReceiver},
-		{"root", []string{"alertname=IAMCredentialRootWithoutMFA", "severity=critical", "category=credential", "user=<root_account>"}, defaultReceiver},
-		{"exporter health", []string{"alertname=IAMCredentialExporterDown", "severity=warning", "job=iam_credential_exporter"}, defaultReceiver},
-		{"refresh failing", []string{"alertname=IAMCredentialRefreshFailing", "severity=warning", "account_id=123456789012"}, defaultReceiver},
+		{"team payments", []string{tooOld, warning, cred, "tag_owner=alice", "tag_team=payments"}, "team-payments"},
+		{"team platform", []string{"alertname=IAMCredentialConsoleUserWithoutMFA", warning, cred, "tag_team=platform"}, "team-platform"},
+		{"team capitalised", []string{tooOld, warning, cred, "tag_team=Payments"}, "team-payments"},
+		{"team in capitals", []string{tooOld, warning, cred, "tag_team=PLATFORM"}, "team-platform"},
+		{"team name inside another", []string{tooOld, warning, cred, "tag_team=payments-eu"}, defaultReceiver},
+		{"no team", []string{tooOld, warning, cred, "tag_owner=carol"}, defaultReceiver},
+		{"team without a route", []string{tooOld, warning, cred, "tag_team=research"}, defaultReceiver},
+		{"info", []string{"alertname=IAMCredentialAccessKeyRotationDue", "severity=info", cred, "tag_team=payments"}, "team-payments"},
+		{"exemption invalid", []string{"alertname=IAMCredentialExemptionInvalid", warning, cred, "user=pay-ci", "policy=key-rotation", "tag_team=payments"}, "team-payments"},
+		{"root without a team", []string{"alertname=IAMCredentialRootWithoutMFA", "severity=critical", cred, "user=<root_account>"}, pagerReceiver + "," + defaultReceiver},
+		{"root key of a team", []string{"alertname=IAMCredentialRootAccessKeyActive", "severity=critical", cred, "user=<root_account>", "key=1", "tag_team=Payments"}, pagerReceiver + ",team-payments"},
+		{"root of a team without a route", []string{"alertname=IAMCredentialRootWithoutMFA", "severity=critical", cred, "user=<root_account>", "tag_team=research"}, pagerReceiver + "," + defaultReceiver},
+		{"root key inactive", []string{"alertname=IAMCredentialRootAccessKeyInactive", warning, cred, "user=<root_account>", "key=1", "tag_team=platform"}, "team-platform"},
+		{"exemption changed", []string{"alertname=IAMCredentialExemptionChanged", "severity=info", "category=audit", "user=pay-ci", "policy=key-rotation", "tag_team=payments"}, defaultReceiver},
+		{"owner changed", []string{"alertname=IAMCredentialOwnerChanged", "severity=info", "category=audit", "user=pay-ci", "tag_owner=alice", "tag_team=platform"}, defaultReceiver},
+		{"exporter health", []string{"alertname=IAMCredentialExporterDown", warning, "job=iam_credential_exporter", "instance=exporter:9101"}, defaultReceiver},
+		{"refresh failing", []string{"alertname=IAMCredentialRefreshFailing", warning, "job=iam_credential_exporter", "account_id=123456789012", "tag_team=payments"}, defaultReceiver},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			labels := map[string]string{}
@@ -92,8 +132,8 @@ func TestAlertmanagerExampleRoutes(t *testing.T) {
 				k, v, _ := strings.Cut(l, "=")
 				labels[k] = v
 			}
-			if got := wantReceiver(labels); got != c.want {
-				t.Fatalf("the test's wantReceiver gives %s, the case wants %s", got, c.want)
+			if got := strings.Join(wantReceivers(labels), ","); got != c.want {
+				t.Fatalf("the test's wantReceivers gives %q, the case wants %q", got, c.want)
 			}
 			cmd := exec.Command(amtool, append([]string{"config", "routes", "test", "--config.file=" + alertmanagerExample}, c.labels...)...)
 			var stderr bytes.Buffer
@@ -136,7 +176,7 @@ type webhook struct {
 	errs     []string
 }
 
-func newWebhook(t *testing.T, receiver string) *webhook {
+func newWebhook(t testing.TB, receiver string) *webhook {
 	t.Helper()
 	w := &webhook{receiver: receiver}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -175,27 +215,44 @@ func labelKey(labels map[string]string) string {
 
 // ---- the example, made testable ----
 
-// exampleForTest returns the example configuration with each receiver's
-// webhook URLs replaced by url(receiver) and every group_wait and
+// startExample runs Alertmanager on the example with each receiver's
+// webhook URLs pointing at a test webhook and every group_wait and
 // group_interval cut to 1s, so that notifications come within seconds. The
-// routing tree is the example's own.
-func exampleForTest(t *testing.T, url func(receiver string) string) []byte {
+// routing tree and inhibit rules are the example's own.
+func startExample(t testing.TB) (string, map[string]*webhook) {
 	t.Helper()
 	src, err := os.ReadFile(alertmanagerExample)
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr, hooks := startWithWebhooks(t, alertmanagerExample, src, "1s", "1s")
+	for _, r := range []string{pagerReceiver, "team-payments", "team-platform", defaultReceiver} {
+		if hooks[r] == nil {
+			t.Fatalf("%s has no receiver %s", alertmanagerExample, r)
+		}
+	}
+	return addr, hooks
+}
+
+// configForTest returns the configuration src (name says which in
+// failures) with each receiver's webhook URLs replaced by url(receiver),
+// every group_wait set to wait, group_interval to interval and
+// repeat_interval to 1h.
+func configForTest(t testing.TB, name string, src []byte, wait, interval string, url func(receiver string) string) []byte {
+	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) != 1 {
-		t.Fatalf("%s: not one YAML document: %v", alertmanagerExample, err)
+		t.Fatalf("%s: not one YAML document: %v", name, err)
 	}
 	var shorten func(n *yaml.Node)
 	shorten = func(n *yaml.Node) {
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				switch n.Content[i].Value {
-				case "group_wait", "group_interval":
-					n.Content[i+1].Value = "1s"
+				case "group_wait":
+					n.Content[i+1].Value = wait
+				case "group_interval":
+					n.Content[i+1].Value = interval
 				case "repeat_interval":
 					n.Content[i+1].Value = "1h"
 				}
@@ -209,20 +266,20 @@ func exampleForTest(t *testing.T, url func(receiver string) string) []byte {
 
 	receivers := yamlValue(doc.Content[0], "receivers")
 	if receivers == nil || receivers.Kind != yaml.SequenceNode {
-		t.Fatalf("%s: no receivers list", alertmanagerExample)
+		t.Fatalf("%s: no receivers list", name)
 	}
 	for _, r := range receivers.Content {
-		name := yamlValue(r, "name")
+		rname := yamlValue(r, "name")
 		hooks := yamlValue(r, "webhook_configs")
-		if name == nil || hooks == nil || len(r.Content) != 4 {
-			t.Fatalf("%s: receiver at line %d: want a name and webhook_configs alone", alertmanagerExample, r.Line)
+		if rname == nil || hooks == nil || len(r.Content) != 4 {
+			t.Fatalf("%s: receiver at line %d: want a name and webhook_configs alone", name, r.Line)
 		}
 		for _, h := range hooks.Content {
 			u := yamlValue(h, "url")
 			if u == nil {
-				t.Fatalf("%s: receiver %s: webhook at line %d has no url", alertmanagerExample, name.Value, h.Line)
+				t.Fatalf("%s: receiver %s: webhook at line %d has no url", name, rname.Value, h.Line)
 			}
-			u.Value = url(name.Value)
+			u.Value = url(rname.Value)
 		}
 	}
 	out, err := yaml.Marshal(&doc)
@@ -230,6 +287,21 @@ func exampleForTest(t *testing.T, url func(receiver string) string) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// startWithWebhooks runs Alertmanager on configForTest(name, src, wait,
+// interval) with one test webhook per receiver, and returns its address and
+// the webhooks by receiver.
+func startWithWebhooks(t testing.TB, name string, src []byte, wait, interval string) (string, map[string]*webhook) {
+	t.Helper()
+	hooks := map[string]*webhook{}
+	config := configForTest(t, name, src, wait, interval, func(receiver string) string {
+		if hooks[receiver] == nil {
+			hooks[receiver] = newWebhook(t, receiver)
+		}
+		return hooks[receiver].srv.URL + "/" + receiver
+	})
+	return startAlertmanager(t, config), hooks
 }
 
 // yamlValue returns the value of key in a mapping node, nil when absent.
@@ -249,7 +321,7 @@ func yamlValue(n *yaml.Node, key string) *yaml.Node {
 
 // startAlertmanager runs Alertmanager with config on a free loopback port,
 // without clustering, and returns its address.
-func startAlertmanager(t *testing.T, config []byte) string {
+func startAlertmanager(t testing.TB, config []byte) string {
 	t.Helper()
 	bin := requireAlertmanager(t)
 	dir := t.TempDir()
@@ -309,6 +381,7 @@ var amUsers = []amUser{
 	{name: "pay-vendor", owner: "alice", team: "payments", oldKey: true, exemptDays: 30},  // exempt: no key alert
 	{name: "pay-expired", owner: "alice", team: "payments", oldKey: true, exemptDays: -2}, // exemption ended: alerts
 	{name: "plat-rotating", owner: "bob", team: "platform", rotating: true},               // rotation left half-done
+	{name: "pay-billing", owner: "dave", team: "Payments", oldKey: true},                  // the team in another case
 }
 
 const amAccount = "345678901234"
@@ -357,19 +430,7 @@ func TestAlertmanagerRoutesByTeam(t *testing.T) {
 	fake.DefaultAccount().SetUsers(users)
 	fake.DefaultAccount().SetReport(fakeaws.ReportCSV(amAccount, now.Add(-400*day), users), now.Add(-time.Hour))
 
-	hooks := map[string]*webhook{}
-	config := exampleForTest(t, func(receiver string) string {
-		if hooks[receiver] == nil {
-			hooks[receiver] = newWebhook(t, receiver)
-		}
-		return hooks[receiver].srv.URL + "/" + receiver
-	})
-	for _, r := range []string{"team-payments", "team-platform", defaultReceiver} {
-		if hooks[r] == nil {
-			t.Fatalf("%s has no receiver %s", alertmanagerExample, r)
-		}
-	}
-	amAddr := startAlertmanager(t, config)
+	amAddr, hooks := startExample(t)
 
 	exp := startExporter(t, fake.Environ(), "--report.refresh-interval=1s",
 		"--aws.user-tags=owner,team", "--aws.user-tags.refresh-interval=1s", "--aws.exemptions")
@@ -446,30 +507,11 @@ func TestAlertmanagerRoutesByTeam(t *testing.T) {
 	// incompleteBy likewise for the stalled rotation.
 	tooOldBy := map[string][]string{}
 	incompleteBy := map[string][]string{}
+	checkNotifications(t, hooks)
 	for _, r := range slices.Sorted(maps.Keys(hooks)) {
-		h := hooks[r]
-		messages, errs := h.received()
-		for _, e := range errs {
-			t.Errorf("webhook %s: %s", r, e)
-		}
+		messages, _ := hooks[r].received()
 		for _, m := range messages {
-			if m.Receiver != r {
-				t.Errorf("webhook %s got a notification for receiver %q", r, m.Receiver)
-			}
-			for k := range m.GroupLabels {
-				if k != "alertname" && k != "account_id" && k != "tag_team" {
-					t.Errorf("%s: a notification grouped by %s: group labels %v, want alertname, account_id and tag_team", r, k, m.GroupLabels)
-				}
-			}
 			for _, a := range m.Alerts {
-				if want := wantReceiver(a.Labels); want != r {
-					t.Errorf("%s reached %s, want %s", labelKey(a.Labels), r, want)
-				}
-				for _, k := range []string{"alertname", "account_id", "tag_team"} {
-					if a.Labels[k] != m.GroupLabels[k] {
-						t.Errorf("%s: %s in a notification whose group has %s=%q", r, labelKey(a.Labels), k, m.GroupLabels[k])
-					}
-				}
 				if a.Labels["alertname"] == tooOld && a.Status == "firing" && !slices.Contains(tooOldBy[r], a.Labels["user"]) {
 					tooOldBy[r] = append(tooOldBy[r], a.Labels["user"])
 					checkOwnerLabels(t, r, a.Labels)
@@ -484,7 +526,7 @@ func TestAlertmanagerRoutesByTeam(t *testing.T) {
 	want := map[string][]string{}
 	wantIncomplete := map[string][]string{}
 	for _, u := range amUsers {
-		r := wantReceiver(map[string]string{"category": "credential", "tag_team": u.team})
+		r := wantReceivers(map[string]string{"category": "credential", "tag_team": u.team})[0]
 		if u.oldKey && !u.exempt() {
 			want[r] = append(want[r], u.name)
 		}
@@ -506,6 +548,39 @@ func TestAlertmanagerRoutesByTeam(t *testing.T) {
 	}
 }
 
+// checkNotifications checks every notification the webhooks received: it
+// is a POST for the webhook's own receiver, each alert in it is one that
+// receiver should get, and its group labels are the alert's labels that the
+// route groups by.
+func checkNotifications(t *testing.T, hooks map[string]*webhook) {
+	t.Helper()
+	for _, r := range slices.Sorted(maps.Keys(hooks)) {
+		messages, errs := hooks[r].received()
+		for _, e := range errs {
+			t.Errorf("webhook %s: %s", r, e)
+		}
+		for _, m := range messages {
+			if m.Receiver != r {
+				t.Errorf("webhook %s got a notification for receiver %q", r, m.Receiver)
+			}
+			for _, a := range m.Alerts {
+				if want := wantReceivers(a.Labels); !slices.Contains(want, r) {
+					t.Errorf("%s reached %s, want %q", labelKey(a.Labels), r, want)
+				}
+				group := map[string]string{}
+				for _, k := range wantGroupBy(r, a.Labels) {
+					if v, ok := a.Labels[k]; ok {
+						group[k] = v
+					}
+				}
+				if !maps.Equal(group, m.GroupLabels) {
+					t.Errorf("%s: %s in a notification with group labels %v, want %v", r, labelKey(a.Labels), m.GroupLabels, group)
+				}
+			}
+		}
+	}
+}
+
 // checkOwnerLabels checks that a key alert received by receiver carries the
 // category and the owner and team tags of its user.
 func checkOwnerLabels(t *testing.T, receiver string, labels map[string]string) {
@@ -521,4 +596,177 @@ func checkOwnerLabels(t *testing.T, receiver string, labels map[string]string) {
 		t.Errorf("%s: %s: want account_id=%q category=\"credential\" tag_owner=%q tag_team=%q",
 			receiver, labelKey(labels), amAccount, u.owner, u.team)
 	}
+}
+
+// ---- alerts posted to Alertmanager's API ----
+
+// postAlerts sends alerts, as label sets, to Alertmanager's v2 API as
+// Prometheus does: firing now, ending in an hour unless sent again.
+func postAlerts(t testing.TB, amAddr string, alerts ...map[string]string) {
+	t.Helper()
+	type postable struct {
+		Labels   map[string]string `json:"labels"`
+		StartsAt time.Time         `json:"startsAt"`
+		EndsAt   time.Time         `json:"endsAt"`
+	}
+	now := time.Now().UTC()
+	var body []postable
+	for _, a := range alerts {
+		body = append(body, postable{Labels: a, StartsAt: now, EndsAt: now.Add(time.Hour)})
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+amAddr+"/api/v2/alerts", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("post %d alerts: %v", len(alerts), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("post %d alerts: %s: %s", len(alerts), resp.Status, msg)
+	}
+}
+
+// amAlert is the part of an alert in Alertmanager's v2 API the tests read.
+type amAlert struct {
+	Labels map[string]string `json:"labels"`
+	Status struct {
+		State       string   `json:"state"` // active, suppressed or unprocessed
+		InhibitedBy []string `json:"inhibitedBy"`
+	} `json:"status"`
+}
+
+// amAlertGroup is the part of an alert group in Alertmanager's v2 API the
+// tests read.
+type amAlertGroup struct {
+	Labels   map[string]string `json:"labels"`
+	Receiver struct {
+		Name string `json:"name"`
+	} `json:"receiver"`
+	Alerts []amAlert `json:"alerts"`
+}
+
+// amGet decodes the JSON that Alertmanager's v2 API returns at path.
+func amGet(amAddr, path string, v any) error {
+	body, err := httpGet("http://" + amAddr + "/api/v2/" + path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(body), v)
+}
+
+// deliveredTo returns the receivers whose webhooks received the alert with
+// labels, firing.
+func deliveredTo(hooks map[string]*webhook, labels map[string]string) []string {
+	key := labelKey(labels)
+	var rs []string
+	for _, r := range slices.Sorted(maps.Keys(hooks)) {
+		messages, _ := hooks[r].received()
+		if slices.ContainsFunc(messages, func(m webhookMessage) bool {
+			return slices.ContainsFunc(m.Alerts, func(a webhookAlert) bool {
+				return a.Status == "firing" && labelKey(a.Labels) == key
+			})
+		}) {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// Alerts with the labels the rules give (no job or instance on a credential
+// alert), posted to a real Alertmanager running the example: a critical
+// root finding reaches the pager and the team, audit notices only security,
+// and IAMCredentialAccessKeyTooOld holds back the rotation notice of the
+// same key in the same account, and of no other.
+func TestAlertmanagerPagesAndInhibits(t *testing.T) {
+	t.Parallel()
+	amAddr, hooks := startExample(t)
+
+	credential := func(alertname, severity, account, user, key string) map[string]string {
+		l := map[string]string{
+			"alertname": alertname, "severity": severity, "category": "credential",
+			"account_id": account, "user": user, "tag_owner": "alice", "tag_team": "Payments",
+		}
+		if key != "" {
+			l["key"] = key
+		}
+		return l
+	}
+	const account, other = "111111111111", "222222222222"
+	tooOld := credential("IAMCredentialAccessKeyTooOld", "warning", account, "pay-ci", "1")
+	tooOld["access_key_id"] = "AKIAEXAMPLE000000001"
+	rootKey := credential("IAMCredentialRootAccessKeyActive", "critical", account, "<root_account>", "1")
+	rootMFA := credential("IAMCredentialRootWithoutMFA", "critical", other, "<root_account>", "")
+	delete(rootMFA, "tag_team") // an account without a team
+	ownerChanged := map[string]string{
+		"alertname": "IAMCredentialOwnerChanged", "severity": "info", "category": "audit",
+		"account_id": account, "user": "pay-ci", "tag_owner": "alice", "tag_team": "payments",
+	}
+	exemptionChanged := map[string]string{
+		"alertname": "IAMCredentialExemptionChanged", "severity": "info", "category": "audit",
+		"account_id": account, "user": "pay-vendor", "policy": "key-rotation", "tag_team": "payments",
+	}
+	first := []map[string]string{tooOld, rootKey, rootMFA, ownerChanged, exemptionChanged}
+	postAlerts(t, amAddr, first...)
+	waitFor(t, 60*time.Second, func() error {
+		for _, a := range first {
+			if got, want := deliveredTo(hooks, a), wantReceivers(a); len(got) < len(want) {
+				return fmt.Errorf("%s reached %q so far, want %q", labelKey(a), got, want)
+			}
+		}
+		return nil
+	})
+
+	// The notice for the too-old key: Alertmanager marks it inhibited by
+	// the too-old alert, as it will when it flushes the notice's group.
+	due := credential("IAMCredentialAccessKeyRotationDue", "info", account, "pay-ci", "1")
+	postAlerts(t, amAddr, due)
+	waitFor(t, 60*time.Second, func() error {
+		var alerts []amAlert
+		if err := amGet(amAddr, "alerts", &alerts); err != nil {
+			return err
+		}
+		for _, a := range alerts {
+			if labelKey(a.Labels) == labelKey(due) {
+				if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
+					return fmt.Errorf("%s is %s, inhibited by %q; want suppressed by %s", labelKey(due), a.Status.State, a.Status.InhibitedBy, tooOld["alertname"])
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("Alertmanager does not list %s yet", labelKey(due))
+	})
+	// The notices for the user's other key and for the same key slot in
+	// another account join the same group after it: a notification that
+	// carries them would carry the first notice too, were it not inhibited.
+	otherKey := credential("IAMCredentialAccessKeyRotationDue", "info", account, "pay-ci", "2")
+	otherAccount := credential("IAMCredentialAccessKeyRotationDue", "info", other, "pay-ci", "1")
+	postAlerts(t, amAddr, otherKey, otherAccount)
+	waitFor(t, 60*time.Second, func() error {
+		for _, a := range []map[string]string{otherKey, otherAccount} {
+			if got := deliveredTo(hooks, a); len(got) == 0 {
+				return fmt.Errorf("%s not delivered yet", labelKey(a))
+			}
+		}
+		return nil
+	})
+
+	for _, a := range append(first, otherKey, otherAccount) {
+		if got, want := deliveredTo(hooks, a), wantReceivers(a); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+			t.Errorf("%s reached %q, want %q", labelKey(a), got, want)
+		}
+	}
+	if got := deliveredTo(hooks, due); len(got) > 0 {
+		t.Errorf("%s reached %q although %s fires for the same key", labelKey(due), got, tooOld["alertname"])
+	}
+	checkNotifications(t, hooks)
 }
