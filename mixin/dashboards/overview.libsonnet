@@ -1477,7 +1477,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{job=~"$job",account_id=~"$account_id",severity="critical"}) or vector(0)',
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="critical"}) or vector(0)',
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1486,7 +1486,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{job=~"$job",account_id=~"$account_id",severity="warning"}) or vector(0)',
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="warning"}) or vector(0)',
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1495,7 +1495,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{job=~"$job",account_id=~"$account_id",severity="info"}) or vector(0)',
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="info"}) or vector(0)',
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1571,7 +1571,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(ALERTS{alertstate="firing",category="credential",job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)',
+            expr: 'count(ALERTS{alertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)',
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1629,14 +1629,14 @@ function(v)
         id: 32,
         type: 'stat',
         title: 'Malformed exemption tags',
-        description: "iam-credential-exemption:* user tags that exempt nothing (unknown policy, no YYYY-MM-DD date, no reason, or an end date over a year away): iam_credential_exporter_invalid_exemptions. The exporter's log names each; alert IAMCredentialExemptionInvalid. No data: the exporter runs without --aws.exemptions.",
+        description: "iam-credential-exemption:* user tags that exempt nothing (unknown policy, no YYYY-MM-DD/YYYY-MM-DD dates, no reason, or a span over --exemptions.max-days): aws_iam_user_exemption_invalid. The exporter's log names each; alert IAMCredentialExemptionInvalid tells the user's team. 0 when there are none or the exporter runs without --aws.exemptions.",
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 4, w: 8, x: 16, y: 35 },
         targets: [
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum(iam_credential_exporter_invalid_exemptions{job=~"$job",account_id=~"$account_id"})',
+            expr: 'count(aws_iam_user_exemption_invalid{job=~"$job",account_id=~"$account_id"}) or vector(0)',
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1678,7 +1678,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum by (severity) (account_severity:aws_iam_credential_findings:count{job=~"$job",account_id=~"$account_id"})',
+            expr: 'sum by (severity) (account_severity:aws_iam_credential_findings:count{account_id=~"$account_id"})',
             editorMode: 'code',
             instant: false,
             range: true,
@@ -1734,7 +1734,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(ALERTS{alertstate="firing",category="credential",job=~"$job",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)',
+            expr: 'count(ALERTS{alertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)',
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2495,7 +2495,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",job=~"$job",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job"}) or on (account_id) sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",job=~"$job",tag_team=~"$team"})',
+            expr: 'sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job"}) or on (account_id) sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"})',
             editorMode: 'code',
             instant: true,
             range: false,

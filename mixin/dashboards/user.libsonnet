@@ -682,7 +682,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum by (alertname, severity, account_id, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"}) or on (account_id) sum by (alertname, severity, account_id, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",job=~"$job",account_id=~"$account_id",user="$user"})',
+            expr: 'sum by (alertname, severity, account_id, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"}) or on (account_id) sum by (alertname, severity, account_id, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",account_id=~"$account_id",user="$user"})',
             editorMode: 'code',
             instant: true,
             range: false,
