@@ -267,10 +267,12 @@ func TestAlertsSurviveExporterMove(t *testing.T) {
 	if changes := changedAlerts(before, after); len(changes) > 0 {
 		t.Errorf("after the move to B, the credential alerts changed:\n  %s", strings.Join(changes, "\n  "))
 	}
-	for key, a := range after {
-		for _, l := range []string{"job", "instance", "pod"} {
-			if _, ok := a.Labels[l]; ok {
-				t.Errorf("credential alert %s carries %s", key, l)
+	for _, alerts := range []map[string]firingAlert{before, after} {
+		for key, a := range alerts {
+			for _, l := range []string{"job", "instance", "pod"} {
+				if _, ok := a.Labels[l]; ok {
+					t.Errorf("credential alert %s carries %s", key, l)
+				}
 			}
 		}
 	}
