@@ -8,14 +8,18 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 )
 
 // firingAlert is an alert of Prometheus's /api/v1/alerts with the time it
@@ -131,33 +135,138 @@ func waitEvaluations(t *testing.T, p *promServer, n int) {
 	})
 }
 
-// The fixture report is served by exporter A, whose credential alerts fire
-// and reach the example's receivers. A stops; while no exporter serves the
-// account the alerts are held. Exporter B starts on another address with the
-// same report and Prometheus's file_sd moves the target to it. Afterwards
-// the same credential alerts fire, active since the same time, none
-// carries job, instance or pod, and no webhook received anything about a
-// credential alert after the first notifications: no resolution, no new
-// alert. Health alerts (no category) follow the exporters and are left out.
+// moveCase is what the exporters of TestAlertsSurviveExporterMove read,
+// and what fires on it.
+type moveCase struct {
+	// env and args are both exporters' environment and flags, but
+	// --web.listen-address.
+	env, args []string
+	// served says whether exporter A serves all that the alerts read, as a
+	// long-running exporter does, before Prometheus starts; nil when
+	// /-/ready says so. B becomes the target once ready, as a new pod does.
+	served func(t *testing.T, e *exporter) error
+	// fired says whether Prometheus fires all that the case expects.
+	fired func(alerts []promAlert) error
+}
+
+// Exporter A serves an account whose credential alerts fire and reach the
+// example's receivers. A stops; while no exporter serves the account the
+// alerts are held. Exporter B starts on another address reading the same
+// account, and Prometheus's file_sd moves the target to it. Afterwards the
+// same credential alerts fire, active since the same time, none carries
+// job, instance or pod, and no webhook received anything about a credential
+// alert after the first notifications: no resolution, no new alert. Health
+// alerts (no category) follow the exporters and are left out.
 func TestAlertsSurviveExporterMove(t *testing.T) {
 	t.Parallel()
 	requireProgram(t, "prometheus")
 	requireAlertmanager(t)
 
-	dir := t.TempDir()
-	report := filepath.Join(dir, "report.csv")
-	writeFixtureReport(t, report, time.Now())
-	targets := filepath.Join(dir, "targets.json")
+	// The fixture report, from a file: the verdicts of prometheus_test.go.
+	t.Run("report file", func(t *testing.T) {
+		t.Parallel()
+		report := filepath.Join(t.TempDir(), "report.csv")
+		writeFixtureReport(t, report, time.Now())
+		testMove(t, moveCase{
+			args: []string{"--report.file=" + report},
+			fired: func(alerts []promAlert) error {
+				fired := map[string]bool{}
+				for _, a := range alerts {
+					if a.State == "firing" {
+						fired[alertKey(a)] = true
+					}
+				}
+				for _, w := range expectedAlerts {
+					if !fired[w] {
+						return fmt.Errorf("Prometheus does not fire %q yet", w)
+					}
+				}
+				return nil
+			},
+		})
+	})
+
+	// Users with owner and team tags and old keys, read from the fake AWS
+	// endpoint with their key IDs: the alerts carry tag_owner, tag_team and
+	// access_key_id, and reach the teams' receivers.
+	t.Run("user tags and key IDs", func(t *testing.T) {
+		t.Parallel()
+		now := time.Now()
+		users := []fakeaws.User{
+			{Name: "pay-deploy", Tags: []fakeaws.Tag{{Key: "owner", Value: "alice"}, {Key: "team", Value: "payments"}}},
+			{Name: "plat-terraform", Tags: []fakeaws.Tag{{Key: "owner", Value: "bob"}, {Key: "team", Value: "platform"}}},
+			{Name: "legacy-batch"},
+		}
+		for i := range users {
+			users[i].AccessKeys = []fakeaws.AccessKey{{ID: fmt.Sprintf("AKIAMOVEEXAMPLE%05d", i), Created: now.Add(-time.Duration(100+i) * day), Active: true}}
+		}
+		fake := fakeaws.New(amAccount)
+		t.Cleanup(fake.Close)
+		fake.DefaultAccount().SetUsers(users)
+		// Generated 7 hours ago: IAMCredentialReportStale fires for each
+		// exporter, which the test waits for.
+		fake.DefaultAccount().SetReport(fakeaws.ReportCSV(amAccount, now.Add(-400*day), users), now.Add(-reportAge))
+		testMove(t, moveCase{
+			env:  fake.Environ(),
+			args: []string{"--aws.user-tags=owner,team", "--aws.access-key-ids"},
+			served: func(t *testing.T, e *exporter) error {
+				_, mfs := scrape(t, e.URL)
+				for _, u := range users {
+					if _, ok := sample(mfs, "aws_iam_access_key_info", map[string]string{"user": u.Name, "access_key_id": u.AccessKeys[0].ID}); !ok {
+						return fmt.Errorf("no key ID of %s served yet", u.Name)
+					}
+					for _, tag := range u.Tags {
+						if _, ok := sample(mfs, "aws_iam_user_tags", map[string]string{"user": u.Name, "tag_" + tag.Key: tag.Value}); !ok {
+							return fmt.Errorf("no tag %s of %s served yet", tag.Key, u.Name)
+						}
+					}
+				}
+				return nil
+			},
+			fired: func(alerts []promAlert) error {
+				for _, u := range users {
+					want := map[string]string{"alertname": "IAMCredentialAccessKeyTooOld", "user": u.Name, "access_key_id": u.AccessKeys[0].ID}
+					for _, tag := range u.Tags {
+						want["tag_"+tag.Key] = tag.Value
+					}
+					if !slices.ContainsFunc(alerts, func(a promAlert) bool {
+						return a.State == "firing" && hasLabels(a.Labels, want)
+					}) {
+						return fmt.Errorf("Prometheus does not fire %s yet", labelKey(want))
+					}
+				}
+				return nil
+			},
+		})
+	})
+}
+
+// hasLabels reports whether labels include every label of want.
+func hasLabels(labels, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// testMove is TestAlertsSurviveExporterMove on what c says.
+func testMove(t *testing.T, c moveCase) {
+	targets := filepath.Join(t.TempDir(), "targets.json")
 
 	amAddr, hooks := startExample(t)
 	addrA := freeAddr(t)
-	expA, procA := launch(t, addrA, nil, "--report.file="+report)
+	expA, procA := launch(t, addrA, c.env, c.args...)
 	waitLoaded(t, expA)
+	if c.served != nil {
+		waitFor(t, 60*time.Second, func() error { return c.served(t, expA) })
+	}
 	moveTarget(t, targets, addrA)
 	prom := runPrometheus(t, "testdata/move/prometheus.yml",
 		map[string]any{"Alertmanager": amAddr, "TargetsFile": targets}, ruleFiles(t))
 
-	// The fixture's verdicts fire, and every firing credential alert has
+	// What the case expects fires, and every firing credential alert has
 	// reached each receiver the example sends it to.
 	var before map[string]firingAlert
 	waitFor(t, 120*time.Second, func() error {
@@ -165,16 +274,8 @@ func TestAlertsSurviveExporterMove(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		fired := map[string]bool{}
-		for _, a := range alerts {
-			if a.State == "firing" {
-				fired[alertKey(a)] = true
-			}
-		}
-		for _, w := range expectedAlerts {
-			if !fired[w] {
-				return fmt.Errorf("Prometheus does not fire %q yet", w)
-			}
+		if err := c.fired(alerts); err != nil {
+			return err
 		}
 		before, err = firingCredentialAlerts(prom)
 		if err != nil {
@@ -225,7 +326,7 @@ func TestAlertsSurviveExporterMove(t *testing.T) {
 
 	// B starts with the same report on another address and becomes the
 	// target, as a new pod does once it is ready.
-	expB, _ := launch(t, addrB, nil, "--report.file="+report)
+	expB, _ := launch(t, addrB, c.env, c.args...)
 	waitLoaded(t, expB)
 	moveTarget(t, targets, addrB)
 	waitFor(t, 120*time.Second, func() error {
@@ -240,25 +341,31 @@ func TestAlertsSurviveExporterMove(t *testing.T) {
 		}
 		return nil
 	})
-	// The evaluation that first saw B's report sent Alertmanager whatever
-	// changed, B's IAMCredentialReportStale among it; once that has been
-	// delivered, and a few evaluations later, a changed credential alert
-	// would have been delivered too.
-	stale := map[string]string{"alertname": "IAMCredentialReportStale", "instance": addrB}
-	waitFor(t, 120*time.Second, func() error {
-		for _, h := range hooks {
-			messages, _ := h.received()
-			for _, m := range messages {
-				for _, a := range m.Alerts {
-					if a.Status == "firing" && a.Labels["alertname"] == stale["alertname"] && a.Labels["instance"] == stale["instance"] {
-						return nil
-					}
-				}
-			}
-		}
-		return fmt.Errorf("%s of B not delivered yet", stale["alertname"])
-	})
+	// The evaluations that first saw B's report handed Prometheus's
+	// notifier whatever changed. Once its queue is empty, Alertmanager has
+	// it; a barrier alert posted then, in a group of its own, is delivered
+	// after group_wait, by when a group that changed before it has been
+	// flushed after its group_interval, which is no longer.
 	waitEvaluations(t, prom, 3)
+	waitFor(t, 60*time.Second, func() error {
+		metrics, err := httpGet(prom.URL + "/metrics")
+		if err != nil {
+			return err
+		}
+		if !regexp.MustCompile(`(?m)^prometheus_notifications_queue_length 0$`).MatchString(metrics) {
+			return errors.New("alerts still queued for Alertmanager")
+		}
+		return nil
+	})
+	barrier := map[string]string{"alertname": "MoveTestBarrier", "severity": "info"}
+	postAlerts(t, amAddr, barrier)
+	waitFor(t, 60*time.Second, func() error {
+		if len(deliveredTo(hooks, barrier)) == 0 {
+			return fmt.Errorf("%s not delivered yet", labelKey(barrier))
+		}
+		return nil
+	})
+	waitEvaluations(t, prom, 2)
 
 	after, err := firingCredentialAlerts(prom)
 	if err != nil {
