@@ -92,22 +92,46 @@ when either is unset or extraEnv sets GOMEMLIMIT itself.
 {{- define "iam-credential-exporter.configDir" -}}/etc/iam-credential-exporter/config{{- end }}
 {{- define "iam-credential-exporter.webDir" -}}/etc/iam-credential-exporter/web{{- end }}
 {{- define "iam-credential-exporter.tlsDir" -}}/etc/iam-credential-exporter/tls{{- end }}
+{{- define "iam-credential-exporter.exemptionsDir" -}}/etc/iam-credential-exporter/exemptions{{- end }}
+
+{{/*
+The ConfigMap that holds the exemptions file under exemptions.key: the
+chart's own, rendered from exemptions.entries, or exemptions.existingConfigMap;
+empty when there is no exemptions file.
+*/}}
+{{- define "iam-credential-exporter.exemptionsConfigMap" -}}
+{{- $e := .Values.exemptions }}
+{{- if and $e.entries $e.existingConfigMap }}
+{{- fail "exemptions.entries and exemptions.existingConfigMap: choose one, the exporter reads one exemptions file" }}
+{{- end }}
+{{- if $e.entries }}
+{{- printf "%s-exemptions" (include "iam-credential-exporter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $e.existingConfigMap }}
+{{- end }}
+{{- end }}
 
 {{/* The pod template of the Deployment or the StatefulSet. */}}
 {{- define "iam-credential-exporter.podTemplate" -}}
 {{- $sharded := include "iam-credential-exporter.sharded" . }}
-{{- $goMemLimit := include "iam-credential-exporter.goMemLimit" . -}}
+{{- $goMemLimit := include "iam-credential-exporter.goMemLimit" . }}
+{{- $exemptions := include "iam-credential-exporter.exemptionsConfigMap" . -}}
 metadata:
   labels:
     {{- include "iam-credential-exporter.labels" . | nindent 4 }}
     {{- with .Values.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-  {{- if or .Values.config .Values.podAnnotations }}
+  {{- if or .Values.config .Values.exemptions.entries .Values.podAnnotations }}
   annotations:
     {{- if .Values.config }}
     # Rolls the pods when the config file changes.
     checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+    {{- end }}
+    {{- if .Values.exemptions.entries }}
+    # Rolls the pods when the exemptions change: the exporter reads its
+    # exemptions file only at start. An existingConfigMap has no checksum here.
+    checksum/exemptions: {{ include (print $.Template.BasePath "/exemptions-configmap.yaml") . | sha256sum }}
     {{- end }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
@@ -137,6 +161,12 @@ spec:
         - --web.health-listen-address=:9861
         {{- if .Values.config }}
         - --config.file={{ include "iam-credential-exporter.configDir" . }}/config.yml
+        {{- end }}
+        {{- if $exemptions }}
+        - --exemptions.file={{ include "iam-credential-exporter.exemptionsDir" . }}/{{ .Values.exemptions.key }}
+        {{- end }}
+        {{- with .Values.exemptions.maxDays }}
+        - --exemptions.max-days={{ int . }}
         {{- end }}
         {{- if .Values.webConfig.secretName }}
         - --web.config.file={{ include "iam-credential-exporter.webDir" . }}/{{ .Values.webConfig.key }}
@@ -193,11 +223,16 @@ spec:
       securityContext:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- if or .Values.config .Values.webConfig.secretName .Values.webConfig.tlsSecretName }}
+      {{- if or .Values.config $exemptions .Values.webConfig.secretName .Values.webConfig.tlsSecretName }}
       volumeMounts:
         {{- if .Values.config }}
         - name: config
           mountPath: {{ include "iam-credential-exporter.configDir" . }}
+          readOnly: true
+        {{- end }}
+        {{- if $exemptions }}
+        - name: exemptions
+          mountPath: {{ include "iam-credential-exporter.exemptionsDir" . }}
           readOnly: true
         {{- end }}
         {{- if .Values.webConfig.secretName }}
@@ -211,12 +246,17 @@ spec:
           readOnly: true
         {{- end }}
       {{- end }}
-  {{- if or .Values.config .Values.webConfig.secretName .Values.webConfig.tlsSecretName }}
+  {{- if or .Values.config $exemptions .Values.webConfig.secretName .Values.webConfig.tlsSecretName }}
   volumes:
     {{- if .Values.config }}
     - name: config
       configMap:
         name: {{ include "iam-credential-exporter.fullname" . }}
+    {{- end }}
+    {{- if $exemptions }}
+    - name: exemptions
+      configMap:
+        name: {{ $exemptions }}
     {{- end }}
     {{- if .Values.webConfig.secretName }}
     - name: web-config

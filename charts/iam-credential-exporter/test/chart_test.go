@@ -30,7 +30,7 @@ const (
 )
 
 // The values files under ci/, each rendered and checked by TestValuesFiles.
-var valuesFiles = []string{"default", "sharded", "tls-auth", "organization", "per-account"}
+var valuesFiles = []string{"default", "sharded", "tls-auth", "organization", "per-account", "exemptions"}
 
 func valuesFile(name string) string { return filepath.Join(chartDir, "ci", name+"-values.yaml") }
 
@@ -352,25 +352,57 @@ func sdURLs(t *testing.T, r rendered, w workload, scheme string) []string {
 	return urls
 }
 
-// checkFiles: --config.file and --web.config.file name files mounted
-// read-only from the ConfigMap and the Secret.
+// checkFiles: --config.file, --exemptions.file and --web.config.file name
+// files mounted read-only from the ConfigMaps and the Secret. Each ConfigMap
+// the chart renders holds its file, has a checksum in the pod template so
+// that a change rolls the pods (the exporter reads the exemptions file only
+// at start), and is used. An exemptions.existingConfigMap, which the chart
+// does not render, has no checksum: the chart cannot see its content.
 func checkFiles(t *testing.T, r rendered, w workload) {
 	t.Helper()
 	c := w.exporter(t)
-	cms := all[*corev1.ConfigMap](r)
-	path, hasConfig := flag(c.Args, "--config.file")
-	if hasConfig != (len(cms) == 1) {
-		t.Errorf("--config.file %v with %d ConfigMaps", hasConfig, len(cms))
+	cms := map[string]*corev1.ConfigMap{}
+	for _, cm := range all[*corev1.ConfigMap](r) {
+		cms[cm.Name] = cm
 	}
-	if hasConfig {
-		vol, key := mountedFile(t, w, path)
-		if vol.ConfigMap == nil || vol.ConfigMap.Name != cms[0].Name {
-			t.Errorf("--config.file=%s is in volume %+v, not the ConfigMap %s", path, vol, cms[0].Name)
-		} else if _, ok := cms[0].Data[key]; !ok {
-			t.Errorf("--config.file=%s: ConfigMap %s has no key %s", path, cms[0].Name, key)
+	used := map[string]bool{}
+	for _, f := range []struct{ flag, checksum string }{
+		{"--config.file", "checksum/config"},
+		{"--exemptions.file", "checksum/exemptions"},
+	} {
+		path, ok := flag(c.Args, f.flag)
+		if !ok {
+			if _, ok := w.template.Annotations[f.checksum]; ok {
+				t.Errorf("%s annotation without %s", f.checksum, f.flag)
+			}
+			continue
 		}
-		if w.template.Annotations["checksum/config"] == "" {
-			t.Error("no checksum/config annotation: pods would keep an old config file")
+		vol, key := mountedFile(t, w, path)
+		if vol.ConfigMap == nil {
+			t.Errorf("%s=%s is in volume %+v, not a ConfigMap", f.flag, path, vol)
+			continue
+		}
+		cm, rendered := cms[vol.ConfigMap.Name]
+		switch {
+		case !rendered && f.flag == "--exemptions.file":
+			if _, ok := w.template.Annotations[f.checksum]; ok {
+				t.Errorf("%s annotation for the ConfigMap %s, which the chart does not render", f.checksum, vol.ConfigMap.Name)
+			}
+		case !rendered:
+			t.Errorf("%s=%s: the chart renders no ConfigMap %s", f.flag, path, vol.ConfigMap.Name)
+		default:
+			used[cm.Name] = true
+			if _, ok := cm.Data[key]; !ok {
+				t.Errorf("%s=%s: ConfigMap %s has no key %s", f.flag, path, cm.Name, key)
+			}
+			if w.template.Annotations[f.checksum] == "" {
+				t.Errorf("no %s annotation: pods would keep an old %s", f.checksum, f.flag)
+			}
+		}
+	}
+	for name := range cms {
+		if !used[name] {
+			t.Errorf("ConfigMap %s holds no file the exporter is given", name)
 		}
 	}
 	if path, ok := flag(c.Args, "--web.config.file"); ok {
@@ -433,7 +465,7 @@ func TestDefault(t *testing.T) {
 		t.Errorf("default renders %v, want %v", kinds, want)
 	}
 	c := r.workload(t).exporter(t)
-	for _, f := range []string{"--config.file", "--web.config.file", "--shard", "--total-shards"} {
+	for _, f := range []string{"--config.file", "--exemptions.file", "--exemptions.max-days", "--web.config.file", "--shard", "--total-shards"} {
 		if _, ok := flag(c.Args, f); ok {
 			t.Errorf("default args %v hold %s", c.Args, f)
 		}
