@@ -204,7 +204,7 @@ tests:
           - exp_labels: {severity: warning, category: credential, account_id: "111122223333", user: alice, key: "1"}
             exp_annotations:
               summary: An active IAM access key is older than 60 days.
-              description: "The access key in slot 1 of IAM user alice in account 111122223333 is active and 61.0 days old. Created 1969-11-01, 61 days ago; last used unknown. Policy: rotate access keys every 60 days or less. Next step: create its replacement (the command), give it to what uses this key, then deactivate this one; the rotation alerts follow each step. A user holds at most two keys: if it has two, finish or undo that rotation first. To find its ID (<ID> in the command): aws iam list-access-keys --user-name alice lists the user's keys; it is the one created 1969-11-01."
+              description: "The access key in slot 1 of IAM user alice in account 111122223333 is active and 61.0 days old. Created 1969-11-01; last used unknown. Policy: rotate access keys every 60 days or less. Next step: create its replacement (the command), give it to what uses this key, then deactivate this one; the rotation alerts follow each step. A user holds at most two keys: if it has two, finish or undo that rotation first. To find its ID (<ID> in the command): aws iam list-access-keys --user-name alice lists the user's keys; it is the one created 1969-11-01."
               command: aws iam create-access-key --user-name alice
               runbook_url: https://github.com/iam-credential-exporter/iam_credential_exporter/blob/main/docs/runbook.md#iamcredentialaccesskeytooold
               cis_aws_foundations: v3.0.0 1.14
@@ -215,7 +215,7 @@ tests:
           - exp_labels: {severity: info, category: credential, account_id: "111122223333", user: bob, key: "1"}
             exp_annotations:
               summary: An active IAM access key passes 60 days within 10 days.
-              description: "The access key in slot 1 of IAM user bob in account 111122223333 is active and 55.0 days old: it passes the 60-day rotation limit within 10 days. Created 1969-11-07, 55 days ago; last used unknown. Next step: rotate it now, calmly: create its replacement (the command), give it to what uses this key, then deactivate this one. To find its ID (<ID> in the command): aws iam list-access-keys --user-name bob lists the user's keys; it is the one created 1969-11-07."
+              description: "The access key in slot 1 of IAM user bob in account 111122223333 is active and 55.0 days old: it passes the 60-day rotation limit within 10 days. Created 1969-11-07; last used unknown. Next step: rotate it now, calmly: create its replacement (the command), give it to what uses this key, then deactivate this one. To find its ID (<ID> in the command): aws iam list-access-keys --user-name bob lists the user's keys; it is the one created 1969-11-07."
               command: aws iam create-access-key --user-name bob
               runbook_url: https://github.com/iam-credential-exporter/iam_credential_exporter/blob/main/docs/runbook.md#iamcredentialaccesskeyrotationdue
               cis_aws_foundations: v3.0.0 1.14 (early warning)

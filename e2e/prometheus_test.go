@@ -442,6 +442,7 @@ type promRule struct {
 	Labels         map[string]string `json:"labels"`
 	Annotations    map[string]string `json:"annotations"`
 	LastEvaluation time.Time         `json:"lastEvaluation"`
+	EvaluationTime float64           `json:"evaluationTime"` // seconds
 }
 
 func (p *promServer) rules() ([]promRule, error) {

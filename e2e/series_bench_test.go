@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"archive/tar"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -363,6 +364,15 @@ func measureSeries(b *testing.B, v seriesVariant, org *benchOrg) seriesMeasure {
 	}
 	if m.missedEvals > 0 {
 		b.Logf("%s: %v rule group iterations missed: an evaluation outlasted the %s interval", v.name, m.missedEvals, seriesBenchInterval)
+	}
+	// The rules that cost the most in their last evaluation: an alert's
+	// time includes expanding its annotations' templates (and their
+	// queries) for every firing alert.
+	if rules, err := prom.rules(); err == nil {
+		slices.SortFunc(rules, func(a, b promRule) int { return cmp.Compare(b.EvaluationTime, a.EvaluationTime) })
+		for _, r := range rules[:min(8, len(rules))] {
+			b.Logf("%s: rule %s took %.2fs", v.name, r.Name, r.EvaluationTime)
+		}
 	}
 
 	// Counting reads every series: it comes after the memory samples.

@@ -121,21 +121,31 @@ local utils = import 'lib/utils.libsonnet';
     '{{ with $labels.access_key_id }}access key {{ . }} (slot {{ $labels.key }}){{ else }}the access key in slot {{ $labels.key }}{{ end }}',
   // The key's ID for a command, or a placeholder that says where to find it.
   local keyID = '{{ with $labels.access_key_id }}{{ . }}{{ else }}<ID>{{ end }}',
-  local created =
-    '{{ with ' + keyQ('aws_iam_access_key_last_rotated_timestamp_seconds') + ' }}{{ ' + date('. | first | value') + ' }}{{ else }}on an unknown date{{ end }}',
-  // "2026-09-01, 97 days ago"
-  local createdAge =
-    created + '{{ with ' + keyQ('(time() - aws_iam_access_key_last_rotated_timestamp_seconds', ') / 86400') + ' }}, {{ . | first | value | printf "%.0f" }} days ago{{ end }}',
-  // "2026-12-01 09:30 UTC (s3, us-east-1)", "never" or "unknown".
-  local lastUsed =
-    '{{ with ' + keyQ('aws_iam_access_key_last_used_timestamp_seconds') + ' }}{{ with first . }}{{ ' + dateTime('.Value') +
-    ' }} ({{ with .Labels.service }}{{ . }}{{ else }}no service{{ end }}{{ with .Labels.region }}, {{ . }}{{ end }}){{ end }}' +
-    '{{ else }}{{ if ' + keyQ('aws_iam_access_key_never_used') + ' }}never{{ else }}unknown{{ end }}{{ end }}',
-  local keyFacts = ' Created ' + createdAge + '; last used ' + lastUsed + '.' + owners,
+  // The facts of a key alert, read with one template query into template
+  // variables: every template query runs for every firing alert at every
+  // evaluation, and dominates the cost of the key alerts when thousands
+  // fire. keyPrelude starts each key alert's description; the pieces below
+  // read its variables.
+  local keyPrelude =
+    '{{ $created := "" }}{{ $used := "" }}{{ $never := false }}{{ $otherUsed := false }}{{ $accountName := "" }}' +
+    '{{ range query (printf `{__name__=~"aws_iam_access_key_(last_rotated_timestamp_seconds|last_used_timestamp_seconds|never_used)",account_id=%q,user=%q}' +
+    ' or aws_iam_account_info{account_id=%q,name!=""}` $labels.account_id $labels.user $labels.account_id) }}' +
+    '{{ if eq .Labels.__name__ "aws_iam_account_info" }}{{ $accountName = .Labels.name }}' +
+    '{{ else if ne .Labels.key $labels.key }}{{ if eq .Labels.__name__ "aws_iam_access_key_last_used_timestamp_seconds" }}{{ $otherUsed = true }}{{ end }}' +
+    '{{ else if eq .Labels.__name__ "aws_iam_access_key_last_rotated_timestamp_seconds" }}{{ $created = ' + date('.Value') + ' }}' +
+    '{{ else if eq .Labels.__name__ "aws_iam_access_key_never_used" }}{{ $never = true }}' +
+    '{{ else }}{{ $where := or .Labels.service "no service" }}{{ with .Labels.region }}{{ $where = printf "%s, %s" $where . }}{{ end }}' +
+    '{{ $used = printf "%s (%s)" (' + dateTime('.Value') + ') $where }}{{ end }}{{ end }}',
+  // "account 111122223333 (production)", from keyPrelude's $accountName.
+  local keyAccount = 'account {{ $labels.account_id }}{{ with $accountName }} ({{ . }}){{ end }}',
+  local keyFacts =
+    ' Created {{ with $created }}{{ . }}{{ else }}on an unknown date{{ end }}; last used {{ with $used }}{{ . }}' +
+    '{{ else }}{{ if $never }}never{{ else }}unknown{{ end }}{{ end }}.' + owners,
   // Without a key ID, how to find it.
   local findKey =
-    '{{ if not $labels.access_key_id }}{{ with ' + keyQ('aws_iam_access_key_last_rotated_timestamp_seconds') + ' }} To find its ID (<ID> in the command):' +
-    ' aws iam list-access-keys --user-name {{ $labels.user }} lists the user\'s keys; it is the one created {{ ' + date('. | first | value') + ' }}.{{ end }}{{ end }}',
+    '{{ if not $labels.access_key_id }}{{ with $created }} To find its ID (<ID> in the command):' +
+    ' aws iam list-access-keys --user-name {{ $labels.user }} lists the user\'s keys; it is the one created {{ . }}.{{ end }}{{ end }}',
+  local keyWhose = 'IAM user {{ $labels.user }} in ' + keyAccount,
   local whose = 'IAM user {{ $labels.user }} in ' + account,
 
   // findings are the credential alerts; each `finding` is its condition.
@@ -151,7 +161,7 @@ local utils = import 'lib/utils.libsonnet';
       labels: credential('warning'),
       annotations: {
         summary: 'An active IAM access key is older than %(keyRotation)s.' % v,
-        description: keyName + ' of ' + whose + ' is active and ' + days + ' days old.' + keyFacts +
+        description: keyPrelude + keyName + ' of ' + keyWhose + ' is active and ' + days + ' days old.' + keyFacts +
                      ' Policy: rotate access keys every ' + v.keyRotation + ' or less. Next step: create its replacement (the command),' +
                      ' give it to what uses this key, then deactivate this one; the rotation alerts follow each step.' +
                      ' A user holds at most two keys: if it has two, finish or undo that rotation first.' + findKey,
@@ -171,7 +181,7 @@ local utils = import 'lib/utils.libsonnet';
       labels: credential('info'),
       annotations: {
         summary: 'An active IAM access key passes %(keyRotation)s within %(keyRotationWarning)s.' % v,
-        description: keyName + ' of ' + whose + ' is active and ' + days + ' days old: it passes the ' +
+        description: keyPrelude + keyName + ' of ' + keyWhose + ' is active and ' + days + ' days old: it passes the ' +
                      str(c.keyRotationDays) + '-day rotation limit within ' + v.keyRotationWarning + '.' + keyFacts +
                      ' Next step: rotate it now, calmly: create its replacement (the command), give it to what uses this key,' +
                      ' then deactivate this one.' + findKey,
@@ -191,7 +201,7 @@ local utils = import 'lib/utils.libsonnet';
       labels: credential('warning'),
       annotations: {
         summary: 'An active IAM access key has not been used for %(unused)s or more.' % v,
-        description: keyName + ' of ' + whose + ' is active and has gone unused for ' + days + ' days.' + keyFacts +
+        description: keyPrelude + keyName + ' of ' + keyWhose + ' is active and has gone unused for ' + days + ' days.' + keyFacts +
                      ' Policy: disable credentials unused for ' + v.unused + ' or more. Next step: deactivate it (the command);' +
                      ' delete it once nothing has asked for it.' + findKey,
         command: 'aws iam update-access-key --user-name {{ $labels.user }} --access-key-id ' + keyID + ' --status Inactive',
@@ -230,10 +240,10 @@ local utils = import 'lib/utils.libsonnet';
       labels: credential('warning'),
       annotations: {
         summary: 'The old key of an access key rotation is still used after its replacement was created.',
-        description: whose + ' has two active access keys: a rotation started ' + days + ' days ago, and its old key, ' +
+        description: keyPrelude + keyWhose + ' has two active access keys: a rotation started ' + days + ' days ago, and its old key, ' +
                      keyNameLower + ', is still used:' + keyFacts +
                      ' Next step: switch what uses the old key to the new one' +
-                     '{{ if query (printf `aws_iam_access_key_last_used_timestamp_seconds{account_id=%q,user=%q,key!=%q}` $labels.account_id $labels.user $labels.key) }}' +
+                     '{{ if $otherUsed }}' +
                      '. Both keys are in use: if two systems share this user and keep a key each, this is not a rotation but a' +
                      ' standing CIS 1.13 failure (one active key per user): give each system its own user or, inside AWS, a role{{ end }}.' +
                      ' Once the old key\'s last use stops moving (the command shows it), deactivate it.' + findKey,
@@ -257,7 +267,7 @@ local utils = import 'lib/utils.libsonnet';
       labels: credential('warning'),
       annotations: {
         summary: 'An access key rotation was left half-done; the old key is still active.',
-        description: whose + ' has two active access keys: a rotation started ' + days + ' days ago, and its old key, ' +
+        description: keyPrelude + keyWhose + ' has two active access keys: a rotation started ' + days + ' days ago, and its old key, ' +
                      keyNameLower + ', has not been used for ' + str(c.oldKeyStillUsedDays) +
                      ' days or since the rotation started.' + keyFacts +
                      ' Next step: deactivate the old key (the command), then delete it once nothing has asked for it.' + findKey,
@@ -277,7 +287,7 @@ local utils = import 'lib/utils.libsonnet';
       labels: credential('info'),
       annotations: {
         summary: 'An inactive access key has gone unused for more than %(inactiveKey)s and was never deleted.' % v,
-        description: keyName + ' of ' + whose + ' is inactive and has gone unused for ' + days + ' days.' + keyFacts +
+        description: keyPrelude + keyName + ' of ' + keyWhose + ' is inactive and has gone unused for ' + days + ' days.' + keyFacts +
                      ' Next step: delete it (the command): an inactive key can be activated again.' + findKey,
         command: 'aws iam delete-access-key --user-name {{ $labels.user }} --access-key-id ' + keyID,
       },
@@ -363,13 +373,21 @@ local utils = import 'lib/utils.libsonnet';
 
     {
       alert: 'IAMCredentialRootAccessKeyActive',
+      // Value: the key's age in days; -1 when its creation date is
+      // unknown (the key still counts).
       finding: |||
-        aws_iam_access_key_active%(root)s == 1
+        (
+          (time() - aws_iam_access_key_last_rotated_timestamp_seconds%(root)s) / 86400
+          and
+          (aws_iam_access_key_active%(root)s == 1)
+        )
+        or
+        (aws_iam_access_key_active%(root)s == 1) * 0 - 1
       ||| % v,
       labels: credential('critical'),
       annotations: {
         summary: 'The root user has an active access key.',
-        description: 'The root user of ' + account + ' has an active access key in slot {{ $labels.key }}.' + keyFacts +
+        description: keyPrelude + 'The root user of ' + keyAccount + ' has an active access key in slot {{ $labels.key }}{{ if ge $value 0.0 }}, ' + days + ' days old{{ end }}.' + keyFacts +
                      ' Policy: no access keys for the root user. Next step: delete it, signed in as the root user' +
                      ' (Security credentials, Access keys: deactivate, then delete), or from the management account' +
                      ' with centralized root access (the command, then aws iam list-access-keys and aws iam delete-access-key' +
@@ -385,13 +403,21 @@ local utils = import 'lib/utils.libsonnet';
       // inactive key can be activated again by whoever holds root. An
       // empty slot has no series, so this is a key that exists.
       alert: 'IAMCredentialRootAccessKeyInactive',
+      // Value: the key's age in days; -1 when its creation date is
+      // unknown (the key still counts).
       finding: |||
-        aws_iam_access_key_active%(root)s == 0
+        (
+          (time() - aws_iam_access_key_last_rotated_timestamp_seconds%(root)s) / 86400
+          and
+          (aws_iam_access_key_active%(root)s == 0)
+        )
+        or
+        (aws_iam_access_key_active%(root)s == 0) * 0 - 1
       ||| % v,
       labels: credential('warning'),
       annotations: {
         summary: 'The root user has an inactive access key.',
-        description: 'The root user of ' + account + ' has an inactive access key in slot {{ $labels.key }}.' + keyFacts +
+        description: keyPrelude + 'The root user of ' + keyAccount + ' has an inactive access key in slot {{ $labels.key }}{{ if ge $value 0.0 }}, ' + days + ' days old{{ end }}.' + keyFacts +
                      ' It can be activated again. Policy: no access keys for the root user. Next step: delete it, signed in' +
                      ' as the root user (Security credentials, Access keys), or from the management account with centralized' +
                      ' root access (the command, then aws iam list-access-keys and aws iam delete-access-key --access-key-id <ID>).',
