@@ -82,7 +82,7 @@ func run() int {
 	var opts options
 	app := kingpin.New(name, "Exports the AWS IAM credential report (access key age and use, MFA, passwords, root credentials) as Prometheus metrics.")
 	webFlags := kingpinflag.AddFlags(app, defaultAddress)
-	app.Flag("web.telemetry-path", "Path under which to expose metrics. Default: /metrics.").
+	app.Flag("web.telemetry-path", "Path under which to expose metrics: a clean path (no //, /./, /../ or trailing /) that starts with / and is not /, /sd, /-/healthy or /-/ready. Default: /metrics.").
 		Default("/metrics").StringVar(&opts.telemetryPath)
 	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path. Default: false.").
 		BoolVar(&opts.disableExporterMetrics)
