@@ -202,6 +202,16 @@ func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Ta
 }
 
 func (ex *userExemptions) add(user string, tags []report.Tag, maxDays int) {
+	if len(ex.valid[user]) > 0 {
+		// A user listed twice (a broken endpoint repeating a page) would
+		// export its exemptions twice: the first listing stands.
+		return
+	}
+	type tagged struct {
+		key string
+		e   report.Exemption
+	}
+	var found []tagged
 	for _, t := range tags {
 		e, ok, err := report.ParseExemption(t.Key, t.Value, maxDays)
 		switch {
@@ -209,8 +219,32 @@ func (ex *userExemptions) add(user string, tags []report.Tag, maxDays int) {
 		case err != nil:
 			ex.invalid = append(ex.invalid, report.InvalidExemption{User: user, Key: t.Key, Problem: report.ProblemOf(err), Message: err.Error()})
 		default:
-			ex.valid[user] = append(ex.valid[user], e)
+			found = append(found, tagged{t.Key, e})
 		}
+	}
+	// Keys are read lower-cased, so two tags (from an endpoint that breaks
+	// IAM's rule of one key per case, or from a user) can name one policy.
+	// Both exported would be a duplicate series, which fails every scrape of
+	// the account; one exempting for longer than the other would be a
+	// guess. The one that ends first is kept; on a tie, the first key in
+	// byte order, so that the choice does not depend on the order of the
+	// tags.
+	kept := map[string]int{} // policy → index in found
+	for i, t := range found {
+		k, ok := kept[t.e.Policy]
+		if !ok || t.e.End.Before(found[k].e.End) || t.e.End.Equal(found[k].e.End) && t.key < found[k].key {
+			kept[t.e.Policy] = i
+		}
+	}
+	for i, t := range found {
+		k := kept[t.e.Policy]
+		if i == k {
+			ex.valid[user] = append(ex.valid[user], t.e)
+			continue
+		}
+		ex.invalid = append(ex.invalid, report.InvalidExemption{User: user, Key: t.key, Problem: report.ProblemDuplicate,
+			Message: fmt.Sprintf("tag %s also exempts from policy %s, until %s: one exemption per user and policy, the one that ends first is kept",
+				found[k].key, t.e.Policy, found[k].e.End.AddDate(0, 0, -1).Format(time.DateOnly))})
 	}
 }
 

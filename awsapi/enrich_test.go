@@ -413,3 +413,74 @@ func TestExemptions(t *testing.T) {
 		t.Errorf("the tag's value reached the log:\n%s", logs)
 	}
 }
+
+// Two tags of one user that name one policy, their keys differing only in
+// case, are one exemption: the one that ends first. The others are invalid
+// (duplicate), so that the report never holds two exemptions of one user,
+// policy and source: exported, they were a duplicate series, an error at
+// every scrape.
+func TestDuplicateExemptionTags(t *testing.T) {
+	src, logs, s := enrichedSource(t, awsapi.SourceOptions{Exemptions: true, ExemptionMaxDays: 90, UserTagsInterval: time.Hour})
+	day := func(offset int) time.Time {
+		d := time.Now().UTC().AddDate(0, 0, offset)
+		return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	span := func(first, last int, reason string) string {
+		return day(first).Format(time.DateOnly) + "/" + day(last).Format(time.DateOnly) + " " + reason
+	}
+	setUsers(s, []fakeaws.User{
+		// The longer one comes first: the order of the tags does not matter.
+		{Name: "vendor-appliance", Tags: []fakeaws.Tag{
+			{Key: "iam-credential-exemption:Key-Rotation", Value: span(0, 59, "SEC-1 longer")},
+			{Key: "iam-credential-exemption:key-rotation", Value: span(0, 29, "SEC-1 shorter")},
+			{Key: "iam-credential-exemption:KEY-ROTATION", Value: span(0, 89, "SEC-1 longest")},
+			{Key: "iam-credential-exemption:key-unused", Value: span(0, 9, "SEC-2 alone")},
+		}},
+		// The same value twice: the same series twice, before.
+		{Name: "same-value", Tags: []fakeaws.Tag{
+			{Key: "iam-credential-exemption:key-rotation", Value: span(0, 29, "SEC-3")},
+			{Key: "iam-credential-exemption:Key-Rotation", Value: span(0, 29, "SEC-3")},
+		}},
+		// A malformed tag of the policy does not count against the good one.
+		{Name: "one-malformed", Tags: []fakeaws.Tag{
+			{Key: "iam-credential-exemption:key-rotation", Value: span(0, 29, "")},
+			{Key: "iam-credential-exemption:Key-Rotation", Value: span(0, 29, "SEC-4")},
+		}},
+	})
+	rep := mustFetch(t, src, "fetch")
+	exemption := func(last int, reason string) report.Exemption {
+		return report.Exemption{Start: day(0), End: day(last + 1), Reason: reason, Source: "tag"}
+	}
+	policy := func(p string, e report.Exemption) report.Exemption { e.Policy = p; return e }
+	want := map[string][]report.Exemption{
+		"vendor-appliance": {policy("key-rotation", exemption(29, "SEC-1 shorter")), policy("key-unused", exemption(9, "SEC-2 alone"))},
+		// Equal ends: the first key in byte order, Key-Rotation.
+		"same-value":    {policy("key-rotation", exemption(29, "SEC-3"))},
+		"one-malformed": {policy("key-rotation", exemption(29, "SEC-4"))},
+	}
+	if !maps.EqualFunc(rep.Exemptions, want, slices.Equal) {
+		t.Errorf("exemptions =\n%v\nwant\n%v", rep.Exemptions, want)
+	}
+	var invalid []string
+	for _, bad := range rep.InvalidExemptions {
+		invalid = append(invalid, bad.User+" "+bad.Key+" "+string(bad.Problem))
+	}
+	slices.Sort(invalid)
+	wantInvalid := []string{
+		"one-malformed iam-credential-exemption:key-rotation no_reason",
+		"same-value iam-credential-exemption:key-rotation duplicate",
+		"vendor-appliance iam-credential-exemption:KEY-ROTATION duplicate",
+		"vendor-appliance iam-credential-exemption:Key-Rotation duplicate",
+	}
+	if !slices.Equal(invalid, wantInvalid) {
+		t.Errorf("invalid exemptions =\n%q\nwant\n%q", invalid, wantInvalid)
+	}
+	for _, bad := range rep.InvalidExemptions {
+		if bad.Problem == report.ProblemDuplicate && bad.PolicyLabel() != "key-rotation" {
+			t.Errorf("duplicate %s: policy label %q, want key-rotation", bad.Key, bad.PolicyLabel())
+		}
+	}
+	if !strings.Contains(logs.String(), "one exemption per user and policy, the one that ends first is kept") {
+		t.Errorf("the duplicate is not logged:\n%s", logs)
+	}
+}

@@ -42,6 +42,10 @@ func enrichedStates() []*refresh.State {
 		// Two keys cut to the same 64 bytes, with the same problem: one series.
 		{User: "ci-deploy", Key: long, Problem: report.ProblemUnknownPolicy},
 		{User: "ci-deploy", Key: long + "y", Problem: report.ProblemUnknownPolicy},
+		// The losers of a policy named in three cases: one series, beside
+		// the user's exemption of that policy.
+		{User: "ci-deploy", Key: "iam-credential-exemption:Key-Rotation", Problem: report.ProblemDuplicate},
+		{User: "ci-deploy", Key: "iam-credential-exemption:KEY-ROTATION", Problem: report.ProblemDuplicate},
 	}
 	rep.PasswordPolicy = &report.PasswordPolicy{
 		Exists: true, MinimumLength: 14, RequireSymbols: true, RequireNumbers: true,
@@ -111,9 +115,10 @@ aws_iam_user_exemption_start_timestamp_seconds{account_id="123456789012",policy=
 # TYPE aws_iam_user_exemption_end_timestamp_seconds gauge
 aws_iam_user_exemption_end_timestamp_seconds{account_id="123456789012",policy="key-rotation",reason="SEC-1234 vendor appliance",source="file",user="ci-deploy"} 1.8065376e+09
 aws_iam_user_exemption_end_timestamp_seconds{account_id="123456789012",policy="key-rotation",reason="SEC-1234 vendor appliance",source="tag",user="ci-deploy"} 1.8065376e+09
-# HELP aws_iam_user_exemption_invalid 1 for each malformed iam-credential-exemption:<policy> user tag, which exempts nothing (--aws.exemptions): policy is the key's part after the prefix (lower-cased, at most 64 bytes), problem one of unknown_policy, bad_dates, no_reason, span_too_long; the log says more.
+# HELP aws_iam_user_exemption_invalid 1 for each iam-credential-exemption:<policy> user tag that exempts nothing (--aws.exemptions): policy is the key's part after the prefix (lower-cased, at most 64 bytes), problem one of unknown_policy, bad_dates, no_reason, span_too_long, or duplicate (another tag of the user names the same policy in another case and ends first: that one holds); the log says more.
 # TYPE aws_iam_user_exemption_invalid gauge
 aws_iam_user_exemption_invalid{account_id="123456789012",policy="key-rotation",problem="span_too_long",user="alice@example.com"} 1
+aws_iam_user_exemption_invalid{account_id="123456789012",policy="key-rotation",problem="duplicate",user="ci-deploy"} 1
 aws_iam_user_exemption_invalid{account_id="123456789012",policy="mfa",problem="unknown_policy",user="alice@example.com"} 1
 aws_iam_user_exemption_invalid{account_id="123456789012",policy="xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",problem="unknown_policy",user="ci-deploy"} 1
 # HELP iam_credential_exporter_lookup_success 1 if the last attempt of this enrichment lookup (lookup="user_tags"|"access_key_ids"|"password_policy") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.

@@ -78,6 +78,38 @@ func (d *Discovery) Collect(ch chan<- prometheus.Metric) {
 	d.tags.collect(ch)
 }
 
+// ConfigReload exports the outcome of the last reading of --config.file:
+// at start, then on each SIGHUP. It stays silent without a config file.
+// The names are those of Prometheus, Alertmanager and blackbox_exporter,
+// so that an alert written for them fits.
+type ConfigReload struct {
+	outcome
+}
+
+var _ prometheus.Collector = (*ConfigReload)(nil)
+
+// NewConfigReload returns the config reload metrics.
+func NewConfigReload() *ConfigReload {
+	r := &ConfigReload{}
+	r.success = prometheus.NewDesc(exporter+"_config_last_reload_successful",
+		"1 if the last reading of --config.file (at start, then on SIGHUP) was applied, 0 if it was refused and the previous accounts are kept: a file that does not parse, or one that would stop reading more than half of the accounts (see --config.allow-mass-removal). Absent without --config.file.", nil, nil)
+	r.lastSuccessDesc = prometheus.NewDesc(exporter+"_config_last_reload_success_timestamp_seconds",
+		"When --config.file was last read and applied, Unix seconds.", nil, nil)
+	return r
+}
+
+// Observe records the outcome of one reading of the config file.
+func (r *ConfigReload) Observe(ok bool) { r.observe(ok) }
+
+// Describe implements prometheus.Collector.
+func (r *ConfigReload) Describe(ch chan<- *prometheus.Desc) {
+	ch <- r.success
+	ch <- r.lastSuccessDesc
+}
+
+// Collect implements prometheus.Collector.
+func (r *ConfigReload) Collect(ch chan<- prometheus.Metric) { r.collect(ch) }
+
 // NewShard exports which shard this replica is, so that an alert can tell
 // when replicas disagree on the number of shards or one is missing.
 func NewShard(index, total int) prometheus.Collector {

@@ -317,7 +317,7 @@ func TestOrganizationMoto(t *testing.T) {
 		o.addUsers(ctx, research, "research-jupyter")
 		want := o.want(staging, sandbox)
 		waitForAccounts(t, e, want)
-		if !strings.Contains(e.Logs(), "account removed") {
+		if !strings.Contains(e.Logs(), "accounts removed; their series are no longer exported") {
 			t.Errorf("no log line says that accounts were removed")
 		}
 	})

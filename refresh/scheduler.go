@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -90,14 +91,22 @@ func (s *Scheduler) sync(ctx context.Context, targets []Target) {
 	for _, t := range targets {
 		want[t.AccountID] = t
 	}
+	var removed []string
 	for id, a := range s.running {
 		if t, ok := want[id]; !ok || t.Key != a.key {
 			a.cancel()
 			delete(s.running, id)
 			if !ok {
-				s.logger.Info("account removed", "account_id", id)
+				removed = append(removed, id)
 			}
 		}
+	}
+	if len(removed) > 0 {
+		// A warning: the accounts' series vanish, so their alerts resolve.
+		// That is right for an account that left, and the only trace of a
+		// config file read half-written.
+		slices.Sort(removed)
+		s.logger.Warn("accounts removed; their series are no longer exported", "count", len(removed), "account_ids", BoundedList(removed))
 	}
 	for id, t := range want {
 		if a, ok := s.running[id]; ok {
@@ -211,4 +220,17 @@ func (s *Scheduler) loop(ctx context.Context, r *Refresher) {
 // apart instead of hitting AWS in bursts forever.
 func jitter(d time.Duration) time.Duration {
 	return d - d/10 + rand.N(d/5+1)
+}
+
+// maxListed bounds the account IDs that one log line names.
+const maxListed = 10
+
+// BoundedList joins ids with spaces for a log line, naming the first 10 and
+// counting the rest, so that a line stays short whatever an organization's
+// size.
+func BoundedList(ids []string) string {
+	if len(ids) <= maxListed {
+		return strings.Join(ids, " ")
+	}
+	return strings.Join(ids[:maxListed], " ") + fmt.Sprintf(" and %d more", len(ids)-maxListed)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -352,7 +353,8 @@ func TestSchedulerPublishes(t *testing.T) {
 // Key changed with its new source, and only renames one whose Name changed.
 func TestSchedulerSyncAddsRemovesAndRestarts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := NewScheduler(time.Hour, time.Minute, 2, slog.New(slog.DiscardHandler), nil)
+		var logs strings.Builder
+		s := NewScheduler(time.Hour, time.Minute, 2, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer func() { cancel(); s.Wait() }()
 
@@ -386,6 +388,11 @@ func TestSchedulerSyncAddsRemovesAndRestarts(t *testing.T) {
 		}
 		if got, want := fmt.Sprint(ids), "[222222222222/prod 333333333333/]"; got != want {
 			t.Errorf("accounts after sync = %s, want %s (the removed account must disappear)", got, want)
+		}
+		// A removal makes series vanish and alerts resolve: a warning with
+		// the count; a restart is no removal.
+		if want := `level=WARN msg="accounts removed; their series are no longer exported" count=1 account_ids=111111111111`; !strings.Contains(logs.String(), want) {
+			t.Errorf("logs:\n%s\nwant them to contain %s", logs.String(), want)
 		}
 
 		// The loops of the removed account and of the replaced source have
@@ -492,4 +499,19 @@ func TestSchedulerStops(t *testing.T) {
 			t.Errorf("idle account: %d refreshes, want 1", st.Refreshes)
 		}
 	})
+}
+
+func TestBoundedList(t *testing.T) {
+	var ids []string
+	for i := range 13 {
+		ids = append(ids, fmt.Sprint(i))
+	}
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{{0, ""}, {1, "0"}, {10, "0 1 2 3 4 5 6 7 8 9"}, {11, "0 1 2 3 4 5 6 7 8 9 and 1 more"}, {13, "0 1 2 3 4 5 6 7 8 9 and 3 more"}} {
+		if got := BoundedList(ids[:tt.n]); got != tt.want {
+			t.Errorf("BoundedList of %d = %q, want %q", tt.n, got, tt.want)
+		}
+	}
 }

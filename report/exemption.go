@@ -76,6 +76,10 @@ const (
 	ProblemBadDates      ExemptionProblem = "bad_dates"
 	ProblemNoReason      ExemptionProblem = "no_reason"
 	ProblemSpanTooLong   ExemptionProblem = "span_too_long"
+	// ProblemDuplicate is a well-formed tag of a user that has another
+	// exemption tag of the same policy (keys that differ only in case),
+	// which ends earlier: only that one is honoured.
+	ProblemDuplicate ExemptionProblem = "duplicate"
 )
 
 // ExemptionError says what is wrong with an exemption, and its code.
@@ -99,7 +103,8 @@ func ProblemOf(err error) ExemptionProblem {
 	return ProblemBadDates
 }
 
-// InvalidExemption is an exemption tag that was not honoured.
+// InvalidExemption is an exemption tag that was not honoured: malformed, or
+// a duplicate.
 type InvalidExemption struct {
 	User, Key string
 	Problem   ExemptionProblem

@@ -133,8 +133,10 @@ type Report struct {
 	UserTags map[string][]Tag
 	// Exemptions holds the well-formed exemptions of each user that has
 	// one, by user name, from tags and from the exemptions file, ended and
-	// future ones included; InvalidExemptions the malformed tags, which
-	// exempt nothing. Exemptions is nil when neither source is read for the
+	// future ones included, at most one per user, policy and source (the
+	// file refuses a second entry; of two tags, the one that ends first is
+	// kept); InvalidExemptions the tags that exempt nothing: malformed, or
+	// duplicates. Exemptions is nil when neither source is read for the
 	// account. The map and its slices may be shared between reports.
 	Exemptions        map[string][]Exemption
 	InvalidExemptions []InvalidExemption

@@ -94,23 +94,28 @@ func addHealth(mux *http.ServeMux, states func() []*refresh.State) {
 }
 
 // checkTelemetryPath refuses a path that http.ServeMux would read as a
-// pattern (wildcards, a method or host), that it would never route to (an
-// unclean path is redirected), or that would take the place of another
-// route.
+// pattern (wildcards, a method or host), that it would not serve as given,
+// or that would take the place of another route. A path must be clean: the
+// mux redirects an unclean request path (such as //) to its clean form, so
+// an unclean telemetry path could never be scraped although /sd advertises
+// it, and a trailing slash would make the path a prefix that serves every
+// path beneath it.
 func checkTelemetryPath(p string) error {
 	switch {
 	case !strings.HasPrefix(p, "/"):
 		return fmt.Errorf("%q must start with /, as in /metrics", p)
-	case p == "/":
-		return errors.New(`"/" is the landing page; use a path such as /metrics`)
-	case p == healthyPath || p == readyPath || p == sdPath:
-		return fmt.Errorf("%s is the exporter's health endpoint; use a path such as /metrics", p)
 	case strings.ContainsFunc(p, func(r rune) bool {
 		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("/-._~", r))
 	}):
 		return fmt.Errorf("%q may hold only letters, digits and the characters / - . _ ~", p)
-	case path.Clean(p) != strings.TrimSuffix(p, "/"):
-		return fmt.Errorf("%q is not a clean path; requests to it would be redirected to %s", p, path.Clean(p))
+	case path.Clean(p) != p:
+		return fmt.Errorf("%q is not a clean path (no //, /./, /../ or trailing /): the server would redirect its requests to %s, so it could never be scraped", p, path.Clean(p))
+	case p == "/":
+		return errors.New(`"/" is the landing page; use a path such as /metrics`)
+	case p == healthyPath || p == readyPath:
+		return fmt.Errorf("%s is the exporter's health endpoint; use a path such as /metrics", p)
+	case p == sdPath:
+		return fmt.Errorf("%s is the exporter's service discovery endpoint; use a path such as /metrics", p)
 	}
 	return nil
 }

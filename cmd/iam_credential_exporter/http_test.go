@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
@@ -81,6 +84,30 @@ func TestHealthHandlerServesOnlyHealth(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != want {
 			t.Errorf("%s: %d, want %d", path, rec.Code, want)
+		}
+	}
+}
+
+// Every telemetry path that validation accepts is served as given, by the
+// metrics handler: not redirected, and not taken by another route.
+func TestAcceptedTelemetryPathsAreServed(t *testing.T) {
+	metrics, err := collector.NewHandler(collector.HandlerOpts{ErrorLog: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/metrics", "/iam/metrics", "/m.txt", "/~x", "//", "/metrics/", "/a//metrics", "/a/./metrics",
+		"/a/../metrics", "/.", "/..", "/sd", "/sd/", "/-/ready", "/-/healthy/", "/", "metrics", ""} {
+		if checkTelemetryPath(p) != nil {
+			continue
+		}
+		h, err := newHandler(options{telemetryPath: p}, metrics)
+		if err != nil {
+			t.Fatalf("%q: %v", p, err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+		if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusOK || !strings.HasPrefix(ct, "text/plain") {
+			t.Errorf("accepted telemetry path %q: GET answers %d %q, want the metrics (200 text/plain)", p, rec.Code, ct)
 		}
 	}
 }

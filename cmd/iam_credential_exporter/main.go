@@ -53,11 +53,12 @@ type options struct {
 	maxBytes        int64
 	maxUsers        int
 
-	configFile  string
-	region      string
-	roleARNs    []string
-	externalID  string
-	concurrency int
+	configFile       string
+	allowMassRemoval bool
+	region           string
+	roleARNs         []string
+	externalID       string
+	concurrency      int
 
 	organization       bool
 	orgRoleName        string
@@ -82,7 +83,7 @@ func run() int {
 	var opts options
 	app := kingpin.New(name, "Exports the AWS IAM credential report (access key age and use, MFA, passwords, root credentials) as Prometheus metrics.")
 	webFlags := kingpinflag.AddFlags(app, defaultAddress)
-	app.Flag("web.telemetry-path", "Path under which to expose metrics. Default: /metrics.").
+	app.Flag("web.telemetry-path", "Path under which to expose metrics: a clean path (no //, /./, /../ or trailing /) that starts with / and is not /, /sd, /-/healthy or /-/ready. Default: /metrics.").
 		Default("/metrics").StringVar(&opts.telemetryPath)
 	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path. Default: false.").
 		BoolVar(&opts.disableExporterMetrics)
@@ -113,6 +114,8 @@ func run() int {
 	}).IntVar(&opts.maxUsers)
 	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see the README. Default: unset.").
 		PlaceHolder("PATH").StringVar(&opts.configFile)
+	app.Flag("config.allow-mass-removal", "Apply a SIGHUP reload of --config.file that stops reading more than half of the accounts read now; without it such a reload is refused and the current accounts are kept, since a file caught half-written looks the same. A restart applies any valid file. Default: false.").
+		BoolVar(&opts.allowMassRemoval)
 	app.Flag("aws.region", "AWS region whose partition holds the accounts (IAM is global within a partition). Default: the SDK's (AWS_REGION, profile), else us-east-1.").
 		StringVar(&opts.region)
 	app.Flag("aws.role-arn", "ARN of an IAM role to assume to read one account's report; repeat for several accounts. Default: unset (read the account of the ambient credentials).").
@@ -203,11 +206,13 @@ func run() int {
 	}
 	awsRequests := collector.NewAWSRequests()
 	discovery := collector.NewDiscovery()
+	configReload := collector.NewConfigReload()
 	metrics, err := collector.NewHandler(collector.HandlerOpts{
 		ExporterMetrics: !opts.disableExporterMetrics,
 		Live: []prometheus.Collector{
 			awsRequests,
 			discovery,
+			configReload,
 			collector.NewShard(opts.shard, opts.totalShards),
 			versioncollector.NewCollector(name),
 		},
@@ -271,6 +276,10 @@ func run() int {
 		return 1
 	}
 	sel.s.exemptions = exemptions
+	sel.s.configReload = configReload
+	if opts.configFile != "" {
+		configReload.Observe(true)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

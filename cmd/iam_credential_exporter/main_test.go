@@ -61,7 +61,6 @@ func TestValidate(t *testing.T) {
 		{name: "last of three shards", change: func(o *options) { o.shard, o.totalShards = 2, 3 }},
 		{name: "include and exclude", change: func(o *options) { o.include, o.exclude = []string{"prod-*", "111122223333"}, []string{"sandbox-*"} }},
 		{name: "telemetry path elsewhere", change: func(o *options) { o.telemetryPath = "/iam/metrics" }},
-		{name: "telemetry path with a trailing slash", change: func(o *options) { o.telemetryPath = "/metrics/" }},
 		{name: "no request limit", change: func(o *options) { o.maxRequests = 0 }},
 		{name: "every enrichment", change: func(o *options) {
 			o.organization, o.userTags, o.accountTags = true, []string{"owner,team", "cost-center"}, []string{"owner"}
@@ -83,8 +82,20 @@ func TestValidate(t *testing.T) {
 			wantErr: "/-/healthy is the exporter's health endpoint"},
 		{name: "telemetry path with a space", change: func(o *options) { o.telemetryPath = "/my metrics" },
 			wantErr: "may hold only letters, digits"},
+		// The server redirects an unclean path: /sd would advertise a
+		// path that can never be scraped.
 		{name: "unclean telemetry path", change: func(o *options) { o.telemetryPath = "/a//metrics" },
-			wantErr: "is not a clean path; requests to it would be redirected to /a/metrics"},
+			wantErr: `--web.telemetry-path: "/a//metrics" is not a clean path (no //, /./, /../ or trailing /): the server would redirect its requests to /a/metrics`},
+		{name: "telemetry path of two slashes", change: func(o *options) { o.telemetryPath = "//" },
+			wantErr: `--web.telemetry-path: "//" is not a clean path`},
+		{name: "telemetry path with a dot segment", change: func(o *options) { o.telemetryPath = "/x/../metrics" },
+			wantErr: "is not a clean path"},
+		// A trailing slash makes a prefix pattern: every path beneath it
+		// would serve the metrics, and /metrics itself is a redirect.
+		{name: "telemetry path with a trailing slash", change: func(o *options) { o.telemetryPath = "/metrics/" },
+			wantErr: `--web.telemetry-path: "/metrics/" is not a clean path`},
+		{name: "telemetry path of service discovery", change: func(o *options) { o.telemetryPath = "/sd" },
+			wantErr: "--web.telemetry-path: /sd is the exporter's service discovery endpoint"},
 		{name: "negative request limit", change: func(o *options) { o.maxRequests = -1 },
 			wantErr: "--web.max-requests must be 0 (no limit) or more, got -1"},
 		{name: "zero read timeout", change: func(o *options) { o.readTimeout = 0 },
@@ -203,6 +214,10 @@ func TestRunRefusesBadFlags(t *testing.T) {
 			wantStderr: `--web.telemetry-path: \"metrics\" must start with /`},
 		{name: "telemetry path of the landing page", args: []string{"--web.telemetry-path=/"},
 			wantStderr: "is the landing page"},
+		// This one was accepted, and never served: the server redirects
+		// // to the landing page while /sd advertised it.
+		{name: "telemetry path of two slashes", args: []string{"--web.telemetry-path=//"},
+			wantStderr: `--web.telemetry-path: \"//\" is not a clean path`},
 		// This one used to mean "no limit".
 		{name: "negative request limit", args: []string{"--web.max-requests=-1"},
 			wantStderr: "--web.max-requests must be 0 (no limit) or more, got -1"},

@@ -45,6 +45,13 @@ type selection struct {
 	// exemptions are --exemptions.file's, read once at start and kept
 	// across reloads; nil without the flag.
 	exemptions report.AccountExemptions
+	// configReload exports the outcome of each reload; kept across
+	// reloads; nil in tests that do not look at it.
+	configReload *collector.ConfigReload
+	// discovered are the accounts of the last completed Organizations
+	// listing, before the filters and the shard; kept across reloads that
+	// keep discovery.
+	discovered []accounts.Account
 }
 
 // tagKeys are the tag allowlists: the flags' and the config file's.
@@ -232,16 +239,75 @@ func (s *selection) reload(ctx context.Context) *selection {
 	if err == nil && !next.tags.equal(s.tags) {
 		err = errors.New("user_tags or account_tags changed: they name the labels of series already served; restart the exporter to change them")
 	}
+	if err == nil {
+		if next.org != nil {
+			next.discovered = s.discovered
+		}
+		err = s.checkRemovals(next)
+	}
 	if err != nil {
 		s.logger.Error("cannot reload the accounts; keeping the current ones", "path", s.opts.configFile, "err", err)
+		s.observeReload(false)
 		return nil
 	}
-	next.exemptions = s.exemptions
+	s.observeReload(true)
+	next.exemptions, next.configReload = s.exemptions, s.configReload
 	if next.accountTags != nil && s.accountTags != nil {
 		// Keep the tags read so far, and the order of the next reads.
 		next.accountTags = s.accountTags
 	}
 	return next
+}
+
+// checkRemovals refuses a reload to next that would stop reading more than
+// half of the accounts read now, unless --config.allow-mass-removal: a
+// config file read while it is being written in place (truncated, then
+// written) can be valid YAML that lists fewer accounts, or that has lost
+// its organization: or include: lines, and each account it drops loses its
+// series, so its alerts resolve.
+//
+// The accounts counted are those this replica reads (the file's accounts
+// and --aws.role-arn, and with discovery those of the last completed
+// listing, through the filters and the shard), not only the file's list: a
+// file that lists no account and discovers the organization has nothing to
+// lose by that measure, yet loses every account when organization: is cut.
+// What next reads is predicted from the last listing, without asking AWS:
+// accounts that leave the organization are not the reload's doing, and
+// the listing after the reload removes them as any listing does.
+func (s *selection) checkRemovals(next *selection) error {
+	now := s.known()
+	kept := make(map[string]bool, len(now))
+	for _, a := range next.known() {
+		kept[a.ID] = true
+	}
+	var removed []string
+	for _, a := range now {
+		if !kept[a.ID] {
+			removed = append(removed, a.ID)
+		}
+	}
+	if 2*len(removed) <= len(now) || s.opts.allowMassRemoval {
+		return nil
+	}
+	slices.Sort(removed)
+	return fmt.Errorf("the file would stop reading %d of the %d accounts read now (%s), more than half, as a file read while it is being written would: replace the file by rename (mv), then send SIGHUP again; to apply it as it is, restart the exporter, or run it with --config.allow-mass-removal",
+		len(removed), len(now), refresh.BoundedList(removed))
+}
+
+// known returns the accounts this replica reads as far as is known without
+// asking AWS: the configured ones, and those of the last completed listing
+// when discovery is on.
+func (s *selection) known() []accounts.Account {
+	if s.org == nil {
+		return s.keep(s.configured)
+	}
+	return s.keep(accounts.Merge(s.discovered, s.configured))
+}
+
+func (s *selection) observeReload(ok bool) {
+	if s.configReload != nil {
+		s.configReload.Observe(ok)
+	}
 }
 
 func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery) {
@@ -390,6 +456,7 @@ func (s *selection) accounts(ctx context.Context, page func([]accounts.Account))
 		if err != nil {
 			return nil, err
 		}
+		s.discovered = discovered
 		list = accounts.Merge(discovered, s.configured)
 	}
 	return s.keep(list), nil

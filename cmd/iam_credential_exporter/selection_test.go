@@ -16,8 +16,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
@@ -409,6 +411,96 @@ func TestReloadKeepsTagAllowlists(t *testing.T) {
 	write("[owner]")
 	if next := s.reload(t.Context()); next == nil {
 		t.Errorf("a reload with the same user_tags was refused:\n%s", logs.String())
+	}
+}
+
+// A SIGHUP that would stop reading more than half of the accounts read now
+// is refused, as a file read while it is being written in place looks; the
+// previous accounts stay, the refusal is logged and exported, and
+// --config.allow-mass-removal lets it through. With discovery, the
+// accounts of the last listing count, so that losing organization: or an
+// include line is caught too.
+func TestReloadRefusesMassRemoval(t *testing.T) {
+	ids := []string{"111111111111", "222222222222", "333333333333", "444444444444"}
+	listed := func(n int) string {
+		out := "accounts:\n"
+		for _, id := range ids[:n] {
+			out += "  - role_arn: " + roleARN(id, "iam-reader") + "\n"
+		}
+		return out
+	}
+	var discovered []accounts.Account
+	for _, id := range ids {
+		discovered = append(discovered, accounts.Account{ID: id, Name: "team-" + id[:1], RoleARN: roleARN(id, accounts.DefaultOrgRoleName)})
+	}
+	tests := []struct {
+		name          string
+		before, after string
+		allow         bool
+		refused       bool
+	}{
+		{name: "one of four listed accounts left", before: listed(4), after: listed(1), refused: true},
+		{name: "three of four removed, allowed by the flag", before: listed(4), after: listed(1), allow: true},
+		{name: "half removed", before: listed(4), after: listed(2)},
+		{name: "the only account replaced", before: listed(1), after: "accounts:\n  - role_arn: " + roleARN("555555555555", "iam-reader") + "\n", refused: true},
+		{name: "accounts added", before: listed(2), after: listed(4)},
+		{name: "organization: cut", before: listed(1) + "organization: {}\n", after: listed(1), refused: true},
+		{name: "an include line cut", before: "organization: {}\ninclude: [team-1, team-2, team-3]\n", after: "organization: {}\ninclude: [team-1]\n", refused: true},
+		{name: "exclude grown to three of four", before: "organization: {}\n", after: "organization: {}\nexclude: [team-1, team-2, team-3]\n", refused: true},
+		{name: "a listed account left to discovery", before: listed(4) + "organization: {}\n", after: "organization: {}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			startFakeAWS(t)
+			path := filepath.Join(t.TempDir(), "accounts.yml")
+			write := func(config string) {
+				t.Helper()
+				if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(tt.before)
+			o := defaultOptions()
+			o.configFile, o.allowMassRemoval = path, tt.allow
+			var logs strings.Builder
+			s, err := newSelection(t.Context(), o, func(string, string) {}, slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.org != nil {
+				// As after a completed listing.
+				s.discovered = discovered
+			}
+			s.configReload = collector.NewConfigReload()
+			s.configReload.Observe(true) // as main does at start
+
+			write(tt.after)
+			next := s.reload(t.Context())
+			if refused := next == nil; refused != tt.refused {
+				t.Fatalf("reload refused: %v, want %v\nlogs:\n%s", refused, tt.refused, logs.String())
+			}
+			const refusal = "replace the file by rename (mv), then send SIGHUP again; to apply it as it is, restart the exporter, or run it with --config.allow-mass-removal"
+			if got := strings.Contains(logs.String(), refusal); got != tt.refused {
+				t.Errorf("the refusal is logged: %v, want %v\nlogs:\n%s", got, tt.refused, logs.String())
+			}
+			want := "1"
+			if tt.refused {
+				want = "0"
+				if !strings.Contains(logs.String(), "level=ERROR msg=\"cannot reload the accounts; keeping the current ones\"") {
+					t.Errorf("the refusal is not an error:\n%s", logs.String())
+				}
+			}
+			if err := testutil.CollectAndCompare(s.configReload, strings.NewReader(`
+# HELP iam_credential_exporter_config_last_reload_successful 1 if the last reading of --config.file (at start, then on SIGHUP) was applied, 0 if it was refused and the previous accounts are kept: a file that does not parse, or one that would stop reading more than half of the accounts (see --config.allow-mass-removal). Absent without --config.file.
+# TYPE iam_credential_exporter_config_last_reload_successful gauge
+iam_credential_exporter_config_last_reload_successful `+want+`
+`), "iam_credential_exporter_config_last_reload_successful"); err != nil {
+				t.Error(err)
+			}
+			if next != nil && next.configReload != s.configReload {
+				t.Errorf("the reload metric is not kept across the reload")
+			}
+		})
 	}
 }
 
