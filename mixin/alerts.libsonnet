@@ -512,12 +512,13 @@ local utils = import 'lib/utils.libsonnet';
       ||| % v,
       labels: credential('warning'),
       annotations: {
-        summary: 'A user has a malformed exemption tag, which exempts nothing.',
-        description: 'The iam-credential-exemption:{{ $labels.policy }} tag of ' + whose + ' is malformed' +
-                     '{{ with ' + q('aws_iam_user_exemption_invalid', ['account_id', 'user', 'policy']) + ' }} ({{ . | first | label "problem" }}){{ end }}' +
-                     ' and exempts nothing: its findings alert as usual.' + owners +
+        summary: 'A user has an exemption tag that the exporter does not honour.',
+        description: '{{ $problem := "" }}{{ with ' + q('aws_iam_user_exemption_invalid', ['account_id', 'user', 'policy']) + ' }}{{ $problem = . | first | label "problem" }}{{ end }}' +
+                     'The iam-credential-exemption:{{ $labels.policy }} tag of ' + whose +
+                     '{{ if eq $problem "duplicate" }} repeats, in another case, a tag of the same policy that ends earlier: only that one holds.' +
+                     '{{ else }} is malformed{{ with $problem }} ({{ . }}){{ end }} and exempts nothing: its findings alert as usual.{{ end }}' + owners +
                      ' Next step: fix the tag (YYYY-MM-DD/YYYY-MM-DD reason, a known policy, at most ' + str(c.exemptionMaxDays) + ' days),' +
-                     ' or remove it (the command). The exporter\'s log says what is wrong.',
+                     ' or remove it (the command; the key as the user\'s tags spell it). The exporter\'s log says what is wrong.',
         command: 'aws iam untag-user --user-name {{ $labels.user }} --tag-keys iam-credential-exemption:{{ $labels.policy }}',
       },
     },
@@ -849,6 +850,27 @@ local utils = import 'lib/utils.libsonnet';
           iam_credential_exporter_lookup_last_success_timestamp_seconds), or none if it never
           succeeded. The exporter's log says why, and names the missing permission if one is missing.
         ||| % v,
+      },
+    },
+
+    {
+      // A SIGHUP reload of --config.file was refused (invalid, or it would
+      // drop more than half of the accounts): the exporter keeps its
+      // previous configuration, and the file on disk is not what runs.
+      alert: 'IAMCredentialExporterConfigReloadFailing',
+      expr: |||
+        max_over_time(iam_credential_exporter_config_last_reload_successful%(all)s[5m]) == 0
+      ||| % v,
+      'for': c.configReloadFailingFor,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'The exporter refused to reload its configuration file.',
+        description: |||
+          The last reload of {{ $labels.instance }}'s --config.file failed or was refused; it keeps reading
+          the accounts of its previous configuration, so the file on disk is not what runs. The exporter's
+          log says why: an invalid file, or one that would stop reading more than half of the accounts
+          (--config.allow-mass-removal lets that through).
+        |||,
       },
     },
   ],

@@ -115,6 +115,8 @@
     outcomeWindow: '10m',
     discoveryFailingFor: '1h',
     lookupFailingFor: '1h',
+    // A refused reload of --config.file, for this long.
+    configReloadFailingFor: '10m',
     // Replicas of a sharded job that disagree, or a shard that no up
     // replica serves, for this long (rides over a rolling update).
     shardsFor: '15m',
