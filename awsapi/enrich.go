@@ -3,6 +3,7 @@ package awsapi
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +24,10 @@ type enrichment struct {
 	userTags   lookup
 	tagsByUser map[string][]report.Tag
 	exemptions userExemptions
+	// userPageSize is the MaxItems of the user listing's pages: IAM's
+	// maximum, halved for good after a page too large for the response
+	// size limit.
+	userPageSize int32
 
 	keyIDs     lookup
 	keysByUser map[string]keyEntry
@@ -152,34 +157,79 @@ type userExemptions struct {
 	invalid []report.InvalidExemption
 }
 
+// The pages of the user listing (GetAccountAuthorizationDetails).
+const (
+	// maxUserPageSize is IAM's largest MaxItems, asked for first.
+	maxUserPageSize = 1000
+	// minUserPageSize is the smallest MaxItems asked for after pages too
+	// large for the response size limit: IAM's default MaxItems. A user's
+	// details hold at most 50 tags (about 20 KB, 60 KB in multi-byte
+	// letters), 2,048 characters of inline policy (a few KB URL-encoded),
+	// 10 groups and 20 attached policies: 100 users fit in less than 8 MB,
+	// below the default --report.max-bytes of 16 MiB.
+	minUserPageSize = 100
+)
+
+// maxUserPages is how many pages a listing of at most maxUsers users may
+// take at pageSize users a page: twice what full pages need, since IAM may
+// return fewer items than asked, and a few more for small listings. A
+// listing that goes on past it is an endpoint that never ends, and would
+// otherwise be followed until the refresh's deadline.
+func maxUserPages(maxUsers int, pageSize int32) int {
+	size := int(pageSize)
+	return 2*((maxUsers+size-1)/size) + 5
+}
+
 // readUserTags lists the users with their tags, 1,000 a page (IAM's
 // maximum; it may return fewer while IsTruncated), and keeps the allowed
 // ones and, when asked for, the exemptions. The listing stops at the
 // report's user limit, so that memory stays bounded as the report's does.
+//
+// It follows the markers itself rather than through the SDK's paginator,
+// which cannot ask for fewer items in the middle of a listing and, on a
+// repeated marker, either loops or (with StopOnDuplicateToken) ends as if
+// the listing were whole. A listing fails, and the last good tags stay,
+// when a marker comes back (a cycle, such as A, B, A, B), or when it takes
+// more pages than maxUserPages. A page larger than the response size limit
+// is asked for again from the same marker with half the MaxItems, down to
+// minUserPageSize; later listings keep the smaller size.
 func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Tag, userExemptions, error) {
 	tags := map[string][]report.Tag{}
 	var ex userExemptions
 	if s.opts.Exemptions {
 		ex.valid = map[string][]report.Exemption{}
 	}
-	pages := iam.NewGetAccountAuthorizationDetailsPaginator(s.client, &iam.GetAccountAuthorizationDetailsInput{
-		Filter:   []types.EntityType{types.EntityTypeUser},
-		MaxItems: aws.Int32(1000),
-	})
-	var users int
-	var prevMarker string
 	limit := cmp.Or(s.opts.Limits.MaxUsers, report.DefaultMaxUsers)
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	if s.userPageSize == 0 {
+		s.userPageSize = maxUserPageSize
+	}
+	var (
+		marker *string
+		// Hashes, not the markers: a hostile endpoint's markers can be
+		// as large as a response.
+		seen         = map[[sha256.Size]byte]bool{}
+		pages, users int
+	)
+	for {
+		page, err := s.client.GetAccountAuthorizationDetails(ctx, &iam.GetAccountAuthorizationDetailsInput{
+			Filter:   []types.EntityType{types.EntityTypeUser},
+			MaxItems: aws.Int32(s.userPageSize),
+			Marker:   marker,
+		})
+		if errors.Is(err, ErrResponseTooLarge) {
+			if s.userPageSize <= minUserPageSize {
+				return nil, ex, fmt.Errorf("GetAccountAuthorizationDetails: a page of %d users is larger than the response size limit; raise --report.max-bytes: %w", s.userPageSize, err)
+			}
+			smaller := max(s.userPageSize/2, minUserPageSize)
+			s.logger.Info("a page of the user listing is larger than the response size limit; asking for fewer users a page",
+				"lookup", s.userTags.name, "max_items", smaller, "previous_max_items", s.userPageSize)
+			s.userPageSize = smaller
+			continue
+		}
 		if err != nil {
 			return nil, ex, err
 		}
-		// The paginator would follow a repeated marker until the deadline.
-		marker := aws.ToString(page.Marker)
-		if marker != "" && marker == prevMarker {
-			return nil, ex, errors.New("GetAccountAuthorizationDetails returned the same Marker twice")
-		}
-		prevMarker = marker
+		pages++
 		users += len(page.UserDetailList)
 		if users > limit {
 			return nil, ex, fmt.Errorf("GetAccountAuthorizationDetails lists more than %d users (--report.max-users)", limit)
@@ -197,8 +247,23 @@ func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Ta
 				ex.add(name, all, cmp.Or(s.opts.ExemptionMaxDays, report.DefaultExemptionMaxDays))
 			}
 		}
+		// As the SDK's paginators do, the marker alone says whether more
+		// pages follow.
+		next := aws.ToString(page.Marker)
+		if next == "" {
+			return tags, ex, nil
+		}
+		h := sha256.Sum256([]byte(next))
+		if seen[h] {
+			return nil, ex, fmt.Errorf("GetAccountAuthorizationDetails returned on page %d a Marker it had returned before: the listing would never end", pages)
+		}
+		seen[h] = true
+		if n := maxUserPages(limit, s.userPageSize); pages >= n {
+			return nil, ex, fmt.Errorf("GetAccountAuthorizationDetails has more pages after %d (%d users so far), more than a listing of at most %d users (--report.max-users) takes at %d a page",
+				pages, users, limit, s.userPageSize)
+		}
+		marker = &next
 	}
-	return tags, ex, nil
 }
 
 func (ex *userExemptions) add(user string, tags []report.Tag, maxDays int) {
