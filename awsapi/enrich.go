@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -50,6 +52,11 @@ type lookup struct {
 	// denied is set once a denial has been logged, so that a missing
 	// permission is logged once rather than on every refresh.
 	denied bool
+	// dropped counts, since the source was made, the items of AWS's
+	// answers dropped because they contradict the request; warned is set
+	// once one has been logged as a warning.
+	dropped uint64
+	warned  bool
 }
 
 func (s *ReportSource) initEnrichment() {
@@ -101,7 +108,7 @@ func (l *lookup) due(interval time.Duration) bool {
 }
 
 func (l *lookup) status() report.LookupStatus {
-	return report.LookupStatus{Lookup: l.name, OK: l.ok, LastSuccess: l.lastSuccess}
+	return report.LookupStatus{Lookup: l.name, OK: l.ok, LastSuccess: l.lastSuccess, Dropped: l.dropped}
 }
 
 // done records the outcome of a lookup of what, and logs a failure: a
@@ -304,6 +311,10 @@ func rotatedOf(u *report.User) [2]int64 {
 // and stop when the refresh's deadline would pass; the users left are
 // looked up at the next refresh. An error stops the lookups for this
 // refresh.
+//
+// A key that the answer gives to another user than the one asked (a broken
+// or hostile endpoint) is dropped and counted, and its user looked up again
+// at the next refresh: exported, it would name the wrong user's key.
 func (s *ReportSource) lookUpKeyIDs(ctx context.Context, rep *report.Report) error {
 	next := make(map[string]keyEntry, len(s.keysByUser))
 	rep.AccessKeyIDs = map[string][2]string{}
@@ -344,17 +355,51 @@ func (s *ReportSource) lookUpKeyIDs(ctx context.Context, rep *report.Report) err
 		case err != nil:
 			return err
 		}
+		keys, foreign := s.ownKeys(ctx, u.Name, out.AccessKeyMetadata)
 		e := keyEntry{rotated: rotatedOf(u)}
 		var unmatched int
-		e.ids, unmatched = matchKeys(e.rotated, out.AccessKeyMetadata)
-		if unmatched > 0 {
+		e.ids, unmatched = matchKeys(e.rotated, keys)
+		if unmatched > 0 && !foreign {
 			s.logger.Debug("access keys not matched to the report's slots; their IDs stay unknown until the report changes",
 				"user", u.Name, "unmatched", unmatched)
 		}
-		next[u.Name] = e
+		if !foreign {
+			next[u.Name] = e
+		}
 		setKeyIDs(u.Name, e)
 	}
 	return nil
+}
+
+// maxUserNameBytes is IAM's limit on the length of a user name.
+const maxUserNameBytes = 64
+
+// ownKeys returns the keys of the answer to ListAccessKeys for user, and
+// whether it held keys of another user, which it drops, counts and logs: a
+// warning the first time, since it means that the endpoint cannot be
+// trusted; then at debug level. IAM does not tell user names apart by case.
+func (s *ReportSource) ownKeys(ctx context.Context, user string, keys []types.AccessKeyMetadata) (own []types.AccessKeyMetadata, foreign bool) {
+	for _, k := range keys {
+		returned := aws.ToString(k.UserName)
+		if strings.EqualFold(returned, user) {
+			own = append(own, k)
+			continue
+		}
+		foreign = true
+		s.keyIDs.dropped++
+		if len(returned) > maxUserNameBytes {
+			// Not a name IAM could hold: the log gets its start only.
+			returned = returned[:maxUserNameBytes] + "..."
+		}
+		level := slog.LevelDebug
+		if !s.keyIDs.warned {
+			s.keyIDs.warned = true
+			level = slog.LevelWarn
+		}
+		s.logger.Log(ctx, level, "ListAccessKeys answered with an access key of another user; the key is dropped, counted in iam_credential_exporter_lookup_dropped_items_total, and the user looked up again at the next refresh",
+			"lookup", s.keyIDs.name, "user", user, "returned_user", returned)
+	}
+	return own, foreign
 }
 
 // matchKeys gives each slot the key created in the second of its

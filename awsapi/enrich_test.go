@@ -552,3 +552,59 @@ func TestUserTagsPageTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// A key that ListAccessKeys gives to another user than the one asked is
+// dropped, not exported as the asked user's; it is counted, logged once as
+// a warning with both names, and the user is asked again at the next
+// refresh until the answer is right.
+func TestAccessKeyIDsForeignKey(t *testing.T) {
+	src, logs, s := enrichedSource(t, awsapi.SourceOptions{AccessKeyIDs: true})
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Created in the same second, so that the other key matches alice's
+	// slot.
+	users := []fakeaws.User{
+		{Name: "alice", AccessKeys: []fakeaws.AccessKey{{ID: "AKIAALICE00000000001", Created: created, Active: true}}},
+		{Name: "mallory", AccessKeys: []fakeaws.AccessKey{{ID: "AKIAMALLORY000000001", Created: created.Add(time.Millisecond), Active: true}}},
+	}
+	setUsers(s, users)
+	a := s.DefaultAccount()
+	a.MisdirectAccessKeys("alice", "mallory")
+
+	for i := range 2 {
+		s.ResetRequests()
+		rep := mustFetch(t, src, fmt.Sprint("misdirected ", i))
+		if got := rep.AccessKeyIDs["alice"]; got != [2]string{} {
+			t.Errorf("fetch %d: alice's key IDs = %v, want none", i, got)
+		}
+		if got := rep.AccessKeyIDs["mallory"][0]; got != "AKIAMALLORY000000001" {
+			t.Errorf("fetch %d: mallory's key ID = %q", i, got)
+		}
+		l := lookupOf(rep, report.LookupAccessKeyIDs)
+		if !l.OK || l.Dropped != uint64(i+1) {
+			t.Errorf("fetch %d: lookup %+v, want OK with %d dropped", i, l, i+1)
+		}
+		// mallory is looked up once; alice at every refresh.
+		if got, want := s.Requests(baseAccount, fakeaws.ListAccessKeys), 2-i; got != want {
+			t.Errorf("fetch %d: %d ListAccessKeys calls, want %d", i, got, want)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings, want 1:\n%s", n, logs)
+	}
+	if want := "ListAccessKeys answered with an access key of another user"; !strings.Contains(logs.String(), want) ||
+		!strings.Contains(logs.String(), "user=alice returned_user=mallory") {
+		t.Errorf("the warning does not say %q with both users:\n%s", want, logs)
+	}
+	if strings.Contains(logs.String(), "AKIA") {
+		t.Errorf("a key ID reached the log:\n%s", logs)
+	}
+
+	a.MisdirectAccessKeys("alice", "")
+	rep := mustFetch(t, src, "answered right")
+	if got := rep.AccessKeyIDs["alice"][0]; got != "AKIAALICE00000000001" {
+		t.Errorf("answered right: alice's key ID = %q", got)
+	}
+	if l := lookupOf(rep, report.LookupAccessKeyIDs); l.Dropped != 2 {
+		t.Errorf("answered right: %d dropped, want the 2 so far", l.Dropped)
+	}
+}
