@@ -3,8 +3,11 @@ package awsapi
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +26,10 @@ type enrichment struct {
 	userTags   lookup
 	tagsByUser map[string][]report.Tag
 	exemptions userExemptions
+	// userPageSize is the MaxItems of the user listing's pages: IAM's
+	// maximum, halved for good after a page too large for the response
+	// size limit.
+	userPageSize int32
 
 	keyIDs     lookup
 	keysByUser map[string]keyEntry
@@ -45,6 +52,11 @@ type lookup struct {
 	// denied is set once a denial has been logged, so that a missing
 	// permission is logged once rather than on every refresh.
 	denied bool
+	// dropped counts, since the source was made, the items of AWS's
+	// answers dropped because they contradict the request; warned is set
+	// once one has been logged as a warning.
+	dropped uint64
+	warned  bool
 }
 
 func (s *ReportSource) initEnrichment() {
@@ -96,7 +108,7 @@ func (l *lookup) due(interval time.Duration) bool {
 }
 
 func (l *lookup) status() report.LookupStatus {
-	return report.LookupStatus{Lookup: l.name, OK: l.ok, LastSuccess: l.lastSuccess}
+	return report.LookupStatus{Lookup: l.name, OK: l.ok, LastSuccess: l.lastSuccess, Dropped: l.dropped}
 }
 
 // done records the outcome of a lookup of what, and logs a failure: a
@@ -152,34 +164,79 @@ type userExemptions struct {
 	invalid []report.InvalidExemption
 }
 
+// The pages of the user listing (GetAccountAuthorizationDetails).
+const (
+	// maxUserPageSize is IAM's largest MaxItems, asked for first.
+	maxUserPageSize = 1000
+	// minUserPageSize is the smallest MaxItems asked for after pages too
+	// large for the response size limit: IAM's default MaxItems. A user's
+	// details hold at most 50 tags (about 20 KB, 60 KB in multi-byte
+	// letters), 2,048 characters of inline policy (a few KB URL-encoded),
+	// 10 groups and 20 attached policies: 100 users fit in less than 8 MB,
+	// below the default --report.max-bytes of 16 MiB.
+	minUserPageSize = 100
+)
+
+// maxUserPages is how many pages a listing of at most maxUsers users may
+// take at pageSize users a page: twice what full pages need, since IAM may
+// return fewer items than asked, and a few more for small listings. A
+// listing that goes on past it is an endpoint that never ends, and would
+// otherwise be followed until the refresh's deadline.
+func maxUserPages(maxUsers int, pageSize int32) int {
+	size := int(pageSize)
+	return 2*((maxUsers+size-1)/size) + 5
+}
+
 // readUserTags lists the users with their tags, 1,000 a page (IAM's
 // maximum; it may return fewer while IsTruncated), and keeps the allowed
 // ones and, when asked for, the exemptions. The listing stops at the
 // report's user limit, so that memory stays bounded as the report's does.
+//
+// It follows the markers itself rather than through the SDK's paginator,
+// which cannot ask for fewer items in the middle of a listing and, on a
+// repeated marker, either loops or (with StopOnDuplicateToken) ends as if
+// the listing were whole. A listing fails, and the last good tags stay,
+// when a marker comes back (a cycle, such as A, B, A, B), or when it takes
+// more pages than maxUserPages. A page larger than the response size limit
+// is asked for again from the same marker with half the MaxItems, down to
+// minUserPageSize; later listings keep the smaller size.
 func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Tag, userExemptions, error) {
 	tags := map[string][]report.Tag{}
 	var ex userExemptions
 	if s.opts.Exemptions {
 		ex.valid = map[string][]report.Exemption{}
 	}
-	pages := iam.NewGetAccountAuthorizationDetailsPaginator(s.client, &iam.GetAccountAuthorizationDetailsInput{
-		Filter:   []types.EntityType{types.EntityTypeUser},
-		MaxItems: aws.Int32(1000),
-	})
-	var users int
-	var prevMarker string
 	limit := cmp.Or(s.opts.Limits.MaxUsers, report.DefaultMaxUsers)
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	if s.userPageSize == 0 {
+		s.userPageSize = maxUserPageSize
+	}
+	var (
+		marker *string
+		// Hashes, not the markers: a hostile endpoint's markers can be
+		// as large as a response.
+		seen         = map[[sha256.Size]byte]bool{}
+		pages, users int
+	)
+	for {
+		page, err := s.client.GetAccountAuthorizationDetails(ctx, &iam.GetAccountAuthorizationDetailsInput{
+			Filter:   []types.EntityType{types.EntityTypeUser},
+			MaxItems: aws.Int32(s.userPageSize),
+			Marker:   marker,
+		})
+		if errors.Is(err, ErrResponseTooLarge) {
+			if s.userPageSize <= minUserPageSize {
+				return nil, ex, fmt.Errorf("GetAccountAuthorizationDetails: a page of %d users is larger than the response size limit; raise --report.max-bytes: %w", s.userPageSize, err)
+			}
+			smaller := max(s.userPageSize/2, minUserPageSize)
+			s.logger.Info("a page of the user listing is larger than the response size limit; asking for fewer users a page",
+				"lookup", s.userTags.name, "max_items", smaller, "previous_max_items", s.userPageSize)
+			s.userPageSize = smaller
+			continue
+		}
 		if err != nil {
 			return nil, ex, err
 		}
-		// The paginator would follow a repeated marker until the deadline.
-		marker := aws.ToString(page.Marker)
-		if marker != "" && marker == prevMarker {
-			return nil, ex, errors.New("GetAccountAuthorizationDetails returned the same Marker twice")
-		}
-		prevMarker = marker
+		pages++
 		users += len(page.UserDetailList)
 		if users > limit {
 			return nil, ex, fmt.Errorf("GetAccountAuthorizationDetails lists more than %d users (--report.max-users)", limit)
@@ -197,8 +254,23 @@ func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Ta
 				ex.add(name, all, cmp.Or(s.opts.ExemptionMaxDays, report.DefaultExemptionMaxDays))
 			}
 		}
+		// As the SDK's paginators do, the marker alone says whether more
+		// pages follow.
+		next := aws.ToString(page.Marker)
+		if next == "" {
+			return tags, ex, nil
+		}
+		h := sha256.Sum256([]byte(next))
+		if seen[h] {
+			return nil, ex, fmt.Errorf("GetAccountAuthorizationDetails returned on page %d a Marker it had returned before: the listing would never end", pages)
+		}
+		seen[h] = true
+		if n := maxUserPages(limit, s.userPageSize); pages >= n {
+			return nil, ex, fmt.Errorf("GetAccountAuthorizationDetails has more pages after %d (%d users so far), more than a listing of at most %d users (--report.max-users) takes at %d a page",
+				pages, users, limit, s.userPageSize)
+		}
+		marker = &next
 	}
-	return tags, ex, nil
 }
 
 func (ex *userExemptions) add(user string, tags []report.Tag, maxDays int) {
@@ -273,6 +345,10 @@ func rotatedOf(u *report.User) [2]int64 {
 // and stop when the refresh's deadline would pass; the users left are
 // looked up at the next refresh. An error stops the lookups for this
 // refresh.
+//
+// A key that the answer gives to another user than the one asked (a broken
+// or hostile endpoint) is dropped and counted, and its user looked up again
+// at the next refresh: exported, it would name the wrong user's key.
 func (s *ReportSource) lookUpKeyIDs(ctx context.Context, rep *report.Report) error {
 	next := make(map[string]keyEntry, len(s.keysByUser))
 	rep.AccessKeyIDs = map[string][2]string{}
@@ -313,17 +389,51 @@ func (s *ReportSource) lookUpKeyIDs(ctx context.Context, rep *report.Report) err
 		case err != nil:
 			return err
 		}
+		keys, foreign := s.ownKeys(ctx, u.Name, out.AccessKeyMetadata)
 		e := keyEntry{rotated: rotatedOf(u)}
 		var unmatched int
-		e.ids, unmatched = matchKeys(e.rotated, out.AccessKeyMetadata)
-		if unmatched > 0 {
+		e.ids, unmatched = matchKeys(e.rotated, keys)
+		if unmatched > 0 && !foreign {
 			s.logger.Debug("access keys not matched to the report's slots; their IDs stay unknown until the report changes",
 				"user", u.Name, "unmatched", unmatched)
 		}
-		next[u.Name] = e
+		if !foreign {
+			next[u.Name] = e
+		}
 		setKeyIDs(u.Name, e)
 	}
 	return nil
+}
+
+// maxUserNameBytes is IAM's limit on the length of a user name.
+const maxUserNameBytes = 64
+
+// ownKeys returns the keys of the answer to ListAccessKeys for user, and
+// whether it held keys of another user, which it drops, counts and logs: a
+// warning the first time, since it means that the endpoint cannot be
+// trusted; then at debug level. IAM does not tell user names apart by case.
+func (s *ReportSource) ownKeys(ctx context.Context, user string, keys []types.AccessKeyMetadata) (own []types.AccessKeyMetadata, foreign bool) {
+	for _, k := range keys {
+		returned := aws.ToString(k.UserName)
+		if strings.EqualFold(returned, user) {
+			own = append(own, k)
+			continue
+		}
+		foreign = true
+		s.keyIDs.dropped++
+		if len(returned) > maxUserNameBytes {
+			// Not a name IAM could hold: the log gets its start only.
+			returned = returned[:maxUserNameBytes] + "..."
+		}
+		level := slog.LevelDebug
+		if !s.keyIDs.warned {
+			s.keyIDs.warned = true
+			level = slog.LevelWarn
+		}
+		s.logger.Log(ctx, level, "ListAccessKeys answered with an access key of another user; the key is dropped, counted in iam_credential_exporter_lookup_dropped_items_total, and the user looked up again at the next refresh",
+			"lookup", s.keyIDs.name, "user", user, "returned_user", returned)
+	}
+	return own, foreign
 }
 
 // matchKeys gives each slot the key created in the second of its

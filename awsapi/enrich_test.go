@@ -45,7 +45,14 @@ func setUsers(s *fakeaws.Server, users []fakeaws.User) {
 // opts and a log of its messages.
 func enrichedSource(t *testing.T, opts awsapi.SourceOptions) (*awsapi.ReportSource, *testenv.Buffer, *fakeaws.Server) {
 	t.Helper()
+	return limitedSource(t, opts, 8<<20)
+}
+
+// limitedSource is enrichedSource with a limit on response sizes, in bytes.
+func limitedSource(t *testing.T, opts awsapi.SourceOptions, maxResponseBytes int64) (*awsapi.ReportSource, *testenv.Buffer, *fakeaws.Server) {
+	t.Helper()
 	s, cfg := newFakeAWS(t)
+	cfg.HTTPClient = limitedClient(maxResponseBytes)
 	var logs testenv.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if opts.AccessKeyIDsRate == 0 {
@@ -482,5 +489,193 @@ func TestDuplicateExemptionTags(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "one exemption per user and policy, the one that ends first is kept") {
 		t.Errorf("the duplicate is not logged:\n%s", logs)
+	}
+}
+
+// A listing that never ends, as a broken or hostile endpoint could send it,
+// fails the lookup within a few calls rather than at the refresh's
+// deadline: a marker that comes back at once, and endless new markers at
+// the page cap, 2 * ceil(max users / 1,000) + 5 pages. The last good tags
+// stay, and the report is served.
+func TestUserTagsEndlessListing(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		period   int
+		maxUsers int
+		// wantCalls counts the GetAccountAuthorizationDetails calls of the
+		// failed listing; wantErr is in the logged error.
+		wantCalls int
+		wantErr   string
+	}{
+		{name: "A, B, A, B", period: 2, wantCalls: 3, wantErr: "a Marker it had returned before"},
+		{name: "A, A", period: 1, wantCalls: 2, wantErr: "a Marker it had returned before"},
+		{name: "A, B, C, A", period: 3, wantCalls: 4, wantErr: "a Marker it had returned before"},
+		{name: "never repeats", period: 0, wantCalls: 2*10 + 5, wantErr: "more than a listing of at most 10000 users (--report.max-users) takes at 1000 a page"},
+		{name: "never repeats, 5,000 users", period: 0, maxUsers: 5000, wantCalls: 2*5 + 5, wantErr: "at most 5000 users"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, logs, s := enrichedSource(t, awsapi.SourceOptions{
+				UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Nanosecond,
+				Limits: report.Limits{MaxUsers: tc.maxUsers},
+			})
+			setUsers(s, fakeUsers(5, 1, 0))
+			good := ownerTags(mustFetch(t, src, "before"))
+			if len(good) != 5 {
+				t.Fatalf("before: tags of %d users, want 5", len(good))
+			}
+
+			s.DefaultAccount().SetEndlessListing(true, tc.period)
+			s.ResetRequests()
+			// The old code followed the markers until the deadline: this
+			// one only bounds the test.
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			rep, err := src.Fetch(ctx)
+			if err != nil {
+				t.Fatalf("the report failed with the lookup: %v", err)
+			}
+			if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != tc.wantCalls {
+				t.Errorf("%d GetAccountAuthorizationDetails calls, want %d", got, tc.wantCalls)
+			}
+			if l := lookupOf(rep, report.LookupUserTags); l.OK {
+				t.Errorf("lookup %+v, want failed", l)
+			}
+			if got := ownerTags(rep); fmt.Sprint(got) != fmt.Sprint(good) {
+				t.Errorf("tags = %v, want the last good %v", got, good)
+			}
+			if !strings.Contains(logs.String(), "cannot read the user tags; serving the last good data") || !strings.Contains(logs.String(), tc.wantErr) {
+				t.Errorf("the log does not say %q:\n%s", tc.wantErr, logs)
+			}
+		})
+	}
+}
+
+// bigTagged returns n users with an owner and 3 tags of IAM's largest size
+// (keys of 128 characters, values of 256): about 1.6 KB of XML a user.
+func bigTagged(prefix string, n int) []fakeaws.User {
+	users := make([]fakeaws.User, n)
+	for i := range users {
+		u := fakeaws.User{Name: fmt.Sprintf("%s-%05d", prefix, i), Tags: []fakeaws.Tag{{Key: "owner", Value: fmt.Sprint("team-", i)}}}
+		for j := range 3 {
+			u.Tags = append(u.Tags, fakeaws.Tag{Key: fmt.Sprintf("k%02d", j) + strings.Repeat("k", 125), Value: strings.Repeat("v", 256)})
+		}
+		users[i] = u
+	}
+	return users
+}
+
+// A page larger than the response size limit (an account of 750 users with
+// many large tags passes 16 MiB at 1,000 users a page) is asked for again
+// from the same marker with half the MaxItems, down to 100 a page; the
+// smaller size is kept for the next listing. Scaled down here: users of
+// 1.6 KB and limits of a few hundred KB.
+func TestUserTagsPageTooLarge(t *testing.T) {
+	small := fakeUsers(1000, 1, 0) // each with an owner tag: 1,000 fit in about 400 KB
+	for _, tc := range []struct {
+		name  string
+		users []fakeaws.User
+		limit int64
+		// wantCalls counts the calls of the first listing, wantNextCalls
+		// those of the second, at the size the first ended with.
+		wantCalls, wantNextCalls int
+		wantErr                  string
+	}{
+		// 1000 (800 users: 1.3 MB, too large), then 500 twice.
+		{name: "first page", users: bigTagged("big", 800), limit: 1 << 20, wantCalls: 3, wantNextCalls: 2},
+		// 1000 small users, then from their marker 1000 and 500 (500 big
+		// users: 800 KB, too large), 250 twice.
+		{name: "later page", users: append(small, bigTagged("z-big", 500)...), limit: 600 << 10, wantCalls: 5, wantNextCalls: 6},
+		// 1000, 500, 250, 125, 100: even 100 users (160 KB) are too large.
+		{name: "too large at 100 a page", users: bigTagged("big", 200), limit: 100 << 10, wantCalls: 5, wantErr: "a page of 100 users is larger than the response size limit; raise --report.max-bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, logs, s := limitedSource(t, awsapi.SourceOptions{UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Nanosecond}, tc.limit)
+			setUsers(s, tc.users)
+			rep := mustFetch(t, src, "first")
+			if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != tc.wantCalls {
+				t.Errorf("%d GetAccountAuthorizationDetails calls, want %d", got, tc.wantCalls)
+			}
+			if !strings.Contains(logs.String(), "a page of the user listing is larger than the response size limit; asking for fewer users a page") {
+				t.Errorf("the smaller pages are not logged:\n%s", logs)
+			}
+			l := lookupOf(rep, report.LookupUserTags)
+			if tc.wantErr != "" {
+				if l.OK || len(rep.UserTags) != 0 || !strings.Contains(logs.String(), tc.wantErr) {
+					t.Errorf("lookup %+v, %d users with tags; want failed, none, and the log to say %q:\n%s", l, len(rep.UserTags), tc.wantErr, logs)
+				}
+				return
+			}
+			if !l.OK || len(rep.UserTags) != len(tc.users) {
+				t.Fatalf("lookup %+v, %d users with tags; want OK, %d", l, len(rep.UserTags), len(tc.users))
+			}
+			for _, u := range tc.users {
+				i := slices.IndexFunc(u.Tags, func(t fakeaws.Tag) bool { return t.Key == "owner" })
+				want := []report.Tag{{Key: "owner", Value: u.Tags[i].Value}}
+				if got := rep.UserTags[u.Name]; !slices.Equal(got, want) {
+					t.Errorf("%s: tags %v, want %v", u.Name, got, want)
+				}
+			}
+			s.ResetRequests()
+			mustFetch(t, src, "second")
+			if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != tc.wantNextCalls {
+				t.Errorf("second listing: %d GetAccountAuthorizationDetails calls, want %d at the smaller size", got, tc.wantNextCalls)
+			}
+		})
+	}
+}
+
+// A key that ListAccessKeys gives to another user than the one asked is
+// dropped, not exported as the asked user's; it is counted, logged once as
+// a warning with both names, and the user is asked again at the next
+// refresh until the answer is right.
+func TestAccessKeyIDsForeignKey(t *testing.T) {
+	src, logs, s := enrichedSource(t, awsapi.SourceOptions{AccessKeyIDs: true})
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Created in the same second, so that the other key matches alice's
+	// slot.
+	users := []fakeaws.User{
+		{Name: "alice", AccessKeys: []fakeaws.AccessKey{{ID: "AKIAALICE00000000001", Created: created, Active: true}}},
+		{Name: "mallory", AccessKeys: []fakeaws.AccessKey{{ID: "AKIAMALLORY000000001", Created: created.Add(time.Millisecond), Active: true}}},
+	}
+	setUsers(s, users)
+	a := s.DefaultAccount()
+	a.MisdirectAccessKeys("alice", "mallory")
+
+	for i := range 2 {
+		s.ResetRequests()
+		rep := mustFetch(t, src, fmt.Sprint("misdirected ", i))
+		if got := rep.AccessKeyIDs["alice"]; got != [2]string{} {
+			t.Errorf("fetch %d: alice's key IDs = %v, want none", i, got)
+		}
+		if got := rep.AccessKeyIDs["mallory"][0]; got != "AKIAMALLORY000000001" {
+			t.Errorf("fetch %d: mallory's key ID = %q", i, got)
+		}
+		l := lookupOf(rep, report.LookupAccessKeyIDs)
+		if !l.OK || l.Dropped != uint64(i+1) {
+			t.Errorf("fetch %d: lookup %+v, want OK with %d dropped", i, l, i+1)
+		}
+		// mallory is looked up once; alice at every refresh.
+		if got, want := s.Requests(baseAccount, fakeaws.ListAccessKeys), 2-i; got != want {
+			t.Errorf("fetch %d: %d ListAccessKeys calls, want %d", i, got, want)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings, want 1:\n%s", n, logs)
+	}
+	if want := "ListAccessKeys answered with an access key of another user"; !strings.Contains(logs.String(), want) ||
+		!strings.Contains(logs.String(), "user=alice returned_user=mallory") {
+		t.Errorf("the warning does not say %q with both users:\n%s", want, logs)
+	}
+	if strings.Contains(logs.String(), "AKIA") {
+		t.Errorf("a key ID reached the log:\n%s", logs)
+	}
+
+	a.MisdirectAccessKeys("alice", "")
+	rep := mustFetch(t, src, "answered right")
+	if got := rep.AccessKeyIDs["alice"][0]; got != "AKIAALICE00000000001" {
+		t.Errorf("answered right: alice's key ID = %q", got)
+	}
+	if l := lookupOf(rep, report.LookupAccessKeyIDs); l.Dropped != 2 {
+		t.Errorf("answered right: %d dropped, want the 2 so far", l.Dropped)
 	}
 }

@@ -53,6 +53,7 @@ type descs struct {
 	policyExists, policyMinLength, policyMaxAge    *prometheus.Desc
 	policyReusePrevention, policyRule              *prometheus.Desc
 	lookupSuccess, lookupLastSuccess               *prometheus.Desc
+	lookupDropped                                  *prometheus.Desc
 	exemptionStart, exemptionEnd, exemptionInvalid *prometheus.Desc
 	keyNeverUsed                                   *prometheus.Desc
 	userTagKeys, accountTagKeys                    report.TagKeys
@@ -117,6 +118,7 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 		keyNeverUsed:          d(namespace+"_access_key_never_used", "1 if the key in this slot has never been used (the report's last used date is N/A); absent when it has been (see aws_iam_access_key_last_used_timestamp_seconds), when the slot holds no key, or when the report cannot say (the 16-column layout has no last-used column)."+fromCache, key),
 		lookupSuccess:         d(exporter+"_lookup_success", "1 if the last attempt of this enrichment lookup (lookup=\"user_tags\"|\"access_key_ids\"|\"password_policy\") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.", lookup),
 		lookupLastSuccess:     d(exporter+"_lookup_last_success_timestamp_seconds", "When this enrichment lookup last succeeded, Unix seconds: the age of the data it serves.", lookup),
+		lookupDropped:         d(exporter+"_lookup_dropped_items_total", "Items of AWS's answers to this enrichment lookup dropped because they contradict the request, since the exporter started: for lookup=\"access_key_ids\" (the only one), access keys that iam:ListAccessKeys returned as another user's than the one asked. Anything but 0 means a broken or hostile endpoint or proxy.", lookup),
 
 		refreshSuccess:  d(exporter+"_refresh_success", "1 if the last refresh of the account's credential report succeeded, 0 if it failed (the last good report is still served).", account),
 		lastSuccess:     d(exporter+"_last_refresh_success_timestamp_seconds", "When the account's credential report was last refreshed successfully, Unix seconds.", account),
@@ -168,7 +170,7 @@ func (c *accountCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.passwordNextRotation, c.mfaActive, c.keyActive, c.keyLastRotated, c.keyLastUsed,
 		c.certActive, c.certLastRotated, c.reportGenerated, c.reportUsers, c.accountInfo,
 		c.userTags, c.accountTags, c.keyID, c.policyExists, c.policyMinLength, c.policyMaxAge,
-		c.policyReusePrevention, c.policyRule, c.lookupSuccess, c.lookupLastSuccess,
+		c.policyReusePrevention, c.policyRule, c.lookupSuccess, c.lookupLastSuccess, c.lookupDropped,
 		c.exemptionStart, c.exemptionEnd, c.exemptionInvalid, c.keyNeverUsed,
 		c.refreshSuccess, c.lastSuccess, c.refreshDuration, c.refreshes, c.failures, c.parseErrors,
 	} {
@@ -221,6 +223,11 @@ func (c *accountCollector) collectState(ch chan<- prometheus.Metric, s *refresh.
 		ch <- prometheus.MustNewConstMetric(c.lookupSuccess, prometheus.GaugeValue, boolValue(l.OK), id, string(l.Lookup))
 		if !l.LastSuccess.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.lookupLastSuccess, prometheus.GaugeValue, unixSeconds(l.LastSuccess), id, string(l.Lookup))
+		}
+		// Only the key lookup checks its answers item by item: a counter
+		// for the others would cost a series per account that stays 0.
+		if l.Lookup == report.LookupAccessKeyIDs {
+			ch <- prometheus.MustNewConstMetric(c.lookupDropped, prometheus.CounterValue, float64(l.Dropped), id, string(l.Lookup))
 		}
 	}
 }

@@ -53,7 +53,7 @@ func enrichedStates() []*refresh.State {
 	}
 	rep.Lookups = []report.LookupStatus{
 		{Lookup: report.LookupUserTags, OK: true, LastSuccess: read},
-		{Lookup: report.LookupAccessKeyIDs, OK: false, LastSuccess: read},
+		{Lookup: report.LookupAccessKeyIDs, OK: false, LastSuccess: read, Dropped: 2},
 		{Lookup: report.LookupPasswordPolicy, OK: false},
 	}
 	first.Report = &rep
@@ -130,6 +130,9 @@ iam_credential_exporter_lookup_success{account_id="123456789012",lookup="user_ta
 # TYPE iam_credential_exporter_lookup_last_success_timestamp_seconds gauge
 iam_credential_exporter_lookup_last_success_timestamp_seconds{account_id="123456789012",lookup="access_key_ids"} 1.79574126e+09
 iam_credential_exporter_lookup_last_success_timestamp_seconds{account_id="123456789012",lookup="user_tags"} 1.79574126e+09
+# HELP iam_credential_exporter_lookup_dropped_items_total Items of AWS's answers to this enrichment lookup dropped because they contradict the request, since the exporter started: for lookup="access_key_ids" (the only one), access keys that iam:ListAccessKeys returned as another user's than the one asked. Anything but 0 means a broken or hostile endpoint or proxy.
+# TYPE iam_credential_exporter_lookup_dropped_items_total counter
+iam_credential_exporter_lookup_dropped_items_total{account_id="123456789012",lookup="access_key_ids"} 2
 `
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
@@ -139,6 +142,7 @@ iam_credential_exporter_lookup_last_success_timestamp_seconds{account_id="123456
 		"aws_iam_account_password_policy_max_age_seconds", "aws_iam_account_password_policy_reuse_prevention",
 		"aws_iam_account_password_policy_rule",
 		"iam_credential_exporter_lookup_success", "iam_credential_exporter_lookup_last_success_timestamp_seconds",
+		"iam_credential_exporter_lookup_dropped_items_total",
 		"aws_iam_user_exemption_start_timestamp_seconds", "aws_iam_user_exemption_end_timestamp_seconds", "aws_iam_user_exemption_invalid",
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {

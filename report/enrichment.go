@@ -55,6 +55,10 @@ type LookupStatus struct {
 	OK bool
 	// LastSuccess is when the data served was read; zero if never.
 	LastSuccess time.Time
+	// Dropped counts the items of AWS's answers that the lookup dropped,
+	// since its source was made, because they contradict the request: for
+	// LookupAccessKeyIDs, access keys of another user than the one asked.
+	Dropped uint64
 }
 
 // tagKeyRE is IAM's and Organizations' pattern for a tag key.

@@ -13,7 +13,8 @@
 // Every account has a credential report with the generation state machine of
 // IAM, IAM users with tags and access keys, a password policy, and fault
 // knobs (injected errors, latency, a report stuck in progress, garbage or
-// oversized bodies). A request log counts calls per account and
+// oversized bodies, a user listing that never ends, access keys answered
+// for the wrong user). A request log counts calls per account and
 // action. All methods are safe for concurrent use.
 package fakeaws
 
@@ -301,6 +302,11 @@ type Account struct {
 	users          []User
 	pageSize       int
 	passwordPolicy *PasswordPolicy
+	// endless, when set, makes GetAccountAuthorizationDetails never end.
+	endless *endlessListing
+	// misdirected maps a user name, lower-cased, to the user whose keys
+	// ListAccessKeys answers for it.
+	misdirected map[string]string
 }
 
 // storedReport is a finished report with its Content pre-encoded, so that a

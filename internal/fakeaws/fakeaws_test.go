@@ -874,6 +874,59 @@ func TestAuthorizationDetailsPages(t *testing.T) {
 	}
 }
 
+// An endless listing answers any marker with a new page of no users whose
+// markers repeat with the period asked, or never; turned off, the users
+// come back.
+func TestAuthorizationDetailsEndless(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		period int
+		// wantDistinct is how many distinct markers 6 answers carry.
+		wantDistinct int
+	}{
+		{name: "A, B, A, B", period: 2, wantDistinct: 2},
+		{name: "one marker", period: 1, wantDistinct: 1},
+		{name: "never repeats", period: 0, wantDistinct: 6},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newServer(t)
+			acct := s.DefaultAccount()
+			acct.SetUsers(testUsers())
+			acct.SetEndlessListing(true, tt.period)
+			client := iam.NewFromConfig(s.Config())
+			var markers []string
+			var marker *string
+			for range 6 {
+				out, err := client.GetAccountAuthorizationDetails(t.Context(), &iam.GetAccountAuthorizationDetailsInput{
+					Filter: []iamtypes.EntityType{iamtypes.EntityTypeUser}, Marker: marker,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(out.UserDetailList) != 0 || !out.IsTruncated || out.Marker == nil {
+					t.Fatalf("answer %d: %d users, IsTruncated %v, Marker %v; want none, true, a marker", len(markers), len(out.UserDetailList), out.IsTruncated, out.Marker)
+				}
+				marker = out.Marker
+				markers = append(markers, *marker)
+			}
+			distinct := slices.Clone(markers)
+			slices.Sort(distinct)
+			if got := len(slices.Compact(distinct)); got != tt.wantDistinct {
+				t.Errorf("markers %v: %d distinct, want %d", markers, got, tt.wantDistinct)
+			}
+			if tt.period > 0 && markers[0] != markers[tt.period] {
+				t.Errorf("markers %v do not repeat every %d", markers, tt.period)
+			}
+
+			acct.SetEndlessListing(false, 0)
+			out, err := client.GetAccountAuthorizationDetails(t.Context(), &iam.GetAccountAuthorizationDetailsInput{})
+			if err != nil || len(out.UserDetailList) != len(testUsers()) || out.IsTruncated {
+				t.Errorf("turned off: %v, %d users, IsTruncated %v; want every user on one page", err, len(out.UserDetailList), out.IsTruncated)
+			}
+		})
+	}
+}
+
 func TestAuthorizationDetailsValidation(t *testing.T) {
 	foreignMarker := base64.StdEncoding.EncodeToString([]byte(ListAccessKeys + "/1"))
 	tests := []struct {
@@ -966,6 +1019,26 @@ func TestListAccessKeys(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("misdirected", func(t *testing.T) {
+		s.DefaultAccount().MisdirectAccessKeys("Bob+CI", "dave")
+		out, err := client.ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: aws.String("bob+ci")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, k := range out.AccessKeyMetadata {
+			got = append(got, aws.ToString(k.UserName)+" "+aws.ToString(k.AccessKeyId))
+		}
+		if want := []string{"dave " + dave[0].ID, "dave " + dave[1].ID}; !slices.Equal(got, want) {
+			t.Errorf("keys for bob+ci = %v, want dave's %v", got, want)
+		}
+		s.DefaultAccount().MisdirectAccessKeys("bob+ci", "")
+		out, err = client.ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: aws.String("bob+ci")})
+		if err != nil || len(out.AccessKeyMetadata) != 1 || aws.ToString(out.AccessKeyMetadata[0].UserName) != "bob+ci" {
+			t.Errorf("restored: %v, %+v; want bob+ci's own key", err, out)
+		}
+	})
 
 	t.Run("unknown user", func(t *testing.T) {
 		_, err := client.ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: aws.String("nobody")})

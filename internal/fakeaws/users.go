@@ -85,6 +85,52 @@ func (a *Account) SetPageSize(n int) {
 	a.pageSize = max(n, 0)
 }
 
+// SetEndlessListing(true, period) makes GetAccountAuthorizationDetails
+// answer every request, whatever its Marker, with no users, IsTruncated and
+// a Marker, as a broken or hostile endpoint could: the markers repeat every
+// period answers (A, B, A, B… with 2), or never when period is 0.
+// SetEndlessListing(false, 0) restores the account's users.
+func (a *Account) SetEndlessListing(on bool, period int) {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	a.endless = nil
+	if on {
+		a.endless = &endlessListing{period: max(period, 0)}
+	}
+}
+
+// endlessListing is the state of SetEndlessListing: answers sent so far.
+type endlessListing struct {
+	period, sent int
+}
+
+// nextMarker returns the Marker of the next endless answer.
+func (e *endlessListing) nextMarker() string {
+	n := e.sent
+	e.sent++
+	if e.period > 0 {
+		n %= e.period
+	}
+	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s/endless/%d", GetAccountAuthorizationDetails, n))
+}
+
+// MisdirectAccessKeys makes ListAccessKeys for the user asked answer with
+// the keys of user owner, each with owner's UserName, as a broken or
+// hostile endpoint could; owner "" restores the asked user's own keys.
+// Both users must exist when ListAccessKeys is called.
+func (a *Account) MisdirectAccessKeys(asked, owner string) {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if a.misdirected == nil {
+		a.misdirected = map[string]string{}
+	}
+	if owner == "" {
+		delete(a.misdirected, strings.ToLower(asked))
+		return
+	}
+	a.misdirected[strings.ToLower(asked)] = owner
+}
+
 // SetPasswordPolicy sets the policy; nil removes it (NoSuchEntity).
 func (a *Account) SetPasswordPolicy(p *PasswordPolicy) {
 	a.s.mu.Lock()
@@ -213,6 +259,10 @@ func (a *Account) authorizationDetailsLocked(req *request) *apiError {
 			wantUsers = wantUsers || v == "User"
 		}
 	}
+	if a.endless != nil {
+		req.response = a.s.result(req, authorizationDetailsResult{IsTruncated: true, Marker: a.endless.nextMarker()})
+		return nil
+	}
 	if !filtered || wantUsers {
 		users = a.users
 	}
@@ -233,16 +283,18 @@ func (a *Account) authorizationDetailsLocked(req *request) *apiError {
 			Tags: list[Tag]{Members: u.Tags},
 		})
 	}
-	req.response = a.s.result(req, struct {
-		XMLName         xml.Name `xml:"GetAccountAuthorizationDetailsResult"`
-		UserDetailList  list[userDetail]
-		GroupDetailList struct{}
-		RoleDetailList  struct{}
-		Policies        struct{}
-		IsTruncated     bool
-		Marker          string `xml:",omitempty"`
-	}{UserDetailList: list[userDetail]{Members: details}, IsTruncated: marker != "", Marker: marker})
+	req.response = a.s.result(req, authorizationDetailsResult{UserDetailList: list[userDetail]{Members: details}, IsTruncated: marker != "", Marker: marker})
 	return nil
+}
+
+type authorizationDetailsResult struct {
+	XMLName         xml.Name `xml:"GetAccountAuthorizationDetailsResult"`
+	UserDetailList  list[userDetail]
+	GroupDetailList struct{}
+	RoleDetailList  struct{}
+	Policies        struct{}
+	IsTruncated     bool
+	Marker          string `xml:",omitempty"`
 }
 
 type accessKeyMetadata struct {
@@ -262,6 +314,15 @@ func (a *Account) listAccessKeysLocked(req *request) *apiError {
 			return &apiError{status: http.StatusNotFound, code: "NoSuchEntity", message: fmt.Sprintf("The user with name %s cannot be found.", name)}
 		}
 		name, keys = a.users[i].Name, a.users[i].AccessKeys
+		if owner, ok := a.misdirected[strings.ToLower(name)]; ok {
+			j, found := slices.BinarySearchFunc(a.users, owner, func(u User, name string) int { return compareNames(u.Name, name) })
+			if !found {
+				// A mistake of the test, answered with an error the SDK does
+				// not retry.
+				return validationError(fmt.Sprintf("fakeaws: the user %s that MisdirectAccessKeys names does not exist", owner))
+			}
+			name, keys = a.users[j].Name, a.users[j].AccessKeys
+		}
 	case strings.Contains(req.caller.arn, ":assumed-role/"):
 		// Without a UserName IAM lists the caller's own keys, which a role
 		// session does not have.
