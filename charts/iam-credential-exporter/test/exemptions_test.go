@@ -7,13 +7,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -318,23 +316,11 @@ func TestExporterReadsRenderedExemptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--report.file="+filepath.Join(chartDir, "..", "..", "report", "testdata", "example.csv"),
-		"--exemptions.file="+path, "--exemptions.max-days="+maxDays,
-		"--web.listen-address="+addr, "--web.health-listen-address="+freeAddr(t))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-exited
-		if t.Failed() {
-			t.Logf("exporter output:\n%s", out.String())
-		}
-	}()
+	exited := startExporter(t, bin, []string{
+		"--report.file=" + filepath.Join(chartDir, "..", "..", "report", "testdata", "example.csv"),
+		"--exemptions.file=" + path, "--exemptions.max-days=" + maxDays,
+		"--web.listen-address=" + addr, "--web.health-listen-address=" + freeAddr(t),
+	}, nil)
 
 	// The first entry is for the report's account; start is midnight UTC of
 	// the first day, end midnight UTC after the last.

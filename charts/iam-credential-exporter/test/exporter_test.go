@@ -105,39 +105,7 @@ func runPod(t *testing.T, bin string, r rendered) {
 		args = append(args, a)
 	}
 
-	cmd := exec.Command(bin, args...)
-	// The machine's AWS settings stay out.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env,
-		"AWS_ENDPOINT_URL=http://"+freeAddr(t), // nothing listens there
-		"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY=example",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("exporter %s\n%s", strings.Join(args, " "), out.String())
-		}
-	}()
+	exited := startExporter(t, bin, args, env)
 
 	plain := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(15 * time.Second)
@@ -196,6 +164,48 @@ func runPod(t *testing.T, bin string, r rendered) {
 			t.Errorf("%s over TLS with the password: %d, want 200", p, code)
 		}
 	}
+}
+
+// startExporter starts the exporter binary with args and stops it (SIGTERM,
+// then a kill) when the test ends, logging its output if the test failed.
+// Its environment is this process's without the machine's AWS settings,
+// with an AWS endpoint where nothing listens, and env. exited receives the
+// process's exit; a reader that is not the last puts it back.
+func startExporter(t *testing.T, bin string, args []string, env map[string]string) (exited chan error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env,
+		"AWS_ENDPOINT_URL=http://"+freeAddr(t), // nothing listens there
+		"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY=example",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited = make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			exited <- err
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("exporter %s\n%s", strings.Join(args, " "), out.String())
+		}
+	})
+	return exited
 }
 
 // writeVolumes fills a directory per volume: the ConfigMap's data, and for
