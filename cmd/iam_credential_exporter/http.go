@@ -43,7 +43,7 @@ func newHandler(o options, metrics *collector.Handler) (http.Handler, error) {
 	states := metrics.States
 	mux := http.NewServeMux()
 	mux.Handle(o.telemetryPath, metrics)
-	mux.Handle(sdPath, metrics.SD(o.telemetryPath))
+	mux.Handle(sdPath, metrics.SD(o.telemetryPath, o.externalAddress))
 	addHealth(mux, states)
 	landing := landingConfig(o)
 	// Fail at start, not on the first visit, if the page cannot be built.

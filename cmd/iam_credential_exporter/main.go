@@ -46,6 +46,7 @@ type options struct {
 	writeTimeout           time.Duration
 	idleTimeout            time.Duration
 	healthAddress          string
+	externalAddress        string
 
 	reportFile      string
 	refreshInterval time.Duration
@@ -86,6 +87,8 @@ func run() int {
 		Default("/metrics").StringVar(&opts.telemetryPath)
 	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path. Default: false.").
 		BoolVar(&opts.disableExporterMetrics)
+	app.Flag("web.external-address", "The host:port at which Prometheus reaches this exporter, advertised as the address of every /sd target, whatever Host a request to /sd sends. Default: unset (the Host of each request to /sd).").
+		PlaceHolder("HOST:PORT").StringVar(&opts.externalAddress)
 	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503; 0 disables the limit. Default: 40.").
 		Default("40").IntVar(&opts.maxRequests)
 	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body. Default: 10s.").
@@ -298,6 +301,11 @@ func exitCode(err error, logger *slog.Logger) int {
 func (o options) validate() error {
 	if err := checkTelemetryPath(o.telemetryPath); err != nil {
 		return fmt.Errorf("--web.telemetry-path: %w", err)
+	}
+	if o.externalAddress != "" {
+		if err := collector.CheckSDAddress(o.externalAddress); err != nil {
+			return fmt.Errorf("--web.external-address: %w", err)
+		}
 	}
 	if o.maxRequests < 0 {
 		return fmt.Errorf("--web.max-requests must be 0 (no limit) or more, got %d", o.maxRequests)
