@@ -67,7 +67,7 @@ func CheckSDAddress(address string) error {
 // not depend on the request; when address is empty, it is the request's
 // Host, the address Prometheus used to reach /sd.
 func (h *Handler) SD(metricsPath, address string) http.Handler {
-	return h.limitInFlight(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return h.limitInFlight(func(*http.Request) string { return kindScoped }, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := address
 		if host == "" {
 			host = r.Host

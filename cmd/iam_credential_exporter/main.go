@@ -89,7 +89,7 @@ func run() int {
 		BoolVar(&opts.disableExporterMetrics)
 	app.Flag("web.external-address", "The host:port at which Prometheus reaches this exporter, advertised as the address of every /sd target, whatever Host a request to /sd sends. Default: unset (the Host of each request to /sd).").
 		PlaceHolder("HOST:PORT").StringVar(&opts.externalAddress)
-	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503; 0 disables the limit. Default: 40.").
+	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503. Full pages (no ?account_id= or ?exporter=true) may take half of them, at least 1, so that the rest always serve per-account and exporter targets and /sd. 0 disables the limit. Default: 40.").
 		Default("40").IntVar(&opts.maxRequests)
 	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body. Default: 10s.").
 		Default("10s").DurationVar(&opts.readTimeout)
