@@ -187,3 +187,57 @@ func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 		t.Errorf("full pages refused: %v, want a count of at least 1", m)
 	}
 }
+
+// A client that asks for a full page and stops reading is cut off
+// writeStall after the socket buffers fill, long before
+// --web.write-timeout, and its slot serves the next full page.
+func TestStalledClientsFreeTheirSlots(t *testing.T) {
+	states := teststates.Published(t, 1, 5000)
+	metrics, err := collector.NewHandler(collector.HandlerOpts{MaxRequestsInFlight: 2, ErrorLog: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics.Update(states)
+	const writeTimeout = 10 * time.Minute
+	o := options{telemetryPath: "/metrics", readTimeout: 10 * time.Second, writeTimeout: writeTimeout, idleTimeout: time.Minute}
+	h, err := newHandler(o, metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(o, h, slog.New(slog.DiscardHandler))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+	client := &http.Client{Timeout: time.Minute}
+
+	start := time.Now()
+	idleClient(t, addr, "/metrics") // takes the one slot of full pages
+	held := false
+	for {
+		code, _, err := getURL(client, "http://"+addr+"/metrics")
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case code == http.StatusServiceUnavailable:
+			held = true
+		case code == http.StatusOK && held:
+			t.Logf("the stalled client's slot was freed after %s (writeStall %s)", time.Since(start).Round(100*time.Millisecond), writeStall)
+			return
+		case code != http.StatusOK:
+			t.Fatalf("full page: %d", code)
+		}
+		if !held && time.Since(start) > time.Minute {
+			t.Fatal("full pages were served for a minute: the idle client never held the slot")
+		}
+		// Half the write timeout is slack for a loaded machine, and still
+		// tells a stall timeout from the write timeout.
+		if time.Since(start) > writeTimeout/2 {
+			t.Fatalf("the stalled client held its slot for %s (held seen: %v)", time.Since(start), held)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

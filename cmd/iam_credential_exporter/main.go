@@ -93,7 +93,7 @@ func run() int {
 		Default("40").IntVar(&opts.maxRequests)
 	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body. Default: 10s.").
 		Default("10s").DurationVar(&opts.readTimeout)
-	app.Flag("web.write-timeout", "Maximum duration from the end of a request to the end of its response: a client that reads too slowly gets a cut response, and its --web.max-requests slot is freed. Default: 30s.").
+	app.Flag("web.write-timeout", "Maximum duration from the end of a request to the end of its response: a client that reads too slowly gets a cut response, and its --web.max-requests slot is freed. Each write of a response must also complete within 5s. Default: 30s.").
 		Default("30s").DurationVar(&opts.writeTimeout)
 	app.Flag("web.idle-timeout", "Maximum duration a keep-alive connection waits for its next request before it is closed. Default: 2m.").
 		Default("2m").DurationVar(&opts.idleTimeout)
