@@ -30,8 +30,9 @@ type HandlerOpts struct {
 	// exporter's counters of AWS requests, discovery and shard state, its
 	// build. They must not share a name with the accounts' metrics.
 	Live []prometheus.Collector
-	// MaxRequestsInFlight bounds concurrent scrapes; more get a 503. 0 means
-	// no bound.
+	// MaxRequestsInFlight bounds concurrent requests to the telemetry path
+	// and /sd; more get a 503. Full pages may take half of them, so that the
+	// other half stays for scoped requests. 0 means no bound.
 	MaxRequestsInFlight int
 	// ErrorLog receives gathering and encoding errors; nil drops them.
 	ErrorLog promhttp.Logger
@@ -62,8 +63,10 @@ type Handler struct {
 	errors   *prometheus.CounterVec
 
 	// slots bound the requests in flight on the telemetry path and /sd
-	// together (--web.max-requests); nil for no bound.
-	slots chan struct{}
+	// together (--web.max-requests); nil for no bound. fullSlots bound the
+	// full pages among them.
+	slots, fullSlots chan struct{}
+	refused          *prometheus.CounterVec
 
 	view atomic.Pointer[view]
 	// headers holds each family's HELP and TYPE lines, the same for every
@@ -97,8 +100,21 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 	h.view.Store(&view{})
 	if n := opts.MaxRequestsInFlight; n > 0 {
 		h.slots = make(chan struct{}, n)
+		h.fullSlots = make(chan struct{}, fullSlots(n))
+		// Counted on the exporter's own target, which a refusal of full
+		// pages cannot reach; without a limit nothing is refused.
+		h.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iam_credential_exporter_http_requests_refused_total",
+			Help: "Requests to the telemetry path and /sd answered 503 because their share of --web.max-requests was taken, by kind: full (every account's metrics) or scoped (?account_id=, ?exporter=true, /sd).",
+		}, []string{"kind"})
+		for _, k := range []string{kindFull, kindScoped} {
+			h.refused.WithLabelValues(k)
+		}
+		if err := live.Register(h.refused); err != nil {
+			return nil, fmt.Errorf("register the refusals counter: %w", err)
+		}
 	}
-	h.handler = h.limitInFlight(http.HandlerFunc(h.serve))
+	h.handler = h.limitInFlight(requestKind, http.HandlerFunc(h.serve))
 	// The errors are counted as promhttp counts its own.
 	h.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "promhttp_metric_handler_errors_total",
@@ -111,18 +127,56 @@ func NewHandler(opts HandlerOpts) (*Handler, error) {
 	return h, nil
 }
 
+// The kinds of request, for the request slots and the refusals: a full
+// page (every account, megabytes to hundreds of megabytes), or a scoped
+// reply (?account_id=, ?exporter=true, /sd; kilobytes to a few megabytes).
+const (
+	kindFull   = "full"
+	kindScoped = "scoped"
+)
+
+// fullSlots is how many of n request slots full pages may take: half of
+// them, at least one. The other half stays for scoped requests, which
+// Prometheus's per-account and exporter targets make: no number of full
+// pages, slow or idle, can refuse those.
+func fullSlots(n int) int { return max(1, n/2) }
+
+// requestKind says whether a request to the telemetry path asks for a full
+// page. A request with a bad scope gets a short 400, so it counts as
+// scoped.
+func requestKind(r *http.Request) string {
+	if id, exporter, err := parseScope(r.URL.Query()); err == nil && id == "" && !exporter {
+		return kindFull
+	}
+	return kindScoped
+}
+
 // limitInFlight answers 503 at once when every slot is taken, as
-// promhttp's MaxRequestsInFlight does.
-func (h *Handler) limitInFlight(next http.Handler) http.Handler {
+// promhttp's MaxRequestsInFlight does, or, for a full page, when the full
+// pages' share of them is, and counts the refusal by kind.
+func (h *Handler) limitInFlight(kind func(*http.Request) string, next http.Handler) http.Handler {
 	if h.slots == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := kind(r)
+		if k == kindFull {
+			select {
+			case h.fullSlots <- struct{}{}:
+				defer func() { <-h.fullSlots }()
+			default:
+				h.refused.WithLabelValues(k).Inc()
+				http.Error(w, fmt.Sprintf("Limit of concurrent requests for every account's metrics reached (%d; the other %d are kept for ?%s=, ?%s=true and /sd), try again later.",
+					cap(h.fullSlots), cap(h.slots)-cap(h.fullSlots), AccountIDParam, ExporterParam), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		select {
 		case h.slots <- struct{}{}:
 			defer func() { <-h.slots }()
 			next.ServeHTTP(w, r)
 		default:
+			h.refused.WithLabelValues(k).Inc()
 			http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", cap(h.slots)), http.StatusServiceUnavailable)
 		}
 	})

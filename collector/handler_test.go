@@ -508,3 +508,65 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// Full pages take at most half of the --web.max-requests slots: with them
+// all taken, scoped requests (?account_id=, ?exporter=true, /sd) are still
+// served, and each refusal is counted by its kind, on the exporter's own
+// metrics.
+func TestFullPagesLeaveSlotsForScopedRequests(t *testing.T) {
+	states := cacheStates(t)
+	h := newHandler(t, states, nil, HandlerOpts{MaxRequestsInFlight: 4})
+	if cap(h.fullSlots) != 2 {
+		t.Fatalf("%d slots for full pages of 4, want 2", cap(h.fullSlots))
+	}
+	sd := h.SD("/metrics", "exporter.example:9860")
+	scoped := map[string]http.Handler{
+		"/metrics?account_id=" + states[0].AccountID: h,
+		"/metrics?exporter=true":                     h,
+		"/sd":                                        sd,
+	}
+	// Two full pages in flight, as limitInFlight takes their slots.
+	for range 2 {
+		h.fullSlots <- struct{}{}
+		h.slots <- struct{}{}
+	}
+	if r := get(t, h, "/metrics", "", "gzip"); r.status != http.StatusServiceUnavailable {
+		t.Errorf("a third full page: status %d, want 503", r.status)
+	}
+	for target, handler := range scoped {
+		if r := get(t, handler, target, "", "gzip"); r.status != http.StatusOK {
+			t.Errorf("%s beside two full pages: status %d, want 200", target, r.status)
+		}
+	}
+	r := get(t, h, "/metrics?exporter=true", "", "")
+	for _, want := range []string{
+		`iam_credential_exporter_http_requests_refused_total{kind="full"} 1`,
+		`iam_credential_exporter_http_requests_refused_total{kind="scoped"} 0`,
+	} {
+		if !bytes.Contains(r.body, []byte("\n"+want+"\n")) {
+			t.Errorf("?exporter=true lacks %q:\n%s", want, r.body)
+		}
+	}
+	// Scoped requests take the other slots too, and past them are refused.
+	for range 2 {
+		h.slots <- struct{}{}
+	}
+	for target, handler := range scoped {
+		if r := get(t, handler, target, "", "gzip"); r.status != http.StatusServiceUnavailable {
+			t.Errorf("%s with every slot taken: status %d, want 503", target, r.status)
+		}
+	}
+	if got := testutil.ToFloat64(h.refused.WithLabelValues(kindScoped)); got != float64(len(scoped)) {
+		t.Errorf("scoped refusals: %g, want %d", got, len(scoped))
+	}
+}
+
+// fullSlots keeps at least one slot for full pages, and half of the rest
+// for scoped requests.
+func TestFullSlots(t *testing.T) {
+	for n, want := range map[int]int{1: 1, 2: 1, 3: 1, 4: 2, 40: 20, 41: 20} {
+		if got := fullSlots(n); got != want {
+			t.Errorf("fullSlots(%d) = %d, want %d", n, got, want)
+		}
+	}
+}

@@ -198,7 +198,7 @@ func TestSD(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "/sd", nil)
 	req.Host = "exporter.example:9860"
 	rec := httptest.NewRecorder()
-	h.SD("/custom").ServeHTTP(rec, req)
+	h.SD("/custom", "").ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
@@ -242,6 +242,38 @@ func TestSD(t *testing.T) {
 	}
 }
 
+// With --web.external-address, /sd advertises that address whatever Host
+// the request sends, a bad one included: its answer does not depend on the
+// client.
+func TestSDExternalAddress(t *testing.T) {
+	h := newHandler(t, cacheStates(t), nil, HandlerOpts{})
+	sd := h.SD("/metrics", "exporter.internal:9860")
+	var want []byte
+	for _, host := range []string{"exporter.internal:9860", "evil.example:443", strings.Repeat("a", 10<<10), ""} {
+		req := httptest.NewRequest(http.MethodGet, "/sd", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		sd.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("Host %.40q: status %d, want 200: %s", host, rec.Code, rec.Body)
+		}
+		var groups []targetGroup
+		if err := json.Unmarshal(rec.Body.Bytes(), &groups); err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range groups {
+			if !slices.Equal(g.Targets, []string{"exporter.internal:9860"}) {
+				t.Errorf("Host %.40q: group %d: targets %v, want the external address", host, i, g.Targets)
+			}
+		}
+		if want == nil {
+			want = rec.Body.Bytes()
+		} else if !bytes.Equal(rec.Body.Bytes(), want) {
+			t.Errorf("Host %.40q: the answer differs from the one to another Host", host)
+		}
+	}
+}
+
 // /sd advertises the request's Host only when it is a plain host[:port] of
 // at most 255 bytes, so that its answer's size does not depend on the
 // client; and it takes one of the telemetry path's request slots.
@@ -251,7 +283,7 @@ func TestSDRefusesBadHostsAndSharesTheRequestSlots(t *testing.T) {
 		req := httptest.NewRequest(http.MethodGet, "/sd", nil)
 		req.Host = host
 		rec := httptest.NewRecorder()
-		h.SD("/metrics").ServeHTTP(rec, req)
+		h.SD("/metrics", "").ServeHTTP(rec, req)
 		return rec
 	}
 	for host, want := range map[string]int{

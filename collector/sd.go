@@ -45,21 +45,38 @@ func validHost(host string) bool {
 	return name != "" && strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == ""
 }
 
+// CheckSDAddress says why address cannot be advertised by /sd, or returns
+// nil: it must be a host[:port] as validHost takes them.
+func CheckSDAddress(address string) error {
+	if !validHost(address) {
+		return fmt.Errorf("%.300q is not a host[:port] (a DNS name, an IPv4 address or a bracketed IPv6 address, and an optional port) of at most %d bytes", address, maxHostLen)
+	}
+	return nil
+}
+
 // SD returns the handler of /sd: Prometheus HTTP service discovery
 // (http_sd_configs) of one target for the exporter's own metrics and one
-// per account /metrics serves, sorted by ID, each scraping metricsPath at
-// the address Prometheus used to reach /sd, with ?exporter=true or
-// ?account_id=. An account target carries the label account_id, which its
-// series carry too (so the job needs honor_labels: true), and its name as
-// a __meta_ label. An account whose ID is not known yet (a --report.file
-// before its first read) is not listed.
-func (h *Handler) SD(metricsPath string) http.Handler {
-	return h.limitInFlight(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !validHost(r.Host) {
-			http.Error(w, fmt.Sprintf("/sd lists the request's Host as the targets' address; it must be host[:port] of at most %d bytes", maxHostLen), http.StatusBadRequest)
-			return
+// per account /metrics serves, sorted by ID, each scraping metricsPath with
+// ?exporter=true or ?account_id=. An account target carries the label
+// account_id, which its series carry too (so the job needs honor_labels:
+// true), and its name as a __meta_ label. An account whose ID is not known
+// yet (a --report.file before its first read) is not listed.
+//
+// The targets' address is address, which the operator chose and
+// CheckSDAddress accepted (--web.external-address), so that the answer does
+// not depend on the request; when address is empty, it is the request's
+// Host, the address Prometheus used to reach /sd.
+func (h *Handler) SD(metricsPath, address string) http.Handler {
+	return h.limitInFlight(func(*http.Request) string { return kindScoped }, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := address
+		if host == "" {
+			host = r.Host
+			if !validHost(host) {
+				http.Error(w, fmt.Sprintf("/sd lists the request's Host as the targets' address; it must be host[:port] of at most %d bytes", maxHostLen), http.StatusBadRequest)
+				return
+			}
 		}
-		targets := []string{r.Host}
+		targets := []string{host}
 		v := h.view.Load()
 		groups := make([]targetGroup, 0, len(v.accounts)+1)
 		groups = append(groups, targetGroup{Targets: targets, Labels: map[string]string{

@@ -44,7 +44,8 @@ func peakRSS(t testing.TB, pid int) int64 {
 func TestFilteredAndProtobufRequestsKeepMemoryBounded(t *testing.T) {
 	t.Parallel()
 	const users = 1000
-	e, p := launch(t, freeAddr(t), nil, "--report.file="+writeReportFile(t, users))
+	// Full pages take half of --web.max-requests: 80 lets all forty in.
+	e, p := launch(t, freeAddr(t), nil, "--report.file="+writeReportFile(t, users), "--web.max-requests=80")
 	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	client := &http.Client{Timeout: time.Minute}
 	get := func(accept string) error {
@@ -139,9 +140,11 @@ func statusOf(url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// Forty clients that never read take every --web.max-requests slot, and
-// Prometheus gets 503; --web.write-timeout later their writes fail, their
-// slots are free, and a scrape succeeds.
+// Twenty clients that never read take the twenty slots of full pages (half
+// of --web.max-requests), and a full scrape gets 503 while the exporter's own
+// target is still served; a few seconds after the socket buffers fill (the
+// write stall), and in any case by --web.write-timeout, their writes fail,
+// their slots are free, and a full scrape succeeds.
 func TestSlowReadersFreeTheirSlots(t *testing.T) {
 	t.Parallel()
 	const writeTimeout = 10 * time.Second
@@ -149,11 +152,14 @@ func TestSlowReadersFreeTheirSlots(t *testing.T) {
 	e, _ := launch(t, addr, nil, "--report.file="+writeReportFile(t, 5000),
 		"--web.max-requests=40", "--web.write-timeout="+writeTimeout.String())
 	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
-	for range 40 {
+	for range 20 {
 		slowReader(t, addr)
 	}
 	if code, err := statusOf(e.URL + "/metrics"); err != nil || code != http.StatusServiceUnavailable {
-		t.Fatalf("scrape beside 40 slow readers: %d, %v; want 503 (do the slow readers hold the slots?)", code, err)
+		t.Fatalf("scrape beside 20 slow readers: %d, %v; want 503 (do the slow readers hold the slots?)", code, err)
+	}
+	if code, err := statusOf(e.URL + "/metrics?exporter=true"); err != nil || code != http.StatusOK {
+		t.Fatalf("the exporter's own target beside 20 slow readers: %d, %v; want 200", code, err)
 	}
 	// The bound is the write timeout; the rest is slack for a loaded machine.
 	waitFor(t, writeTimeout+30*time.Second, func() error {

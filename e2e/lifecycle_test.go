@@ -190,14 +190,25 @@ func TestSIGTERMLetsScrapesFinish(t *testing.T) {
 		c.Close()
 		t.Errorf("a new connection was accepted after SIGTERM")
 	}
-	// Longer than the old fixed 5 s, shorter than the 15 s the exporter
-	// now gives requests in flight: the client is slow, not stuck.
-	time.Sleep(7 * time.Second)
-	// The body is chunked: one cut short ends in an error, not in EOF.
-	rest, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Errorf("reading the rest of the scrape: %v", err)
+	// The client reads slowly, 256 KiB every 300 ms: the rest of the page
+	// (megabytes) takes longer than the old fixed 5 s, and less than the
+	// 15 s the exporter now gives requests in flight. It is slow, not
+	// stuck: it never pauses for the 5 s after which a write is cut.
+	var body bytes.Buffer
+	for {
+		time.Sleep(300 * time.Millisecond)
+		// CopyN says io.EOF only when the body ended cleanly; the body is
+		// chunked, and one cut short ends in another error.
+		_, err := io.CopyN(&body, resp.Body, 256<<10)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Errorf("reading the rest of the scrape: %v", err)
+			break
+		}
 	}
+	rest := body.Bytes()
 	if got := len(head) + len(rest); got < 4<<20 || !bytes.HasSuffix(rest, []byte("\n")) {
 		t.Errorf("scrape body: %d bytes, want at least 4 MiB of whole lines", got)
 	}

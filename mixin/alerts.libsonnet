@@ -63,6 +63,9 @@ local utils = import 'lib/utils.libsonnet';
     exporterTargetUp: sel(['account_id=""']),
     accountTargetUp: sel(['account_id!=""']),
     exporterUp: utils.selector('', [c.exporterUpSelector]),
+    scrapesSucceedingRatio: std.format('%g', 1 - c.scrapesFailingRatio),
+    scrapesFailingPercent: std.format('%g%%', c.scrapesFailingRatio * 100),
+    scrapesFailingWindowText: std.strReplace(std.strReplace(c.scrapesFailingWindow, 'm', ' minutes'), 'h', ' hours'),
     keyRotationDueDays: c.keyRotationDays - c.keyRotationWarningDays,
     keyRotation: utils.count(c.keyRotationDays, 'day'),
     keyRotationWarning: utils.count(c.keyRotationWarningDays, 'day'),
@@ -734,6 +737,40 @@ local utils = import 'lib/utils.libsonnet';
           404 (the exporter does not read the account: it left the organization, is excluded, or belongs
           to another shard), a sample_limit or body_size_limit exceeded, or a scrape timeout.
         |||,
+      },
+    },
+
+    {
+      // An exporter's targets (its own, the single one, or an account's)
+      // whose scrapes fail on and off: more than scrapesFailingRatio of
+      // them within scrapesFailingWindow, but not every one, which the
+      // two alerts above cover. Each failed scrape marks the target's
+      // series stale, and a success in between resets their `for`. One
+      // alert per exporter, whose value is the number of such targets, not
+      // one per account: refusals (iam_credential_exporter_http_requests_refused_total)
+      // hit many accounts' targets at once.
+      alert: 'IAMCredentialExporterScrapesFailing',
+      expr: |||
+        count by (job, instance) (
+            (avg_over_time(up%(up)s[%(scrapesFailingWindow)s]) < %(scrapesSucceedingRatio)s > 0)
+          and on (job, instance)
+            (
+                max_over_time(iam_credential_exporter_build_info%(all)s[%(exporterSeenWindow)s])
+              or
+                up%(exporterUp)s
+            )
+        )
+      ||| % v,
+      'for': c.scrapesFailingFor,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: "Scrapes of an iam_credential_exporter's targets keep failing, on and off.",
+        description: |||
+          {{ $value }} target(s) of {{ $labels.instance }} (job {{ $labels.job }}) failed more than %(scrapesFailingPercent)s of
+          their scrapes in the last %(scrapesFailingWindowText)s, though not all of them. Each failed scrape makes the target's
+          series stale, and the target-down alerts, which need continuous failure, stay quiet. Look at the
+          scrape errors on the Targets page and at iam_credential_exporter_http_requests_refused_total.
+        ||| % v,
       },
     },
 

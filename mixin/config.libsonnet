@@ -37,6 +37,14 @@
     // than the http_sd refresh_interval (1m by default: an account that
     // leaves answers 404 until Prometheus drops its target).
     accountTargetDownFor: '5m',
+    // IAMCredentialExporterScrapesFailing: the exporter's targets that
+    // failed more than this share of their scrapes within the window,
+    // without failing all of them, for this long. The two alerts above
+    // need continuous failure, and a success between failures (a client
+    // that takes the request slots, a flaky network) resets their `for`.
+    scrapesFailingRatio: 0.1,
+    scrapesFailingWindow: '10m',
+    scrapesFailingFor: '10m',
 
     // The name of the rule group of the rendered file, which holds the
     // recording rules and then the alerts. prometheusRules and

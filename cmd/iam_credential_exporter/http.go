@@ -43,7 +43,7 @@ func newHandler(o options, metrics *collector.Handler) (http.Handler, error) {
 	states := metrics.States
 	mux := http.NewServeMux()
 	mux.Handle(o.telemetryPath, metrics)
-	mux.Handle(sdPath, metrics.SD(o.telemetryPath))
+	mux.Handle(sdPath, metrics.SD(o.telemetryPath, o.externalAddress))
 	addHealth(mux, states)
 	landing := landingConfig(o)
 	// Fail at start, not on the first visit, if the page cannot be built.
@@ -191,12 +191,51 @@ func ago(t, now time.Time) string {
 // maxHeaderBytes bounds a request's headers (http.Server.MaxHeaderBytes).
 const maxHeaderBytes = 16 << 10
 
+// writeStall bounds how long one write of a response may wait for the
+// client to read: 64 KiB, the collector's buffer, in 5 s is 13 KB/s, far
+// below any scraper, and the kernel's socket buffers absorb a reader's
+// short pauses.
+const writeStall = 5 * time.Second
+
+// stallWriter moves the connection's write deadline before each write to
+// writeStall from then, but never past end, the request's
+// --web.write-timeout. So a reply may take as long as its size needs within
+// --web.write-timeout, and a client that stops reading is cut off
+// writeStall after the socket buffers fill, whatever the reply's size.
+type stallWriter struct {
+	http.ResponseWriter
+	rc  *http.ResponseController
+	end time.Time
+}
+
+func (w *stallWriter) Write(p []byte) (int, error) {
+	deadline := time.Now().Add(writeStall)
+	if deadline.After(w.end) {
+		deadline = w.end
+	}
+	// Only a ResponseWriter that is no connection's (a test's) cannot.
+	_ = w.rc.SetWriteDeadline(deadline)
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *stallWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// cutStalledWrites applies writeStall to the responses of next; the server's
+// WriteTimeout set the first deadline, when the request was read.
+func cutStalledWrites(next http.Handler, writeTimeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), end: time.Now().Add(writeTimeout)}, r)
+	})
+}
+
 // newServer returns an HTTP server with the exporter's timeouts. A client
 // that stops reading holds its connection, and on the telemetry path its
-// --web.max-requests slot, for at most --web.write-timeout.
+// --web.max-requests slot, for writeStall once the socket buffers are full,
+// and at most --web.write-timeout.
 func newServer(o options, handler http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler: handler,
+		Handler: cutStalledWrites(handler, o.writeTimeout),
 		// Without a ReadHeaderTimeout, ReadTimeout bounds the headers too.
 		ReadTimeout:  o.readTimeout,
 		WriteTimeout: o.writeTimeout,

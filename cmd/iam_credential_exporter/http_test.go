@@ -4,14 +4,18 @@ import (
 	"errors"
 	"io"
 	"log"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/teststates"
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
@@ -109,5 +113,155 @@ func TestAcceptedTelemetryPathsAreServed(t *testing.T) {
 		if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusOK || !strings.HasPrefix(ct, "text/plain") {
 			t.Errorf("accepted telemetry path %q: GET answers %d %q, want the metrics (200 text/plain)", p, rec.Code, ct)
 		}
+	}
+}
+
+// idleClient asks addr for path over a connection with a small receive
+// buffer and never reads the answer, as a hostile or stuck client does.
+func idleClient(t *testing.T, addr, path string) {
+	t.Helper()
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	conn, err := dialer.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// getURL returns the status and body of a GET of url.
+func getURL(client *http.Client, url string) (int, string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+// Forty clients that ask for the full page and never read cannot keep
+// Prometheus's per-account and exporter targets out: full pages take at
+// most half of --web.max-requests, and the refusals are counted.
+func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
+	const maxRequests = 40
+	states := teststates.Published(t, 1, 5000) // a full page far larger than the socket buffers
+	metrics, err := collector.NewHandler(collector.HandlerOpts{
+		ExporterMetrics:     true,
+		MaxRequestsInFlight: maxRequests,
+		ErrorLog:            log.New(io.Discard, "", 0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics.Update(states)
+	o := options{telemetryPath: "/metrics", readTimeout: 10 * time.Second, writeTimeout: 5 * time.Minute, idleTimeout: time.Minute}
+	h, err := newHandler(o, metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(o, h, slog.New(slog.DiscardHandler))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+	base := "http://" + addr
+
+	for range maxRequests {
+		idleClient(t, addr, "/metrics")
+	}
+	// Ready when the idle clients hold every slot that a full page may take.
+	client := &http.Client{Timeout: time.Minute}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		code, _, err := getURL(client, base+"/metrics?name[]=aws_iam_user_info") // a filter is still a full page
+		if err == nil && code == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a full page beside %d idle ones: %d, %v; want 503", maxRequests, code, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, path := range []string{"/metrics?account_id=" + states[0].AccountID, "/metrics?exporter=true", "/sd"} {
+		code, body, err := getURL(client, base+path)
+		if err != nil || code != http.StatusOK {
+			t.Errorf("%s beside %d idle full pages: %d, %v; want 200: %.200s", path, maxRequests, code, err, body)
+		}
+	}
+	_, body, err := getURL(client, base+"/metrics?exporter=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`\niam_credential_exporter_http_requests_refused_total\{kind="full"\} (\d+)\n`).FindStringSubmatch(body)
+	if m == nil || m[1] == "0" {
+		t.Errorf("full pages refused: %v, want a count of at least 1", m)
+	}
+}
+
+// A client that asks for a full page and stops reading is cut off
+// writeStall after the socket buffers fill, long before
+// --web.write-timeout, and its slot serves the next full page.
+func TestStalledClientsFreeTheirSlots(t *testing.T) {
+	states := teststates.Published(t, 1, 5000)
+	metrics, err := collector.NewHandler(collector.HandlerOpts{MaxRequestsInFlight: 2, ErrorLog: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics.Update(states)
+	const writeTimeout = 10 * time.Minute
+	o := options{telemetryPath: "/metrics", readTimeout: 10 * time.Second, writeTimeout: writeTimeout, idleTimeout: time.Minute}
+	h, err := newHandler(o, metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(o, h, slog.New(slog.DiscardHandler))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+	client := &http.Client{Timeout: time.Minute}
+
+	start := time.Now()
+	idleClient(t, addr, "/metrics") // takes the one slot of full pages
+	held := false
+	for {
+		code, _, err := getURL(client, "http://"+addr+"/metrics")
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case code == http.StatusServiceUnavailable:
+			held = true
+		case code == http.StatusOK && held:
+			t.Logf("the stalled client's slot was freed after %s (writeStall %s)", time.Since(start).Round(100*time.Millisecond), writeStall)
+			return
+		case code != http.StatusOK:
+			t.Fatalf("full page: %d", code)
+		}
+		if !held && time.Since(start) > time.Minute {
+			t.Fatal("full pages were served for a minute: the idle client never held the slot")
+		}
+		// Half the write timeout is slack for a loaded machine, and still
+		// tells a stall timeout from the write timeout.
+		if time.Since(start) > writeTimeout/2 {
+			t.Fatalf("the stalled client held its slot for %s (held seen: %v)", time.Since(start), held)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

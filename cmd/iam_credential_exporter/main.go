@@ -46,6 +46,7 @@ type options struct {
 	writeTimeout           time.Duration
 	idleTimeout            time.Duration
 	healthAddress          string
+	externalAddress        string
 
 	reportFile      string
 	refreshInterval time.Duration
@@ -87,11 +88,13 @@ func run() int {
 		Default("/metrics").StringVar(&opts.telemetryPath)
 	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path. Default: false.").
 		BoolVar(&opts.disableExporterMetrics)
-	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503; 0 disables the limit. Default: 40.").
+	app.Flag("web.external-address", "The host:port at which Prometheus reaches this exporter, advertised as the address of every /sd target, whatever Host a request to /sd sends. Default: unset (the Host of each request to /sd).").
+		PlaceHolder("HOST:PORT").StringVar(&opts.externalAddress)
+	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503. Full pages (no ?account_id= or ?exporter=true) may take half of them, at least 1, so that the rest always serve per-account and exporter targets and /sd. 0 disables the limit. Default: 40.").
 		Default("40").IntVar(&opts.maxRequests)
 	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body. Default: 10s.").
 		Default("10s").DurationVar(&opts.readTimeout)
-	app.Flag("web.write-timeout", "Maximum duration from the end of a request to the end of its response: a client that reads too slowly gets a cut response, and its --web.max-requests slot is freed. Default: 30s.").
+	app.Flag("web.write-timeout", "Maximum duration from the end of a request to the end of its response: a client that reads too slowly gets a cut response, and its --web.max-requests slot is freed. Each write of a response must also complete within 5s. Default: 30s.").
 		Default("30s").DurationVar(&opts.writeTimeout)
 	app.Flag("web.idle-timeout", "Maximum duration a keep-alive connection waits for its next request before it is closed. Default: 2m.").
 		Default("2m").DurationVar(&opts.idleTimeout)
@@ -307,6 +310,11 @@ func exitCode(err error, logger *slog.Logger) int {
 func (o options) validate() error {
 	if err := checkTelemetryPath(o.telemetryPath); err != nil {
 		return fmt.Errorf("--web.telemetry-path: %w", err)
+	}
+	if o.externalAddress != "" {
+		if err := collector.CheckSDAddress(o.externalAddress); err != nil {
+			return fmt.Errorf("--web.external-address: %w", err)
+		}
 	}
 	if o.maxRequests < 0 {
 		return fmt.Errorf("--web.max-requests must be 0 (no limit) or more, got %d", o.maxRequests)

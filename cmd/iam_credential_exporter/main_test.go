@@ -62,6 +62,8 @@ func TestValidate(t *testing.T) {
 		{name: "include and exclude", change: func(o *options) { o.include, o.exclude = []string{"prod-*", "111122223333"}, []string{"sandbox-*"} }},
 		{name: "telemetry path elsewhere", change: func(o *options) { o.telemetryPath = "/iam/metrics" }},
 		{name: "no request limit", change: func(o *options) { o.maxRequests = 0 }},
+		{name: "external address", change: func(o *options) { o.externalAddress = "iam-credential-exporter.monitoring.svc:9860" }},
+		{name: "external IPv6 address", change: func(o *options) { o.externalAddress = "[2001:db8::1]:9860" }},
 		{name: "every enrichment", change: func(o *options) {
 			o.organization, o.userTags, o.accountTags = true, []string{"owner,team", "cost-center"}, []string{"owner"}
 			o.accessKeyIDs, o.passwordPolicy, o.exemptions = true, true, true
@@ -98,6 +100,14 @@ func TestValidate(t *testing.T) {
 			wantErr: "--web.telemetry-path: /sd is the exporter's service discovery endpoint"},
 		{name: "negative request limit", change: func(o *options) { o.maxRequests = -1 },
 			wantErr: "--web.max-requests must be 0 (no limit) or more, got -1"},
+		{name: "external address with a scheme", change: func(o *options) { o.externalAddress = "http://exporter:9860" },
+			wantErr: `--web.external-address: "http://exporter:9860" is not a host[:port]`},
+		{name: "external address with a path", change: func(o *options) { o.externalAddress = "exporter:9860/metrics" },
+			wantErr: "--web.external-address"},
+		{name: "external address too long", change: func(o *options) { o.externalAddress = strings.Repeat("a", 256) },
+			wantErr: "of at most 255 bytes"},
+		{name: "external address with port 0", change: func(o *options) { o.externalAddress = "exporter:0" },
+			wantErr: "--web.external-address"},
 		{name: "zero read timeout", change: func(o *options) { o.readTimeout = 0 },
 			wantErr: "--web.read-timeout must be positive, got 0s"},
 		{name: "negative write timeout", change: func(o *options) { o.writeTimeout = -time.Second },
