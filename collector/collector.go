@@ -1,6 +1,9 @@
 // Package collector turns the latest credential report of each account into
 // Prometheus metrics, together with the exporter's own health, and serves
 // them on /metrics from bytes encoded once per refresh.
+//
+// It is the exporter's own package, not a library: its API takes the
+// exporter's internal/refresh types and carries no stability promise.
 package collector
 
 import (
@@ -11,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 

@@ -1,6 +1,8 @@
 // Package report is the IAM credential report as data: its typed model, the
 // CSV parser, the partitions its ARNs name, and the file source that reads a
-// saved report. It knows nothing of AWS clients, refreshing or metrics.
+// saved report. It knows nothing of AWS clients, refreshing or metrics, and
+// is the project's public Go package: other programs may import it to parse
+// credential reports (Parse, Limits.Parse, NewFileSource).
 package report
 
 import (

@@ -14,7 +14,7 @@ import (
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 )
 
 // startOrganization gives the fake an organization of n member accounts,

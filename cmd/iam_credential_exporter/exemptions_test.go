@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 )
 
 // sampleAccount is the account of report/testdata/example.csv.
@@ -33,14 +33,14 @@ func TestRunRefusesBadExemptionsFile(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{name: "bad file", args: []string{"--exemptions.file=../../accounts/testdata/exemptions-bad.yml"},
+		{name: "bad file", args: []string{"--exemptions.file=../../internal/accounts/testdata/exemptions-bad.yml"},
 			want: []string{
 				`exemptions-bad.yml:4: exemptions[0].policy: unknown policy \"rotation\"`,
 				`exemptions-bad.yml:6: exemptions[0].end: 2026-12-01 to 2027-03-01 is 91 days, more than the 90 an exemption may span`,
 				`exemptions-bad.yml:12: exemptions[1].end: the last day 2026-11-30 is before the first day 2026-12-01`,
 				`exemptions-bad.yml:29: exemptions[5]: account 111122223333, user DEPLOY, policy key-unused is already exempted by exemptions[4] (line 23)`,
 			}},
-		{name: "span over the flag's cap", args: []string{"--exemptions.file=../../accounts/testdata/exemptions-good.yml", "--exemptions.max-days=30"},
+		{name: "span over the flag's cap", args: []string{"--exemptions.file=../../internal/accounts/testdata/exemptions-good.yml", "--exemptions.max-days=30"},
 			want: []string{`exemptions-good.yml:7: exemptions[0].end: 2026-12-01 to 2027-02-28 is 90 days, more than the 30`}},
 		{name: "missing file", args: []string{"--exemptions.file=absent.yml"},
 			want: []string{"absent.yml: no such file or directory"}},

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/teststates"
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 

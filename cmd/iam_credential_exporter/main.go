@@ -1,7 +1,8 @@
 // Command iam_credential_exporter exports the AWS IAM credential report as
-// Prometheus metrics. It only parses flags and wires the parts together: the
-// report package fetches and caches reports, the collector package turns
-// them into metrics.
+// Prometheus metrics. It only parses flags and wires the parts together:
+// internal/accounts chooses the accounts, internal/awsapi fetches their
+// reports, internal/refresh keeps the latest good one of each, and the
+// collector package turns them into metrics served over HTTP.
 package main
 
 import (
@@ -26,9 +27,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
 )
 
 // runMainEnv makes the test binary act as the exporter: TestMain then calls

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/teststates"
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 )
 
 const orgAccounts, orgUsers = 5000, 100

@@ -21,8 +21,8 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/teststates"
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 )
 
 // prometheusAccept is the Accept header of Prometheus 2.x scrapes; 3.x asks

@@ -12,10 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
-	"github.com/iam-credential-exporter/iam_credential_exporter/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 

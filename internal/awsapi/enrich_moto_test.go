@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/awsapi"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )

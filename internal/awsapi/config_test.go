@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/awsapi"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )

@@ -63,7 +63,7 @@ type Refresher struct {
 	timeout   time.Duration
 	logger    *slog.Logger
 	now       func() time.Time
-	// publish serialises the two writers of state: Refresh and SetName.
+	// publish serialises the two writers of state: Refresh and SetAccount.
 	publish sync.Mutex
 	state   atomic.Pointer[State]
 }

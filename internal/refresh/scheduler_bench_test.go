@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/awsapi"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
-	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
