@@ -85,80 +85,80 @@ func run() int {
 	var opts options
 	app := kingpin.New(name, "Exports the AWS IAM credential report (access key age and use, MFA, passwords, root credentials) as Prometheus metrics.")
 	webFlags := kingpinflag.AddFlags(app, defaultAddress)
-	app.Flag("web.telemetry-path", "Path under which to expose metrics: a clean path (no //, /./, /../ or trailing /) that starts with / and is not /, /sd, /-/healthy or /-/ready. Default: /metrics.").
+	app.Flag("web.telemetry-path", "Path under which to expose metrics: a clean path (no //, /./, /../ or trailing /) that starts with / and is not /, /sd, /-/healthy or /-/ready.").
 		Default("/metrics").StringVar(&opts.telemetryPath)
-	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path. Default: false.").
+	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path.").
 		BoolVar(&opts.disableExporterMetrics)
-	app.Flag("web.external-address", "The host:port at which Prometheus reaches this exporter, advertised as the address of every /sd target, whatever Host a request to /sd sends. Default: unset (the Host of each request to /sd).").
+	app.Flag("web.external-address", "The host:port at which Prometheus reaches this exporter, advertised as the address of every /sd target, whatever Host a request to /sd sends. Unset: the Host of each request to /sd.").
 		PlaceHolder("HOST:PORT").StringVar(&opts.externalAddress)
-	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503. Full pages (no ?account_id= or ?exporter=true) may take half of them, at least 1, so that the rest always serve per-account and exporter targets and /sd. 0 disables the limit. Default: 40.").
+	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503. Full pages (no ?account_id= or ?exporter=true) may take half of them, at least 1, so that the rest always serve per-account and exporter targets and /sd. 0 disables the limit.").
 		Default("40").IntVar(&opts.maxRequests)
-	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body. Default: 10s.").
+	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body.").
 		Default("10s").DurationVar(&opts.readTimeout)
-	app.Flag("web.write-timeout", "Maximum duration from the end of a request to the end of its response: a client that reads too slowly gets a cut response, and its --web.max-requests slot is freed. Each write of a response must also complete within 5s. Default: 30s.").
+	app.Flag("web.write-timeout", "Maximum duration from the end of a request to the end of its response: a client that reads too slowly gets a cut response, and its --web.max-requests slot is freed. Each write of a response must also complete within 5s.").
 		Default("30s").DurationVar(&opts.writeTimeout)
-	app.Flag("web.idle-timeout", "Maximum duration a keep-alive connection waits for its next request before it is closed. Default: 2m.").
+	app.Flag("web.idle-timeout", "Maximum duration a keep-alive connection waits for its next request before it is closed.").
 		Default("2m").DurationVar(&opts.idleTimeout)
-	app.Flag("web.health-listen-address", "Also serve /-/healthy and /-/ready, and nothing else, over plain HTTP (without --web.config.file's TLS and basic auth) on this address, for probes that cannot authenticate such as Kubernetes httpGet probes. Default: unset (off).").
+	app.Flag("web.health-listen-address", "Also serve /-/healthy and /-/ready, and nothing else, over plain HTTP (without --web.config.file's TLS and basic auth) on this address, for probes that cannot authenticate such as Kubernetes httpGet probes. Unset: off.").
 		PlaceHolder("ADDRESS").StringVar(&opts.healthAddress)
-	app.Flag("report.file", "Read the credential report from this local file instead of AWS: the CSV (what `aws iam get-credential-report --query Content --output text | base64 -d` writes), its base64 text, or the JSON output of `aws iam get-credential-report`. Re-read every --report.refresh-interval. Default: unset (use AWS).").
+	app.Flag("report.file", "Read the credential report from this local file instead of AWS: the CSV (what `aws iam get-credential-report --query Content --output text | base64 -d` writes), its base64 text, or the JSON output of `aws iam get-credential-report`. Re-read every --report.refresh-interval. Unset: use AWS.").
 		PlaceHolder("PATH").StringVar(&opts.reportFile)
-	app.Flag("report.refresh-interval", "How often to refresh the credential report in the background; AWS rebuilds it at most every 4 hours. Default: 30m.").
+	app.Flag("report.refresh-interval", "How often to refresh the credential report in the background; AWS rebuilds it at most every 4 hours.").
 		Default("30m").DurationVar(&opts.refreshInterval)
-	app.Flag("report.timeout", "Deadline of one refresh: generating, polling and downloading the report. Default: 5m.").
+	app.Flag("report.timeout", "Deadline of one refresh: generating, polling and downloading the report.").
 		Default("5m").DurationVar(&opts.timeout)
-	app.Flag("report.max-bytes", "Largest credential report file (CSV, base64 or CLI JSON) or AWS response accepted, in bytes; a larger one is rejected. The default holds 10,000 rows (--report.max-users) of about 1.2 KB as base64, five times a typical row. Default: 16777216 (16 MiB).").
+	app.Flag("report.max-bytes", "Largest credential report file (CSV, base64 or CLI JSON) or AWS response accepted, in bytes; a larger one is rejected. The default holds 10,000 rows (--report.max-users) of about 1.2 KB as base64, five times a typical row.").
 		Default("16777216").Int64Var(&opts.maxBytes)
-	app.Flag("report.max-users", "Most user rows (root included) accepted in one credential report; a report with more is rejected, and reading stops there so that memory stays bounded. IAM allows 5,000 users per account. Default: 10000.").
+	app.Flag("report.max-users", "Most user rows (root included) accepted in one credential report; a report with more is rejected, and reading stops there so that memory stays bounded. IAM allows 5,000 users per account.").
 		Default("10000").Action(func(*kingpin.ParseContext) error {
 		if opts.maxUsers <= 0 {
 			return fmt.Errorf("--report.max-users must be positive, got %d", opts.maxUsers)
 		}
 		return nil
 	}).IntVar(&opts.maxUsers)
-	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see the README. Default: unset.").
+	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see the README.").
 		PlaceHolder("PATH").StringVar(&opts.configFile)
-	app.Flag("config.allow-mass-removal", "Apply a SIGHUP reload of --config.file that stops reading more than half of the accounts read now; without it such a reload is refused and the current accounts are kept, since a file caught half-written looks the same. A restart applies any valid file. Default: false.").
+	app.Flag("config.allow-mass-removal", "Apply a SIGHUP reload of --config.file that stops reading more than half of the accounts read now; without it such a reload is refused and the current accounts are kept, since a file caught half-written looks the same. A restart applies any valid file.").
 		BoolVar(&opts.allowMassRemoval)
-	app.Flag("aws.region", "AWS region whose partition holds the accounts (IAM is global within a partition). Default: the SDK's (AWS_REGION, profile), else us-east-1.").
+	app.Flag("aws.region", "AWS region whose partition holds the accounts (IAM is global within a partition). Unset: the SDK's (AWS_REGION, profile), else us-east-1.").
 		StringVar(&opts.region)
-	app.Flag("aws.role-arn", "ARN of an IAM role to assume to read one account's report; repeat for several accounts. Default: unset (read the account of the ambient credentials).").
+	app.Flag("aws.role-arn", "ARN of an IAM role to assume to read one account's report; repeat for several accounts. Unset: read the account of the ambient credentials.").
 		PlaceHolder("ARN").StringsVar(&opts.roleARNs)
-	app.Flag("aws.external-id", "External ID passed when assuming every --aws.role-arn and discovered role. Default: unset.").
+	app.Flag("aws.external-id", "External ID passed when assuming every --aws.role-arn and discovered role.").
 		StringVar(&opts.externalID)
-	app.Flag("aws.organization", "Discover the ACTIVE accounts of the AWS Organization (organizations:ListAccounts, from the management or a delegated administrator account) and read each through --aws.organization.role-name. Default: false.").
+	app.Flag("aws.organization", "Discover the ACTIVE accounts of the AWS Organization (organizations:ListAccounts, from the management or a delegated administrator account) and read each through --aws.organization.role-name.").
 		BoolVar(&opts.organization)
-	app.Flag("aws.organization.role-name", "Role (name, optionally with a path) assumed in each discovered account. Default: "+accounts.DefaultOrgRoleName+".").
+	app.Flag("aws.organization.role-name", "Role (name, optionally with a path) assumed in each discovered account.").
 		Default(accounts.DefaultOrgRoleName).StringVar(&opts.orgRoleName)
-	app.Flag("aws.organization.refresh-interval", "How often the account list is read again from Organizations, so that joining accounts appear and leaving or suspended ones disappear. Default: 1h.").
+	app.Flag("aws.organization.refresh-interval", "How often the account list is read again from Organizations, so that joining accounts appear and leaving or suspended ones disappear.").
 		Default("1h").DurationVar(&opts.orgRefreshInterval)
-	app.Flag("aws.account-include", "Only read these accounts (ID, or name with * wildcards); repeatable. Default: all.").
+	app.Flag("aws.account-include", "Only read these accounts (ID, or name with * wildcards); repeatable. Unset: all.").
 		StringsVar(&opts.include)
-	app.Flag("aws.account-exclude", "Never read these accounts (ID, or name with * wildcards); repeatable; wins over includes. Default: none.").
+	app.Flag("aws.account-exclude", "Never read these accounts (ID, or name with * wildcards); repeatable; wins over includes. Unset: none.").
 		StringsVar(&opts.exclude)
-	app.Flag("aws.concurrency", "Accounts refreshed at the same time at most. Default: 5.").
+	app.Flag("aws.concurrency", "Accounts refreshed at the same time at most.").
 		Default("5").IntVar(&opts.concurrency)
-	app.Flag("aws.user-tags", "IAM user tag keys to export as labels of aws_iam_user_tags, read with iam:GetAccountAuthorizationDetails; repeatable or comma-separated; added to the config file's user_tags. Default: none (no tags read).").
+	app.Flag("aws.user-tags", "IAM user tag keys to export as labels of aws_iam_user_tags, read with iam:GetAccountAuthorizationDetails; repeatable or comma-separated; added to the config file's user_tags. Unset: none (no tags read).").
 		PlaceHolder("KEY,...").StringsVar(&opts.userTags)
-	app.Flag("aws.user-tags.refresh-interval", "How often each account's user tags (and exemptions) are read again; a failed read is retried at the next refresh. Default: 6h.").
+	app.Flag("aws.user-tags.refresh-interval", "How often each account's user tags (and exemptions) are read again; a failed read is retried at the next refresh.").
 		Default("6h").DurationVar(&opts.userTagsInterval)
-	app.Flag("aws.account-tags", "Account tag keys to export as labels of aws_iam_account_tags, read with organizations:ListTagsForResource at each discovery; needs Organizations discovery; repeatable or comma-separated; added to the config file's account_tags. Default: none.").
+	app.Flag("aws.account-tags", "Account tag keys to export as labels of aws_iam_account_tags, read with organizations:ListTagsForResource at each discovery; needs Organizations discovery; repeatable or comma-separated; added to the config file's account_tags. Unset: none.").
 		PlaceHolder("KEY,...").StringsVar(&opts.accountTags)
-	app.Flag("aws.exemptions", "Also read exemptions from the users' iam-credential-exemption:<policy> tags, value YYYY-MM-DD/YYYY-MM-DD reason (with iam:GetAccountAuthorizationDetails, on --aws.user-tags.refresh-interval). Anyone allowed iam:TagUser can set them: see docs/exemptions.md for the SCP that makes them safe. Default: false.").
+	app.Flag("aws.exemptions", "Also read exemptions from the users' iam-credential-exemption:<policy> tags, value YYYY-MM-DD/YYYY-MM-DD reason (with iam:GetAccountAuthorizationDetails, on --aws.user-tags.refresh-interval). Anyone allowed iam:TagUser can set them: see docs/exemptions.md for the SCP that makes them safe.").
 		BoolVar(&opts.exemptions)
-	app.Flag("exemptions.file", "YAML file of the exemptions the security team decided (account_id, user, policy, start, end, reason each; see docs/exemptions.md), exported with source=\"file\". Read once at start: restart the exporter to apply a change. Default: unset.").
+	app.Flag("exemptions.file", "YAML file of the exemptions the security team decided (account_id, user, policy, start, end, reason each; see docs/exemptions.md), exported with source=\"file\". Read once at start: restart the exporter to apply a change.").
 		PlaceHolder("PATH").StringVar(&opts.exemptionsFile)
-	app.Flag("exemptions.max-days", "Longest span of an exemption, first and last day included, in days: a longer exemption tag is malformed, a longer --exemptions.file entry stops the exporter at start. Default: 90.").
+	app.Flag("exemptions.max-days", "Longest span of an exemption, first and last day included, in days: a longer exemption tag is malformed, a longer --exemptions.file entry stops the exporter at start.").
 		Default(strconv.Itoa(report.DefaultExemptionMaxDays)).IntVar(&opts.exemptionMaxDays)
-	app.Flag("aws.access-key-ids", "Export aws_iam_access_key_info with each key's ID, looked up with iam:ListAccessKeys for the users whose keys changed since their last lookup. Default: false.").
+	app.Flag("aws.access-key-ids", "Export aws_iam_access_key_info with each key's ID, looked up with iam:ListAccessKeys for the users whose keys changed since their last lookup.").
 		BoolVar(&opts.accessKeyIDs)
-	app.Flag("aws.access-key-ids.rate", "Most iam:ListAccessKeys calls per second per account. Default: 5.").
+	app.Flag("aws.access-key-ids.rate", "Most iam:ListAccessKeys calls per second per account.").
 		Default("5").Float64Var(&opts.accessKeyIDsRate)
-	app.Flag("aws.password-policy", "Export the account password policy (aws_iam_account_password_policy_*), read with iam:GetAccountPasswordPolicy at every refresh. Default: false.").
+	app.Flag("aws.password-policy", "Export the account password policy (aws_iam_account_password_policy_*), read with iam:GetAccountPasswordPolicy at every refresh.").
 		BoolVar(&opts.passwordPolicy)
-	app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reads only the accounts whose ID hashes to it. Default: 0.").
+	app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reads only the accounts whose ID hashes to it.").
 		Default("0").IntVar(&opts.shard)
-	app.Flag("total-shards", "Number of replicas that split the accounts between them. Default: 1 (no sharding).").
+	app.Flag("total-shards", "Number of replicas that split the accounts between them.").
 		Default("1").IntVar(&opts.totalShards)
 	logConfig := &promslog.Config{}
 	flag.AddFlags(app, logConfig)
