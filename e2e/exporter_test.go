@@ -259,10 +259,10 @@ func labelMap(pairs []*dto.LabelPair) map[string]string {
 	return m
 }
 
-// Every metric the exporter serves is in the README's metrics reference.
+// Every metric the exporter serves is in the metrics reference, docs/metrics.md.
 func TestEveryMetricIsDocumented(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../README.md")
+	doc, err := os.ReadFile("../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,16 +270,16 @@ func TestEveryMetricIsDocumented(t *testing.T) {
 	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	_, mfs := scrape(t, e.URL)
 	for name := range mfs {
-		if !strings.Contains(string(readme), "`"+name+"`") {
-			t.Errorf("metric %s is not in the README's metrics reference", name)
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("metric %s is not in docs/metrics.md", name)
 		}
 	}
 }
 
-// Every flag in --help is in the README's flags reference.
+// Every flag in --help is in the flags reference, docs/configuration.md.
 func TestEveryFlagIsDocumented(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../README.md")
+	doc, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,8 +292,8 @@ func TestEveryFlagIsDocumented(t *testing.T) {
 		t.Fatalf("found only %d flags in --help:\n%s", len(flags), out)
 	}
 	for _, f := range flags {
-		if name := f[1]; !strings.HasPrefix(name, "help") && !strings.Contains(string(readme), "`--"+name+"`") {
-			t.Errorf("flag --%s is not in the README's flags reference", name)
+		if name := f[1]; !strings.HasPrefix(name, "help") && !strings.Contains(string(doc), "`--"+name+"`") {
+			t.Errorf("flag --%s is not in docs/configuration.md", name)
 		}
 	}
 }

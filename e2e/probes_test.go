@@ -26,7 +26,7 @@ import (
 
 // writeSelfSignedCert writes a certificate for 127.0.0.1 and localhost and
 // its key into dir as exporter.crt and exporter.key, the names of the
-// README's web configuration, and returns their paths.
+// web configuration in docs/security.md, and returns their paths.
 func writeSelfSignedCert(t testing.TB, dir string) (certPath, keyPath string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -80,11 +80,11 @@ type container struct {
 	LivenessProbe  httpGetProbe `yaml:"livenessProbe"`
 }
 
-// readmeStatefulSet returns the exporter container of the README's
+// docsStatefulSet returns the exporter container of docs/multi-account.md's
 // StatefulSet example.
-func readmeStatefulSet(t *testing.T) container {
+func docsStatefulSet(t *testing.T) container {
 	t.Helper()
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/multi-account.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func readmeStatefulSet(t *testing.T) container {
 		}
 	}
 	if block == "" {
-		t.Fatal("README has no StatefulSet example")
+		t.Fatal("docs/multi-account.md has no StatefulSet example")
 	}
 	var doc struct {
 		Spec struct {
@@ -107,10 +107,10 @@ func readmeStatefulSet(t *testing.T) container {
 		} `yaml:"spec"`
 	}
 	if err := yaml.Unmarshal([]byte(block), &doc); err != nil {
-		t.Fatalf("README StatefulSet: %v", err)
+		t.Fatalf("documented StatefulSet: %v", err)
 	}
 	if n := len(doc.Spec.Template.Spec.Containers); n != 1 {
-		t.Fatalf("README StatefulSet: %d containers, want 1", n)
+		t.Fatalf("documented StatefulSet: %d containers, want 1", n)
 	}
 	return doc.Spec.Template.Spec.Containers[0]
 }
@@ -134,14 +134,14 @@ func probe(url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// The README's deployment with its "Protecting /metrics" web configuration
+// The documented StatefulSet with the web configuration of docs/security.md
 // (TLS and basic auth): the probes, on the plain-HTTP health listener, see
 // 503 until a report is loaded and 200 after, while /metrics on the main
 // port still wants TLS and the password.
 func TestProbesWithTLSAndBasicAuth(t *testing.T) {
 	t.Parallel()
-	// The README's StatefulSet probes the health listener by port name.
-	c := readmeStatefulSet(t)
+	// The documented StatefulSet probes the health listener by port name.
+	c := docsStatefulSet(t)
 	var healthArg string
 	for _, a := range c.Args {
 		if v, ok := strings.CutPrefix(a, "--web.health-listen-address="); ok {
@@ -150,7 +150,7 @@ func TestProbesWithTLSAndBasicAuth(t *testing.T) {
 	}
 	_, healthPort, err := net.SplitHostPort(healthArg)
 	if err != nil {
-		t.Fatalf("README StatefulSet: --web.health-listen-address=%q: %v", healthArg, err)
+		t.Fatalf("documented StatefulSet: --web.health-listen-address=%q: %v", healthArg, err)
 	}
 	ports := map[string]string{}
 	for _, p := range c.Ports {
@@ -161,16 +161,16 @@ func TestProbesWithTLSAndBasicAuth(t *testing.T) {
 		{"livenessProbe", c.LivenessProbe.HTTPGet.Path, "/-/healthy"},
 	} {
 		if p.path != p.want {
-			t.Errorf("README StatefulSet %s path %q, want %s", p.name, p.path, p.want)
+			t.Errorf("documented StatefulSet %s path %q, want %s", p.name, p.path, p.want)
 		}
 	}
 	for name, port := range map[string]string{"readinessProbe": c.ReadinessProbe.HTTPGet.Port, "livenessProbe": c.LivenessProbe.HTTPGet.Port} {
 		if ports[port] != healthPort {
-			t.Errorf("README StatefulSet %s probes port %q (%s), not the health listener's %s", name, port, ports[port], healthPort)
+			t.Errorf("documented StatefulSet %s probes port %q (%s), not the health listener's %s", name, port, ports[port], healthPort)
 		}
 	}
 
-	// The README's web-config.yml, with a real hash and certificate.
+	// docs/security.md's web-config.yml, with a real hash and certificate.
 	dir := t.TempDir()
 	writeSelfSignedCert(t, dir)
 	const user, password = "prometheus", "correct horse battery staple"
@@ -198,7 +198,7 @@ func TestProbesWithTLSAndBasicAuth(t *testing.T) {
 	if code, err := probe("http://" + healthAddr + "/-/ready"); err != nil || code != http.StatusServiceUnavailable {
 		t.Errorf("readiness probe before a report: %d, %v; want 503", code, err)
 	}
-	// What the README's probes used to get: the main port wants TLS.
+	// What probes of the main port would get: the main port wants TLS.
 	if code, err := probe("http://" + addr + "/-/ready"); err != nil || code != http.StatusBadRequest {
 		t.Errorf("plain HTTP probe of the main port: %d, %v; want 400", code, err)
 	}

@@ -590,7 +590,7 @@ func TestPrometheusDashboards(t *testing.T) {
 		return nil
 	})
 	// The dashboards work with the exporter as one target and as
-	// per-account targets, configured as the README says (under the job
+	// per-account targets, configured as docs/multi-account.md says (under the job
 	// name the queries below use).
 	addr := strings.TrimPrefix(exp.URL, "http://")
 	t.Run("one target", func(t *testing.T) {
@@ -599,7 +599,7 @@ func TestPrometheusDashboards(t *testing.T) {
 	})
 	t.Run("per-account targets", func(t *testing.T) {
 		t.Parallel()
-		cfg, job := promConfigFromREADME(t, readmeSDConfig(t), addr, ruleFiles(t), false)
+		cfg, job := promConfigFromDocs(t, docsSDConfig(t), addr, ruleFiles(t), false)
 		cfg = bytes.Replace(cfg, []byte("job_name: "+job), []byte("job_name: "+promJob), 1)
 		checkDashboards(t, startPrometheusConfig(t, cfg))
 	})

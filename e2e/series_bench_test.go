@@ -49,12 +49,12 @@ const (
 )
 
 // seriesVariant is one version of the exporter as a user deploys it: its
-// binary, its rule files, and its README's per-account Prometheus job.
+// binary, its rule files, and the page with its per-account Prometheus job.
 type seriesVariant struct {
-	name   string
-	bin    string
-	rules  []string
-	readme string
+	name  string
+	bin   string
+	rules []string
+	sdDoc string
 }
 
 // benchOrg is an organization in internal/fakeaws and the --config.file
@@ -69,8 +69,8 @@ type benchOrg struct {
 // BenchmarkPrometheusSeries runs, for each variant in turn, the exporter
 // over an organization of IAM_BENCH_ACCOUNTS accounts of IAM_BENCH_USERS
 // users (default 20 x 100), each with its own reportgen report, and a
-// Prometheus that scrapes one target per account as the variant's README
-// says, every 15 s. Once every account's users are stored, Prometheus's
+// Prometheus that scrapes one target per account as the variant's
+// documentation says, every 15 s. Once every account's users are stored, Prometheus's
 // memory is sampled over one more round of scrapes; then it loads the
 // variant's rules (evaluated every 15 s), its memory is sampled until every
 // rule group has been evaluated twice, and the series that have a sample
@@ -78,7 +78,7 @@ type benchOrg struct {
 // user, root rows not counted.
 //
 // The variants are this tree ("current") and, when IAM_BENCH_BASELINE
-// names a git revision, that revision's exporter, rules and README
+// names a git revision, that revision's exporter, rules and documentation
 // ("baseline"), run first. One Prometheus runs at a time.
 func BenchmarkPrometheusSeries(b *testing.B) {
 	requireProgram(b, "prometheus")
@@ -117,7 +117,8 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 }
 
 // treeVariant builds the exporter of the source tree at dir (CGO_ENABLED=0,
-// without -race, as `make build`) and finds its rule files and README.
+// without -race, as `make build`) and finds its rule files and the page with its per-account job:
+// docs/multi-account.md, or README.md in revisions before that page.
 func treeVariant(b *testing.B, name, dir string) seriesVariant {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "iam_credential_exporter")
@@ -131,7 +132,11 @@ func treeVariant(b *testing.B, name, dir string) seriesVariant {
 	if err != nil || len(rules) == 0 {
 		b.Fatalf("%s: no rule files in %s/alerts (err %v)", name, dir, err)
 	}
-	return seriesVariant{name: name, bin: bin, rules: rules, readme: filepath.Join(dir, "README.md")}
+	sdDoc := filepath.Join(dir, "docs", "multi-account.md")
+	if _, err := os.Stat(sdDoc); err != nil {
+		sdDoc = filepath.Join(dir, "README.md")
+	}
+	return seriesVariant{name: name, bin: bin, rules: rules, sdDoc: sdDoc}
 }
 
 // checkoutRevision writes the tree of the git revision rev into a temporary
@@ -313,9 +318,9 @@ func measureSeries(b *testing.B, v seriesVariant, org *benchOrg) seriesMeasure {
 	// as on SIGHUP: rules evaluated during the first scrapes would compete
 	// with them for the CPU, and see part of the data.
 	addr := strings.TrimPrefix(e.URL, "http://")
-	readme := sdConfigIn(b, v.readme)
-	bare, job := promConfigFromREADME(b, readme, addr, nil, false)
-	full, _ := promConfigFromREADME(b, readme, addr, v.rules, false)
+	sdConfig := sdConfigIn(b, v.sdDoc)
+	bare, job := promConfigFromDocs(b, sdConfig, addr, nil, false)
+	full, _ := promConfigFromDocs(b, sdConfig, addr, v.rules, false)
 	promStart := time.Now()
 	prom, promProc := startPrometheusProcess(b, benchIntervals(b, bare))
 	accounts, users := len(org.ids), len(org.ids)*(org.users+1)
@@ -397,7 +402,7 @@ func measureSeries(b *testing.B, v seriesVariant, org *benchOrg) seriesMeasure {
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Second) }
 
-// benchIntervals sets the README's configuration, as promConfigFromREADME
+// benchIntervals sets the documented configuration, as promConfigFromDocs
 // made it for tests, to Prometheus's usual pace: scrapes and rule
 // evaluations every 15 s, and service discovery at its default of a minute.
 func benchIntervals(b *testing.B, cfg []byte) []byte {

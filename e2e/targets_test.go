@@ -4,7 +4,7 @@ package e2e
 // reads as a Prometheus target of its own, /metrics?account_id= serves that
 // account alone and /metrics?exporter=true the exporter's own metrics. The
 // tests run an organization of a few dozen member accounts in moto_server,
-// and a real Prometheus configured as the README says.
+// and a real Prometheus configured as docs/multi-account.md says.
 
 import (
 	"context"
@@ -37,9 +37,9 @@ const (
 	// besides its management account: enough that the shards each get a
 	// good share and that Prometheus juggles many targets of one host.
 	targetMembers = 30
-	// readmeExporterHost is where the README's Prometheus configuration
+	// docsExporterHost is where the documented Prometheus configuration
 	// finds the exporter.
-	readmeExporterHost = "iam-credential-exporter:9860"
+	docsExporterHost = "iam-credential-exporter:9860"
 	// sdMetaName is the label of /sd that holds an account's name.
 	sdMetaName = "__meta_iam_credential_exporter_account_name"
 )
@@ -410,12 +410,12 @@ func TestAccountTargets(t *testing.T) {
 	})
 	// The targets are on the host that Prometheus asked /sd at, which is
 	// how it reaches the exporter, whatever the exporter's own address.
-	groups, err := readSD(e, readmeExporterHost)
+	groups, err := readSD(e, docsExporterHost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkSD(groups, readmeExporterHost, all); err != nil {
-		t.Errorf("/sd asked with Host %s: %v", readmeExporterHost, err)
+	if err := checkSD(groups, docsExporterHost, all); err != nil {
+		t.Errorf("/sd asked with Host %s: %v", docsExporterHost, err)
 	}
 	ids := slices.Sorted(maps.Keys(all))
 	for name, accept := range scrapeFormats {
@@ -519,17 +519,17 @@ func TestAccountTargets(t *testing.T) {
 	})
 }
 
-// ---- Prometheus, configured as the README says ----
+// ---- Prometheus, configured as docs/multi-account.md says ----
 
-// readmeSDConfig returns the README's Prometheus configuration for
+// docsSDConfig returns docs/multi-account.md's Prometheus configuration for
 // per-account targets: the first ```yaml block that has http_sd_configs.
-func readmeSDConfig(t testing.TB) string {
+func docsSDConfig(t testing.TB) string {
 	t.Helper()
-	return sdConfigIn(t, "../README.md")
+	return sdConfigIn(t, "../docs/multi-account.md")
 }
 
-// sdConfigIn is readmeSDConfig of the README at path, such as another
-// revision's.
+// sdConfigIn is docsSDConfig of the page at path, such as another
+// revision's (whose README held the configuration before it moved to docs/).
 func sdConfigIn(t testing.TB, path string) string {
 	t.Helper()
 	block := regexp.MustCompile("(?ms)^```yaml\n(.*?)^```$")
@@ -558,23 +558,23 @@ func setYAML(t testing.TB, m *yaml.Node, key string, v any) {
 	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, &n)
 }
 
-// promConfigFromREADME returns the README's configuration src as a test
+// promConfigFromDocs returns the documented configuration src as a test
 // runs it, and the name of its job: the exporter at addr instead of
 // iam-credential-exporter:9860, service discovery every second instead of
 // every minute, scrapes and rule evaluations every second, and the rule
-// files loaded. The rest is the README's. With static, the job's
+// files loaded. The rest is the documentation's. With static, the job's
 // http_sd_configs give way to the one target addr: the single-target
 // setup, which the per-account targets must match.
-func promConfigFromREADME(t testing.TB, src, addr string, rules []string, static bool) (cfg []byte, job string) {
+func promConfigFromDocs(t testing.TB, src, addr string, rules []string, static bool) (cfg []byte, job string) {
 	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		t.Fatalf("README's Prometheus configuration is not one YAML mapping (%v):\n%s", err, src)
+		t.Fatalf("the documented Prometheus configuration is not one YAML mapping (%v):\n%s", err, src)
 	}
 	top := doc.Content[0]
 	scrapes := yamlValue(top, "scrape_configs")
 	if scrapes == nil || scrapes.Kind != yaml.SequenceNode {
-		t.Fatalf("README's Prometheus configuration has no scrape_configs list:\n%s", src)
+		t.Fatalf("the documented Prometheus configuration has no scrape_configs list:\n%s", src)
 	}
 	for _, sc := range scrapes.Content {
 		sds := yamlValue(sc, "http_sd_configs")
@@ -583,15 +583,15 @@ func promConfigFromREADME(t testing.TB, src, addr string, rules []string, static
 		}
 		name := yamlValue(sc, "job_name")
 		if name == nil || job != "" {
-			t.Fatalf("README's Prometheus configuration: want one job with http_sd_configs, with a job_name:\n%s", src)
+			t.Fatalf("the documented Prometheus configuration: want one job with http_sd_configs, with a job_name:\n%s", src)
 		}
 		job = name.Value
 		for _, sd := range sds.Content {
 			u := yamlValue(sd, "url")
-			if u == nil || !strings.Contains(u.Value, readmeExporterHost) {
-				t.Fatalf("README's http_sd_configs entry at line %d has no url on %s:\n%s", sd.Line, readmeExporterHost, src)
+			if u == nil || !strings.Contains(u.Value, docsExporterHost) {
+				t.Fatalf("the documented http_sd_configs entry at line %d has no url on %s:\n%s", sd.Line, docsExporterHost, src)
 			}
-			u.Value = strings.ReplaceAll(u.Value, readmeExporterHost, addr)
+			u.Value = strings.ReplaceAll(u.Value, docsExporterHost, addr)
 			setYAML(t, sd, "refresh_interval", "1s")
 		}
 		if static {
@@ -606,7 +606,7 @@ func promConfigFromREADME(t testing.TB, src, addr string, rules []string, static
 		}
 	}
 	if job == "" {
-		t.Fatalf("README's Prometheus configuration has no job with http_sd_configs:\n%s", src)
+		t.Fatalf("the documented Prometheus configuration has no job with http_sd_configs:\n%s", src)
 	}
 	setYAML(t, top, "global", map[string]string{"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"})
 	setYAML(t, top, "rule_files", absPaths(t, rules))
@@ -765,7 +765,7 @@ func alertSet(p *promServer) (keys, full []string, err error) {
 	return keys, full, nil
 }
 
-// The README's Prometheus configuration, run by a real Prometheus against an
+// The Prometheus configuration of docs/multi-account.md, run by a real Prometheus against an
 // exporter that discovers an organization of a few dozen accounts in
 // moto_server: every account becomes a target of its own with up 1, next to
 // the exporter's own; every account's users are stored with its account_id;
@@ -785,10 +785,10 @@ func TestPrometheusAccountTargets(t *testing.T) {
 	e := startExporter(t, testenv.AWSEnv(endpoint, t.TempDir()), targetsFlags()...)
 	addr := strings.TrimPrefix(e.URL, "http://")
 	rules := ruleFiles(t)
-	readme := readmeSDConfig(t)
-	cfg, job := promConfigFromREADME(t, readme, addr, rules, false)
+	readme := docsSDConfig(t)
+	cfg, job := promConfigFromDocs(t, readme, addr, rules, false)
 	prom := startPrometheusConfig(t, cfg)
-	singleCfg, _ := promConfigFromREADME(t, readme, addr, rules, true)
+	singleCfg, _ := promConfigFromDocs(t, readme, addr, rules, true)
 	single := startPrometheusConfig(t, singleCfg)
 
 	waitFor(t, 60*time.Second, func() error { return checkUp(prom, job, all) })
