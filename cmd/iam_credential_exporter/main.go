@@ -116,7 +116,7 @@ func run() int {
 		}
 		return nil
 	}).IntVar(&opts.maxUsers)
-	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see the README.").
+	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see docs/multi-account.md.").
 		PlaceHolder("PATH").StringVar(&opts.configFile)
 	app.Flag("config.allow-mass-removal", "Apply a SIGHUP reload of --config.file that stops reading more than half of the accounts read now; without it such a reload is refused and the current accounts are kept, since a file caught half-written looks the same. A restart applies any valid file.").
 		BoolVar(&opts.allowMassRemoval)
