@@ -116,6 +116,26 @@ func TestAcceptedTelemetryPathsAreServed(t *testing.T) {
 	}
 }
 
+// serveLoopback serves metrics on the telemetry path through the
+// exporter's own server (newServer) on a free 127.0.0.1 port until the test
+// ends, and returns its address.
+func serveLoopback(t *testing.T, metrics *collector.Handler, writeTimeout time.Duration) string {
+	t.Helper()
+	o := options{telemetryPath: "/metrics", readTimeout: 10 * time.Second, writeTimeout: writeTimeout, idleTimeout: time.Minute}
+	h, err := newHandler(o, metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(o, h, slog.New(slog.DiscardHandler))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
 // idleClient asks addr for path over a connection with a small receive
 // buffer and never reads the answer, as a hostile or stuck client does.
 func idleClient(t *testing.T, addr, path string) {
@@ -165,19 +185,7 @@ func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics.Update(states)
-	o := options{telemetryPath: "/metrics", readTimeout: 10 * time.Second, writeTimeout: 5 * time.Minute, idleTimeout: time.Minute}
-	h, err := newHandler(o, metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newServer(o, h, slog.New(slog.DiscardHandler))
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	addr := ln.Addr().String()
+	addr := serveLoopback(t, metrics, 5*time.Minute)
 	base := "http://" + addr
 
 	for range maxRequests {
@@ -223,19 +231,7 @@ func TestStalledClientsFreeTheirSlots(t *testing.T) {
 	}
 	metrics.Update(states)
 	const writeTimeout = 10 * time.Minute
-	o := options{telemetryPath: "/metrics", readTimeout: 10 * time.Second, writeTimeout: writeTimeout, idleTimeout: time.Minute}
-	h, err := newHandler(o, metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newServer(o, h, slog.New(slog.DiscardHandler))
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	addr := ln.Addr().String()
+	addr := serveLoopback(t, metrics, writeTimeout)
 	client := &http.Client{Timeout: time.Minute}
 
 	start := time.Now()
