@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
@@ -43,6 +42,9 @@ var (
 	httpGet        = testenv.HTTPGet
 )
 
+// patience bounds every wait for readiness or an event; see testenv.Patience.
+const patience = testenv.Patience
+
 // exporter is one running exporter process.
 type exporter struct {
 	URL  string // http://127.0.0.1:port
@@ -58,7 +60,7 @@ func (e *exporter) Logs() string { return e.logs.String() }
 func startExporter(t testing.TB, env []string, args ...string) *exporter {
 	t.Helper()
 	e, _ := launch(t, freeAddr(t), env, args...)
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, err := httpGet(e.URL + "/-/healthy")
 		return err
 	})
