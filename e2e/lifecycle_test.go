@@ -184,6 +184,7 @@ func TestSIGTERMLetsScrapesFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	sent := time.Now()
 	p.Signal(t, syscall.SIGTERM)
 	waitLogs(t, e, "shutting down")
 	if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
@@ -191,8 +192,9 @@ func TestSIGTERMLetsScrapesFinish(t *testing.T) {
 		t.Errorf("a new connection was accepted after SIGTERM")
 	}
 	// Longer than the old fixed 5 s, shorter than the 15 s the exporter
-	// now gives requests in flight: the client is slow, not stuck.
-	time.Sleep(7 * time.Second)
+	// now gives requests in flight: the client is slow, not stuck. Counted
+	// from the signal, so that a slow wait for the log takes no margin.
+	time.Sleep(time.Until(sent.Add(7 * time.Second)))
 	// The body is chunked: one cut short ends in an error, not in EOF.
 	rest, err := io.ReadAll(resp.Body)
 	if err != nil {
