@@ -1546,9 +1546,11 @@ func checkTeamFilter(t *testing.T, prom *promServer) {
 }
 
 // A real Prometheus scrapes an account of 5,000 users, IAM's quota, the way
-// it scrapes any target (gzip, scrape timeout 1s) and stores
-// every aws_iam_* series the exporter serves. The scrape duration it
-// measured is logged for docs/benchmarks.md, not asserted.
+// it scrapes any target (gzip, Prometheus's default scrape timeout of 10s)
+// and stores every aws_iam_* series the exporter serves. The scrape
+// duration it measured is logged for docs/benchmarks.md, not asserted: the
+// 1s timeout of the other tests measured the machine's load, not the
+// exporter, and failed on a busy one.
 func TestPrometheusScrapesLargestAccount(t *testing.T) {
 	t.Parallel()
 	requireProgram(t, "prometheus")
@@ -1573,7 +1575,8 @@ func TestPrometheusScrapesLargestAccount(t *testing.T) {
 		t.Fatalf("exporter serves %d aws_iam_* series for %d users, want at least %d", want, users, 7*users)
 	}
 
-	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"), nil)
+	prom := runPrometheus(t, "testdata/prometheus/prometheus.yml",
+		map[string]any{"Target": strings.TrimPrefix(exp.URL, "http://"), "ScrapeInterval": "10s"}, nil)
 	count := fmt.Sprintf(`count({job=%q, __name__=~"aws_iam_.+"})`, promJob)
 	waitFor(t, patience, func() error {
 		got, err := prom.vector(count)
@@ -1601,8 +1604,8 @@ func TestPrometheusScrapesLargestAccount(t *testing.T) {
 	}
 	for _, expr := range []string{
 		"scrape_duration_seconds" + sel,
-		"avg_over_time(scrape_duration_seconds" + sel + "[5s])",
-		"count_over_time(scrape_duration_seconds" + sel + "[5s])",
+		"avg_over_time(scrape_duration_seconds" + sel + "[1m])",
+		"count_over_time(scrape_duration_seconds" + sel + "[1m])",
 		"scrape_samples_scraped" + sel,
 	} {
 		if v, err := prom.vector(expr); err == nil && len(v) == 1 {
