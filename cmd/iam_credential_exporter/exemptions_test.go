@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 	"github.com/iam-credential-exporter/iam_credential_exporter/refresh"
 )
 
@@ -104,7 +104,7 @@ func TestReportFileWithExemptionsFile(t *testing.T) {
 	s.exemptions = exemptions
 
 	watch := newReadyWatch([]string{sampleAccount})
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	scheduler := refresh.NewScheduler(o.refreshInterval, o.timeout, o.concurrency, slog.New(slog.DiscardHandler), watch.publish)
 	defer func() { cancel(); scheduler.Wait() }()
 	s.sync(ctx, scheduler, collector.NewDiscovery())
