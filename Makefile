@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 5s
 
-.PHONY: all build run test lint fuzz bench image prometheus3 test-prometheus3
+.PHONY: all build run test test-race lint fuzz bench image prometheus3 test-prometheus3
 
 all: build
 
@@ -20,9 +20,19 @@ run:
 
 # The whole suite: vet, unit, end-to-end (moto_server, promtool and
 # prometheus when installed; required when CI=true) and a short fuzz run.
+# The package tests run under the race detector; the exporter binary that
+# the end-to-end tests start does not (it made them half again as slow),
+# except under test-race. The timeout is for a busy machine: the tests wait
+# for events, not for a clock.
+TEST_TIMEOUT ?= 30m
+
 test: lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) ./...
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./report
+
+# test, with the end-to-end tests' exporter binary built with -race too.
+test-race:
+	IAM_E2E_RACE=1 $(MAKE) test
 
 # gofmt, go vet and staticcheck (pinned in go.mod as a tool).
 lint:

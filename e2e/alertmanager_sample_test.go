@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // notificationBaseline is the commit whose alerts/alertmanager.example.yml
@@ -129,7 +128,7 @@ func countNotifications(t *testing.T, name string, src []byte, alerts []map[stri
 	amAddr, hooks := startWithWebhooks(t, name, src, "5s", "1h")
 	postAlerts(t, amAddr, alerts...)
 	counts := map[string]int{}
-	waitFor(t, 3*time.Minute, func() error {
+	waitFor(t, patience, func() error {
 		var groups []amAlertGroup
 		if err := amGet(amAddr, "alerts/groups", &groups); err != nil {
 			return err

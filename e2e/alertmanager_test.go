@@ -337,7 +337,7 @@ func startAlertmanager(t testing.TB, config []byte) string {
 		"--cluster.listen-address=",
 	)
 	logs := testenv.StartProcess(t, "alertmanager", cmd, 15*time.Second, false)
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, err := httpGet("http://" + addr + "/-/ready")
 		if err != nil {
 			return fmt.Errorf("%v\n%s", err, logs.String())
@@ -436,7 +436,7 @@ func TestAlertmanagerRoutesByTeam(t *testing.T) {
 		"--aws.user-tags=owner,team", "--aws.user-tags.refresh-interval=1s", "--aws.exemptions")
 	// Prometheus starts once the tags are served, as it would find them on
 	// a long-running exporter.
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, exp.URL)
 		for _, u := range amUsers {
 			if u.owner == "" {
@@ -455,7 +455,7 @@ func TestAlertmanagerRoutesByTeam(t *testing.T) {
 	// it fires has reached some webhook.
 	const tooOld = "IAMCredentialAccessKeyTooOld"
 	const incomplete = "IAMCredentialAccessKeyRotationIncomplete"
-	waitFor(t, 120*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		alerts, err := prom.alerts()
 		if err != nil {
 			return err
@@ -717,7 +717,7 @@ func TestAlertmanagerPagesAndInhibits(t *testing.T) {
 	}
 	first := []map[string]string{tooOld, rootKey, rootMFA, ownerChanged, exemptionChanged}
 	postAlerts(t, amAddr, first...)
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		for _, a := range first {
 			if got, want := deliveredTo(hooks, a), wantReceivers(a); len(got) < len(want) {
 				return fmt.Errorf("%s reached %q so far, want %q", labelKey(a), got, want)
@@ -730,7 +730,7 @@ func TestAlertmanagerPagesAndInhibits(t *testing.T) {
 	// the too-old alert, as it will when it flushes the notice's group.
 	due := credential("IAMCredentialAccessKeyRotationDue", "info", account, "pay-ci", "1")
 	postAlerts(t, amAddr, due)
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		var alerts []amAlert
 		if err := amGet(amAddr, "alerts", &alerts); err != nil {
 			return err
@@ -751,7 +751,7 @@ func TestAlertmanagerPagesAndInhibits(t *testing.T) {
 	otherKey := credential("IAMCredentialAccessKeyRotationDue", "info", account, "pay-ci", "2")
 	otherAccount := credential("IAMCredentialAccessKeyRotationDue", "info", other, "pay-ci", "1")
 	postAlerts(t, amAddr, otherKey, otherAccount)
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		for _, a := range []map[string]string{otherKey, otherAccount} {
 			if got := deliveredTo(hooks, a); len(got) == 0 {
 				return fmt.Errorf("%s not delivered yet", labelKey(a))

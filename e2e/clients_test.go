@@ -46,8 +46,8 @@ func TestFilteredAndProtobufRequestsKeepMemoryBounded(t *testing.T) {
 	const users = 1000
 	// Full pages take half of --web.max-requests: 80 lets all forty in.
 	e, p := launch(t, freeAddr(t), nil, "--report.file="+writeReportFile(t, users), "--web.max-requests=80")
-	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
-	client := &http.Client{Timeout: time.Minute}
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	client := &http.Client{Timeout: patience}
 	get := func(accept string) error {
 		req, err := http.NewRequest(http.MethodGet, e.URL+"/metrics?name[]=aws_iam_user_mfa_active", nil)
 		if err != nil {
@@ -119,7 +119,7 @@ func slowReader(t testing.TB, addr string) {
 	if _, err := io.WriteString(conn, "GET /metrics HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	conn.SetReadDeadline(time.Now().Add(patience))
 	status, err := bufio.NewReaderSize(conn, 128).ReadString('\n')
 	if err != nil || status != "HTTP/1.1 200 OK\r\n" {
 		t.Fatalf("slow reader: status line %q, %v", status, err)
@@ -128,7 +128,7 @@ func slowReader(t testing.TB, addr string) {
 
 // statusOf returns the status of a scrape, as Prometheus sends it (gzip).
 func statusOf(url string) (int, error) {
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: patience}
 	resp, err := client.Get(url)
 	if err != nil {
 		return 0, err
@@ -147,11 +147,11 @@ func statusOf(url string) (int, error) {
 // their slots are free, and a full scrape succeeds.
 func TestSlowReadersFreeTheirSlots(t *testing.T) {
 	t.Parallel()
-	const writeTimeout = 10 * time.Second
+	const writeTimeout = 30 * time.Second
 	addr := freeAddr(t)
 	e, _ := launch(t, addr, nil, "--report.file="+writeReportFile(t, 5000),
 		"--web.max-requests=40", "--web.write-timeout="+writeTimeout.String())
-	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	for range 20 {
 		slowReader(t, addr)
 	}
@@ -161,8 +161,9 @@ func TestSlowReadersFreeTheirSlots(t *testing.T) {
 	if code, err := statusOf(e.URL + "/metrics?exporter=true"); err != nil || code != http.StatusOK {
 		t.Fatalf("the exporter's own target beside 20 slow readers: %d, %v; want 200", code, err)
 	}
-	// The bound is the write timeout; the rest is slack for a loaded machine.
-	waitFor(t, writeTimeout+30*time.Second, func() error {
+	// The slots are free a write timeout after the slow readers asked; the
+	// bound only guards against a hang.
+	waitFor(t, patience, func() error {
 		code, err := statusOf(e.URL + "/metrics")
 		if err == nil && code != http.StatusOK {
 			err = fmt.Errorf("scrape: %d", code)
@@ -177,7 +178,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
 	e, _ := launch(t, addr, nil, "--report.file=../report/testdata/example.csv", "--web.read-timeout=1s", "--web.idle-timeout=2s")
-	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 
 	const each = 100
 	type idle struct {
@@ -210,7 +211,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 		conns = append(conns, idle{conn, r})
 	}
 	// The deadline bounds a hang; the exporter closes them much sooner.
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(patience)
 	for i, c := range conns {
 		c.conn.SetReadDeadline(deadline)
 		if _, err := c.r.ReadByte(); !errors.Is(err, io.EOF) {
@@ -229,7 +230,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 func TestRequestHeadersAndSDHostAreBounded(t *testing.T) {
 	t.Parallel()
 	e := startExporter(t, nil, "--report.file=../report/testdata/example.csv")
-	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	get := func(path, host string, header http.Header) int {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodGet, e.URL+path, nil)

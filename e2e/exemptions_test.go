@@ -50,7 +50,7 @@ func TestExemptionsFromFileAndTags(t *testing.T) {
 	}
 	exp := startExporter(t, fake.Environ(), "--aws.exemptions", "--exemptions.file="+file)
 	var got []string
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, exp.URL)
 		got = nil
 		for _, name := range []string{"aws_iam_user_exemption_start_timestamp_seconds", "aws_iam_user_exemption_end_timestamp_seconds", "aws_iam_user_exemption_invalid"} {

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -167,7 +166,7 @@ const account = "123456789012"
 func TestSampleReportFile(t *testing.T) {
 	t.Parallel()
 	e := startExporter(t, nil, "--report.file=../report/testdata/example.csv")
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, err := httpGet(e.URL + "/-/ready")
 		return err
 	})
@@ -198,7 +197,7 @@ func TestNotReadyWithoutReport(t *testing.T) {
 	if _, err := httpGet(e.URL + "/-/ready"); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("/-/ready before any report: err = %v, want 503", err)
 	}
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, e.URL)
 		if v, _ := sample(mfs, "iam_credential_exporter_refresh_failures_total", nil); v < 1 {
 			return fmt.Errorf("no failed refresh counted yet")
@@ -226,14 +225,14 @@ func TestBrokenReportKeepsLastGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startExporter(t, nil, "--report.file="+path, "--report.refresh-interval=200ms")
-	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	_, before := scrape(t, e.URL)
 	users := mustSample(t, before, "aws_iam_credential_report_users", map[string]string{"account_id": account})
 
 	if err := os.WriteFile(path, []byte("this is not,a credential report\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, e.URL)
 		if v := mustSample(t, mfs, "iam_credential_exporter_refresh_success", map[string]string{"account_id": account}); v != 0 {
 			return fmt.Errorf("refresh_success still %v", v)
@@ -267,7 +266,7 @@ func TestEveryMetricIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startExporter(t, nil, "--report.file=../report/testdata/example.csv", "--web.disable-exporter-metrics")
-	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	_, mfs := scrape(t, e.URL)
 	for name := range mfs {
 		if !strings.Contains(string(doc), "`"+name+"`") {

@@ -42,7 +42,7 @@ func TestFakeAWS(t *testing.T) {
 	t.Parallel()
 	fake := startFake(t)
 	e := startExporter(t, fake.Environ(), "--report.refresh-interval=1h")
-	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 
 	text, mfs := scrape(t, e.URL)
 	compareGolden(t, "example.prom", withoutAWSCounters(stable(text)))
@@ -67,12 +67,12 @@ func TestFakeAWSOutage(t *testing.T) {
 	t.Parallel()
 	fake := startFake(t)
 	e := startExporter(t, fake.Environ(), "--report.refresh-interval=200ms", "--report.timeout=2s")
-	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	_, before := scrape(t, e.URL)
 	users := mustSample(t, before, "aws_iam_credential_report_users", map[string]string{"account_id": account})
 
 	fake.Close()
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, e.URL)
 		if v := mustSample(t, mfs, "iam_credential_exporter_refresh_success", map[string]string{"account_id": account}); v != 0 {
 			return fmt.Errorf("refresh_success = %v, want 0", v)
@@ -101,7 +101,7 @@ func TestFakeAWSAccessDenied(t *testing.T) {
 	fake := startFake(t)
 	fake.DefaultAccount().Fail(fakeaws.GenerateCredentialReport, "AccessDenied", 1000)
 	e := startExporter(t, fake.Environ(), "--report.refresh-interval=1h")
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, e.URL)
 		if v, _ := sample(mfs, "iam_credential_exporter_refresh_failures_total", map[string]string{"account_id": account}); v != 1 {
 			return fmt.Errorf("refresh_failures_total = %v, want 1", v)

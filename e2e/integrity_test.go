@@ -82,7 +82,7 @@ func observe(t *testing.T, e *exporter) served {
 // waitReady waits until the exporter serves a report, and returns what it serves.
 func waitReady(t *testing.T, e *exporter) served {
 	t.Helper()
-	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	return observe(t, e)
 }
 
@@ -91,7 +91,7 @@ func waitReady(t *testing.T, e *exporter) served {
 // and that the last good report is still served with all its users.
 func expectRejected(t *testing.T, e *exporter, good served, wantErr ...string) {
 	t.Helper()
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, e.URL)
 		if v := mustSample(t, mfs, "iam_credential_exporter_refresh_failures_total", accountLabels); v <= good.failures {
 			return fmt.Errorf("no failed refresh yet (refresh_failures_total %v)", v)
@@ -214,7 +214,7 @@ func TestReportFileRecoversAfterRejection(t *testing.T) {
 
 	fewer := withoutLine(t, example, "bob.martin,")
 	replaceFile(t, path, fewer)
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, e.URL)
 		if v := mustSample(t, mfs, "iam_credential_exporter_refresh_success", accountLabels); v != 1 {
 			return fmt.Errorf("refresh_success = %v", v)
@@ -297,7 +297,7 @@ func TestReportFileBlockedReadTimesOut(t *testing.T) {
 		t.Skipf("cannot make a FIFO: %v", err)
 	}
 	e := startExporter(t, nil, "--report.file="+path, "--report.refresh-interval=200ms", "--report.timeout=300ms")
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, e.URL)
 		if v, _ := sample(mfs, "iam_credential_exporter_refresh_failures_total", nil); v < 2 {
 			return fmt.Errorf("refresh_failures_total = %v, want at least 2", v)

@@ -53,7 +53,7 @@ func launchBinary(t testing.TB, bin, addr string, env []string, args ...string) 
 // waitLogs waits until the exporter's output contains want.
 func waitLogs(t testing.TB, e *exporter, want string) {
 	t.Helper()
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		if !strings.Contains(e.Logs(), want) {
 			return fmt.Errorf("no %q in the logs yet", want)
 		}
@@ -95,7 +95,7 @@ func TestSIGHUPReloadsAccounts(t *testing.T) {
 	}
 	waitAccounts := func(e *exporter, want map[string]orgAccount) {
 		t.Helper()
-		waitFor(t, 60*time.Second, func() error {
+		waitFor(t, patience, func() error {
 			_, mfs := scrape(t, e.URL)
 			for id, a := range want {
 				if v, ok := sample(mfs, "iam_credential_exporter_refresh_success", map[string]string{"account_id": id}); !ok || v != 1 {
@@ -116,7 +116,7 @@ func TestSIGHUPReloadsAccounts(t *testing.T) {
 
 	writeConfig("accounts:\n" + account(first, "payments"))
 	e, p := launch(t, freeAddr(t), fake.Environ(), "--config.file="+config, "--report.refresh-interval=1h")
-	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/healthy"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/healthy"); return err })
 	waitAccounts(e, map[string]orgAccount{first: {name: "payments"}})
 
 	writeConfig("accounts:\n" + account(first, "payments") + account(second, "search"))
@@ -143,7 +143,7 @@ func TestSIGHUPReloadsAccounts(t *testing.T) {
 func TestSIGHUPWithoutConfigFile(t *testing.T) {
 	t.Parallel()
 	e, p := launch(t, freeAddr(t), nil, "--report.file=../report/testdata/example.csv")
-	waitFor(t, 30*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	p.Signal(t, syscall.SIGHUP)
 	waitLogs(t, e, "nothing to reload without --config.file")
 	if _, err := httpGet(e.URL + "/-/ready"); err != nil {
@@ -157,7 +157,7 @@ func TestSIGTERMLetsScrapesFinish(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
 	e, p := launch(t, addr, nil, "--report.file="+writeReportFile(t, 5000))
-	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 
 	// Uncompressed, the response (megabytes) is larger than the sockets'
 	// buffers, so the exporter is still writing it while the client waits.
@@ -293,8 +293,8 @@ func TestJSONLogsOnly(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	e, p := launch(t, addr, env, "--log.format=json", "--web.config.file="+webConfig, "--report.refresh-interval=1h")
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 10 * time.Second}
-	waitFor(t, 60*time.Second, func() error {
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: patience}
+	waitFor(t, patience, func() error {
 		resp, err := client.Get("https://" + addr + "/-/ready")
 		if err != nil {
 			return err

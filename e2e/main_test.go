@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
@@ -23,7 +22,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	exporterBin = filepath.Join(dir, "iam_credential_exporter")
-	build := exec.Command("go", "build", "-race", "-o", exporterBin, "../cmd/iam_credential_exporter")
+	// The race detector slows the exporter several times over, and the
+	// package tests already run its code under -race; make test-race
+	// (IAM_E2E_RACE=1) builds the binary with it.
+	args := []string{"build", "-o", exporterBin}
+	if os.Getenv("IAM_E2E_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/iam_credential_exporter")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build exporter:", err)
@@ -43,6 +49,9 @@ var (
 	httpGet        = testenv.HTTPGet
 )
 
+// patience bounds every wait for readiness or an event; see testenv.Patience.
+const patience = testenv.Patience
+
 // exporter is one running exporter process.
 type exporter struct {
 	URL  string // http://127.0.0.1:port
@@ -58,7 +67,7 @@ func (e *exporter) Logs() string { return e.logs.String() }
 func startExporter(t testing.TB, env []string, args ...string) *exporter {
 	t.Helper()
 	e, _ := launch(t, freeAddr(t), env, args...)
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, err := httpGet(e.URL + "/-/healthy")
 		return err
 	})

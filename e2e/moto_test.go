@@ -57,7 +57,7 @@ func TestMotoServer(t *testing.T) {
 	wantActive[keySlot{"carol+ci@example.com", "1"}] = 1
 
 	e := startExporter(t, testenv.AWSEnv(endpoint, t.TempDir()), "--report.refresh-interval=1h")
-	waitFor(t, 60*time.Second, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	text, mfs := scrape(t, e.URL)
 
 	var gotUsers []string

@@ -89,7 +89,7 @@ func moveTarget(t *testing.T, path, addr string) {
 // waitLoaded waits until the exporter has loaded its report (/-/ready).
 func waitLoaded(t *testing.T, e *exporter) {
 	t.Helper()
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, err := httpGet(e.URL + "/-/ready")
 		return err
 	})
@@ -114,12 +114,12 @@ func waitEvaluations(t *testing.T, p *promServer, n int) {
 		return latest, nil
 	}
 	var prev time.Time
-	waitFor(t, 30*time.Second, func() (err error) {
+	waitFor(t, patience, func() (err error) {
 		prev, err = last()
 		return err
 	})
 	seen := 0
-	waitFor(t, time.Duration(n)*30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		now, err := last()
 		if err != nil {
 			return err
@@ -260,7 +260,7 @@ func testMove(t *testing.T, c moveCase) {
 	expA, procA := launch(t, addrA, c.env, c.args...)
 	waitLoaded(t, expA)
 	if c.served != nil {
-		waitFor(t, 60*time.Second, func() error { return c.served(t, expA) })
+		waitFor(t, patience, func() error { return c.served(t, expA) })
 	}
 	moveTarget(t, targets, addrA)
 	prom := runPrometheus(t, "testdata/move/prometheus.yml",
@@ -269,7 +269,7 @@ func testMove(t *testing.T, c moveCase) {
 	// What the case expects fires, and every firing credential alert has
 	// reached each receiver the example sends it to.
 	var before map[string]firingAlert
-	waitFor(t, 120*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		alerts, err := prom.alerts()
 		if err != nil {
 			return err
@@ -306,7 +306,7 @@ func testMove(t *testing.T, c moveCase) {
 	if code := procA.Wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("exporter A exited with status %d on SIGINT", code)
 	}
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		if n, err := prom.query(fmt.Sprintf(`up{instance=%q} == 0`, addrA)); err != nil || n != 1 {
 			return fmt.Errorf("Prometheus does not see A down yet (%d series, %v)", n, err)
 		}
@@ -329,7 +329,7 @@ func testMove(t *testing.T, c moveCase) {
 	expB, _ := launch(t, addrB, c.env, c.args...)
 	waitLoaded(t, expB)
 	moveTarget(t, targets, addrB)
-	waitFor(t, 120*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		if n, err := prom.query(fmt.Sprintf(`up{instance=%q} == 1`, addrB)); err != nil || n != 1 {
 			return fmt.Errorf("Prometheus does not scrape B yet (%d series, %v)", n, err)
 		}
@@ -347,7 +347,7 @@ func testMove(t *testing.T, c moveCase) {
 	// after group_wait, by when a group that changed before it has been
 	// flushed after its group_interval, which is no longer.
 	waitEvaluations(t, prom, 3)
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		metrics, err := httpGet(prom.URL + "/metrics")
 		if err != nil {
 			return err
@@ -359,7 +359,7 @@ func testMove(t *testing.T, c moveCase) {
 	})
 	barrier := map[string]string{"alertname": "MoveTestBarrier", "severity": "info"}
 	postAlerts(t, amAddr, barrier)
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		if len(deliveredTo(hooks, barrier)) == 0 {
 			return fmt.Errorf("%s not delivered yet", labelKey(barrier))
 		}

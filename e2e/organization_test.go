@@ -200,7 +200,7 @@ func (o *motoOrg) want(except ...string) map[string]orgAccount {
 func waitForAccounts(t *testing.T, e *exporter, want map[string]orgAccount) map[string]*dto.MetricFamily {
 	t.Helper()
 	var mfs map[string]*dto.MetricFamily
-	waitFor(t, 90*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs = scrape(t, e.URL)
 		return checkAccounts(mfs, want)
 	})
@@ -252,7 +252,7 @@ func TestOrganizationMoto(t *testing.T) {
 		// that each replica serves exactly the accounts it names, in full.
 		owner := map[string][]int{}
 		var perShard [2]map[string]*dto.MetricFamily
-		waitFor(t, 90*time.Second, func() error {
+		waitFor(t, patience, func() error {
 			clear(owner)
 			for i, e := range shards {
 				_, perShard[i] = scrape(t, e.URL)
@@ -415,7 +415,7 @@ func TestAccountFailureIsolation(t *testing.T) {
 	}
 
 	var mfs map[string]*dto.MetricFamily
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs = scrape(t, e.URL)
 		return check(mfs, healthy, broken)
 	})
@@ -452,7 +452,7 @@ func TestAccountFailureIsolation(t *testing.T) {
 	// ledger breaks: its report is garbage from now on.
 	ledger := "210000000003"
 	fake.Account(ledger).SetReport(garbage, time.Now())
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs = scrape(t, e.URL)
 		return check(mfs, healthy[:2], append([]string{ledger}, broken...))
 	})

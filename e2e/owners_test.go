@@ -125,7 +125,7 @@ func TestOwnersMoto(t *testing.T) {
 		return nil
 	}
 	var mfs map[string]*dto.MetricFamily
-	waitFor(t, 90*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs = scrape(t, e.URL)
 		return check(mfs, ciKey, "team-a", "1", "platform")
 	})
@@ -152,7 +152,7 @@ func TestOwnersMoto(t *testing.T) {
 		t.Fatalf("delete password policy: %v", err)
 	}
 	tagAccount(prod, "security")
-	waitFor(t, 90*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs = scrape(t, e.URL)
 		return check(mfs, newKey, "team-b", "0", "security")
 	})

@@ -124,7 +124,7 @@ func probe(url string) (int, error) {
 	}
 	req.Header.Set("User-Agent", "kube-probe/1.33")
 	req.Header.Set("Accept", "*/*")
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: patience}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
@@ -188,7 +188,7 @@ func TestProbesWithTLSAndBasicAuth(t *testing.T) {
 	launch(t, addr, nil, "--web.config.file="+webConfig, "--web.health-listen-address="+healthAddr,
 		"--report.file="+report, "--report.refresh-interval=200ms")
 
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		code, err := probe("http://" + healthAddr + "/-/healthy")
 		if err == nil && code != http.StatusOK {
 			err = fmt.Errorf("liveness probe: %d", code)
@@ -213,7 +213,7 @@ func TestProbesWithTLSAndBasicAuth(t *testing.T) {
 	if err := os.WriteFile(report, csv, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		code, err := probe("http://" + healthAddr + "/-/ready")
 		if err == nil && code != http.StatusOK {
 			err = fmt.Errorf("readiness probe: %d", code)
@@ -227,7 +227,7 @@ func TestProbesWithTLSAndBasicAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool.AppendCertsFromPEM(pem)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: patience}
 	get := func(auth bool) (int, string) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodGet, "https://"+addr+"/metrics", nil)

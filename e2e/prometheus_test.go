@@ -353,7 +353,7 @@ func startPrometheusProcess(t testing.TB, cfg []byte) (*promServer, *testenv.Pro
 	)
 	proc := testenv.Start(t, "prometheus", cmd, 15*time.Second, false)
 	p.logs = proc.Logs
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, err := httpGet(p.URL + "/-/ready")
 		return err
 	})
@@ -487,7 +487,7 @@ func TestPrometheusAlerts(t *testing.T) {
 	target := strings.TrimPrefix(exp.URL, "http://")
 	prom := startPrometheus(t, target, rules)
 
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		n, err := prom.query(fmt.Sprintf(`up{job=%q} == 1 and on (job, instance) aws_iam_credential_report_users{account_id=%q}`, promJob, promAccount))
 		if err == nil && n == 0 {
 			err = fmt.Errorf("target not up with the report yet")
@@ -577,7 +577,7 @@ func TestPrometheusDashboards(t *testing.T) {
 	for _, u := range users {
 		keys += len(u.AccessKeys)
 	}
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, exp.URL)
 		for _, lookup := range []string{"user_tags", "access_key_ids"} {
 			if v, ok := sample(mfs, "iam_credential_exporter_lookup_success", map[string]string{"lookup": lookup}); !ok || v != 1 {
@@ -611,7 +611,7 @@ func checkDashboards(t *testing.T, prom *promServer) {
 	// A few scrapes, for the increase() over $__range, then a few rule
 	// evaluations on them: the recording rules over ALERTS need the alerts
 	// of an earlier evaluation.
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		n, err := prom.query(fmt.Sprintf(`count_over_time(up{job=%q}[1m]) >= 3`, promJob))
 		if err == nil && n == 0 {
 			err = fmt.Errorf("fewer than 3 scrapes so far")
@@ -619,7 +619,7 @@ func checkDashboards(t *testing.T, prom *promServer) {
 		return err
 	})
 	scraped := time.Now()
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		rules, err := prom.rules()
 		if err != nil {
 			return err
@@ -648,7 +648,7 @@ func checkDashboards(t *testing.T, prom *promServer) {
 // section that exists.
 func checkRules(t *testing.T, prom *promServer) {
 	var rules []promRule
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		var err error
 		rules, err = prom.rules()
 		if err != nil {
@@ -706,7 +706,7 @@ func checkAlerts(t *testing.T, prom *promServer, target string) {
 	sort.Strings(want)
 	var got []promAlert
 	var stableSince time.Time
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		var err error
 		got, err = prom.alerts()
 		if err != nil {
@@ -1546,9 +1546,11 @@ func checkTeamFilter(t *testing.T, prom *promServer) {
 }
 
 // A real Prometheus scrapes an account of 5,000 users, IAM's quota, the way
-// it scrapes any target (gzip, scrape timeout 1s) and stores
-// every aws_iam_* series the exporter serves. The scrape duration it
-// measured is logged for docs/benchmarks.md, not asserted.
+// it scrapes any target (gzip, Prometheus's default scrape timeout of 10s)
+// and stores every aws_iam_* series the exporter serves. The scrape
+// duration it measured is logged for docs/benchmarks.md, not asserted: the
+// 1s timeout of the other tests measured the machine's load, not the
+// exporter, and failed on a busy one.
 func TestPrometheusScrapesLargestAccount(t *testing.T) {
 	t.Parallel()
 	requireProgram(t, "prometheus")
@@ -1559,7 +1561,7 @@ func TestPrometheusScrapesLargestAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	exp := startExporter(t, nil, "--report.file="+reportPath)
-	waitFor(t, 30*time.Second, func() error { _, err := httpGet(exp.URL + "/-/ready"); return err })
+	waitFor(t, patience, func() error { _, err := httpGet(exp.URL + "/-/ready"); return err })
 	_, mfs := scrape(t, exp.URL)
 	want := 0
 	for name, mf := range mfs {
@@ -1573,9 +1575,10 @@ func TestPrometheusScrapesLargestAccount(t *testing.T) {
 		t.Fatalf("exporter serves %d aws_iam_* series for %d users, want at least %d", want, users, 7*users)
 	}
 
-	prom := startPrometheus(t, strings.TrimPrefix(exp.URL, "http://"), nil)
+	prom := runPrometheus(t, "testdata/prometheus/prometheus.yml",
+		map[string]any{"Target": strings.TrimPrefix(exp.URL, "http://"), "ScrapeInterval": "10s"}, nil)
 	count := fmt.Sprintf(`count({job=%q, __name__=~"aws_iam_.+"})`, promJob)
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		got, err := prom.vector(count)
 		if err != nil {
 			return err
@@ -1588,7 +1591,7 @@ func TestPrometheusScrapesLargestAccount(t *testing.T) {
 	// A few more scrapes, so that up and the logged duration are not the
 	// first scrape's alone.
 	sel := fmt.Sprintf(`{job=%q}`, promJob)
-	waitFor(t, 60*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		n, err := prom.query("count_over_time(up" + sel + "[1m]) >= 3")
 		if err == nil && n == 0 {
 			err = fmt.Errorf("fewer than 3 scrapes so far")
@@ -1601,8 +1604,8 @@ func TestPrometheusScrapesLargestAccount(t *testing.T) {
 	}
 	for _, expr := range []string{
 		"scrape_duration_seconds" + sel,
-		"avg_over_time(scrape_duration_seconds" + sel + "[5s])",
-		"count_over_time(scrape_duration_seconds" + sel + "[5s])",
+		"avg_over_time(scrape_duration_seconds" + sel + "[1m])",
+		"count_over_time(scrape_duration_seconds" + sel + "[1m])",
 		"scrape_samples_scraped" + sel,
 	} {
 		if v, err := prom.vector(expr); err == nil && len(v) == 1 {

@@ -154,7 +154,7 @@ type sdGroup struct {
 // get GETs u with the request headers header (Host included) and returns
 // the status code, the response's headers and its body.
 func get(u string, header http.Header) (int, http.Header, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -401,7 +401,7 @@ func TestAccountTargets(t *testing.T) {
 
 	waitForAccounts(t, e, all)
 	host := strings.TrimPrefix(e.URL, "http://")
-	waitFor(t, 30*time.Second, func() error {
+	waitFor(t, patience, func() error {
 		groups, err := readSD(e, "")
 		if err != nil {
 			return err
@@ -419,7 +419,7 @@ func TestAccountTargets(t *testing.T) {
 	}
 	ids := slices.Sorted(maps.Keys(all))
 	for name, accept := range scrapeFormats {
-		waitFor(t, 30*time.Second, func() error {
+		waitFor(t, patience, func() error {
 			if err := checkPartition(e, ids, accept); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -470,7 +470,7 @@ func TestAccountTargets(t *testing.T) {
 
 	t.Run("shards", func(t *testing.T) {
 		var lists [2][]string
-		waitFor(t, 60*time.Second, func() error {
+		waitFor(t, patience, func() error {
 			owner := map[string]int{}
 			for i, s := range shards {
 				mfs, err := readMetrics(s, nil, "")
@@ -510,7 +510,7 @@ func TestAccountTargets(t *testing.T) {
 				t.Errorf("shard %d lists no account", i)
 				continue
 			}
-			waitFor(t, 30*time.Second, func() error { return checkPartition(s, lists[i], scrapeFormats["text"]) })
+			waitFor(t, patience, func() error { return checkPartition(s, lists[i], scrapeFormats["text"]) })
 			other := lists[1-i][0]
 			if got := status(t, s.URL+"/metrics?account_id="+other); got != http.StatusNotFound {
 				t.Errorf("shard %d: /metrics?account_id= of shard %d's account %s: status %d, want 404", i, 1-i, other, got)
@@ -791,18 +791,18 @@ func TestPrometheusAccountTargets(t *testing.T) {
 	singleCfg, _ := promConfigFromDocs(t, readme, addr, rules, true)
 	single := startPrometheusConfig(t, singleCfg)
 
-	waitFor(t, 60*time.Second, func() error { return checkUp(prom, job, all) })
+	waitFor(t, patience, func() error { return checkUp(prom, job, all) })
 	if err := checkPromTargets(prom, job, addr, all); err != nil {
 		t.Error(err)
 	}
-	waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, job, all) })
-	waitFor(t, 30*time.Second, func() error { return checkScrapedSamples(prom, job, e, all) })
+	waitFor(t, patience, func() error { return checkStoredUsers(prom, job, all) })
+	waitFor(t, patience, func() error { return checkScrapedSamples(prom, job, e, all) })
 
 	t.Run("alerts as in single-target mode", func(t *testing.T) {
 		want := o.wantAlerts(all)
 		var full, singleFull []string
 		var stableSince time.Time
-		waitFor(t, 60*time.Second, func() error {
+		waitFor(t, patience, func() error {
 			keys, f, err := alertSet(prom)
 			if err != nil {
 				return err
@@ -835,7 +835,7 @@ func TestPrometheusAccountTargets(t *testing.T) {
 		removed := slices.Sorted(maps.Keys(o.want(motoManagementAccount)))[0]
 		o.removeMember(ctx, removed)
 		rest := o.want(removed)
-		waitFor(t, 30*time.Second, func() error {
+		waitFor(t, patience, func() error {
 			groups, err := readSD(e, "")
 			if err != nil {
 				return err
@@ -845,19 +845,19 @@ func TestPrometheusAccountTargets(t *testing.T) {
 		if got := status(t, e.URL+"/metrics?account_id="+removed); got != http.StatusNotFound {
 			t.Errorf("/metrics?account_id= of the removed account: status %d, want 404", got)
 		}
-		waitFor(t, 30*time.Second, func() error {
+		waitFor(t, patience, func() error {
 			if err := checkPromTargets(prom, job, addr, rest); err != nil {
 				return err
 			}
 			return checkUp(prom, job, rest)
 		})
 		// The series of a target that is gone are marked stale at once.
-		waitFor(t, 30*time.Second, func() error { return checkStoredUsers(prom, job, rest) })
+		waitFor(t, patience, func() error { return checkStoredUsers(prom, job, rest) })
 		// As the runbook says, IAMCredentialReportMissing starts for the
 		// account (pending, for 15m) as in single-target mode, and
 		// IAMCredentialAccountTargetDown does not: the target is gone, not
 		// down.
-		waitFor(t, 30*time.Second, func() error {
+		waitFor(t, patience, func() error {
 			for server, p := range map[string]*promServer{"per-account targets": prom, "single target": single} {
 				alerts, err := p.alerts()
 				if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
 // startOrganization gives the fake an organization of n member accounts,
@@ -99,7 +100,7 @@ func TestDiscoveryStartsAccountsWhileListing(t *testing.T) {
 		select {
 		case <-watch.of(ids[0]):
 			before = true
-		case <-time.After(10 * time.Second):
+		case <-time.After(testenv.Patience):
 		case <-ctx.Done():
 		}
 	})
@@ -109,7 +110,7 @@ func TestDiscoveryStartsAccountsWhileListing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("newSelection: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	scheduler := refresh.NewScheduler(o.refreshInterval, o.timeout, o.concurrency, slog.New(slog.DiscardHandler), watch.publish)
 	defer func() { cancel(); scheduler.Wait() }()
 
@@ -144,7 +145,7 @@ func TestDiscoveryFailureOnALaterPage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("newSelection: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	scheduler := refresh.NewScheduler(o.refreshInterval, o.timeout, o.concurrency, logger, nil)
 	defer func() { cancel(); scheduler.Wait() }()
 	discovery := collector.NewDiscovery()

@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
 // sampleAccount is the account of report/testdata/example.csv.
@@ -104,7 +104,7 @@ func TestReportFileWithExemptionsFile(t *testing.T) {
 	s.exemptions = exemptions
 
 	watch := newReadyWatch([]string{sampleAccount})
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	scheduler := refresh.NewScheduler(o.refreshInterval, o.timeout, o.concurrency, slog.New(slog.DiscardHandler), watch.publish)
 	defer func() { cancel(); scheduler.Wait() }()
 	s.sync(ctx, scheduler, collector.NewDiscovery())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
 // runMainEnv makes the test binary act as the exporter: TestMain then calls
@@ -254,7 +255,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 func runChild(t *testing.T, exe string, args ...string) (string, int) {
 	t.Helper()
 	// The deadline bounds a hang, should a case start the exporter.
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	defer cancel()
 	home := t.TempDir()
 	cmd := exec.CommandContext(ctx, exe, append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -638,7 +637,7 @@ func TestSelectionOrganizationAgainstMoto(t *testing.T) {
 	endpoint := testenv.StartMoto(t)
 	isolateAWS(t, testenv.AWSEnv(endpoint, t.TempDir()))
 	// The deadline bounds a hang; it does not measure speed.
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	defer cancel()
 
 	orgs, mgmt := testenv.NewMotoOrganization(ctx, t, endpoint)

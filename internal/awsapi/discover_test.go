@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -272,7 +271,7 @@ func (p *pageSize) ListAccounts(ctx context.Context, in *organizations.ListAccou
 func TestDiscoverAgainstMoto(t *testing.T) {
 	endpoint := testenv.StartMoto(t)
 	// The deadline bounds a hang; it does not measure speed.
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	defer cancel()
 
 	orgs, mgmt := testenv.NewMotoOrganization(ctx, t, endpoint)

@@ -35,7 +35,7 @@ func motoConfig(endpoint string, obs *observations) aws.Config {
 // follows a key rotation and the removal of the policy.
 func TestEnrichmentAgainstMoto(t *testing.T) {
 	endpoint := testenv.StartMoto(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	defer cancel()
 	var obs observations
 	cfg := motoConfig(endpoint, &obs)
@@ -176,7 +176,7 @@ func TestEnrichmentAgainstMoto(t *testing.T) {
 // TestAccountTagsAgainstMoto reads account tags from moto's Organizations.
 func TestAccountTagsAgainstMoto(t *testing.T) {
 	endpoint := testenv.StartMoto(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	defer cancel()
 	orgs, mgmt := testenv.NewMotoOrganization(ctx, t, endpoint)
 	prod := testenv.CreateMotoAccount(ctx, t, orgs, "prod")

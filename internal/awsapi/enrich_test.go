@@ -528,7 +528,7 @@ func TestUserTagsEndlessListing(t *testing.T) {
 			s.ResetRequests()
 			// The old code followed the markers until the deadline: this
 			// one only bounds the test.
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 			defer cancel()
 			rep, err := src.Fetch(ctx)
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -85,9 +86,14 @@ const (
 	get = fakeaws.GetCredentialReport
 )
 
+// Each case runs in a synctest bubble against the fake in memory: the
+// deadlines, the poll backoff and the fake's latency are on the bubble's
+// clock, which moves only while every goroutine waits, so a busy machine
+// cannot make a call miss a deadline that an idle one meets.
 func TestReportSourceFetch(t *testing.T) {
-	generated := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
-	steady := func(a *fakeaws.Account) { a.SetReport(awsTestCSV, generated) }
+	// An hour old on the clock of the bubble that calls it.
+	generated := func() time.Time { return time.Now().UTC().Add(-time.Hour).Truncate(time.Second) }
+	steady := func(a *fakeaws.Account) { a.SetReport(awsTestCSV, generated()) }
 
 	tests := []struct {
 		name    string
@@ -125,7 +131,7 @@ func TestReportSourceFetch(t *testing.T) {
 		{
 			name: "expired report is rebuilt",
 			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
-				a.SetReport(awsTestCSV, generated)
+				a.SetReport(awsTestCSV, generated())
 				a.Expire()
 			},
 			wantCalls: map[string]int{gen: 3, get: 1},
@@ -280,7 +286,7 @@ func TestReportSourceFetch(t *testing.T) {
 		},
 		{
 			name:        "invalid report",
-			setup:       func(_ *fakeaws.Server, a *fakeaws.Account) { a.SetReport([]byte("name,email\nx,y\n"), generated) },
+			setup:       func(_ *fakeaws.Server, a *fakeaws.Account) { a.SetReport([]byte("name,email\nx,y\n"), generated()) },
 			wantErrIs:   report.ErrInvalidReport,
 			wantInvalid: true,
 			wantErr:     []string{"parse credential report for account " + baseAccount},
@@ -296,63 +302,72 @@ func TestReportSourceFetch(t *testing.T) {
 			wantObserved: map[string]int{gen + " network": 3},
 		},
 	}
+	today := time.Now()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, cfg := newFakeAWS(t)
-			tt.setup(s, s.DefaultAccount())
-			var obs observations
-			cfg.APIOptions = append(cfg.APIOptions, awsapi.ObserveRequests(obs.observe))
-			src := newSource(cfg, baseAccount, 0)
+			synctest.Test(t, func(t *testing.T) {
+				// The bubble's clock starts in 2000, before IAM had
+				// credential reports: move it to today, which takes no time.
+				time.Sleep(time.Until(today))
+				s := fakeaws.NewInMemory(baseAccount)
+				t.Cleanup(s.Close)
+				cfg := s.Config()
+				cfg.HTTPClient = awsapi.WrapHTTPClient(s.HTTPClient(), 8<<20)
+				tt.setup(s, s.DefaultAccount())
+				var obs observations
+				cfg.APIOptions = append(cfg.APIOptions, awsapi.ObserveRequests(obs.observe))
+				src := newSource(cfg, baseAccount, 0)
 
-			timeout := tt.timeout
-			if timeout == 0 {
-				timeout = 20 * time.Second
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), timeout)
-			defer cancel()
-			rep, err := src.Fetch(ctx)
+				timeout := tt.timeout
+				if timeout == 0 {
+					timeout = 20 * time.Second
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), timeout)
+				defer cancel()
+				rep, err := src.Fetch(ctx)
 
-			if len(tt.wantErr) == 0 && tt.wantErrIs == nil {
-				if err != nil {
-					t.Fatalf("Fetch: %v", err)
-				}
-				if len(rep.Users) != 2 || rep.Users[1].Name != "alice" || rep.AccountID != baseAccount {
-					t.Errorf("report = %d users of account %s, want root and alice of %s", len(rep.Users), rep.AccountID, baseAccount)
-				}
-				if rep.GeneratedAt.IsZero() || time.Since(rep.GeneratedAt) > 2*time.Hour {
-					t.Errorf("GeneratedAt = %v, want the report's GeneratedTime", rep.GeneratedAt)
-				}
-			} else {
-				if err == nil {
-					t.Fatal("Fetch succeeded, want an error")
-				}
-				for _, want := range tt.wantErr {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("error %q does not say %q", err, want)
+				if len(tt.wantErr) == 0 && tt.wantErrIs == nil {
+					if err != nil {
+						t.Fatalf("Fetch: %v", err)
+					}
+					if len(rep.Users) != 2 || rep.Users[1].Name != "alice" || rep.AccountID != baseAccount {
+						t.Errorf("report = %d users of account %s, want root and alice of %s", len(rep.Users), rep.AccountID, baseAccount)
+					}
+					if rep.GeneratedAt.IsZero() || time.Since(rep.GeneratedAt) > 2*time.Hour {
+						t.Errorf("GeneratedAt = %v, want the report's GeneratedTime", rep.GeneratedAt)
+					}
+				} else {
+					if err == nil {
+						t.Fatal("Fetch succeeded, want an error")
+					}
+					for _, want := range tt.wantErr {
+						if !strings.Contains(err.Error(), want) {
+							t.Errorf("error %q does not say %q", err, want)
+						}
+					}
+					if tt.wantErrIs != nil && !errors.Is(err, tt.wantErrIs) {
+						t.Errorf("error %q does not wrap %v", err, tt.wantErrIs)
 					}
 				}
-				if tt.wantErrIs != nil && !errors.Is(err, tt.wantErrIs) {
-					t.Errorf("error %q does not wrap %v", err, tt.wantErrIs)
+				// A rejected report is counted as one; an AWS failure is not.
+				if invalid := errors.Is(err, report.ErrInvalidReport); invalid != tt.wantInvalid {
+					t.Errorf("error %q wraps ErrInvalidReport: %v, want %v", err, invalid, tt.wantInvalid)
 				}
-			}
-			// A rejected report is counted as one; an AWS failure is not.
-			if invalid := errors.Is(err, report.ErrInvalidReport); invalid != tt.wantInvalid {
-				t.Errorf("error %q wraps ErrInvalidReport: %v, want %v", err, invalid, tt.wantInvalid)
-			}
 
-			if tt.wantCalls != nil {
-				for _, action := range []string{gen, get} {
-					if got := s.Requests(baseAccount, action); got != tt.wantCalls[action] {
-						t.Errorf("%s requests = %d, want %d", action, got, tt.wantCalls[action])
+				if tt.wantCalls != nil {
+					for _, action := range []string{gen, get} {
+						if got := s.Requests(baseAccount, action); got != tt.wantCalls[action] {
+							t.Errorf("%s requests = %d, want %d", action, got, tt.wantCalls[action])
+						}
 					}
 				}
-			}
-			if tt.wantObserved != nil {
-				got := obs.counts()
-				if fmt.Sprint(got) != fmt.Sprint(tt.wantObserved) {
-					t.Errorf("observed %v, want %v", got, tt.wantObserved)
+				if tt.wantObserved != nil {
+					got := obs.counts()
+					if fmt.Sprint(got) != fmt.Sprint(tt.wantObserved) {
+						t.Errorf("observed %v, want %v", got, tt.wantObserved)
+					}
 				}
-			}
+			})
 		})
 	}
 }

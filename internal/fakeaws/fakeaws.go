@@ -26,12 +26,14 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -115,6 +117,7 @@ type identity struct {
 // Close.
 type Server struct {
 	srv       *httptest.Server
+	pipes     *pipeListener // of NewInMemory; nil on a socket
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -133,6 +136,27 @@ type Server struct {
 
 // New starts a fake endpoint whose default account is defaultAccountID.
 func New(defaultAccountID string) *Server {
+	s := newFake(defaultAccountID)
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	return s
+}
+
+// NewInMemory is New serving over in-memory connections (net.Pipe) instead
+// of a loopback socket, for tests in a testing/synctest bubble: created in
+// the bubble, the server, its latency knob and the client's deadlines all
+// run on the bubble's clock, which moves only when every goroutine waits.
+// Clients reach it through DialContext; Config's client already does.
+func NewInMemory(defaultAccountID string) *Server {
+	s := newFake(defaultAccountID)
+	s.pipes = &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.srv.Listener.Close() // the loopback listener it opened, unused
+	s.srv.Listener = s.pipes
+	s.srv.Start()
+	return s
+}
+
+func newFake(defaultAccountID string) *Server {
 	s := &Server{
 		closed:         make(chan struct{}),
 		now:            time.Now,
@@ -142,9 +166,63 @@ func New(defaultAccountID string) *Server {
 		requests:       make(map[RequestKey]int),
 	}
 	s.accountLocked(defaultAccountID)
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
 }
+
+// DialContext connects to a server made by NewInMemory, whatever the
+// address; for http.Transport.DialContext. A closed server refuses, as a
+// closed port does. It fails for a server made by New.
+func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if s.pipes == nil {
+		return nil, fmt.Errorf("dial %s: the fake listens on a socket (made by New, not NewInMemory)", addr)
+	}
+	return s.pipes.dial(ctx)
+}
+
+// pipeListener hands the server ends of net.Pipe connections to Accept.
+type pipeListener struct {
+	conns     chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *pipeListener) dial(ctx context.Context) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.closed:
+		client.Close()
+		server.Close()
+		return nil, &net.OpError{Op: "dial", Net: "pipe", Addr: l.Addr(), Err: syscall.ECONNREFUSED}
+	case <-ctx.Done():
+		client.Close()
+		server.Close()
+		return nil, ctx.Err()
+	}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}
+
+// Addr names the fake in URL; the host is never resolved.
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "fakeaws.invalid:80" }
 
 // URL is the endpoint's base URL, for BaseEndpoint or AWS_ENDPOINT_URL_*.
 func (s *Server) URL() string { return s.srv.URL }
@@ -173,8 +251,18 @@ func (s *Server) Config() aws.Config {
 		BaseEndpoint: aws.String(s.URL()),
 		Credentials:  credentials.NewStaticCredentialsProvider(DefaultAccessKeyID, DefaultSecretAccessKey, ""),
 		Retryer:      NoDelayRetryer,
-		HTTPClient:   plainBodyClient{next: awshttp.NewBuildableClient()},
+		HTTPClient:   plainBodyClient{next: s.HTTPClient()},
 	}
+}
+
+// HTTPClient is the SDK's HTTP client, set to reach a server made by
+// NewInMemory; for a server on a socket it is the SDK's default.
+func (s *Server) HTTPClient() *awshttp.BuildableClient {
+	c := awshttp.NewBuildableClient()
+	if s.pipes != nil {
+		c = c.WithTransportOptions(func(tr *http.Transport) { tr.DialContext = s.DialContext })
+	}
+	return c
 }
 
 // plainBodyClient hands request bodies to net/http without their WriteTo

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
@@ -676,7 +677,7 @@ func TestCloseCutsDelayedRequest(t *testing.T) {
 
 	// The deadline only keeps a broken Close from hanging the test; the
 	// assertion is that the error is not that deadline.
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {

@@ -50,8 +50,15 @@ func FreeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
+// Patience bounds a wait for something that will happen, such as a process
+// being ready or Prometheus having scraped: on an idle machine it takes
+// seconds, on a busy one with two cores several times that. Reaching it
+// means a hang, never slowness.
+const Patience = 5 * time.Minute
+
 // WaitFor polls cond until it returns nil or the limit passes. The limit
-// bounds a hang; it does not measure speed.
+// bounds a hang; it does not measure speed: pass Patience unless the wait
+// is known to be longer.
 func WaitFor(t testing.TB, limit time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
@@ -69,7 +76,7 @@ func WaitFor(t testing.TB, limit time.Duration, cond func() error) {
 
 // HTTPGet returns the body of a 200 response, or an error that includes the status.
 func HTTPGet(url string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), Patience)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -230,7 +237,7 @@ func StartMoto(t testing.TB) string {
 	host, port, _ := strings.Cut(addr, ":")
 	StartProcess(t, "moto_server", exec.CommandContext(t.Context(), bin, "-H", host, "-p", port), 10*time.Second, false)
 	url := "http://" + addr
-	WaitFor(t, 60*time.Second, func() error {
+	WaitFor(t, Patience, func() error {
 		_, err := HTTPGet(url + "/moto-api/")
 		return err
 	})

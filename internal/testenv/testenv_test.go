@@ -38,7 +38,7 @@ func child(t testing.TB, mode string) *exec.Cmd {
 
 func waitStarted(t testing.TB, logs *Buffer) {
 	t.Helper()
-	WaitFor(t, 30*time.Second, func() error {
+	WaitFor(t, Patience, func() error {
 		if !strings.Contains(logs.String(), "started") {
 			return errors.New("child has not started")
 		}
