@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
 )
 
 // peakRSS returns the peak resident memory of process pid (VmHWM), in bytes.
@@ -261,5 +264,74 @@ func TestRequestHeadersAndSDHostAreBounded(t *testing.T) {
 	}
 	if code := get("/sd", "exporter.example:9860", nil); code != http.StatusOK {
 		t.Errorf("/sd with a plain Host: status %d, want 200", code)
+	}
+}
+
+// A real Prometheus scrapes an account of 5,000 users, IAM's quota, the way
+// it scrapes any target (gzip, Prometheus's default scrape timeout of 10s)
+// and stores every aws_iam_* series the exporter serves. The scrape
+// duration it measured is logged for docs/benchmarks.md, not asserted: the
+// 1s timeout of the other tests measured the machine's load, not the
+// exporter, and failed on a busy one.
+func TestPrometheusScrapesLargestAccount(t *testing.T) {
+	t.Parallel()
+	requireProgram(t, "prometheus")
+	const users = 5000
+	reportPath := filepath.Join(t.TempDir(), "credential-report.csv")
+	report := reportgen.Generate(reportgen.Options{AccountID: promAccount, Users: users, Seed: 1})
+	if err := os.WriteFile(reportPath, report, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exp := startExporter(t, nil, "--report.file="+reportPath)
+	waitFor(t, patience, func() error { _, err := httpGet(exp.URL + "/-/ready"); return err })
+	_, mfs := scrape(t, exp.URL)
+	want := 0
+	for name, mf := range mfs {
+		if strings.HasPrefix(name, "aws_iam_") {
+			want += len(mf.GetMetric())
+		}
+	}
+	// About 8 a user (docs/scaling.md): a much smaller page would not be
+	// the largest account.
+	if want < 7*users {
+		t.Fatalf("exporter serves %d aws_iam_* series for %d users, want at least %d", want, users, 7*users)
+	}
+
+	prom := runPrometheus(t, "testdata/prometheus/prometheus.yml",
+		map[string]any{"Target": strings.TrimPrefix(exp.URL, "http://"), "ScrapeInterval": "10s"}, nil)
+	count := fmt.Sprintf(`count({job=%q, __name__=~"aws_iam_.+"})`, promJob)
+	waitFor(t, patience, func() error {
+		got, err := prom.vector(count)
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].Value[1] != strconv.Itoa(want) {
+			return fmt.Errorf("%s = %v, want %d", count, got, want)
+		}
+		return nil
+	})
+	// A few more scrapes, so that up and the logged duration are not the
+	// first scrape's alone.
+	sel := fmt.Sprintf(`{job=%q}`, promJob)
+	waitFor(t, patience, func() error {
+		n, err := prom.query("count_over_time(up" + sel + "[1m]) >= 3")
+		if err == nil && n == 0 {
+			err = fmt.Errorf("fewer than 3 scrapes so far")
+		}
+		return err
+	})
+	up, err := prom.vector("up" + sel)
+	if err != nil || len(up) != 1 || up[0].Value[1] != "1" {
+		t.Fatalf("up = %v, %v; want 1", up, err)
+	}
+	for _, expr := range []string{
+		"scrape_duration_seconds" + sel,
+		"avg_over_time(scrape_duration_seconds" + sel + "[1m])",
+		"count_over_time(scrape_duration_seconds" + sel + "[1m])",
+		"scrape_samples_scraped" + sel,
+	} {
+		if v, err := prom.vector(expr); err == nil && len(v) == 1 {
+			t.Logf("%s: %v", expr, v[0].Value[1])
+		}
 	}
 }

@@ -1,5 +1,43 @@
 // Package e2e runs the built exporter binary as users do: against report
 // files, a fake IAM endpoint, moto_server and a real Prometheus.
+//
+// The tests are filed by subject:
+//
+//   - main_test.go: TestMain, which builds the binary, and starting an
+//     exporter.
+//   - exporter_test.go: the exporter on report files, the golden metrics and
+//     scrape helpers, and the metrics and flags references.
+//   - integrity_test.go: reports that are rejected, and recovery from them.
+//   - fake_test.go: the exporter through the fake AWS endpoint, its outages
+//     and missing permissions.
+//   - prometheus_test.go: the Prometheus harness (promServer and its API
+//     helpers), ruleFiles and readText.
+//   - alerts_test.go: the alert rules (promtool check and unit tests, runbook
+//     and README), the alerts that fire in a real Prometheus, and the fixture
+//     report whose verdicts are known.
+//   - dashboards_test.go: the Grafana dashboards, static and against a real
+//     Prometheus, and the variable queries through promtool.
+//   - mixin_test.go: the mixin's rendered alerts and dashboards, and a
+//     custom _config.
+//   - alertmanager_test.go: the example Alertmanager configuration's routing
+//     and inhibitions; alertmanager_sample_test.go: the notification
+//     measurement (IAM_NOTIFICATION_SAMPLE=1).
+//   - move_test.go: alerts that survive an exporter moving.
+//   - clients_test.go: HTTP clients and limits: memory under many requests,
+//     slow and idle clients, bounded headers, and a Prometheus scraping the
+//     largest account.
+//   - targets_test.go: per-account targets, /sd and /metrics?account_id=.
+//   - organization_test.go: Organizations discovery and per-account failure
+//     isolation.
+//   - owners_test.go: owners, key IDs, password policy and account tags
+//     against moto_server; exemptions_test.go: exemptions from the file and
+//     from tags.
+//   - lifecycle_test.go: launching the binary, SIGHUP, SIGTERM, a busy
+//     address and JSON logs; probes_test.go: the documented StatefulSet's
+//     probes with TLS and basic auth.
+//   - moto_test.go: the exporter against moto_server.
+//   - image_test.go: the Dockerfile, make image and .dockerignore.
+//   - series_bench_test.go: BenchmarkPrometheusSeries.
 package e2e
 
 import (
