@@ -67,15 +67,24 @@ var (
 	orgSchema     = schema{"a mapping", "in organization", []string{"role_name", "external_id"}}
 )
 
-func parseConfig(path string, data []byte) (*Config, error) {
+// parseYAML reads data as one YAML document and returns its root node (nil
+// for a file of only comments, which has no document) with an empty list of
+// problems to collect against path.
+func parseYAML(path, what string, data []byte) (*problems, *yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("parse config file %s: %w", path, err)
+		return nil, nil, fmt.Errorf("parse %s %s: %w", what, path, err)
 	}
-	p := &problems{path: path}
-	var root *yaml.Node
-	if len(doc.Content) > 0 { // a file of only comments has no document
-		root = doc.Content[0]
+	if len(doc.Content) == 0 {
+		return &problems{path: path}, nil, nil
+	}
+	return &problems{path: path}, doc.Content[0], nil
+}
+
+func parseConfig(path string, data []byte) (*Config, error) {
+	p, root, err := parseYAML(path, "config file", data)
+	if err != nil {
+		return nil, err
 	}
 	top := p.mapping(root, "config file", topSchema)
 	cfg := &Config{}

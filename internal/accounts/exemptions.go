@@ -47,14 +47,9 @@ func LoadExemptions(path string, maxDays int) (report.AccountExemptions, error) 
 }
 
 func parseExemptions(path string, data []byte, maxDays int) (report.AccountExemptions, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("parse exemptions file %s: %w", path, err)
-	}
-	p := &problems{path: path}
-	var root *yaml.Node
-	if len(doc.Content) > 0 { // a file of only comments has no document
-		root = doc.Content[0]
+	p, root, err := parseYAML(path, "exemptions file", data)
+	if err != nil {
+		return nil, err
 	}
 	top := p.mapping(root, "exemptions file", exemptionsTopSchema)
 	list, listed := top.nodes["exemptions"]
