@@ -12,11 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/reportgen"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
 // peakRSS returns the peak resident memory of process pid (VmHWM), in bytes.
@@ -103,25 +103,7 @@ func TestFilteredAndProtobufRequestsKeepMemoryBounded(t *testing.T) {
 // block.
 func slowReader(t testing.TB, addr string) {
 	t.Helper()
-	// A small receive buffer, set before connecting so that the window
-	// offered to the exporter is small from the start.
-	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var err error
-		if cerr := c.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
-		}); cerr != nil {
-			return cerr
-		}
-		return err
-	}}
-	conn, err := dialer.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if _, err := io.WriteString(conn, "GET /metrics HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	conn := testenv.IdleClient(t, addr, "/metrics")
 	conn.SetReadDeadline(time.Now().Add(patience))
 	status, err := bufio.NewReaderSize(conn, 128).ReadString('\n')
 	if err != nil || status != "HTTP/1.1 200 OK\r\n" {

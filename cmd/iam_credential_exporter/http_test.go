@@ -10,12 +10,12 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/teststates"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
@@ -136,29 +136,6 @@ func serveLoopback(t *testing.T, metrics *collector.Handler, writeTimeout time.D
 	return ln.Addr().String()
 }
 
-// idleClient asks addr for path over a connection with a small receive
-// buffer and never reads the answer, as a hostile or stuck client does.
-func idleClient(t *testing.T, addr, path string) {
-	t.Helper()
-	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var err error
-		if cerr := c.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
-		}); cerr != nil {
-			return cerr
-		}
-		return err
-	}}
-	conn, err := dialer.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // getURL returns the status and body of a GET of url.
 func getURL(client *http.Client, url string) (int, string, error) {
 	resp, err := client.Get(url)
@@ -189,7 +166,7 @@ func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 	base := "http://" + addr
 
 	for range maxRequests {
-		idleClient(t, addr, "/metrics")
+		testenv.IdleClient(t, addr, "/metrics")
 	}
 	// Ready when the idle clients hold every slot that a full page may take.
 	client := &http.Client{Timeout: time.Minute}
@@ -235,7 +212,7 @@ func TestStalledClientsFreeTheirSlots(t *testing.T) {
 	client := &http.Client{Timeout: time.Minute}
 
 	start := time.Now()
-	idleClient(t, addr, "/metrics") // takes the one slot of full pages
+	testenv.IdleClient(t, addr, "/metrics") // takes the one slot of full pages
 	held := false
 	for {
 		code, _, err := getURL(client, "http://"+addr+"/metrics")

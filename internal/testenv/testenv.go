@@ -300,3 +300,31 @@ func CreateMotoAccount(ctx context.Context, t testing.TB, orgs *organizations.Cl
 	}
 	return aws.ToString(status.AccountId)
 }
+
+// IdleClient sends GET path to addr over a connection with a 4 KiB receive
+// buffer, set before connecting so that the window offered to the server is
+// small from the start, and never reads the answer: once the answer outgrows
+// the sockets' buffers, the server's writes block, as with a hostile or
+// stuck client. The connection closes when the test ends; the caller may
+// read from it.
+func IdleClient(t testing.TB, addr, path string) net.Conn {
+	t.Helper()
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	conn, err := dialer.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
