@@ -191,25 +191,26 @@ func ago(t, now time.Time) string {
 // maxHeaderBytes bounds a request's headers (http.Server.MaxHeaderBytes).
 const maxHeaderBytes = 16 << 10
 
-// writeStall bounds how long one write of a response may wait for the
-// client to read: 64 KiB, the collector's buffer, in 5 s is 13 KB/s, far
-// below any scraper, and the kernel's socket buffers absorb a reader's
-// short pauses.
-const writeStall = 5 * time.Second
+// defaultWriteStall bounds how long one write of a response may wait for
+// the client to read (options.writeStall): 64 KiB, the collector's buffer,
+// in 5 s is 13 KB/s, far below any scraper, and the kernel's socket buffers
+// absorb a reader's short pauses.
+const defaultWriteStall = 5 * time.Second
 
 // stallWriter moves the connection's write deadline before each write to
-// writeStall from then, but never past end, the request's
+// stall from then, but never past end, the request's
 // --web.write-timeout. So a reply may take as long as its size needs within
 // --web.write-timeout, and a client that stops reading is cut off
-// writeStall after the socket buffers fill, whatever the reply's size.
+// stall after the socket buffers fill, whatever the reply's size.
 type stallWriter struct {
 	http.ResponseWriter
-	rc  *http.ResponseController
-	end time.Time
+	rc    *http.ResponseController
+	stall time.Duration
+	end   time.Time
 }
 
 func (w *stallWriter) Write(p []byte) (int, error) {
-	deadline := time.Now().Add(writeStall)
+	deadline := time.Now().Add(w.stall)
 	if deadline.After(w.end) {
 		deadline = w.end
 	}
@@ -221,21 +222,21 @@ func (w *stallWriter) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *stallWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// cutStalledWrites applies writeStall to the responses of next; the server's
+// cutStalledWrites applies stall to the responses of next; the server's
 // WriteTimeout set the first deadline, when the request was read.
-func cutStalledWrites(next http.Handler, writeTimeout time.Duration) http.Handler {
+func cutStalledWrites(next http.Handler, stall, writeTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), end: time.Now().Add(writeTimeout)}, r)
+		next.ServeHTTP(&stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: stall, end: time.Now().Add(writeTimeout)}, r)
 	})
 }
 
 // newServer returns an HTTP server with the exporter's timeouts. A client
 // that stops reading holds its connection, and on the telemetry path its
-// --web.max-requests slot, for writeStall once the socket buffers are full,
+// --web.max-requests slot, for o.writeStall once the socket buffers are full,
 // and at most --web.write-timeout.
 func newServer(o options, handler http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler: cutStalledWrites(handler, o.writeTimeout),
+		Handler: cutStalledWrites(handler, o.writeStall, o.writeTimeout),
 		// Without a ReadHeaderTimeout, ReadTimeout bounds the headers too.
 		ReadTimeout:  o.readTimeout,
 		WriteTimeout: o.writeTimeout,

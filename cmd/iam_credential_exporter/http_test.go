@@ -119,9 +119,9 @@ func TestAcceptedTelemetryPathsAreServed(t *testing.T) {
 // serveLoopback serves metrics on the telemetry path through the
 // exporter's own server (newServer) on a free 127.0.0.1 port until the test
 // ends, and returns its address.
-func serveLoopback(t *testing.T, metrics *collector.Handler, writeTimeout time.Duration) string {
+func serveLoopback(t *testing.T, metrics *collector.Handler, writeStall, writeTimeout time.Duration) string {
 	t.Helper()
-	o := options{telemetryPath: "/metrics", readTimeout: 10 * time.Second, writeTimeout: writeTimeout, idleTimeout: time.Minute}
+	o := options{telemetryPath: "/metrics", readTimeout: 10 * time.Second, writeStall: writeStall, writeTimeout: writeTimeout, idleTimeout: time.Minute}
 	h, err := newHandler(o, metrics)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +162,9 @@ func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics.Update(states)
-	addr := serveLoopback(t, metrics, 5*time.Minute)
+	// The idle clients hold their slots until the test ends: nothing here
+	// depends on catching them within a write stall.
+	addr := serveLoopback(t, metrics, testenv.Patience, testenv.Patience)
 	base := "http://" + addr
 
 	for range maxRequests {
@@ -197,9 +199,10 @@ func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 	}
 }
 
-// A client that asks for a full page and stops reading is cut off
-// writeStall after the socket buffers fill, long before
-// --web.write-timeout, and its slot serves the next full page.
+// A client that asks for a full page and stops reading is cut off the
+// write stall after the socket buffers fill, long before
+// --web.write-timeout, and its slot serves the next full page. The stall is
+// 15 s here, so that a busy machine sees the slot held before it is freed.
 func TestStalledClientsFreeTheirSlots(t *testing.T) {
 	states := teststates.Published(t, 1, 5000)
 	metrics, err := collector.NewHandler(collector.HandlerOpts{MaxRequestsInFlight: 2, ErrorLog: log.New(io.Discard, "", 0)})
@@ -207,8 +210,8 @@ func TestStalledClientsFreeTheirSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics.Update(states)
-	const writeTimeout = 10 * time.Minute
-	addr := serveLoopback(t, metrics, writeTimeout)
+	const writeStall, writeTimeout = 15 * time.Second, 10 * time.Minute
+	addr := serveLoopback(t, metrics, writeStall, writeTimeout)
 	client := &http.Client{Timeout: time.Minute}
 
 	start := time.Now()

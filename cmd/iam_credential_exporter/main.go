@@ -45,6 +45,7 @@ type options struct {
 	maxRequests            int
 	readTimeout            time.Duration
 	writeTimeout           time.Duration
+	writeStall             time.Duration // not a flag: defaultWriteStall; tests set their own
 	idleTimeout            time.Duration
 	healthAddress          string
 	externalAddress        string
@@ -82,7 +83,7 @@ type options struct {
 func main() { os.Exit(run()) }
 
 func run() int {
-	var opts options
+	opts := options{writeStall: defaultWriteStall}
 	app := kingpin.New(name, "Exports the AWS IAM credential report (access key age and use, MFA, passwords, root credentials) as Prometheus metrics.")
 	webFlags := kingpinflag.AddFlags(app, defaultAddress)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics: a clean path (no //, /./, /../ or trailing /) that starts with / and is not /, /sd, /-/healthy or /-/ready.").
