@@ -152,13 +152,13 @@ func ParseExemption(key, value string, maxDays int) (e Exemption, ok bool, err e
 				"the value starts with one date, %s: write the first and the last day in force, YYYY-MM-DD/YYYY-MM-DD then the reason (the old form \"YYYY-MM-DD reason\" is no longer read)", dates)
 		}
 		return Exemption{}, true, exemptionError(ProblemBadDates,
-			"the value must start with the first and the last day in force as YYYY-MM-DD/YYYY-MM-DD, got %q", dates)
+			"the value must start with the first and the last day in force as YYYY-MM-DD/YYYY-MM-DD (what it starts with is not repeated here: tag values stay out of the log)")
 	}
 	start, serr := time.Parse(time.DateOnly, first)
 	end, eerr := time.Parse(time.DateOnly, last)
 	if serr != nil || eerr != nil {
 		return Exemption{}, true, exemptionError(ProblemBadDates,
-			"the value must start with the first and the last day in force as YYYY-MM-DD/YYYY-MM-DD, got %q", dates)
+			"the value must start with the first and the last day in force as YYYY-MM-DD/YYYY-MM-DD (what it starts with is not repeated here: tag values stay out of the log)")
 	}
 	e = Exemption{Policy: rest, Start: start, End: end.AddDate(0, 0, 1), Reason: strings.TrimSpace(reason), Source: ExemptionFromTag}
 	if err := CheckExemption(e, maxDays); err != nil {

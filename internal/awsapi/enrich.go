@@ -254,10 +254,14 @@ func (s *ReportSource) readUserTags(ctx context.Context) (map[string][]report.Ta
 				ex.add(name, all, cmp.Or(s.opts.ExemptionMaxDays, report.DefaultExemptionMaxDays))
 			}
 		}
-		// As the SDK's paginators do, the marker alone says whether more
-		// pages follow.
+		// As the SDK's paginators do, the marker says whether more pages
+		// follow; a page that says it was cut short without one would end
+		// the listing early, and the users left out would lose their tags.
 		next := aws.ToString(page.Marker)
 		if next == "" {
+			if page.IsTruncated {
+				return nil, userExemptions{}, fmt.Errorf("GetAccountAuthorizationDetails page %d is truncated but has no Marker", pages)
+			}
 			return tags, ex, nil
 		}
 		h := sha256.Sum256([]byte(next))
