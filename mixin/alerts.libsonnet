@@ -7,7 +7,7 @@
 // credential, or one account's password policy. Each is written here as a
 // `finding`, the condition per exporter target; rules.libsonnet records
 // them all, by identity (utils.findings), and the alert reads that record,
-// held while its account has no report (utils.held). So a credential
+// held while its account has no report (utils.heldFindings). So a credential
 // alert's labels are what it is about (account_id, user, key or cert,
 // policy, access_key_id when known, the owner labels), never job, instance
 // or pod: it stays one alert when the exporter restarts, moves to another
@@ -65,7 +65,7 @@ local utils = import 'lib/utils.libsonnet';
     exporterUp: utils.selector('', [c.exporterUpSelector]),
     scrapesSucceedingRatio: std.format('%g', 1 - c.scrapesFailingRatio),
     scrapesFailingPercent: std.format('%g%%', c.scrapesFailingRatio * 100),
-    scrapesFailingWindowText: std.strReplace(std.strReplace(c.scrapesFailingWindow, 'm', ' minutes'), 'h', ' hours'),
+    scrapesFailingWindowText: utils.lastDuration(c.scrapesFailingWindow),
     keyRotationDueDays: c.keyRotationDays - c.keyRotationWarningDays,
     keyRotation: utils.count(c.keyRotationDays, 'day'),
     keyRotationWarning: utils.count(c.keyRotationWarningDays, 'day'),
@@ -80,9 +80,17 @@ local utils = import 'lib/utils.libsonnet';
     refreshFailing: utils.duration(c.refreshFailingFor),
     discoveryFailing: utils.duration(c.discoveryFailingFor),
     lookupFailing: utils.duration(c.lookupFailingFor),
-    audit: utils.duration(c.auditWindow),
+    audit: utils.lastDuration(c.auditWindow),
     rotationStarted: 'account_user_key:aws_iam_access_key_rotation_started_timestamp_seconds',
     usedAfterRotation: 'account_user_key:aws_iam_access_key_used_after_rotation_seconds',
+    // The old key of an open rotation is still used: after the grace, and
+    // within oldKeyStillUsedDays. OldKeyStillUsed fires on it, and
+    // RotationIncomplete never beside it.
+    oldKeyStillUsed: utils.paren(|||
+      (%(usedAfterRotation)s > %(oldKeyGraceDays)s * 86400)
+      and
+      (time() - %(keyLastUsed)s < %(oldKeyStillUsedDays)s * 86400)
+    ||| % self),
   },
 
   // exempt drops a finding while the user has an exemption in force
@@ -236,9 +244,7 @@ local utils = import 'lib/utils.libsonnet';
       finding: exempt(|||
         (time() - %(rotationStarted)s) / 86400
         and
-        (%(usedAfterRotation)s > %(oldKeyGraceDays)s * 86400)
-        and
-        (time() - %(keyLastUsed)s < %(oldKeyStillUsedDays)s * 86400)
+        %(oldKeyStillUsed)s
       ||| % v, 'two-active-keys'),
       labels: credential('warning'),
       annotations: {
@@ -261,11 +267,7 @@ local utils = import 'lib/utils.libsonnet';
       finding: exempt(|||
         (time() - %(rotationStarted)s) / 86400 > %(rotationIncompleteDays)s
         unless
-        (
-          (%(usedAfterRotation)s > %(oldKeyGraceDays)s * 86400)
-          and
-          (time() - %(keyLastUsed)s < %(oldKeyStillUsedDays)s * 86400)
-        )
+        %(oldKeyStillUsed)s
       ||| % v, 'two-active-keys'),
       labels: credential('warning'),
       annotations: {
@@ -566,7 +568,7 @@ local utils = import 'lib/utils.libsonnet';
       labels: audit,
       annotations: {
         summary: 'An exemption from a credential policy appeared or changed.',
-        description: 'In the last ' + v.audit + ', ' + whose + ' gained or changed an exemption from the {{ $labels.policy }} policy,' +
+        description: 'In the last ' + v.audit + ', ' + whose + ' gained or changed an exemption from the {{ $labels.policy }} policy' +
                      ' (source: {{ $labels.source }}): "{{ $labels.reason }}"' +
                      '{{ with query (printf `aws_iam_user_exemption_start_timestamp_seconds{account_id=%q,user=%q,policy=%q,source=%q}` $labels.account_id $labels.user $labels.policy $labels.source) }}, from {{ ' + date('. | first | value') + ' }}{{ end }}' +
                      '{{ with query (printf `aws_iam_user_exemption_end_timestamp_seconds{account_id=%q,user=%q,policy=%q,source=%q}` $labels.account_id $labels.user $labels.policy $labels.source) }} until the day before {{ ' + date('. | first | value') + ' }}{{ end }}.' +

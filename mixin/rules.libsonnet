@@ -205,6 +205,10 @@ local utils = import 'lib/utils.libsonnet';
             record: utils.recordNames.finding,
             expr: utils.findings(c),
           },
+          {
+            record: utils.recordNames.heldFinding,
+            expr: utils.heldFindings(c),
+          },
 
           // Firing credential alerts (exempt findings do not fire) by
           // severity. They read the alerts of the previous evaluation.

@@ -166,12 +166,14 @@
   // finding="X". finding records all of them at once by their identity
   // (c.findingLabels) alone, after giving each its access key ID and owner
   // labels: a finding served by two replicas, or by one exporter and then
-  // another, is one series. The alert (held) is that series or, while its
+  // another, is one series. heldFinding is that series or, while its
   // account has no report at all (reportPresent: the exporter restarting,
-  // moving or down), its last value in the last c.findingHoldWindow.
+  // moving or down), what it held at the previous evaluation, for up to
+  // c.findingHoldWindow; the alert (held) reads it.
   recordNames:: {
     instanceFinding: 'instance_finding:aws_iam_credentials:value',
     finding: 'finding:aws_iam_credentials:value',
+    heldFinding: 'finding:aws_iam_credentials:held',
     reportPresent: 'account:aws_iam_credential_report:present',
   },
 
@@ -200,24 +202,36 @@
 '), 2),
     ],
 
-  // held(name, c) is the expression of credential alert `name`.
-  held(name, c)::
+  // heldFindings(c) is the expression of the held record: every finding
+  // by identity now, or, while its account has no report anywhere, the
+  // findings held at the previous evaluation, for as long as the account
+  // had a report within c.findingHoldWindow. It reads its own previous
+  // value, so it holds exactly what was firing when the report went away:
+  // a finding fixed before an outage does not come back during it. (The
+  // previous value must be within the 5-minute lookback: evaluate the group
+  // at least every 4 minutes.)
+  heldFindings(c)::
     local v = {
-      f: '%s{finding="%s"}' % [$.recordNames.finding, name],
+      f: $.recordNames.finding,
+      held: $.recordNames.heldFinding,
       present: $.recordNames.reportPresent,
       hold: c.findingHoldWindow,
     };
     |||
-      max without (finding) (
-          %(f)s
-        or
-          (
-              last_over_time(%(f)s[%(hold)s])
-            unless on (account_id)
-              %(present)s
-          )
+      %(f)s
+      or
+      (
+          %(held)s
+        unless on (account_id)
+          %(present)s
+        and on (account_id)
+          max_over_time(%(present)s[%(hold)s])
       )
     ||| % v,
+
+  // held(name, c) is the expression of credential alert `name`.
+  held(name, c)::
+    'max without (finding) (%s{finding="%s"})\n' % [$.recordNames.heldFinding, name],
 
   // count(1, 'day') is '1 day', count(90, 'day') '90 days'.
   count(n, unit):: '%s %s%s' % [n, unit, if n == 1 then '' else 's'],
