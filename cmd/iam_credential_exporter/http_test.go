@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,11 +100,13 @@ func TestAcceptedTelemetryPathsAreServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var served []string
 	for _, p := range []string{"/metrics", "/iam/metrics", "/m.txt", "/~x", "//", "/metrics/", "/a//metrics", "/a/./metrics",
 		"/a/../metrics", "/.", "/..", "/sd", "/sd/", "/-/ready", "/-/healthy/", "/", "metrics", ""} {
 		if checkTelemetryPath(p) != nil {
 			continue
 		}
+		served = append(served, p)
 		h, err := newHandler(options{telemetryPath: p}, metrics)
 		if err != nil {
 			t.Fatalf("%q: %v", p, err)
@@ -113,6 +116,10 @@ func TestAcceptedTelemetryPathsAreServed(t *testing.T) {
 		if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusOK || !strings.HasPrefix(ct, "text/plain") {
 			t.Errorf("accepted telemetry path %q: GET answers %d %q, want the metrics (200 text/plain)", p, rec.Code, ct)
 		}
+	}
+	// The clean paths among them are accepted, and so were checked above.
+	if want := []string{"/metrics", "/iam/metrics", "/m.txt", "/~x"}; !slices.Equal(served, want) {
+		t.Errorf("accepted telemetry paths %q, want %q", served, want)
 	}
 }
 
