@@ -99,8 +99,8 @@ func TestFilteredAndProtobufRequestsKeepMemoryBounded(t *testing.T) {
 
 // slowReader sends a scrape for uncompressed text and reads no more than
 // its status line, which says that the exporter took the request: the
-// answer is larger than the sockets' buffers, so the exporter's writes
-// block.
+// answer is larger than the sockets' buffers (usersBeyondSendBuffer), so
+// the exporter's writes block.
 func slowReader(t testing.TB, addr string) {
 	t.Helper()
 	conn := testenv.IdleClient(t, addr, "/metrics")
@@ -109,6 +109,16 @@ func slowReader(t testing.TB, addr string) {
 	if err != nil || status != "HTTP/1.1 200 OK\r\n" {
 		t.Fatalf("slow reader: status line %q, %v", status, err)
 	}
+}
+
+// usersBeyondSendBuffer is the size of a report whose uncompressed page
+// (about 850 bytes a user) is twice what the kernel may buffer for one
+// connection (testenv.SendBufferLimit), so that the exporter's writes to a
+// client that does not read block on any machine: 5,000 users (4 MB) are
+// just at the Linux default.
+func usersBeyondSendBuffer() int {
+	const pageBytesPerUser = 800 // measured: 847
+	return max(5000, 2*testenv.SendBufferLimit()/pageBytesPerUser)
 }
 
 // statusOf returns the status of a scrape, as Prometheus sends it (gzip).
@@ -134,7 +144,7 @@ func TestSlowReadersFreeTheirSlots(t *testing.T) {
 	t.Parallel()
 	const writeTimeout = 30 * time.Second
 	addr := freeAddr(t)
-	e, _ := launch(t, addr, nil, "--report.file="+writeReportFile(t, 5000),
+	e, _ := launch(t, addr, nil, "--report.file="+writeReportFile(t, usersBeyondSendBuffer()),
 		"--web.max-requests=40", "--web.write-timeout="+writeTimeout.String())
 	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	for range 20 {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"io"
 	"log"
@@ -11,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -133,7 +136,20 @@ func serveLoopback(t *testing.T, metrics *collector.Handler, writeStall, writeTi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// A 64 KiB send buffer, fixed before listening so that every accepted
+	// connection has it: a full page (megabytes) then blocks the handler
+	// whatever the machine's TCP autotuning allows (4 MiB by default, as
+	// large as a page of 5,000 users).
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 64<<10)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +175,7 @@ func getURL(client *http.Client, url string) (int, string, error) {
 // most half of --web.max-requests, and the refusals are counted.
 func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 	const maxRequests = 40
-	states := teststates.Published(t, 1, 5000) // a full page far larger than the socket buffers
+	states := teststates.Published(t, 1, 5000) // a full page of 4 MB, far larger than serveLoopback's socket buffers
 	metrics, err := collector.NewHandler(collector.HandlerOpts{
 		ExporterMetrics:     true,
 		MaxRequestsInFlight: maxRequests,
@@ -174,21 +190,24 @@ func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 	addr := serveLoopback(t, metrics, testenv.Patience, testenv.Patience)
 	base := "http://" + addr
 
-	for range maxRequests {
-		testenv.IdleClient(t, addr, "/metrics")
+	// Each idle client is answered (its status line read) before the next
+	// asks, so that exactly the first half of them take the full pages'
+	// slots and nothing else competes for those.
+	for i := range maxRequests {
+		conn := testenv.IdleClient(t, addr, "/metrics")
+		conn.SetReadDeadline(time.Now().Add(testenv.Patience))
+		status, err := bufio.NewReaderSize(conn, 64).ReadString('\n')
+		want := "HTTP/1.1 200 OK\r\n"
+		if i >= maxRequests/2 {
+			want = "HTTP/1.1 503 Service Unavailable\r\n"
+		}
+		if err != nil || status != want {
+			t.Fatalf("idle client %d: status line %q, %v; want %q", i+1, status, err, want)
+		}
 	}
-	// Ready when the idle clients hold every slot that a full page may take.
 	client := &http.Client{Timeout: time.Minute}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		code, _, err := getURL(client, base+"/metrics?name[]=aws_iam_user_info") // a filter is still a full page
-		if err == nil && code == http.StatusServiceUnavailable {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a full page beside %d idle ones: %d, %v; want 503", maxRequests, code, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if code, _, err := getURL(client, base+"/metrics?name[]=aws_iam_user_info"); err != nil || code != http.StatusServiceUnavailable { // a filter is still a full page
+		t.Fatalf("a full page beside %d idle ones: %d, %v; want 503", maxRequests, code, err)
 	}
 	for _, path := range []string{"/metrics?account_id=" + states[0].AccountID, "/metrics?exporter=true", "/sd"} {
 		code, body, err := getURL(client, base+path)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -299,6 +300,28 @@ func CreateMotoAccount(ctx context.Context, t testing.TB, orgs *organizations.Cl
 		t.Fatalf("create account %s: state %s, account %q; moto finishes at once", name, status.State, aws.ToString(status.AccountId))
 	}
 	return aws.ToString(status.AccountId)
+}
+
+// SendBufferLimit is how many bytes the kernel may buffer on the sending side
+// of one TCP connection that sets no SO_SNDBUF: the largest size that
+// autotuning gives it (the third field of net.ipv4.tcp_wmem), or 4 MiB, the
+// Linux default, where that cannot be read. A test whose server must block in
+// a write needs an answer larger than this.
+func SendBufferLimit() int {
+	const linuxDefault = 4 << 20
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_wmem")
+	if err != nil {
+		return linuxDefault
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		return linuxDefault
+	}
+	n, err := strconv.Atoi(f[2])
+	if err != nil || n <= 0 {
+		return linuxDefault
+	}
+	return n
 }
 
 // IdleClient sends GET path to addr over a connection with a 4 KiB receive
