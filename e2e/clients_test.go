@@ -115,7 +115,7 @@ func slowReader(t testing.TB, addr string) {
 // (about 850 bytes a user) is twice what the kernel may buffer for one
 // connection (testenv.SendBufferLimit), so that the exporter's writes to a
 // client that does not read block on any machine: 5,000 users (4 MB) are
-// just at the Linux default.
+// just at the Linux default. It may exceed --report.max-users' default.
 func usersBeyondSendBuffer() int {
 	const pageBytesPerUser = 800 // measured: 847
 	return max(5000, 2*testenv.SendBufferLimit()/pageBytesPerUser)
@@ -144,7 +144,8 @@ func TestSlowReadersFreeTheirSlots(t *testing.T) {
 	t.Parallel()
 	const writeTimeout = 30 * time.Second
 	addr := freeAddr(t)
-	e, _ := launch(t, addr, nil, "--report.file="+writeReportFile(t, usersBeyondSendBuffer()),
+	users := usersBeyondSendBuffer()
+	e, _ := launch(t, addr, nil, "--report.file="+writeReportFile(t, users), "--report.max-users="+strconv.Itoa(users+1),
 		"--web.max-requests=40", "--web.write-timeout="+writeTimeout.String())
 	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
 	for range 20 {
