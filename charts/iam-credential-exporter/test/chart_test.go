@@ -69,7 +69,7 @@ func checkInstall(t *testing.T, r rendered) {
 
 // elsewhere holds the kinds that a value may put outside the release's
 // namespace, for a Prometheus that looks in its own namespace only.
-var elsewhere = map[string]bool{"ServiceMonitor": true, "PodMonitor": true, "ScrapeConfig": true, "PrometheusRule": true}
+var elsewhere = map[string]bool{"ServiceMonitor": true, "PodMonitor": true, "ScrapeConfig": true, "PrometheusRule": true, "dashboard": true}
 
 // checkLabels: every object carries the standard labels, in the release's
 // namespace unless it is of a kind that a value may put elsewhere.
@@ -104,6 +104,9 @@ func checkLabels(t *testing.T, r rendered) {
 			}
 		}
 		kind := o.GetObjectKind().GroupVersionKind().Kind
+		if cm, ok := o.(*corev1.ConfigMap); ok && isDashboard(cm) {
+			kind = "dashboard"
+		}
 		if ns := m.GetNamespace(); ns != namespace && (!elsewhere[kind] || ns == "") {
 			t.Errorf("%s: namespace %q, want the release's %q", name(o), ns, namespace)
 		}
@@ -375,7 +378,9 @@ func checkFiles(t *testing.T, r rendered, w workload) {
 	c := w.exporter(t)
 	cms := map[string]*corev1.ConfigMap{}
 	for _, cm := range all[*corev1.ConfigMap](r) {
-		cms[cm.Name] = cm
+		if !isDashboard(cm) {
+			cms[cm.Name] = cm
+		}
 	}
 	used := map[string]bool{}
 	for _, f := range []struct{ flag, checksum string }{
@@ -635,7 +640,8 @@ func TestOrganization(t *testing.T) {
 // TestKubePrometheusStack: the monitor and the rules in Prometheus's
 // namespace with its selectors' label, the monitor still selecting the
 // Service in the release's namespace; the ServiceAccount's labels; the
-// extra volume, mount and environment; a memory limit of 1.5Gi.
+// extra volume, mount and environment; a memory limit of 1.5Gi; the
+// dashboards for Grafana's sidecar.
 func TestKubePrometheusStack(t *testing.T) {
 	r := render(t, "-f", valuesFile("kube-prometheus-stack"))
 	const promNamespace = "prometheus"
@@ -666,6 +672,20 @@ func TestKubePrometheusStack(t *testing.T) {
 	}
 	if got := c.Resources.Limits.Memory().Value(); got != 1610612736 {
 		t.Errorf("memory limit %d bytes, want 1.5Gi (1610612736)", got)
+	}
+	n := 0
+	for _, cm := range all[*corev1.ConfigMap](r) {
+		if !isDashboard(cm) {
+			continue
+		}
+		n++
+		if cm.Namespace != promNamespace || cm.Labels["grafana_dashboard"] != "1" || cm.Annotations["grafana_folder"] != "Security" {
+			t.Errorf("dashboard ConfigMap %s in %q, labels %v, annotations %v: want namespace %s, grafana_dashboard=1 and grafana_folder=Security",
+				cm.Name, cm.Namespace, cm.Labels, cm.Annotations, promNamespace)
+		}
+	}
+	if want := len(dashboardFiles(t, dashboardsProject)); n != want {
+		t.Errorf("%d dashboard ConfigMaps, want %d", n, want)
 	}
 }
 
@@ -981,7 +1001,7 @@ spec:
 		{"valid scrape config", "apiVersion: monitoring.coreos.com/v1alpha1\nkind: ScrapeConfig\nmetadata: {name: x}\nspec:\n  honorLabels: true\n  httpSDConfigs: [{url: 'http://x:9860/sd', tlsConfig: {serverName: x}}]\n", true},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
-			_, err := decodeManifest([]byte("---\n" + tc.doc))
+			_, _, err := decodeManifest([]byte("---\n" + tc.doc))
 			if (err == nil) != tc.ok {
 				t.Errorf("decode: %v, want ok=%v", err, tc.ok)
 			}
