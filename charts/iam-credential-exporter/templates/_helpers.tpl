@@ -38,6 +38,22 @@ app.kubernetes.io/component: exporter
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/*
+The labels of the objects of `helm test`: the release's, without the name
+that, with the instance, makes the exporter's selector (a Deployment would
+adopt the pod, a ServiceMonitor select the Service).
+*/}}
+{{- define "iam-credential-exporter.testSelectorLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+{{- end }}
+
+{{- define "iam-credential-exporter.testLabels" -}}
+helm.sh/chart: {{ include "iam-credential-exporter.chart" . }}
+{{ include "iam-credential-exporter.testSelectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{- define "iam-credential-exporter.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "iam-credential-exporter.fullname" .) .Values.serviceAccount.name }}
