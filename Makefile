@@ -139,7 +139,7 @@ HELM         ?= $(HELM_BIN)/helm
 # helm built with `go install` would otherwise assume 1.20.
 CHART_KUBE_VERSION ?= 1.28.0
 
-.PHONY: chart-lint chart-test chart-sync
+.PHONY: chart-lint chart-test chart-sync chart-package
 
 $(HELM_BIN)/helm:
 	GOBIN=$(HELM_BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
@@ -152,6 +152,16 @@ chart-lint: $(HELM)
 
 chart-test: chart-lint
 	cd $(CHART)/test && HELM=$(HELM) $(GO) test -count=1 ./...
+
+# The chart as an archive, <name>-<version>.tgz with the version of
+# Chart.yaml, in CHART_DIST, after the lint; .helmignore leaves its Go tests
+# out. Install it with `helm install <release> $(CHART_DIST)/<archive>`, or
+# push it to an OCI registry with `helm push`.
+CHART_DIST ?= .build/chart
+
+chart-package: chart-lint
+	@mkdir -p $(CHART_DIST)
+	$(HELM) package $(CHART) --destination $(CHART_DIST)
 
 CHART_SYNC = cp alerts/iam_credential_exporter.rules.yml $(CHART)/files/iam_credential_exporter.rules.yml && \
   mkdir -p $(CHART)/files/dashboards && rm -f $(CHART)/files/dashboards/*.json && \
