@@ -100,7 +100,8 @@ test-prometheus3:
 # The monitoring mixin: mixin/ (jsonnet) rendered, with the jsonnet pinned in
 # go.mod as a tool, into the rule file and the dashboards, which are its
 # output: edit mixin/ (thresholds in mixin/config.libsonnet), then run
-# `make mixin`, which also refreshes the Helm chart's copy of the rules.
+# `make mixin`, which also refreshes the Helm chart's copies of the rules and
+# the dashboards (chart-sync).
 # mixin-check fails when they differ from a fresh render;
 # go test ./e2e (TestMixinRenderedFilesUpToDate) checks the same.
 MIXIN_RENDER = mkdir -p "$(1)/alerts" "$(1)/dashboards" && \
@@ -114,7 +115,7 @@ mixin:
 	  $(call MIXIN_RENDER,$$tmp) && \
 	  cp "$$tmp/alerts/iam_credential_exporter.rules.yml" alerts/ && \
 	  rm -f dashboards/*.json && cp "$$tmp"/dashboards/*.json dashboards/ && \
-	  cp alerts/iam_credential_exporter.rules.yml charts/iam-credential-exporter/files/
+	  $(CHART_SYNC)
 
 mixin-check:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -127,8 +128,9 @@ mixin-check:
 # module that renders the chart, decodes every object strictly into its
 # Kubernetes and prometheus-operator types, and runs the exporter with each
 # rendered pod's arguments. helm is built once from its Go module into a
-# cache. chart-sync copies the rule file into the chart, which cannot read
-# files outside its directory; the chart test fails when the two differ.
+# cache. chart-sync (also run by `make mixin`) copies the rule file and the
+# dashboards into the chart, which cannot read files outside its directory;
+# the chart test fails when the copies differ.
 CHART        := charts/iam-credential-exporter
 HELM_VERSION ?= v3.22.0
 HELM_BIN     ?= $(HOME)/.cache/iam-credential-exporter/bin
@@ -137,7 +139,7 @@ HELM         ?= $(HELM_BIN)/helm
 # helm built with `go install` would otherwise assume 1.20.
 CHART_KUBE_VERSION ?= 1.28.0
 
-.PHONY: chart-lint chart-test chart-sync
+.PHONY: chart-lint chart-test chart-sync chart-package
 
 $(HELM_BIN)/helm:
 	GOBIN=$(HELM_BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
@@ -151,5 +153,19 @@ chart-lint: $(HELM)
 chart-test: chart-lint
 	cd $(CHART)/test && HELM=$(HELM) $(GO) test -count=1 ./...
 
+# The chart as an archive, <name>-<version>.tgz with the version of
+# Chart.yaml, in CHART_DIST, after the lint; .helmignore leaves its Go tests
+# out. Install it with `helm install <release> $(CHART_DIST)/<archive>`, or
+# push it to an OCI registry with `helm push`.
+CHART_DIST ?= .build/chart
+
+chart-package: chart-lint
+	@mkdir -p $(CHART_DIST)
+	$(HELM) package $(CHART) --destination $(CHART_DIST)
+
+CHART_SYNC = cp alerts/iam_credential_exporter.rules.yml $(CHART)/files/iam_credential_exporter.rules.yml && \
+  mkdir -p $(CHART)/files/dashboards && rm -f $(CHART)/files/dashboards/*.json && \
+  cp dashboards/*.json $(CHART)/files/dashboards/
+
 chart-sync:
-	cp alerts/iam_credential_exporter.rules.yml $(CHART)/files/iam_credential_exporter.rules.yml
+	$(CHART_SYNC)

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
@@ -78,6 +79,9 @@ type options struct {
 	accessKeyIDs     bool
 	accessKeyIDsRate float64
 	passwordPolicy   bool
+
+	autoMemLimit  bool
+	memLimitRatio float64
 }
 
 func main() { os.Exit(run()) }
@@ -161,6 +165,10 @@ func run() int {
 		Default("0").IntVar(&opts.shard)
 	app.Flag("total-shards", "Number of replicas that split the accounts between them.").
 		Default("1").IntVar(&opts.totalShards)
+	app.Flag("auto-gomemlimit", "Set the Go runtime's soft memory limit (GOMEMLIMIT) to --auto-gomemlimit.ratio of the memory limit of the process's Linux cgroup (a container's memory limit), so that the garbage collector works harder before the kernel kills the process. Does nothing when GOMEMLIMIT is set in the environment or the cgroup has no limit.").
+		Default("true").BoolVar(&opts.autoMemLimit)
+	app.Flag("auto-gomemlimit.ratio", "Fraction of the cgroup's memory limit that --auto-gomemlimit sets as GOMEMLIMIT, above 0 and at most 1.").
+		Default("0.9").Float64Var(&opts.memLimitRatio)
 	logConfig := &promslog.Config{}
 	flag.AddFlags(app, logConfig)
 	app.Version(version.Print(name))
@@ -192,6 +200,9 @@ func run() int {
 	}
 	logger.Info("starting "+name, "version", version.Info())
 	logger.Info("build context", "build_context", version.BuildContext())
+	if opts.autoMemLimit {
+		setMemoryLimit(opts.memLimitRatio, memlimit.FromCgroup, logger)
+	}
 	if opts.exemptionsFile != "" {
 		logger.Info("read the exemptions file; restart to apply a change to it", "path", opts.exemptionsFile,
 			"exemptions", exemptions.Len(), "accounts", len(exemptions))
@@ -317,6 +328,9 @@ func (o options) validate() error {
 		if err := collector.CheckSDAddress(o.externalAddress); err != nil {
 			return fmt.Errorf("--web.external-address: %w", err)
 		}
+	}
+	if o.autoMemLimit && !(o.memLimitRatio > 0 && o.memLimitRatio <= 1) {
+		return fmt.Errorf("--auto-gomemlimit.ratio must be above 0 and at most 1, got %g", o.memLimitRatio)
 	}
 	if o.maxRequests < 0 {
 		return fmt.Errorf("--web.max-requests must be 0 (no limit) or more, got %d", o.maxRequests)

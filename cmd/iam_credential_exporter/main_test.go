@@ -45,6 +45,8 @@ func defaultOptions() options {
 		userTagsInterval:   6 * time.Hour,
 		accessKeyIDsRate:   5,
 		exemptionMaxDays:   90,
+		autoMemLimit:       true,
+		memLimitRatio:      0.9,
 	}
 }
 
@@ -115,6 +117,13 @@ func TestValidate(t *testing.T) {
 			wantErr: "--web.write-timeout must be positive, got -1s"},
 		{name: "zero idle timeout", change: func(o *options) { o.idleTimeout = 0 },
 			wantErr: "--web.idle-timeout must be positive"},
+
+		{name: "whole memory limit", change: func(o *options) { o.memLimitRatio = 1 }},
+		{name: "no memory limit ratio when off", change: func(o *options) { o.autoMemLimit, o.memLimitRatio = false, 0 }},
+		{name: "zero memory limit ratio", change: func(o *options) { o.memLimitRatio = 0 },
+			wantErr: "--auto-gomemlimit.ratio must be above 0 and at most 1, got 0"},
+		{name: "memory limit ratio of a percentage", change: func(o *options) { o.memLimitRatio = 90 },
+			wantErr: "--auto-gomemlimit.ratio must be above 0 and at most 1, got 90"},
 
 		{name: "zero refresh interval", change: func(o *options) { o.refreshInterval = 0 },
 			wantErr: "--report.refresh-interval must be positive, got 0s"},
@@ -229,6 +238,8 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		// // to the landing page while /sd advertised it.
 		{name: "telemetry path of two slashes", args: []string{"--web.telemetry-path=//"},
 			wantStderr: `--web.telemetry-path: \"//\" is not a clean path`},
+		{name: "memory limit ratio as a percentage", args: []string{"--auto-gomemlimit.ratio=90"},
+			wantStderr: "--auto-gomemlimit.ratio must be above 0 and at most 1, got 90"},
 		// This one used to mean "no limit".
 		{name: "negative request limit", args: []string{"--web.max-requests=-1"},
 			wantStderr: "--web.max-requests must be 0 (no limit) or more, got -1"},

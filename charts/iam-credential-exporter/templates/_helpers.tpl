@@ -38,6 +38,22 @@ app.kubernetes.io/component: exporter
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/*
+The labels of the objects of `helm test`: the release's, without the name
+that, with the instance, makes the exporter's selector (a Deployment would
+adopt the pod, a ServiceMonitor select the Service).
+*/}}
+{{- define "iam-credential-exporter.testSelectorLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+{{- end }}
+
+{{- define "iam-credential-exporter.testLabels" -}}
+helm.sh/chart: {{ include "iam-credential-exporter.chart" . }}
+{{ include "iam-credential-exporter.testSelectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{- define "iam-credential-exporter.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "iam-credential-exporter.fullname" .) .Values.serviceAccount.name }}
@@ -61,31 +77,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* More than one shard runs a StatefulSet. */}}
 {{- define "iam-credential-exporter.sharded" -}}
 {{- if gt (int .Values.shards) 1 }}true{{ end }}
-{{- end }}
-
-{{/*
-GOMEMLIMIT in bytes: goMemLimitPercent of resources.limits.memory, or empty
-when either is unset or extraEnv sets GOMEMLIMIT itself.
-*/}}
-{{- define "iam-credential-exporter.goMemLimit" -}}
-{{- $percent := int .Values.goMemLimitPercent }}
-{{- $limit := dig "limits" "memory" "" (.Values.resources | default dict) }}
-{{- $own := false }}
-{{- range .Values.extraEnv }}
-{{- if eq .name "GOMEMLIMIT" }}{{ $own = true }}{{ end }}
-{{- end }}
-{{- if and (gt $percent 0) $limit (not $own) }}
-{{- if or (kindIs "float64" $limit) (kindIs "int64" $limit) (kindIs "int" $limit) }}
-{{- $limit = printf "%d" (int64 $limit) }}
-{{- end }}
-{{- $digits := regexFind "^[0-9]+" $limit }}
-{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
-{{- $suffix := trimPrefix $digits $limit }}
-{{- if or (not $digits) (not (hasKey $units $suffix)) }}
-{{- fail (printf "resources.limits.memory %q: goMemLimitPercent needs an integer with an optional suffix (Ki, Mi, Gi, Ti, k, M, G, T); or set goMemLimitPercent: 0 and GOMEMLIMIT in extraEnv" $limit) }}
-{{- end }}
-{{- div (mul (int64 $digits) (get $units $suffix) $percent) 100 }}
-{{- end }}
 {{- end }}
 
 {{/* Where the files from ConfigMaps and Secrets are mounted. */}}
@@ -114,7 +105,6 @@ empty when there is no exemptions file.
 {{/* The pod template of the Deployment or the StatefulSet. */}}
 {{- define "iam-credential-exporter.podTemplate" -}}
 {{- $sharded := include "iam-credential-exporter.sharded" . }}
-{{- $goMemLimit := include "iam-credential-exporter.goMemLimit" . }}
 {{- $exemptions := include "iam-credential-exporter.exemptionsConfigMap" . -}}
 metadata:
   labels:
@@ -178,12 +168,18 @@ spec:
         {{- with .Values.awsRegion }}
         - --aws.region={{ . }}
         {{- end }}
+        {{- /* The exporter reads the memory limit from its cgroup, whatever unit the limit was given in. */}}
+        {{- if gt (int .Values.goMemLimitPercent) 0 }}
+        - --auto-gomemlimit.ratio={{ divf (int .Values.goMemLimitPercent) 100 }}
+        {{- else }}
+        - --no-auto-gomemlimit
+        {{- end }}
         - --log.level={{ .Values.logLevel }}
         - --log.format={{ .Values.logFormat }}
         {{- with .Values.extraArgs }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- if or $sharded $goMemLimit .Values.extraEnv }}
+      {{- if or $sharded .Values.extraEnv }}
       env:
         {{- if $sharded }}
         # The pod's ordinal in the StatefulSet, 0 to shards - 1.
@@ -192,13 +188,13 @@ spec:
             fieldRef:
               fieldPath: metadata.labels['apps.kubernetes.io/pod-index']
         {{- end }}
-        {{- with $goMemLimit }}
-        - name: GOMEMLIMIT
-          value: {{ . | quote }}
-        {{- end }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+      {{- end }}
+      {{- with .Values.extraEnvFrom }}
+      envFrom:
+        {{- toYaml . | nindent 8 }}
       {{- end }}
       ports:
         - name: metrics
@@ -223,7 +219,7 @@ spec:
       securityContext:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- if or .Values.config $exemptions .Values.webConfig.secretName .Values.webConfig.tlsSecretName }}
+      {{- if or .Values.config $exemptions .Values.webConfig.secretName .Values.webConfig.tlsSecretName .Values.extraVolumeMounts }}
       volumeMounts:
         {{- if .Values.config }}
         - name: config
@@ -245,8 +241,11 @@ spec:
           mountPath: {{ include "iam-credential-exporter.tlsDir" . }}
           readOnly: true
         {{- end }}
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       {{- end }}
-  {{- if or .Values.config $exemptions .Values.webConfig.secretName .Values.webConfig.tlsSecretName }}
+  {{- if or .Values.config $exemptions .Values.webConfig.secretName .Values.webConfig.tlsSecretName .Values.extraVolumes }}
   volumes:
     {{- if .Values.config }}
     - name: config
@@ -267,6 +266,9 @@ spec:
     - name: tls
       secret:
         secretName: {{ .Values.webConfig.tlsSecretName }}
+    {{- end }}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
     {{- end }}
   {{- end }}
   {{- with .Values.nodeSelector }}

@@ -30,7 +30,7 @@ const (
 )
 
 // The values files under ci/, each rendered and checked by TestValuesFiles.
-var valuesFiles = []string{"default", "sharded", "tls-auth", "organization", "per-account", "exemptions"}
+var valuesFiles = []string{"default", "sharded", "tls-auth", "organization", "per-account", "exemptions", "kube-prometheus-stack"}
 
 func valuesFile(name string) string { return filepath.Join(chartDir, "ci", name+"-values.yaml") }
 
@@ -65,9 +65,15 @@ func checkInstall(t *testing.T, r rendered) {
 	checkScrapeConfig(t, r, w)
 	checkFiles(t, r, w)
 	checkGoMemLimit(t, w)
+	checkHelmTest(t, r, w)
 }
 
-// checkLabels: every object carries the standard labels.
+// elsewhere holds the kinds that a value may put outside the release's
+// namespace, for a Prometheus that looks in its own namespace only.
+var elsewhere = map[string]bool{"ServiceMonitor": true, "PodMonitor": true, "ScrapeConfig": true, "PrometheusRule": true, "dashboard": true}
+
+// checkLabels: every object carries the standard labels, in the release's
+// namespace unless it is of a kind that a value may put elsewhere.
 func checkLabels(t *testing.T, r rendered) {
 	t.Helper()
 	var chart struct {
@@ -98,8 +104,12 @@ func checkLabels(t *testing.T, r rendered) {
 				t.Errorf("%s: label %s=%q, want %q", name(o), k, got, v)
 			}
 		}
-		if m.GetNamespace() != namespace {
-			t.Errorf("%s: namespace %q, want the release's %q", name(o), m.GetNamespace(), namespace)
+		kind := o.GetObjectKind().GroupVersionKind().Kind
+		if cm, ok := o.(*corev1.ConfigMap); ok && isDashboard(cm) {
+			kind = "dashboard"
+		}
+		if ns := m.GetNamespace(); ns != namespace && (!elsewhere[kind] || ns == "") {
+			t.Errorf("%s: namespace %q, want the release's %q", name(o), ns, namespace)
 		}
 	}
 }
@@ -270,6 +280,9 @@ func checkSelectors(t *testing.T, r rendered, w workload) {
 	}
 
 	for _, sm := range all[*monitoringv1.ServiceMonitor](r) {
+		if ns := sm.Spec.NamespaceSelector; ns.Any || !slices.Equal(ns.MatchNames, []string{namespace}) {
+			t.Errorf("ServiceMonitor namespaceSelector %+v, want the release's namespace %s alone", ns, namespace)
+		}
 		s, err := metav1.LabelSelectorAsSelector(&sm.Spec.Selector)
 		if err != nil || !s.Matches(labels.Set(svc.Labels)) {
 			t.Errorf("ServiceMonitor selector %v does not select the Service's labels %v", sm.Spec.Selector, svc.Labels)
@@ -279,6 +292,9 @@ func checkSelectors(t *testing.T, r rendered, w workload) {
 		}
 	}
 	for _, pm := range all[*monitoringv1.PodMonitor](r) {
+		if ns := pm.Spec.NamespaceSelector; ns.Any || !slices.Equal(ns.MatchNames, []string{namespace}) {
+			t.Errorf("PodMonitor namespaceSelector %+v, want the release's namespace %s alone", ns, namespace)
+		}
 		selects("PodMonitor", &pm.Spec.Selector)
 		eps := pm.Spec.PodMetricsEndpoints
 		if len(eps) != 1 || eps[0].Port == nil || *eps[0].Port != "metrics" || eps[0].Path != "/metrics" {
@@ -294,8 +310,9 @@ func checkSelectors(t *testing.T, r rendered, w workload) {
 	}
 	for _, np := range all[*networkingv1.NetworkPolicy](r) {
 		selects("NetworkPolicy", &np.Spec.PodSelector)
-		if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].Ports) != 1 || np.Spec.Ingress[0].Ports[0].Port.String() != "metrics" {
-			t.Errorf("NetworkPolicy ingress %+v, want one rule to the port metrics", np.Spec.Ingress)
+		// The rule of `helm test`, to the health port, is checkHelmTest's.
+		if in := np.Spec.Ingress; len(in) == 0 || len(in) > 2 || len(in[0].Ports) != 1 || in[0].Ports[0].Port.String() != "metrics" {
+			t.Errorf("NetworkPolicy ingress %+v, want one rule to the port metrics, and the test's", np.Spec.Ingress)
 		}
 	}
 }
@@ -363,7 +380,9 @@ func checkFiles(t *testing.T, r rendered, w workload) {
 	c := w.exporter(t)
 	cms := map[string]*corev1.ConfigMap{}
 	for _, cm := range all[*corev1.ConfigMap](r) {
-		cms[cm.Name] = cm
+		if !isDashboard(cm) {
+			cms[cm.Name] = cm
+		}
 	}
 	used := map[string]bool{}
 	for _, f := range []struct{ flag, checksum string }{
@@ -435,18 +454,20 @@ func mountedFile(t *testing.T, w workload, path string) (corev1.Volume, string) 
 	return corev1.Volume{}, ""
 }
 
-// checkGoMemLimit: GOMEMLIMIT is 90% (the default goMemLimitPercent) of the
-// container's memory limit.
+// checkGoMemLimit: the container has a memory limit, and the exporter sets
+// GOMEMLIMIT to 90% of it (the default goMemLimitPercent), read from its
+// cgroup; the chart computes no GOMEMLIMIT of its own.
 func checkGoMemLimit(t *testing.T, w workload) {
 	t.Helper()
 	c := w.exporter(t)
-	limit := c.Resources.Limits.Memory()
-	if limit.IsZero() {
-		t.Fatal("no memory limit")
+	if c.Resources.Limits.Memory().IsZero() {
+		t.Error("no memory limit")
 	}
-	want := strconv.FormatInt(limit.Value()*90/100, 10)
-	if envs := env(c, "GOMEMLIMIT"); len(envs) != 1 || envs[0].Value != want {
-		t.Errorf("GOMEMLIMIT %+v, want %s (90%% of %s)", envs, want, limit)
+	if ratio, _ := flag(c.Args, "--auto-gomemlimit.ratio"); ratio != "0.9" {
+		t.Errorf("args %v: --auto-gomemlimit.ratio=%q, want 0.9", c.Args, ratio)
+	}
+	if envs := env(c, "GOMEMLIMIT"); len(envs) > 0 {
+		t.Errorf("GOMEMLIMIT %+v in the environment: the exporter would not set its own", envs)
 	}
 }
 
@@ -607,15 +628,67 @@ func TestOrganization(t *testing.T) {
 	}
 	pm := one[*monitoringv1.PodMonitor](t, r)
 	if pm.Labels["release"] != "kube-prometheus-stack" || len(pm.Spec.PodMetricsEndpoints[0].MetricRelabelConfigs) != 1 {
-		t.Errorf("PodMonitor %+v, want additionalLabels and metricRelabelings from values", pm)
+		t.Errorf("PodMonitor %+v, want labels and metricRelabelings from values", pm)
 	}
 	checkConfigMap(t, r, "organization")
 
 	rule := one[*monitoringv1.PrometheusRule](t, r)
 	if rule.Labels["release"] != "kube-prometheus-stack" {
-		t.Errorf("PrometheusRule labels %v, want additionalLabels", rule.Labels)
+		t.Errorf("PrometheusRule labels %v, want the values' labels", rule.Labels)
 	}
 	compareGroups(t, rule.Spec.Groups, bundledGroups(t))
+}
+
+// TestKubePrometheusStack: the monitor and the rules in Prometheus's
+// namespace with its selectors' label, the monitor still selecting the
+// Service in the release's namespace; the ServiceAccount's labels; the
+// extra volume, mount and environment; a memory limit of 1.5Gi; the
+// dashboards for Grafana's sidecar.
+func TestKubePrometheusStack(t *testing.T) {
+	r := render(t, "-f", valuesFile("kube-prometheus-stack"))
+	const promNamespace = "prometheus"
+	sm := one[*monitoringv1.ServiceMonitor](t, r)
+	if sm.Namespace != promNamespace || sm.Labels["release"] != "kube-prometheus-stack" {
+		t.Errorf("ServiceMonitor in %q with labels %v, want namespace %s and release=kube-prometheus-stack", sm.Namespace, sm.Labels, promNamespace)
+	}
+	if !slices.Equal(sm.Spec.NamespaceSelector.MatchNames, []string{namespace}) {
+		t.Errorf("ServiceMonitor namespaceSelector %+v, want the release's namespace %s", sm.Spec.NamespaceSelector, namespace)
+	}
+	rule := one[*monitoringv1.PrometheusRule](t, r)
+	if rule.Namespace != promNamespace || rule.Labels["release"] != "kube-prometheus-stack" {
+		t.Errorf("PrometheusRule in %q with labels %v, want namespace %s and release=kube-prometheus-stack", rule.Namespace, rule.Labels, promNamespace)
+	}
+	compareGroups(t, rule.Spec.Groups, bundledGroups(t))
+	if sa := one[*corev1.ServiceAccount](t, r); sa.Labels["team"] != "security" || sa.Labels["app.kubernetes.io/name"] == "" {
+		t.Errorf("ServiceAccount labels %v, want team=security beside the chart's", sa.Labels)
+	}
+
+	w := r.workload(t)
+	c := w.exporter(t)
+	vol, key := mountedFile(t, w, "/etc/ssl/certs/corporate/ca.crt")
+	if vol.ConfigMap == nil || vol.ConfigMap.Name != "corporate-ca-bundle" || key != "ca.crt" {
+		t.Errorf("/etc/ssl/certs/corporate is in %+v, want the ConfigMap corporate-ca-bundle", vol.VolumeSource)
+	}
+	if len(c.EnvFrom) != 1 || c.EnvFrom[0].ConfigMapRef == nil || c.EnvFrom[0].ConfigMapRef.Name != "iam-credential-exporter-env" {
+		t.Errorf("envFrom %+v, want the ConfigMap iam-credential-exporter-env", c.EnvFrom)
+	}
+	if got := c.Resources.Limits.Memory().Value(); got != 1610612736 {
+		t.Errorf("memory limit %d bytes, want 1.5Gi (1610612736)", got)
+	}
+	n := 0
+	for _, cm := range all[*corev1.ConfigMap](r) {
+		if !isDashboard(cm) {
+			continue
+		}
+		n++
+		if cm.Namespace != promNamespace || cm.Labels["grafana_dashboard"] != "1" || cm.Annotations["grafana_folder"] != "Security" {
+			t.Errorf("dashboard ConfigMap %s in %q, labels %v, annotations %v: want namespace %s, grafana_dashboard=1 and grafana_folder=Security",
+				cm.Name, cm.Namespace, cm.Labels, cm.Annotations, promNamespace)
+		}
+	}
+	if want := len(dashboardFiles(t, dashboardsProject)); n != want {
+		t.Errorf("%d dashboard ConfigMaps, want %d", n, want)
+	}
 }
 
 // TestScrapeConfig: per-account targets. The ci file's three shards with
@@ -638,7 +711,7 @@ func TestScrapeConfig(t *testing.T) {
 	}
 	spec := sc.Spec
 	if sc.Labels["release"] != "kube-prometheus-stack" {
-		t.Errorf("ScrapeConfig labels %v, want additionalLabels", sc.Labels)
+		t.Errorf("ScrapeConfig labels %v, want the values' labels", sc.Labels)
 	}
 	if spec.Scheme.String() != "https" {
 		t.Errorf("ScrapeConfig scheme %v, want https", spec.Scheme.String())
@@ -815,29 +888,53 @@ func commonPrefix(a, b []byte) int {
 	return n
 }
 
-// TestGoMemLimit: GOMEMLIMIT follows the memory limit and its suffix, and
-// gives way to one set in extraEnv.
+// TestGoMemLimit: any Kubernetes memory quantity renders as the limit, for
+// the exporter to read from its cgroup (the ratio applied by the exporter
+// is its own test's, cmd/iam_credential_exporter TestSetMemoryLimit);
+// goMemLimitPercent becomes --auto-gomemlimit.ratio, 0 turns it off, and a
+// GOMEMLIMIT in extraEnv is passed as given (the exporter leaves it).
 func TestGoMemLimit(t *testing.T) {
 	for _, tc := range []struct {
-		args []string
-		want []string // values of GOMEMLIMIT
+		args  []string
+		bytes int64  // the container's memory limit
+		flag  string // the argument of the exporter
+		env   []string
 	}{
-		{[]string{"--set", "resources.limits.memory=1Gi"}, []string{"966367641"}},
-		{[]string{"--set", "resources.limits.memory=500M"}, []string{"450000000"}},
-		{[]string{"--set", "resources.limits.memory=300Mi,goMemLimitPercent=80"}, []string{"251658240"}},
-		{[]string{"--set-json", `resources={"limits":{"memory":209715200}}`}, []string{"188743680"}},
-		{[]string{"--set", "goMemLimitPercent=0"}, nil},
-		{[]string{"--set", "resources.limits=null"}, nil},
-		{[]string{"--set-json", `extraEnv=[{"name":"GOMEMLIMIT","value":"100MiB"}]`}, []string{"100MiB"}},
+		{[]string{"--set", "resources.limits.memory=1.5Gi"}, 1610612736, "--auto-gomemlimit.ratio=0.9", nil},
+		{[]string{"--set", "resources.limits.memory=1500M"}, 1500000000, "--auto-gomemlimit.ratio=0.9", nil},
+		{[]string{"--set", "resources.limits.memory=2G"}, 2000000000, "--auto-gomemlimit.ratio=0.9", nil},
+		{[]string{"--set", "resources.limits.memory=512Mi"}, 536870912, "--auto-gomemlimit.ratio=0.9", nil},
+		{[]string{"--set", "resources.limits.memory=1e9"}, 1000000000, "--auto-gomemlimit.ratio=0.9", nil},
+		{[]string{"--set", "resources.limits.memory=0.5Gi"}, 536870912, "--auto-gomemlimit.ratio=0.9", nil},
+		{[]string{"--set-json", `resources={"limits":{"memory":2147483648}}`}, 2147483648, "--auto-gomemlimit.ratio=0.9", nil},
+		{[]string{"--set-json", `resources={"limits":{"memory":"2147483648"}}`}, 2147483648, "--auto-gomemlimit.ratio=0.9", nil},
+		{[]string{"--set", "goMemLimitPercent=80"}, 209715200, "--auto-gomemlimit.ratio=0.8", nil},
+		{[]string{"--set", "goMemLimitPercent=5"}, 209715200, "--auto-gomemlimit.ratio=0.05", nil},
+		{[]string{"--set", "goMemLimitPercent=100"}, 209715200, "--auto-gomemlimit.ratio=1", nil},
+		{[]string{"--set", "goMemLimitPercent=0"}, 209715200, "--no-auto-gomemlimit", nil},
+		{[]string{"--set", "resources.limits=null"}, 0, "--auto-gomemlimit.ratio=0.9", nil},
+		{[]string{"--set-json", `extraEnv=[{"name":"GOMEMLIMIT","value":"100MiB"}]`}, 209715200, "--auto-gomemlimit.ratio=0.9", []string{"100MiB"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			c := render(t, tc.args...).workload(t).exporter(t)
+			if got := c.Resources.Limits.Memory().Value(); got != tc.bytes {
+				t.Errorf("memory limit %d bytes, want %d", got, tc.bytes)
+			}
 			var got []string
+			for _, a := range c.Args {
+				if strings.Contains(a, "gomemlimit") {
+					got = append(got, a)
+				}
+			}
+			if !slices.Equal(got, []string{tc.flag}) {
+				t.Errorf("args %q, want %s", got, tc.flag)
+			}
+			got = nil
 			for _, e := range env(c, "GOMEMLIMIT") {
 				got = append(got, e.Value)
 			}
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("GOMEMLIMIT %q, want %q", got, tc.want)
+			if !slices.Equal(got, tc.env) {
+				t.Errorf("GOMEMLIMIT %q, want %q", got, tc.env)
 			}
 		})
 	}
@@ -860,7 +957,11 @@ func TestRejectedValues(t *testing.T) {
 		{[]string{"--set", "shards=1.5"}, "shards"},
 		{[]string{"--set", "serviceMonitor.enable=true"}, "enable"},
 		{[]string{"--set", "logFormat=text"}, "logFormat"},
-		{[]string{"--set", "resources.limits.memory=0.5Gi"}, "goMemLimitPercent needs an integer"},
+		{[]string{"--set", "goMemLimitPercent=101"}, "goMemLimitPercent"},
+		// Renamed to labels.
+		{[]string{"--set", "serviceMonitor.additionalLabels.release=kube-prometheus-stack"}, "additionalLabels"},
+		{[]string{"--set", "prometheusRule.namespace=Monitoring"}, "namespace"},
+		{[]string{"--set-json", `extraVolumeMounts=[{"name":"ca"}]`}, "mountPath"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, err := template(t, tc.args...)
@@ -902,7 +1003,7 @@ spec:
 		{"valid scrape config", "apiVersion: monitoring.coreos.com/v1alpha1\nkind: ScrapeConfig\nmetadata: {name: x}\nspec:\n  honorLabels: true\n  httpSDConfigs: [{url: 'http://x:9860/sd', tlsConfig: {serverName: x}}]\n", true},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
-			_, err := decodeManifest([]byte("---\n" + tc.doc))
+			_, _, err := decodeManifest([]byte("---\n" + tc.doc))
 			if (err == nil) != tc.ok {
 				t.Errorf("decode: %v, want ok=%v", err, tc.ok)
 			}

@@ -98,9 +98,13 @@ func template(t *testing.T, args ...string) ([]byte, error) {
 	return out, nil
 }
 
-// rendered is what one `helm template` produced, decoded.
+// rendered is what one `helm template` produced, decoded: the release's
+// objects (raw[i] is the document of objects[i], as JSON), and apart the
+// hooks, which only `helm test` creates.
 type rendered struct {
 	objects []runtime.Object
+	raw     [][]byte
+	hooks   []runtime.Object
 }
 
 // render templates the chart and decodes every object; any failure is fatal.
@@ -110,37 +114,61 @@ func render(t *testing.T, args ...string) rendered {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objects, err := decodeManifest(out)
+	objects, raw, err := decodeManifest(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rendered{objects: objects}
+	var r rendered
+	for i, o := range objects {
+		m, err := meta.Accessor(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m.GetAnnotations()[hookAnnotation]; ok {
+			r.hooks = append(r.hooks, o)
+			continue
+		}
+		r.objects = append(r.objects, o)
+		r.raw = append(r.raw, raw[i])
+	}
+	return r
 }
 
-// decodeManifest splits a multi-document manifest and decodes each document.
-func decodeManifest(manifest []byte) ([]runtime.Object, error) {
+// hookAnnotation marks an object that helm creates at a hook, not with the
+// release.
+const hookAnnotation = "helm.sh/hook"
+
+// decodeManifest splits a multi-document manifest and decodes each
+// document; it also returns each document as JSON.
+func decodeManifest(manifest []byte) ([]runtime.Object, [][]byte, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(manifest)))
 	var objects []runtime.Object
+	var raw [][]byte
 	for {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return objects, nil
+			return objects, raw, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("split manifest: %w", err)
+			return nil, nil, fmt.Errorf("split manifest: %w", err)
 		}
 		var v any
 		if err := yaml.Unmarshal(doc, &v); err != nil {
-			return nil, fmt.Errorf("%s: %w", source(doc), err)
+			return nil, nil, fmt.Errorf("%s: %w", source(doc), err)
 		}
 		if v == nil { // comments only
 			continue
 		}
 		obj, _, err := decoder.Decode(doc, nil, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", source(doc), err)
+			return nil, nil, fmt.Errorf("%s: %w", source(doc), err)
+		}
+		js, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", source(doc), err)
 		}
 		objects = append(objects, obj)
+		raw = append(raw, js)
 	}
 }
 
@@ -268,4 +296,14 @@ func readYAML(t *testing.T, path string, v any) {
 	if err := yaml.Unmarshal(data, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+}
+
+// metaOf returns the object's metadata.
+func metaOf(t *testing.T, o runtime.Object) metav1.Object {
+	t.Helper()
+	m, err := meta.Accessor(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
