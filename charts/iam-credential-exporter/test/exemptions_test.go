@@ -337,8 +337,8 @@ func TestExporterReadsRenderedExemptions(t *testing.T) {
 		want[`aws_iam_user_exemption_`+name+`_timestamp_seconds{account_id="`+entry.AccountID+`",policy="`+entry.Policy+
 			`",reason="`+entry.Reason+`",source="file",user="`+entry.User+`"}`] = d
 	}
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: time.Minute}
+	deadline := time.Now().Add(patience)
 	var body string
 	for {
 		select {
@@ -356,7 +356,7 @@ func TestExporterReadsRenderedExemptions(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no exemption series within 30s; /metrics:\n%s", body)
+			t.Fatalf("no exemption series within %s; /metrics:\n%s", patience, body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

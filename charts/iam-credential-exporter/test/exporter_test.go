@@ -35,6 +35,12 @@ const (
 	scrapeHash     = "$2a$04$mhNWGXDTL45IbWielTzHX.yQeyfdunvJVQXv9oPEUD.7tAx.39U5."
 )
 
+// patience bounds a wait for something that will happen (an exporter
+// starting, a report loading): long enough for a busy machine, it only
+// keeps a hang from lasting until go test's timeout. Each request in such a
+// wait has a minute.
+const patience = 5 * time.Minute
+
 // buildExporter builds the project's exporter into dir.
 func buildExporter(dir string) (string, error) {
 	bin := filepath.Join(dir, "iam_credential_exporter")
@@ -107,8 +113,8 @@ func runPod(t *testing.T, bin string, r rendered) {
 
 	exited := startExporter(t, bin, args, env)
 
-	plain := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(15 * time.Second)
+	plain := &http.Client{Timeout: time.Minute}
+	deadline := time.Now().Add(patience)
 	for {
 		select {
 		case err := <-exited:
@@ -120,7 +126,7 @@ func runPod(t *testing.T, bin string, r rendered) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the liveness probe's /-/healthy on the health port did not answer 200 within 15s")
+			t.Fatalf("the liveness probe's /-/healthy on the health port did not answer 200 within %s", patience)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -150,7 +156,7 @@ func runPod(t *testing.T, bin string, r rendered) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	secure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+	secure := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "iam-credential-exporter"},
 	}}
 	for _, p := range paths {

@@ -299,7 +299,7 @@ func waitServing(t *testing.T, url string, exited chan error, ready bool) {
 	if ready {
 		want = http.StatusOK
 	}
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Timeout: time.Minute}
 	for {
 		select {
 		case err := <-exited:
