@@ -1,6 +1,6 @@
 // Command iam_credential_exporter exports the AWS IAM credential report as
 // Prometheus metrics. It only parses flags and wires the parts together:
-// internal/accounts chooses the accounts, internal/awsapi fetches their
+// internal/selection chooses the accounts, internal/awsapi fetches their
 // reports, internal/refresh keeps the latest good one of each, and the
 // collector package turns them into metrics served over HTTP.
 package main
@@ -31,6 +31,7 @@ import (
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/selection"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
@@ -51,37 +52,13 @@ type options struct {
 	healthAddress          string
 	externalAddress        string
 
-	reportFile      string
-	refreshInterval time.Duration
-	timeout         time.Duration
-	maxBytes        int64
-	maxUsers        int
-
-	configFile       string
-	allowMassRemoval bool
-	region           string
-	roleARNs         []string
-	externalID       string
-	concurrency      int
-
-	organization       bool
-	orgRoleName        string
-	orgRefreshInterval time.Duration
-	include, exclude   []string
-	shard, totalShards int
-
-	userTags         []string
-	userTagsInterval time.Duration
-	accountTags      []string
-	exemptions       bool
-	exemptionsFile   string
-	exemptionMaxDays int
-	accessKeyIDs     bool
-	accessKeyIDsRate float64
-	passwordPolicy   bool
-
-	autoMemLimit  bool
-	memLimitRatio float64
+	concurrency    int
+	exemptionsFile string
+	autoMemLimit   bool
+	memLimitRatio  float64
+	// selection holds the flags of the accounts and of how each report is
+	// read; the scheduler and the exemptions file use a few of them.
+	selection selection.Options
 }
 
 func main() { os.Exit(run()) }
@@ -107,64 +84,64 @@ func run() int {
 	app.Flag("web.health-listen-address", "Also serve /-/healthy and /-/ready, and nothing else, over plain HTTP (without --web.config.file's TLS and basic auth) on this address, for probes that cannot authenticate such as Kubernetes httpGet probes. Unset: off.").
 		PlaceHolder("ADDRESS").StringVar(&opts.healthAddress)
 	app.Flag("report.file", "Read the credential report from this local file instead of AWS: the CSV (what `aws iam get-credential-report --query Content --output text | base64 -d` writes), its base64 text, or the JSON output of `aws iam get-credential-report`. Re-read every --report.refresh-interval. Unset: use AWS.").
-		PlaceHolder("PATH").StringVar(&opts.reportFile)
+		PlaceHolder("PATH").StringVar(&opts.selection.ReportFile)
 	app.Flag("report.refresh-interval", "How often to refresh the credential report in the background; AWS rebuilds it at most every 4 hours.").
-		Default("30m").DurationVar(&opts.refreshInterval)
+		Default("30m").DurationVar(&opts.selection.RefreshInterval)
 	app.Flag("report.timeout", "Deadline of one refresh: generating, polling and downloading the report.").
-		Default("5m").DurationVar(&opts.timeout)
+		Default("5m").DurationVar(&opts.selection.Timeout)
 	app.Flag("report.max-bytes", "Largest credential report file (CSV, base64 or CLI JSON) or AWS response accepted, in bytes; a larger one is rejected. The default holds 10,000 rows (--report.max-users) of about 1.2 KB as base64, five times a typical row.").
-		Default("16777216").Int64Var(&opts.maxBytes)
+		Default("16777216").Int64Var(&opts.selection.MaxBytes)
 	app.Flag("report.max-users", "Most user rows (root included) accepted in one credential report; a report with more is rejected, and reading stops there so that memory stays bounded. IAM allows 5,000 users per account.").
 		Default("10000").Action(func(*kingpin.ParseContext) error {
-		if opts.maxUsers <= 0 {
-			return fmt.Errorf("--report.max-users must be positive, got %d", opts.maxUsers)
+		if opts.selection.MaxUsers <= 0 {
+			return fmt.Errorf("--report.max-users must be positive, got %d", opts.selection.MaxUsers)
 		}
 		return nil
-	}).IntVar(&opts.maxUsers)
+	}).IntVar(&opts.selection.MaxUsers)
 	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see docs/multi-account.md.").
-		PlaceHolder("PATH").StringVar(&opts.configFile)
+		PlaceHolder("PATH").StringVar(&opts.selection.ConfigFile)
 	app.Flag("config.allow-mass-removal", "Apply a SIGHUP reload of --config.file that stops reading more than half of the accounts read now; without it such a reload is refused and the current accounts are kept, since a file caught half-written looks the same. A restart applies any valid file.").
-		BoolVar(&opts.allowMassRemoval)
+		BoolVar(&opts.selection.AllowMassRemoval)
 	app.Flag("aws.region", "AWS region whose partition holds the accounts (IAM is global within a partition). Unset: the SDK's (AWS_REGION, profile), else us-east-1.").
-		StringVar(&opts.region)
+		StringVar(&opts.selection.Region)
 	app.Flag("aws.role-arn", "ARN of an IAM role to assume to read one account's report; repeat for several accounts. Unset: read the account of the ambient credentials.").
-		PlaceHolder("ARN").StringsVar(&opts.roleARNs)
+		PlaceHolder("ARN").StringsVar(&opts.selection.RoleARNs)
 	app.Flag("aws.external-id", "External ID passed when assuming every --aws.role-arn and discovered role.").
-		StringVar(&opts.externalID)
+		StringVar(&opts.selection.ExternalID)
 	app.Flag("aws.organization", "Discover the ACTIVE accounts of the AWS Organization (organizations:ListAccounts, from the management or a delegated administrator account) and read each through --aws.organization.role-name.").
-		BoolVar(&opts.organization)
+		BoolVar(&opts.selection.Organization)
 	app.Flag("aws.organization.role-name", "Role (name, optionally with a path) assumed in each discovered account.").
-		Default(accounts.DefaultOrgRoleName).StringVar(&opts.orgRoleName)
+		Default(accounts.DefaultOrgRoleName).StringVar(&opts.selection.OrgRoleName)
 	app.Flag("aws.organization.refresh-interval", "How often the account list is read again from Organizations, so that joining accounts appear and leaving or suspended ones disappear.").
-		Default("1h").DurationVar(&opts.orgRefreshInterval)
+		Default("1h").DurationVar(&opts.selection.OrgRefreshInterval)
 	app.Flag("aws.account-include", "Only read these accounts (ID, or name with * wildcards); repeatable. Unset: all.").
-		StringsVar(&opts.include)
+		StringsVar(&opts.selection.Include)
 	app.Flag("aws.account-exclude", "Never read these accounts (ID, or name with * wildcards); repeatable; wins over includes. Unset: none.").
-		StringsVar(&opts.exclude)
+		StringsVar(&opts.selection.Exclude)
 	app.Flag("aws.concurrency", "Accounts refreshed at the same time at most.").
 		Default("5").IntVar(&opts.concurrency)
 	app.Flag("aws.user-tags", "IAM user tag keys to export as labels of aws_iam_user_tags, read with iam:GetAccountAuthorizationDetails; repeatable or comma-separated; added to the config file's user_tags. Unset: none (no tags read).").
-		PlaceHolder("KEY,...").StringsVar(&opts.userTags)
+		PlaceHolder("KEY,...").StringsVar(&opts.selection.UserTags)
 	app.Flag("aws.user-tags.refresh-interval", "How often each account's user tags (and exemptions) are read again; a failed read is retried at the next refresh.").
-		Default("6h").DurationVar(&opts.userTagsInterval)
+		Default("6h").DurationVar(&opts.selection.UserTagsInterval)
 	app.Flag("aws.account-tags", "Account tag keys to export as labels of aws_iam_account_tags, read with organizations:ListTagsForResource at each discovery; needs Organizations discovery; repeatable or comma-separated; added to the config file's account_tags. Unset: none.").
-		PlaceHolder("KEY,...").StringsVar(&opts.accountTags)
+		PlaceHolder("KEY,...").StringsVar(&opts.selection.AccountTags)
 	app.Flag("aws.exemptions", "Also read exemptions from the users' iam-credential-exemption:<policy> tags, value YYYY-MM-DD/YYYY-MM-DD reason (with iam:GetAccountAuthorizationDetails, on --aws.user-tags.refresh-interval). Anyone allowed iam:TagUser can set them: see docs/exemptions.md for the SCP that makes them safe.").
-		BoolVar(&opts.exemptions)
+		BoolVar(&opts.selection.Exemptions)
 	app.Flag("exemptions.file", "YAML file of the exemptions the security team decided (account_id, user, policy, start, end, reason each; see docs/exemptions.md), exported with source=\"file\". Read once at start: restart the exporter to apply a change.").
 		PlaceHolder("PATH").StringVar(&opts.exemptionsFile)
 	app.Flag("exemptions.max-days", "Longest span of an exemption, first and last day included, in days: a longer exemption tag is malformed, a longer --exemptions.file entry stops the exporter at start.").
-		Default(strconv.Itoa(report.DefaultExemptionMaxDays)).IntVar(&opts.exemptionMaxDays)
+		Default(strconv.Itoa(report.DefaultExemptionMaxDays)).IntVar(&opts.selection.ExemptionMaxDays)
 	app.Flag("aws.access-key-ids", "Export aws_iam_access_key_info with each key's ID, looked up with iam:ListAccessKeys for the users whose keys changed since their last lookup.").
-		BoolVar(&opts.accessKeyIDs)
+		BoolVar(&opts.selection.AccessKeyIDs)
 	app.Flag("aws.access-key-ids.rate", "Most iam:ListAccessKeys calls per second per account.").
-		Default("5").Float64Var(&opts.accessKeyIDsRate)
+		Default("5").Float64Var(&opts.selection.AccessKeyIDsRate)
 	app.Flag("aws.password-policy", "Export the account password policy (aws_iam_account_password_policy_*), read with iam:GetAccountPasswordPolicy at every refresh.").
-		BoolVar(&opts.passwordPolicy)
+		BoolVar(&opts.selection.PasswordPolicy)
 	app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reads only the accounts whose ID hashes to it.").
-		Default("0").IntVar(&opts.shard)
+		Default("0").IntVar(&opts.selection.Shard)
 	app.Flag("total-shards", "Number of replicas that split the accounts between them.").
-		Default("1").IntVar(&opts.totalShards)
+		Default("1").IntVar(&opts.selection.TotalShards)
 	app.Flag("auto-gomemlimit", "Set the Go runtime's soft memory limit (GOMEMLIMIT) to --auto-gomemlimit.ratio of the memory limit of the process's Linux cgroup (a container's memory limit), so that the garbage collector works harder before the kernel kills the process. Does nothing when GOMEMLIMIT is set in the environment or the cgroup has no limit.").
 		Default("true").BoolVar(&opts.autoMemLimit)
 	app.Flag("auto-gomemlimit.ratio", "Fraction of the cgroup's memory limit that --auto-gomemlimit sets as GOMEMLIMIT, above 0 and at most 1.").
@@ -193,7 +170,7 @@ func run() int {
 	var exemptions report.AccountExemptions
 	if path := opts.exemptionsFile; path != "" {
 		var err error
-		if exemptions, err = accounts.LoadExemptions(path, opts.exemptionMaxDays); err != nil {
+		if exemptions, err = accounts.LoadExemptions(path, opts.selection.ExemptionMaxDays); err != nil {
 			logger.Error("invalid --exemptions.file", "path", path, "err", err)
 			return 1
 		}
@@ -215,7 +192,7 @@ func run() int {
 	defer signal.Stop(reload)
 
 	// The tag allowlists name labels, which the handler needs from the start.
-	tags, err := loadTagKeys(opts)
+	tags, err := opts.selection.TagKeys()
 	if err != nil {
 		logger.Error("invalid tag keys", "err", err)
 		return 2
@@ -229,13 +206,13 @@ func run() int {
 			awsRequests,
 			discovery,
 			configReload,
-			collector.NewShard(opts.shard, opts.totalShards),
+			collector.NewShard(opts.selection.Shard, opts.selection.TotalShards),
 			versioncollector.NewCollector(name),
 		},
 		MaxRequestsInFlight: opts.maxRequests,
 		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		UserTags:            tags.user,
-		AccountTags:         tags.account,
+		UserTags:            tags.User,
+		AccountTags:         tags.Account,
 	})
 	if err != nil {
 		logger.Error("cannot build the metrics handler", "err", err)
@@ -243,7 +220,7 @@ func run() int {
 	}
 	// Each account's metrics are encoded when its report changes, not when
 	// Prometheus asks for them.
-	scheduler := refresh.NewScheduler(opts.refreshInterval, opts.timeout, opts.concurrency, logger, metrics.Update)
+	scheduler := refresh.NewScheduler(opts.selection.RefreshInterval, opts.selection.Timeout, opts.concurrency, logger, metrics.Update)
 	handler, err := newHandler(opts, metrics)
 	if err != nil {
 		logger.Error("cannot build the HTTP handler", "err", err)
@@ -260,16 +237,19 @@ func run() int {
 	served := make(chan error, 1)
 	go func() { served <- httpServers.serve(ctx, logger) }()
 
+	opts.selection.FileExemptions = exemptions
+	opts.selection.ObserveRequest = awsRequests.Observe
+	opts.selection.Discovery, opts.selection.ConfigReload = discovery, configReload
 	// Asking AWS who we are can take seconds (30 at most). It runs while the
 	// servers bind, so that /-/healthy answers from the start and a busy
 	// address ends the process at once.
 	type selected struct {
-		s   *selection
+		s   *selection.Selection
 		err error
 	}
 	selectedc := make(chan selected, 1)
 	go func() {
-		s, err := newSelection(ctx, opts, awsRequests.Observe, logger)
+		s, err := selection.New(ctx, opts.selection, logger)
 		selectedc <- selected{s, err}
 	}()
 	var sel selected
@@ -291,15 +271,10 @@ func run() int {
 		<-served
 		return 1
 	}
-	sel.s.exemptions = exemptions
-	sel.s.configReload = configReload
-	if opts.configFile != "" {
-		configReload.Observe(true)
-	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sel.s.run(ctx, scheduler, discovery, reload)
+		sel.s.Run(ctx, scheduler, reload)
 		scheduler.Wait()
 	}()
 
@@ -343,58 +318,8 @@ func (o options) validate() error {
 			return fmt.Errorf("%s must be positive, got %s", t.flag, t.value)
 		}
 	}
-	if o.refreshInterval <= 0 {
-		return fmt.Errorf("--report.refresh-interval must be positive, got %s", o.refreshInterval)
-	}
-	if o.timeout <= 0 {
-		return fmt.Errorf("--report.timeout must be positive, got %s", o.timeout)
-	}
-	if o.maxBytes <= 0 {
-		return fmt.Errorf("--report.max-bytes must be positive, got %d", o.maxBytes)
-	}
 	if o.concurrency <= 0 {
 		return fmt.Errorf("--aws.concurrency must be positive, got %d", o.concurrency)
 	}
-	if o.orgRefreshInterval <= 0 {
-		return fmt.Errorf("--aws.organization.refresh-interval must be positive, got %s", o.orgRefreshInterval)
-	}
-	if o.reportFile != "" && (len(o.roleARNs) > 0 || o.organization || o.configFile != "") {
-		return errors.New("--report.file reads one report from disk; it excludes --aws.role-arn, --aws.organization and --config.file")
-	}
-	if o.reportFile != "" && (len(o.userTags) > 0 || len(o.accountTags) > 0 || o.exemptions || o.accessKeyIDs || o.passwordPolicy) {
-		return errors.New("--report.file reads one report from disk; --aws.user-tags, --aws.account-tags, --aws.exemptions, --aws.access-key-ids and --aws.password-policy read AWS")
-	}
-	if len(o.accountTags) > 0 && !o.organization && o.configFile == "" {
-		return errors.New("--aws.account-tags: account tags are read from Organizations; enable discovery with --aws.organization or organization: in --config.file")
-	}
-	if o.exemptionMaxDays <= 0 {
-		return fmt.Errorf("--exemptions.max-days must be positive, got %d", o.exemptionMaxDays)
-	}
-	if o.userTagsInterval <= 0 {
-		return fmt.Errorf("--aws.user-tags.refresh-interval must be positive, got %s", o.userTagsInterval)
-	}
-	if !(o.accessKeyIDsRate > 0) {
-		return fmt.Errorf("--aws.access-key-ids.rate must be positive, got %g", o.accessKeyIDsRate)
-	}
-	if _, err := loadTagKeys(options{userTags: o.userTags, accountTags: o.accountTags}); err != nil {
-		return err
-	}
-	if o.externalID != "" && len(o.roleARNs) == 0 && !o.organization {
-		return errors.New("--aws.external-id needs --aws.role-arn or --aws.organization")
-	}
-	if _, err := roleAccounts(o.roleARNs, o.externalID); err != nil {
-		return err
-	}
-	if o.organization {
-		if err := (accounts.OrgConfig{RoleName: o.orgRoleName, ExternalID: o.externalID}).Validate(); err != nil {
-			return fmt.Errorf("--aws.organization.role-name or --aws.external-id: %w", err)
-		}
-	}
-	if err := (accounts.Shard{Index: o.shard, Total: o.totalShards}).Validate(); err != nil {
-		return fmt.Errorf("--shard, --total-shards: %w", err)
-	}
-	if err := (accounts.Filter{Include: o.include, Exclude: o.exclude}).Validate(); err != nil {
-		return fmt.Errorf("--aws.account-include, --aws.account-exclude: %w", err)
-	}
-	return nil
+	return o.selection.Validate()
 }

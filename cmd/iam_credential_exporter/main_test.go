@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/selection"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // runMainEnv makes the test binary act as the exporter: TestMain then calls
@@ -29,50 +31,43 @@ func TestMain(m *testing.M) {
 // defaultOptions are the options that run() parses from no flags.
 func defaultOptions() options {
 	return options{
-		telemetryPath:      "/metrics",
-		maxRequests:        40,
-		readTimeout:        10 * time.Second,
-		writeTimeout:       30 * time.Second,
-		idleTimeout:        2 * time.Minute,
-		refreshInterval:    30 * time.Minute,
-		timeout:            5 * time.Minute,
-		maxBytes:           64 << 20,
-		orgRoleName:        accounts.DefaultOrgRoleName,
-		orgRefreshInterval: time.Hour,
-		concurrency:        5,
-		shard:              0,
-		totalShards:        1,
-		userTagsInterval:   6 * time.Hour,
-		accessKeyIDsRate:   5,
-		exemptionMaxDays:   90,
-		autoMemLimit:       true,
-		memLimitRatio:      0.9,
+		telemetryPath: "/metrics",
+		maxRequests:   40,
+		readTimeout:   10 * time.Second,
+		writeTimeout:  30 * time.Second,
+		idleTimeout:   2 * time.Minute,
+		concurrency:   5,
+		autoMemLimit:  true,
+		memLimitRatio: 0.9,
+		selection: selection.Options{
+			RefreshInterval:    30 * time.Minute,
+			Timeout:            5 * time.Minute,
+			MaxBytes:           report.DefaultMaxBytes,
+			MaxUsers:           report.DefaultMaxUsers,
+			OrgRoleName:        accounts.DefaultOrgRoleName,
+			OrgRefreshInterval: time.Hour,
+			Shard:              0,
+			TotalShards:        1,
+			UserTagsInterval:   6 * time.Hour,
+			AccessKeyIDsRate:   5,
+			ExemptionMaxDays:   report.DefaultExemptionMaxDays,
+		},
 	}
 }
 
+// TestValidate checks the flags of the HTTP server, the memory limit and the
+// scheduler; those of the accounts are selection's TestValidate.
 func TestValidate(t *testing.T) {
-	const role = "arn:aws:iam::111122223333:role/iam-reader"
 	tests := []struct {
 		name    string
 		change  func(*options)
 		wantErr string // a part of the error; "" means valid
 	}{
 		{name: "defaults", change: func(*options) {}},
-		{name: "report file alone", change: func(o *options) { o.reportFile = "report.csv" }},
-		{name: "external ID with a role", change: func(o *options) { o.roleARNs, o.externalID = []string{role}, "shared-secret" }},
-		{name: "external ID with discovery", change: func(o *options) { o.organization, o.externalID = true, "shared-secret" }},
-		{name: "last of three shards", change: func(o *options) { o.shard, o.totalShards = 2, 3 }},
-		{name: "include and exclude", change: func(o *options) { o.include, o.exclude = []string{"prod-*", "111122223333"}, []string{"sandbox-*"} }},
 		{name: "telemetry path elsewhere", change: func(o *options) { o.telemetryPath = "/iam/metrics" }},
 		{name: "no request limit", change: func(o *options) { o.maxRequests = 0 }},
 		{name: "external address", change: func(o *options) { o.externalAddress = "iam-credential-exporter.monitoring.svc:9860" }},
 		{name: "external IPv6 address", change: func(o *options) { o.externalAddress = "[2001:db8::1]:9860" }},
-		{name: "every enrichment", change: func(o *options) {
-			o.organization, o.userTags, o.accountTags = true, []string{"owner,team", "cost-center"}, []string{"owner"}
-			o.accessKeyIDs, o.passwordPolicy, o.exemptions = true, true, true
-		}},
-		// IAM user tag keys are case-insensitive: the second Owner is the same key.
-		{name: "a tag key given twice", change: func(o *options) { o.userTags = []string{"owner", "Owner", " team ,"} }},
 
 		// http.ServeMux panics on the first three.
 		{name: "telemetry path without a slash", change: func(o *options) { o.telemetryPath = "metrics" },
@@ -125,63 +120,8 @@ func TestValidate(t *testing.T) {
 		{name: "memory limit ratio of a percentage", change: func(o *options) { o.memLimitRatio = 90 },
 			wantErr: "--auto-gomemlimit.ratio must be above 0 and at most 1, got 90"},
 
-		{name: "zero refresh interval", change: func(o *options) { o.refreshInterval = 0 },
-			wantErr: "--report.refresh-interval must be positive, got 0s"},
-		{name: "negative refresh interval", change: func(o *options) { o.refreshInterval = -time.Minute },
-			wantErr: "--report.refresh-interval must be positive, got -1m0s"},
-		{name: "zero timeout", change: func(o *options) { o.timeout = 0 },
-			wantErr: "--report.timeout must be positive"},
-		{name: "zero max bytes", change: func(o *options) { o.maxBytes = 0 },
-			wantErr: "--report.max-bytes must be positive, got 0"},
-		{name: "negative max bytes", change: func(o *options) { o.maxBytes = -1 },
-			wantErr: "--report.max-bytes must be positive, got -1"},
 		{name: "zero concurrency", change: func(o *options) { o.concurrency = 0 },
 			wantErr: "--aws.concurrency must be positive, got 0"},
-		{name: "zero organization refresh interval", change: func(o *options) { o.orgRefreshInterval = 0 },
-			wantErr: "--aws.organization.refresh-interval must be positive"},
-		{name: "report file with a role", change: func(o *options) { o.reportFile, o.roleARNs = "report.csv", []string{role} },
-			wantErr: "--report.file reads one report from disk; it excludes --aws.role-arn"},
-		{name: "report file with discovery", change: func(o *options) { o.reportFile, o.organization = "report.csv", true },
-			wantErr: "--report.file reads one report from disk"},
-		{name: "report file with a config file", change: func(o *options) { o.reportFile, o.configFile = "report.csv", "accounts.yml" },
-			wantErr: "--report.file reads one report from disk"},
-		{name: "external ID alone", change: func(o *options) { o.externalID = "shared-secret" },
-			wantErr: "--aws.external-id needs --aws.role-arn or --aws.organization"},
-		// A config file has external IDs of its own, per account.
-		{name: "external ID with only a config file", change: func(o *options) { o.externalID, o.configFile = "shared-secret", "accounts.yml" },
-			wantErr: "--aws.external-id needs --aws.role-arn or --aws.organization"},
-		// The shard and filter messages come from the accounts package and
-		// name the setting, not the flag.
-		{name: "shard equal to total", change: func(o *options) { o.shard, o.totalShards = 2, 2 },
-			wantErr: "shard index 2 is outside 0..1 for 2 total shards"},
-		{name: "negative shard", change: func(o *options) { o.shard = -1 },
-			wantErr: "shard index -1 is outside 0..0"},
-		{name: "zero total shards", change: func(o *options) { o.totalShards = 0 },
-			wantErr: "total shards must be at least 1, got 0"},
-		{name: "tag keys sharing a label", change: func(o *options) { o.userTags = []string{"cost-center,cost_center"} },
-			wantErr: `--aws.user-tags: tag keys "cost-center" and "cost_center" would both be exported as label tag_cost_center; allow only one of them`},
-		{name: "account tag keys sharing a label", change: func(o *options) { o.organization, o.accountTags = true, []string{"a.b", "a:b"} },
-			wantErr: `--aws.account-tags: tag keys "a.b" and "a:b" would both be exported as label tag_a_b`},
-		{name: "not a tag key", change: func(o *options) { o.userTags = []string{"owner", "team*"} },
-			wantErr: `--aws.user-tags: "team*" is not a tag key`},
-		{name: "report file with key IDs", change: func(o *options) { o.reportFile, o.accessKeyIDs = "report.csv", true },
-			wantErr: "--aws.access-key-ids and --aws.password-policy read AWS"},
-		{name: "report file with exemptions", change: func(o *options) { o.reportFile, o.exemptions = "report.csv", true },
-			wantErr: "--aws.exemptions"},
-		{name: "report file with user tags", change: func(o *options) { o.reportFile, o.userTags = "report.csv", []string{"owner"} },
-			wantErr: "--aws.user-tags, --aws.account-tags"},
-		{name: "account tags without discovery", change: func(o *options) { o.accountTags = []string{"owner"} },
-			wantErr: "--aws.account-tags: account tags are read from Organizations"},
-		{name: "zero key ID rate", change: func(o *options) { o.accessKeyIDsRate = 0 },
-			wantErr: "--aws.access-key-ids.rate must be positive, got 0"},
-		{name: "zero exemption span", change: func(o *options) { o.exemptionMaxDays = 0 },
-			wantErr: "--exemptions.max-days must be positive, got 0"},
-		{name: "zero user tags interval", change: func(o *options) { o.userTagsInterval = 0 },
-			wantErr: "--aws.user-tags.refresh-interval must be positive"},
-		{name: "empty include", change: func(o *options) { o.include = []string{""} },
-			wantErr: "include[0] is empty"},
-		{name: "blank exclude", change: func(o *options) { o.exclude = []string{"sandbox-*", " "} },
-			wantErr: "exclude[1] is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package selection
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func (a *allReady) publish(states []*refresh.State) {
 // for every account of an organization: 200 accounts listed 20 a page (10
 // ListAccounts pages), every AWS call answered after 20 ms, 10 refreshes at
 // once (--aws.concurrency). One op is what main does at start:
-// newSelection (GetCallerIdentity), then the listing and the first refresh
+// New (GetCallerIdentity), then the listing and the first refresh
 // of every account (AssumeRole, GenerateCredentialReport,
 // GetCredentialReport, ListAccountAliases).
 //
@@ -64,18 +64,17 @@ func BenchmarkDiscoveryToFirstReports(b *testing.B) {
 		fake.Account(id).SetLatency(latency)
 	}
 	discovery := defaultOptions()
-	discovery.organization = true
-	discovery.concurrency = concurrency
+	discovery.Organization = true
+	discovery.Discovery = collector.NewDiscovery()
 	roles := defaultOptions()
-	roles.concurrency = concurrency
 	for _, id := range ids {
-		roles.roleARNs = append(roles.roleARNs, roleARN(id, accounts.DefaultOrgRoleName))
+		roles.RoleARNs = append(roles.RoleARNs, roleARN(id, accounts.DefaultOrgRoleName))
 	}
 	logger := slog.New(slog.DiscardHandler)
 
 	for _, bc := range []struct {
 		name string
-		o    options
+		o    Options
 		// pages starts each page's accounts as the page arrives.
 		pages bool
 		// serial is the number of calls on the critical path before the
@@ -99,12 +98,12 @@ func BenchmarkDiscoveryToFirstReports(b *testing.B) {
 				b.StartTimer()
 
 				start := time.Now()
-				s, err := newSelection(ctx, o, func(string, string) {}, logger)
+				s, err := New(ctx, o, logger)
 				if err != nil {
-					b.Fatalf("newSelection: %v", err)
+					b.Fatalf("New: %v", err)
 				}
 				if bc.pages {
-					s.sync(ctx, scheduler, collector.NewDiscovery())
+					s.sync(ctx, scheduler)
 				} else {
 					list, err := s.accounts(ctx, nil)
 					if err != nil {

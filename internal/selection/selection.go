@@ -1,4 +1,13 @@
-package main
+// Package selection chooses the accounts the exporter reads and keeps the
+// report scheduler (internal/refresh) in step with them: those of
+// --config.file and --aws.role-arn, or the ambient credentials' own, and
+// with Organizations discovery those listed by awsapi, through the
+// include/exclude lists and the shard (internal/accounts). Each becomes a
+// refresh.Target whose source reads its report through internal/awsapi, or
+// the one report of --report.file. The list is made again every
+// --aws.organization.refresh-interval with discovery, and from a new
+// reading of --config.file on SIGHUP.
+package selection
 
 import (
 	"context"
@@ -12,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
@@ -22,12 +30,12 @@ import (
 // aliasInterval is how often each account's alias is read again.
 const aliasInterval = 24 * time.Hour
 
-// selection is the wiring between the flags, the accounts package (which
-// accounts, reached how) and the report scheduler.
-type selection struct {
-	opts    options
-	observe func(operation, code string)
-	logger  *slog.Logger
+// Selection is one setup of the accounts to read, from Options and the
+// config file as New read them. Run replaces it on each SIGHUP that
+// reloads the file.
+type Selection struct {
+	opts   Options
+	logger *slog.Logger
 
 	file       bool
 	base       aws.Config
@@ -38,74 +46,33 @@ type selection struct {
 	orgClient  *organizations.Client
 	filter     accounts.Filter
 	shard      accounts.Shard
-	tags       tagKeys
+	tags       TagKeys
 	// accountTags reads the accounts' tags when discovery and
 	// --aws.account-tags are on; nil otherwise.
 	accountTags *awsapi.AccountTags
-	// exemptions are --exemptions.file's, read once at start and kept
-	// across reloads; nil without the flag.
-	exemptions report.AccountExemptions
-	// configReload exports the outcome of each reload; kept across
-	// reloads; nil in tests that do not look at it.
-	configReload *collector.ConfigReload
 	// discovered are the accounts of the last completed Organizations
 	// listing, before the filters and the shard; kept across reloads that
 	// keep discovery.
 	discovered []accounts.Account
 }
 
-// tagKeys are the tag allowlists: the flags' and the config file's.
-type tagKeys struct {
-	user, account report.TagKeys
-}
-
-func (t tagKeys) equal(o tagKeys) bool {
-	return slices.Equal(t.user, o.user) && slices.Equal(t.account, o.account)
-}
-
-// loadTagKeys merges the allowlists of the flags and of --config.file, and
-// checks that each key has a label of its own.
-func loadTagKeys(o options) (tagKeys, error) {
-	userValues, accountValues := slices.Clone(o.userTags), slices.Clone(o.accountTags)
-	if o.configFile != "" {
-		c, err := accounts.LoadConfig(o.configFile)
-		if err != nil {
-			return tagKeys{}, err
-		}
-		userValues = append(userValues, c.UserTags...)
-		accountValues = append(accountValues, c.AccountTags...)
-	}
-	var t tagKeys
-	var err error
-	if t.user, err = report.ParseTagKeys(userValues); err != nil {
-		return tagKeys{}, fmt.Errorf("--aws.user-tags: %w", err)
-	}
-	if _, err := collector.TagLabelNames(t.user); err != nil {
-		return tagKeys{}, fmt.Errorf("--aws.user-tags: %w", err)
-	}
-	if t.account, err = report.ParseTagKeys(accountValues); err != nil {
-		return tagKeys{}, fmt.Errorf("--aws.account-tags: %w", err)
-	}
-	if _, err := collector.TagLabelNames(t.account); err != nil {
-		return tagKeys{}, fmt.Errorf("--aws.account-tags: %w", err)
-	}
-	return t, nil
-}
-
-func newSelection(ctx context.Context, o options, observe func(operation, code string), logger *slog.Logger) (*selection, error) {
-	s := &selection{
-		opts:    o,
-		observe: observe,
-		logger:  logger,
-		file:    o.reportFile != "",
-		filter:  accounts.Filter{Include: o.include, Exclude: o.exclude},
-		shard:   accounts.Shard{Index: o.shard, Total: o.totalShards},
+// New sets the accounts up: it reads --config.file, checks it against the
+// flags, loads the AWS configuration and asks AWS which account the
+// credentials belong to (30 s at most; not knowing is not fatal). With
+// --report.file it does none of that.
+func New(ctx context.Context, o Options, logger *slog.Logger) (*Selection, error) {
+	s := &Selection{
+		opts:   o,
+		logger: logger,
+		file:   o.ReportFile != "",
+		filter: accounts.Filter{Include: o.Include, Exclude: o.Exclude},
+		shard:  accounts.Shard{Index: o.Shard, Total: o.TotalShards},
 	}
 	if s.file {
 		return s, nil
 	}
-	if o.configFile != "" {
-		c, err := accounts.LoadConfig(o.configFile)
+	if o.ConfigFile != "" {
+		c, err := accounts.LoadConfig(o.ConfigFile)
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +81,7 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 		s.filter.Include = append(s.filter.Include, c.Include...)
 		s.filter.Exclude = append(s.filter.Exclude, c.Exclude...)
 	}
-	flagged, err := roleAccounts(o.roleARNs, o.externalID)
+	flagged, err := roleAccounts(o.RoleARNs, o.ExternalID)
 	if err != nil {
 		return nil, err
 	}
@@ -134,32 +101,34 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 		}
 		s.partition = partition
 	}
-	if o.organization {
+	if o.Organization {
 		if s.org != nil {
 			return nil, errors.New("--aws.organization: --config.file configures discovery already (organization:); use one of them")
 		}
-		s.org = &accounts.OrgConfig{RoleName: o.orgRoleName, ExternalID: o.externalID}
+		s.org = &accounts.OrgConfig{RoleName: o.OrgRoleName, ExternalID: o.ExternalID}
 	}
 	if s.org != nil {
 		if err := s.org.Validate(); err != nil {
 			return nil, err
 		}
 	}
-	if s.tags, err = loadTagKeys(o); err != nil {
+	if s.tags, err = o.TagKeys(); err != nil {
 		return nil, err
 	}
-	if len(s.tags.account) > 0 && s.org == nil {
+	if len(s.tags.Account) > 0 && s.org == nil {
 		return nil, errors.New("--aws.account-tags: account tags are read from Organizations; enable discovery with --aws.organization or organization: in --config.file")
 	}
 
 	partition, _ := report.LookupPartition(s.partition)
-	cfg, err := awsapi.LoadConfig(ctx, o.region, partition, o.maxBytes, logger)
+	cfg, err := awsapi.LoadConfig(ctx, o.Region, partition, o.MaxBytes, logger)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	// Every client built from cfg (IAM, STS for roles, Organizations)
-	// counts its attempts.
-	cfg.APIOptions = append(cfg.APIOptions, awsapi.ObserveRequests(observe))
+	if o.ObserveRequest != nil {
+		// Every client built from cfg (IAM, STS for roles, Organizations)
+		// counts its attempts.
+		cfg.APIOptions = append(cfg.APIOptions, awsapi.ObserveRequests(o.ObserveRequest))
+	}
 	s.base = cfg
 	if p := report.PartitionOfRegion(cfg.Region).Name; s.partition == "" {
 		s.partition = p
@@ -190,20 +159,24 @@ func newSelection(ctx context.Context, o options, observe func(operation, code s
 	}
 	if s.org != nil {
 		s.orgClient = organizations.NewFromConfig(cfg)
-		if len(s.tags.account) > 0 {
-			s.accountTags = awsapi.NewAccountTags(s.orgClient, s.tags.account, logger)
+		if len(s.tags.Account) > 0 {
+			s.accountTags = awsapi.NewAccountTags(s.orgClient, s.tags.Account, logger)
 		}
 	}
 	return s, nil
 }
 
-// run selects the accounts now; with Organizations discovery, again every
+// Run selects the accounts now; with Organizations discovery, again every
 // --aws.organization.refresh-interval; and on each signal from reload
-// (SIGHUP), from the flags and --config.file read anew. It returns when ctx
-// is cancelled.
-func (s *selection) run(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery, reload <-chan os.Signal) {
-	s.sync(ctx, scheduler, discovery)
-	ticker := time.NewTicker(s.opts.orgRefreshInterval)
+// (SIGHUP), from the flags and --config.file read anew. It hands them to
+// scheduler, and returns when ctx is cancelled.
+func (s *Selection) Run(ctx context.Context, scheduler *refresh.Scheduler, reload <-chan os.Signal) {
+	if s.opts.ConfigFile != "" {
+		// The reading at start, New's, is applied.
+		s.observeReload(true)
+	}
+	s.sync(ctx, scheduler)
+	ticker := time.NewTicker(s.opts.OrgRefreshInterval)
 	defer ticker.Stop()
 	for {
 		var listing <-chan time.Time
@@ -214,12 +187,12 @@ func (s *selection) run(ctx context.Context, scheduler *refresh.Scheduler, disco
 		case <-ctx.Done():
 			return
 		case <-listing:
-			s.sync(ctx, scheduler, discovery)
+			s.sync(ctx, scheduler)
 		case <-reload:
 			if next := s.reload(ctx); next != nil {
 				s = next
-				s.sync(ctx, scheduler, discovery)
-				ticker.Reset(s.opts.orgRefreshInterval)
+				s.sync(ctx, scheduler)
+				ticker.Reset(s.opts.OrgRefreshInterval)
 			}
 		}
 	}
@@ -229,13 +202,13 @@ func (s *selection) run(ctx context.Context, scheduler *refresh.Scheduler, disco
 // again. It returns nil, and the current accounts stay, when there is no
 // file to read again or the new setup fails. Accounts that stay reached the
 // same way keep their reports (see refresh.Scheduler.Sync).
-func (s *selection) reload(ctx context.Context) *selection {
-	if s.opts.configFile == "" {
+func (s *Selection) reload(ctx context.Context) *Selection {
+	if s.opts.ConfigFile == "" {
 		s.logger.Info("received SIGHUP; nothing to reload without --config.file")
 		return nil
 	}
-	s.logger.Info("received SIGHUP; reloading the accounts", "path", s.opts.configFile)
-	next, err := newSelection(ctx, s.opts, s.observe, s.logger)
+	s.logger.Info("received SIGHUP; reloading the accounts", "path", s.opts.ConfigFile)
+	next, err := New(ctx, s.opts, s.logger)
 	if err == nil && !next.tags.equal(s.tags) {
 		err = errors.New("user_tags or account_tags changed: they name the labels of series already served; restart the exporter to change them")
 	}
@@ -246,12 +219,11 @@ func (s *selection) reload(ctx context.Context) *selection {
 		err = s.checkRemovals(next)
 	}
 	if err != nil {
-		s.logger.Error("cannot reload the accounts; keeping the current ones", "path", s.opts.configFile, "err", err)
+		s.logger.Error("cannot reload the accounts; keeping the current ones", "path", s.opts.ConfigFile, "err", err)
 		s.observeReload(false)
 		return nil
 	}
 	s.observeReload(true)
-	next.exemptions, next.configReload = s.exemptions, s.configReload
 	if next.accountTags != nil && s.accountTags != nil {
 		// Keep the tags read so far, and the order of the next reads.
 		next.accountTags = s.accountTags
@@ -274,7 +246,7 @@ func (s *selection) reload(ctx context.Context) *selection {
 // What next reads is predicted from the last listing, without asking AWS:
 // accounts that leave the organization are not the reload's doing, and
 // the listing after the reload removes them as any listing does.
-func (s *selection) checkRemovals(next *selection) error {
+func (s *Selection) checkRemovals(next *Selection) error {
 	now := s.known()
 	kept := make(map[string]bool, len(now))
 	for _, a := range next.known() {
@@ -286,7 +258,7 @@ func (s *selection) checkRemovals(next *selection) error {
 			removed = append(removed, a.ID)
 		}
 	}
-	if 2*len(removed) <= len(now) || s.opts.allowMassRemoval {
+	if 2*len(removed) <= len(now) || s.opts.AllowMassRemoval {
 		return nil
 	}
 	slices.Sort(removed)
@@ -297,23 +269,23 @@ func (s *selection) checkRemovals(next *selection) error {
 // known returns the accounts this replica reads as far as is known without
 // asking AWS: the configured ones, and those of the last completed listing
 // when discovery is on.
-func (s *selection) known() []accounts.Account {
+func (s *Selection) known() []accounts.Account {
 	if s.org == nil {
 		return s.keep(s.configured)
 	}
 	return s.keep(accounts.Merge(s.discovered, s.configured))
 }
 
-func (s *selection) observeReload(ok bool) {
-	if s.configReload != nil {
-		s.configReload.Observe(ok)
+func (s *Selection) observeReload(ok bool) {
+	if s.opts.ConfigReload != nil {
+		s.opts.ConfigReload.Observe(ok)
 	}
 }
 
-func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, discovery *collector.Discovery) {
+func (s *Selection) sync(ctx context.Context, scheduler *refresh.Scheduler) {
 	if s.file {
-		s.logger.Info("reading the credential report from a file", "path", s.opts.reportFile, "refresh_interval", s.opts.refreshInterval)
-		source := report.NewFileSource(s.opts.reportFile, report.Limits{MaxBytes: s.opts.maxBytes, MaxUsers: s.opts.maxUsers})
+		s.logger.Info("reading the credential report from a file", "path", s.opts.ReportFile, "refresh_interval", s.opts.RefreshInterval)
+		source := report.NewFileSource(s.opts.ReportFile, report.Limits{MaxBytes: s.opts.MaxBytes, MaxUsers: s.opts.MaxUsers})
 		scheduler.Sync(ctx, []refresh.Target{{Source: s.withExemptions(source)}})
 		return
 	}
@@ -323,8 +295,8 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 	list, err := s.accounts(ctx, func(page []accounts.Account) {
 		scheduler.Add(ctx, s.targets(page, nil))
 	})
-	if s.org != nil {
-		discovery.Observe(err == nil)
+	if s.org != nil && s.opts.Discovery != nil {
+		s.opts.Discovery.Observe(err == nil)
 	}
 	if err != nil {
 		// Keep reading the accounts found last time, and those that the
@@ -334,26 +306,26 @@ func (s *selection) sync(ctx context.Context, scheduler *refresh.Scheduler, disc
 		s.logger.Error("account discovery failed; keeping the previous account list", "err", err)
 		return
 	}
-	accountTags := s.readAccountTags(ctx, list, discovery)
+	accountTags := s.readAccountTags(ctx, list)
 	targets := s.targets(list, accountTags)
 	scheduler.Sync(ctx, targets)
 	s.logger.Info("reading credential reports from AWS", "accounts", len(targets), "shard", s.shard.Index, "total_shards", s.shard.Total,
-		"refresh_interval", s.opts.refreshInterval)
+		"refresh_interval", s.opts.RefreshInterval)
 }
 
 // targets makes the accounts refresh targets, each with its tags from
 // accountTags.
-func (s *selection) targets(list []accounts.Account, accountTags map[string][]report.Tag) []refresh.Target {
+func (s *Selection) targets(list []accounts.Account, accountTags map[string][]report.Tag) []refresh.Target {
 	sourceOpts := awsapi.SourceOptions{
-		Limits:           report.Limits{MaxBytes: s.opts.maxBytes, MaxUsers: s.opts.maxUsers},
+		Limits:           report.Limits{MaxBytes: s.opts.MaxBytes, MaxUsers: s.opts.MaxUsers},
 		AliasInterval:    aliasInterval,
-		UserTags:         s.tags.user,
-		UserTagsInterval: s.opts.userTagsInterval,
-		Exemptions:       s.opts.exemptions,
-		ExemptionMaxDays: s.opts.exemptionMaxDays,
-		AccessKeyIDs:     s.opts.accessKeyIDs,
-		AccessKeyIDsRate: s.opts.accessKeyIDsRate,
-		PasswordPolicy:   s.opts.passwordPolicy,
+		UserTags:         s.tags.User,
+		UserTagsInterval: s.opts.UserTagsInterval,
+		Exemptions:       s.opts.Exemptions,
+		ExemptionMaxDays: s.opts.ExemptionMaxDays,
+		AccessKeyIDs:     s.opts.AccessKeyIDs,
+		AccessKeyIDsRate: s.opts.AccessKeyIDsRate,
+		PasswordPolicy:   s.opts.PasswordPolicy,
 	}
 	targets := make([]refresh.Target, 0, len(list))
 	for _, a := range list {
@@ -374,11 +346,11 @@ func (s *selection) targets(list []accounts.Account, accountTags map[string][]re
 
 // withExemptions returns src, attaching --exemptions.file's exemptions to
 // each of its reports, as src attaches those of the user tags.
-func (s *selection) withExemptions(src refresh.Source) refresh.Source {
-	if len(s.exemptions) == 0 {
+func (s *Selection) withExemptions(src refresh.Source) refresh.Source {
+	if len(s.opts.FileExemptions) == 0 {
 		return src
 	}
-	return exemptingSource{src, s.exemptions}
+	return exemptingSource{src, s.opts.FileExemptions}
 }
 
 type exemptingSource struct {
@@ -397,49 +369,28 @@ func (s exemptingSource) Fetch(ctx context.Context) (*report.Report, error) {
 
 // readAccountTags reads the tags of the accounts this replica reads, when
 // --aws.account-tags asks for them, within --report.timeout.
-func (s *selection) readAccountTags(ctx context.Context, list []accounts.Account, discovery *collector.Discovery) map[string][]report.Tag {
+func (s *Selection) readAccountTags(ctx context.Context, list []accounts.Account) map[string][]report.Tag {
 	if s.accountTags == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	ids := make([]string, len(list))
 	for i, a := range list {
 		ids[i] = a.ID
 	}
 	tags, ok := s.accountTags.Read(ctx, ids)
-	discovery.ObserveTags(ok)
+	if s.opts.Discovery != nil {
+		s.opts.Discovery.ObserveTags(ok)
+	}
 	return tags
-}
-
-// roleAccounts turns the repeated --aws.role-arn into accounts, each with
-// the one --aws.external-id. The same account twice is refused: only one of
-// its roles could be used, and which one would be a guess.
-func roleAccounts(roleARNs []string, externalID string) ([]accounts.Account, error) {
-	if len(roleARNs) > 0 && externalID != "" {
-		if err := accounts.CheckExternalID(externalID); err != nil {
-			return nil, fmt.Errorf("--aws.external-id: %w", err)
-		}
-	}
-	var list []accounts.Account
-	for _, roleARN := range roleARNs {
-		_, id, err := accounts.ParseRoleARN(roleARN)
-		if err != nil {
-			return nil, fmt.Errorf("--aws.role-arn: %w", err)
-		}
-		if i := slices.IndexFunc(list, func(a accounts.Account) bool { return a.ID == id }); i >= 0 {
-			return nil, fmt.Errorf("--aws.role-arn: account %s is given twice (%s and %s); give one role per account", id, list[i].RoleARN, roleARN)
-		}
-		list = append(list, accounts.Account{ID: id, RoleARN: roleARN, ExternalID: externalID})
-	}
-	return list, nil
 }
 
 // accounts lists the accounts this replica reads: configured and
 // discovered, filtered, and those of its shard. With discovery, each page
 // of the listing is also handed to page (when not nil) as it arrives: the
 // page's accounts that this replica reads, as they appear in the full list.
-func (s *selection) accounts(ctx context.Context, page func([]accounts.Account)) ([]accounts.Account, error) {
+func (s *Selection) accounts(ctx context.Context, page func([]accounts.Account)) ([]accounts.Account, error) {
 	list := s.configured
 	if s.org != nil {
 		var onPage func([]accounts.Account)
@@ -450,7 +401,7 @@ func (s *selection) accounts(ctx context.Context, page func([]accounts.Account))
 				}
 			}
 		}
-		ctx, cancel := context.WithTimeout(ctx, s.opts.timeout)
+		ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 		defer cancel()
 		discovered, err := awsapi.DiscoverPages(ctx, s.orgClient, s.partition, *s.org, s.self, onPage)
 		if err != nil {
@@ -464,7 +415,7 @@ func (s *selection) accounts(ctx context.Context, page func([]accounts.Account))
 
 // merge returns the accounts of one page of the listing as the full list
 // has them: a configured account replaces a discovered one.
-func (s *selection) merge(found []accounts.Account) []accounts.Account {
+func (s *Selection) merge(found []accounts.Account) []accounts.Account {
 	listed := make(map[string]bool, len(found))
 	for _, a := range found {
 		listed[a.ID] = true
@@ -480,7 +431,7 @@ func (s *selection) merge(found []accounts.Account) []accounts.Account {
 
 // keep returns the accounts of list that pass the filters and belong to
 // this replica's shard.
-func (s *selection) keep(list []accounts.Account) []accounts.Account {
+func (s *Selection) keep(list []accounts.Account) []accounts.Account {
 	var out []accounts.Account
 	for _, a := range list {
 		if s.filter.Keep(a) && s.shard.Owns(a.ID) {

@@ -1,4 +1,4 @@
-package main
+package selection
 
 import (
 	"context"
@@ -105,16 +105,17 @@ func TestDiscoveryStartsAccountsWhileListing(t *testing.T) {
 		}
 	})
 	o := defaultOptions()
-	o.organization = true
-	s, err := newSelection(t.Context(), o, func(string, string) {}, slog.New(slog.DiscardHandler))
+	o.Organization = true
+	o.Discovery = collector.NewDiscovery()
+	s, err := New(t.Context(), o, slog.New(slog.DiscardHandler))
 	if err != nil {
-		t.Fatalf("newSelection: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
-	scheduler := refresh.NewScheduler(o.refreshInterval, o.timeout, o.concurrency, slog.New(slog.DiscardHandler), watch.publish)
+	scheduler := refresh.NewScheduler(o.RefreshInterval, o.Timeout, concurrency, slog.New(slog.DiscardHandler), watch.publish)
 	defer func() { cancel(); scheduler.Wait() }()
 
-	s.sync(ctx, scheduler, collector.NewDiscovery())
+	s.sync(ctx, scheduler)
 	if !last {
 		t.Fatalf("the listing never asked for its last page")
 	}
@@ -137,19 +138,19 @@ func TestDiscoveryStartsAccountsWhileListing(t *testing.T) {
 func TestDiscoveryFailureOnALaterPage(t *testing.T) {
 	fake := startFakeAWS(t)
 	ids := startOrganization(fake, 4, 2)
+	discovery := collector.NewDiscovery()
 	o := defaultOptions()
-	o.organization = true
+	o.Organization, o.Discovery = true, discovery
 	var logs strings.Builder
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	s, err := newSelection(t.Context(), o, func(string, string) {}, logger)
+	s, err := New(t.Context(), o, logger)
 	if err != nil {
-		t.Fatalf("newSelection: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
-	scheduler := refresh.NewScheduler(o.refreshInterval, o.timeout, o.concurrency, logger, nil)
+	scheduler := refresh.NewScheduler(o.RefreshInterval, o.Timeout, concurrency, logger, nil)
 	defer func() { cancel(); scheduler.Wait() }()
-	discovery := collector.NewDiscovery()
-	s.sync(ctx, scheduler, discovery)
+	s.sync(ctx, scheduler)
 	if got := accountIDs(scheduler.States()); !slices.Equal(got, ids) {
 		t.Fatalf("accounts after the first listing = %v, want %v", got, ids)
 	}
@@ -164,7 +165,7 @@ func TestDiscoveryFailureOnALaterPage(t *testing.T) {
 			fake.DefaultAccount().Fail(fakeaws.ListAccounts, "AccessDeniedException", 1)
 		}
 	})
-	s.sync(ctx, scheduler, discovery)
+	s.sync(ctx, scheduler)
 	want := append(slices.Clone(ids), joined)
 	if got := accountIDs(scheduler.States()); !slices.Equal(got, want) {
 		t.Errorf("accounts after a listing that failed on page 2 = %v, want the previous ones and the first page's: %v", got, want)
@@ -183,7 +184,7 @@ iam_credential_exporter_account_discovery_success 0
 
 	// The next complete listing removes the account that left.
 	fake.OnListAccountsPage(nil)
-	s.sync(ctx, scheduler, discovery)
+	s.sync(ctx, scheduler)
 	want = append(slices.Clone(ids[1:]), joined)
 	if got := accountIDs(scheduler.States()); !slices.Equal(got, want) {
 		t.Errorf("accounts after a complete listing = %v, want %v", got, want)

@@ -1,4 +1,4 @@
-package main
+package selection
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -21,10 +22,31 @@ import (
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
+	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // callerAccount is the account of the fake endpoint's ambient credentials.
 const callerAccount = "123456789012"
+
+// concurrency is --aws.concurrency's default, for the tests' schedulers.
+const concurrency = 5
+
+// defaultOptions are the options that main parses from no flags.
+func defaultOptions() Options {
+	return Options{
+		RefreshInterval:    30 * time.Minute,
+		Timeout:            5 * time.Minute,
+		MaxBytes:           report.DefaultMaxBytes,
+		MaxUsers:           report.DefaultMaxUsers,
+		OrgRoleName:        accounts.DefaultOrgRoleName,
+		OrgRefreshInterval: time.Hour,
+		Shard:              0,
+		TotalShards:        1,
+		UserTagsInterval:   6 * time.Hour,
+		AccessKeyIDsRate:   5,
+		ExemptionMaxDays:   report.DefaultExemptionMaxDays,
+	}
+}
 
 // isolateAWS points the SDK's default chain at env only: no shared config
 // of the machine, no profile, no instance metadata.
@@ -57,7 +79,7 @@ func startFakeAWS(t testing.TB) *fakeaws.Server {
 	return s
 }
 
-// requestLog records what newSelection's observe callback is told: each
+// requestLog records what Options.ObserveRequest is told: each
 // AWS request as "Operation", or "Operation:ErrorCode" when it failed.
 type requestLog struct {
 	mu       sync.Mutex
@@ -100,23 +122,23 @@ func TestSelectionAccounts(t *testing.T) {
 	const mixed = "testdata/accounts-mixed.yml"
 	tests := []struct {
 		name   string
-		change func(*options)
+		change func(*Options)
 		setup  func(*fakeaws.Server)
 		want   []accounts.Account
-		// wantRequests is what newSelection asks AWS; nil means only
+		// wantRequests is what New asks AWS; nil means only
 		// who the credentials are. Roles are assumed later, per refresh.
 		wantRequests []string
 		wantLog      string
 	}{
 		{
 			name:   "no roles: the credentials' account",
-			change: func(*options) {},
+			change: func(*Options) {},
 			want:   []accounts.Account{{ID: callerAccount}},
 		},
 		{
 			// Not fatal: the report names its account.
 			name:         "no roles, identity unknown",
-			change:       func(*options) {},
+			change:       func(*Options) {},
 			setup:        func(s *fakeaws.Server) { s.DefaultAccount().Fail(fakeaws.GetCallerIdentity, "AccessDenied", -1) },
 			want:         []accounts.Account{{ID: ""}},
 			wantRequests: []string{"GetCallerIdentity:AccessDenied"},
@@ -124,9 +146,9 @@ func TestSelectionAccounts(t *testing.T) {
 		},
 		{
 			name: "roles with the external ID",
-			change: func(o *options) {
-				o.roleARNs = []string{roleARN("222233334444", "iam-reader"), roleARN("111122223333", "audit/iam-reader")}
-				o.externalID = "shared-secret"
+			change: func(o *Options) {
+				o.RoleARNs = []string{roleARN("222233334444", "iam-reader"), roleARN("111122223333", "audit/iam-reader")}
+				o.ExternalID = "shared-secret"
 			},
 			want: []accounts.Account{
 				{ID: "111122223333", RoleARN: roleARN("111122223333", "audit/iam-reader"), ExternalID: "shared-secret"},
@@ -135,68 +157,68 @@ func TestSelectionAccounts(t *testing.T) {
 		},
 		{
 			name:   "role without an external ID",
-			change: func(o *options) { o.roleARNs = []string{roleARN("111122223333", "iam-reader")} },
+			change: func(o *Options) { o.RoleARNs = []string{roleARN("111122223333", "iam-reader")} },
 			want:   []accounts.Account{{ID: "111122223333", RoleARN: roleARN("111122223333", "iam-reader")}},
 		},
 		{
 			name:   "config file: ambient and role accounts",
-			change: func(o *options) { o.configFile = mixed },
+			change: func(o *Options) { o.ConfigFile = mixed },
 			want:   []accounts.Account{security, production, sandboxAlice},
 		},
 		{
 			// --aws.external-id goes with the flag's roles; the file's
 			// accounts keep their own.
 			name: "config file and a role flag",
-			change: func(o *options) {
-				o.configFile = mixed
-				o.roleARNs = []string{roleARN("333344445555", "iam-reader")}
-				o.externalID = "flag-secret"
+			change: func(o *Options) {
+				o.ConfigFile = mixed
+				o.RoleARNs = []string{roleARN("333344445555", "iam-reader")}
+				o.ExternalID = "flag-secret"
 			},
 			want: []accounts.Account{security, production, sandboxAlice,
 				{ID: "333344445555", RoleARN: roleARN("333344445555", "iam-reader"), ExternalID: "flag-secret"}},
 		},
 		{
 			name:   "include by ID",
-			change: func(o *options) { o.configFile, o.include = mixed, []string{"111122223333"} },
+			change: func(o *Options) { o.ConfigFile, o.Include = mixed, []string{"111122223333"} },
 			want:   []accounts.Account{production},
 		},
 		{
 			name:   "include by name glob",
-			change: func(o *options) { o.configFile, o.include = mixed, []string{"sandbox-*", "sec*ty"} },
+			change: func(o *Options) { o.ConfigFile, o.Include = mixed, []string{"sandbox-*", "sec*ty"} },
 			want:   []accounts.Account{security, sandboxAlice},
 		},
 		{
 			name:   "exclude by ID wins over include",
-			change: func(o *options) { o.configFile, o.include, o.exclude = mixed, []string{"*"}, []string{"111122223333"} },
+			change: func(o *Options) { o.ConfigFile, o.Include, o.Exclude = mixed, []string{"*"}, []string{"111122223333"} },
 			want:   []accounts.Account{security, sandboxAlice},
 		},
 		{
 			name:   "exclude by name glob",
-			change: func(o *options) { o.configFile, o.exclude = mixed, []string{"*-alice"} },
+			change: func(o *Options) { o.ConfigFile, o.Exclude = mixed, []string{"*-alice"} },
 			want:   []accounts.Account{security, production},
 		},
 		{
 			// A name glob sees the name, not the role: a flag's role has
 			// no name.
 			name: "name glob does not match an unnamed role",
-			change: func(o *options) {
-				o.roleARNs = []string{roleARN("111122223333", "production")}
-				o.include = []string{"prod*"}
+			change: func(o *Options) {
+				o.RoleARNs = []string{roleARN("111122223333", "production")}
+				o.Include = []string{"prod*"}
 			},
 		},
 		{
 			name:   "filter of the config file",
-			change: func(o *options) { o.configFile = "testdata/accounts-filtered.yml" },
+			change: func(o *Options) { o.ConfigFile = "testdata/accounts-filtered.yml" },
 			want:   []accounts.Account{security, production},
 		},
 		{
 			name:   "filters of the config file and the flags add up",
-			change: func(o *options) { o.configFile, o.exclude = "testdata/accounts-filtered.yml", []string{"security"} },
+			change: func(o *Options) { o.ConfigFile, o.Exclude = "testdata/accounts-filtered.yml", []string{"security"} },
 			want:   []accounts.Account{production},
 		},
 		{
 			name:   "include that matches no account",
-			change: func(o *options) { o.configFile, o.include = mixed, []string{"staging"} },
+			change: func(o *Options) { o.ConfigFile, o.Include = mixed, []string{"staging"} },
 		},
 	}
 	for _, tt := range tests {
@@ -207,14 +229,15 @@ func TestSelectionAccounts(t *testing.T) {
 			}
 			o := defaultOptions()
 			tt.change(&o)
-			if err := o.validate(); err != nil {
-				t.Fatalf("validate() = %v", err)
+			if err := o.Validate(); err != nil {
+				t.Fatalf("Validate() = %v", err)
 			}
 			var logs bytes.Buffer
 			requests := &requestLog{}
-			s, err := newSelection(t.Context(), o, requests.observe, slog.New(slog.NewTextHandler(&logs, nil)))
+			o.ObserveRequest = requests.observe
+			s, err := New(t.Context(), o, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
-				t.Fatalf("newSelection: %v", err)
+				t.Fatalf("New: %v", err)
 			}
 			got, err := s.accounts(t.Context(), nil)
 			if err != nil {
@@ -239,116 +262,116 @@ func TestSelectionAccounts(t *testing.T) {
 
 // TestNewSelectionRefuses checks the mistakes that stop the exporter at
 // start, with a message that names the flag or the file. Those in the flags
-// alone are found by validate, before the server starts (exit status 2);
-// all but one are found before any AWS request.
+// alone are found by Options.Validate, before the server starts (exit
+// status 2); all but one are found before any AWS request.
 func TestNewSelectionRefuses(t *testing.T) {
 	const mixed = "testdata/accounts-mixed.yml"
 	prod := roleARN("111122223333", "iam-reader")
 	tests := []struct {
 		name     string
-		change   func(*options)
+		change   func(*Options)
 		wantErr  string // a part of the error
 		needsAWS bool   // found only after asking who the credentials are
-		flags    bool   // found by validate
+		flags    bool   // found by Options.Validate
 	}{
 		{
 			name:    "external ID too short",
-			change:  func(o *options) { o.roleARNs, o.externalID = []string{prod}, "a" },
+			change:  func(o *Options) { o.RoleARNs, o.ExternalID = []string{prod}, "a" },
 			wantErr: "--aws.external-id: external ID must be 2 to 1224 of letters, digits and +=,.@:/-",
 			flags:   true,
 		},
 		{
 			name:    "external ID with a space",
-			change:  func(o *options) { o.roleARNs, o.externalID = []string{prod}, "shared secret" },
+			change:  func(o *Options) { o.RoleARNs, o.ExternalID = []string{prod}, "shared secret" },
 			wantErr: "--aws.external-id: external ID must be",
 			flags:   true,
 		},
 		{
 			// The ARN of the caller identity instead of the role.
 			name:    "not a role ARN",
-			change:  func(o *options) { o.roleARNs = []string{"arn:aws:sts::111122223333:assumed-role/iam-reader/session"} },
+			change:  func(o *Options) { o.RoleARNs = []string{"arn:aws:sts::111122223333:assumed-role/iam-reader/session"} },
 			wantErr: `--aws.role-arn: "arn:aws:sts::111122223333:assumed-role/iam-reader/session" is not an IAM role ARN`,
 			flags:   true,
 		},
 		{
 			name: "two roles in one account",
-			change: func(o *options) {
-				o.roleARNs = []string{prod, roleARN("222233334444", "a"), roleARN("111122223333", "audit/b")}
+			change: func(o *Options) {
+				o.RoleARNs = []string{prod, roleARN("222233334444", "a"), roleARN("111122223333", "audit/b")}
 			},
 			wantErr: "--aws.role-arn: account 111122223333 is given twice",
 			flags:   true,
 		},
 		{
 			name:    "account in the config file and a role flag",
-			change:  func(o *options) { o.configFile, o.roleARNs = mixed, []string{roleARN("111122223333", "other")} },
+			change:  func(o *Options) { o.ConfigFile, o.RoleARNs = mixed, []string{roleARN("111122223333", "other")} },
 			wantErr: "--aws.role-arn: account 111122223333 is also listed in --config.file",
 		},
 		{
 			name:    "ambient account of the config file as a role flag",
-			change:  func(o *options) { o.configFile, o.roleARNs = mixed, []string{roleARN(callerAccount, "iam-reader")} },
+			change:  func(o *Options) { o.ConfigFile, o.RoleARNs = mixed, []string{roleARN(callerAccount, "iam-reader")} },
 			wantErr: "--aws.role-arn: account " + callerAccount + " is also listed in --config.file",
 		},
 		{
 			name:    "account tags without discovery in the config file",
-			change:  func(o *options) { o.configFile, o.accountTags = mixed, []string{"owner"} },
+			change:  func(o *Options) { o.ConfigFile, o.AccountTags = mixed, []string{"owner"} },
 			wantErr: "--aws.account-tags: account tags are read from Organizations",
 		},
 		{
 			// The flag's key and the file's give the same label.
 			name:    "user tags of the flags and the file sharing a label",
-			change:  func(o *options) { o.configFile, o.userTags = "testdata/accounts-tags.yml", []string{"cost_center"} },
+			change:  func(o *Options) { o.ConfigFile, o.UserTags = "testdata/accounts-tags.yml", []string{"cost_center"} },
 			wantErr: `--aws.user-tags: tag keys "cost_center" and "cost-center" would both be exported as label tag_cost_center`,
 		},
 		{
 			name:    "roles in two partitions",
-			change:  func(o *options) { o.roleARNs = []string{prod, "arn:aws-cn:iam::222233334444:role/iam-reader"} },
+			change:  func(o *Options) { o.RoleARNs = []string{prod, "arn:aws-cn:iam::222233334444:role/iam-reader"} },
 			wantErr: "role arn:aws-cn:iam::222233334444:role/iam-reader is in partition aws-cn, others in aws; run one exporter per partition",
 		},
 		{
 			name: "config file and role flag in two partitions",
-			change: func(o *options) {
-				o.configFile, o.roleARNs = mixed, []string{"arn:aws-us-gov:iam::333344445555:role/iam-reader"}
+			change: func(o *Options) {
+				o.ConfigFile, o.RoleARNs = mixed, []string{"arn:aws-us-gov:iam::333344445555:role/iam-reader"}
 			},
 			wantErr: "is in partition aws-us-gov, others in aws",
 		},
 		{
 			name:    "discovery role name",
-			change:  func(o *options) { o.organization, o.orgRoleName = true, "iam reader" },
+			change:  func(o *Options) { o.Organization, o.OrgRoleName = true, "iam reader" },
 			wantErr: `role name "iam reader" is not 1 to 64 of letters`,
 			flags:   true,
 		},
 		{
 			name:    "discovery external ID",
-			change:  func(o *options) { o.organization, o.externalID = true, "a" },
+			change:  func(o *Options) { o.Organization, o.ExternalID = true, "a" },
 			wantErr: "external ID must be 2 to 1224",
 			flags:   true,
 		},
 		{
 			name:    "discovery in the flags and in the config file",
-			change:  func(o *options) { o.organization, o.configFile = true, "testdata/accounts-discovery.yml" },
+			change:  func(o *Options) { o.Organization, o.ConfigFile = true, "testdata/accounts-discovery.yml" },
 			wantErr: "--aws.organization: --config.file configures discovery already",
 		},
 		{
 			// Every AssumeRole would go to the commercial partition's STS.
 			name: "region of another partition than the roles",
-			change: func(o *options) {
-				o.region, o.roleARNs = "us-east-1", []string{"arn:aws-cn:iam::222233334444:role/iam-reader"}
+			change: func(o *Options) {
+				o.Region, o.RoleARNs = "us-east-1", []string{"arn:aws-cn:iam::222233334444:role/iam-reader"}
 			},
 			wantErr: "the region us-east-1 (--aws.region, AWS_REGION or the profile's) is in partition aws, the roles in aws-cn",
 		},
 		{
 			name:    "missing config file",
-			change:  func(o *options) { o.configFile = "testdata/no-such-file.yml" },
+			change:  func(o *Options) { o.ConfigFile = "testdata/no-such-file.yml" },
 			wantErr: "read config file: open testdata/no-such-file.yml",
 		},
 		{
 			name:    "config file with an unknown field",
-			change:  func(o *options) { o.configFile = "testdata/accounts-unknown-field.yml" },
+			change:  func(o *Options) { o.ConfigFile = "testdata/accounts-unknown-field.yml" },
 			wantErr: `testdata/accounts-unknown-field.yml:3: unknown field "externalid" in an account`,
 		},
 		{
 			name:     "ambient account of the config file is not the credentials'",
-			change:   func(o *options) { o.configFile = "testdata/accounts-other-ambient.yml" },
+			change:   func(o *Options) { o.ConfigFile = "testdata/accounts-other-ambient.yml" },
 			wantErr:  "--config.file lists account 444455556666 as ambient, but the credentials belong to account " + callerAccount,
 			needsAWS: true,
 		},
@@ -358,12 +381,12 @@ func TestNewSelectionRefuses(t *testing.T) {
 			fake := startFakeAWS(t)
 			o := defaultOptions()
 			tt.change(&o)
-			err := o.validate()
+			err := o.Validate()
 			if (err != nil) != tt.flags {
-				t.Fatalf("validate() = %v, want an error: %v", err, tt.flags)
+				t.Fatalf("Validate() = %v, want an error: %v", err, tt.flags)
 			}
 			if err == nil {
-				_, err = newSelection(t.Context(), o, func(string, string) {}, slog.New(slog.DiscardHandler))
+				_, err = New(t.Context(), o, slog.New(slog.DiscardHandler))
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error = %v\nwant one containing %q", err, tt.wantErr)
@@ -390,14 +413,14 @@ func TestReloadKeepsTagAllowlists(t *testing.T) {
 	}
 	write("[owner]")
 	o := defaultOptions()
-	o.configFile, o.userTags = path, []string{"team"}
+	o.ConfigFile, o.UserTags = path, []string{"team"}
 	var logs strings.Builder
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	s, err := newSelection(t.Context(), o, func(string, string) {}, logger)
+	s, err := New(t.Context(), o, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(s.tags.user); got != "[team owner]" {
+	if got := fmt.Sprint(s.tags.User); got != "[team owner]" {
 		t.Errorf("user tags = %s, want the flag's and the file's: [team owner]", got)
 	}
 	write("[owner, cost-center]")
@@ -459,10 +482,11 @@ func TestReloadRefusesMassRemoval(t *testing.T) {
 				}
 			}
 			write(tt.before)
+			configReload := collector.NewConfigReload()
 			o := defaultOptions()
-			o.configFile, o.allowMassRemoval = path, tt.allow
+			o.ConfigFile, o.AllowMassRemoval, o.ConfigReload = path, tt.allow, configReload
 			var logs strings.Builder
-			s, err := newSelection(t.Context(), o, func(string, string) {}, slog.New(slog.NewTextHandler(&logs, nil)))
+			s, err := New(t.Context(), o, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -470,8 +494,7 @@ func TestReloadRefusesMassRemoval(t *testing.T) {
 				// As after a completed listing.
 				s.discovered = discovered
 			}
-			s.configReload = collector.NewConfigReload()
-			s.configReload.Observe(true) // as main does at start
+			configReload.Observe(true) // as Run does at start
 
 			write(tt.after)
 			next := s.reload(t.Context())
@@ -489,14 +512,14 @@ func TestReloadRefusesMassRemoval(t *testing.T) {
 					t.Errorf("the refusal is not an error:\n%s", logs.String())
 				}
 			}
-			if err := testutil.CollectAndCompare(s.configReload, strings.NewReader(`
+			if err := testutil.CollectAndCompare(configReload, strings.NewReader(`
 # HELP iam_credential_exporter_config_last_reload_successful 1 if the last reading of --config.file (at start, then on SIGHUP) was applied, 0 if it was refused and the previous accounts are kept: a file that does not parse, or one that would stop reading more than half of the accounts (see --config.allow-mass-removal). Absent without --config.file.
 # TYPE iam_credential_exporter_config_last_reload_successful gauge
 iam_credential_exporter_config_last_reload_successful `+want+`
 `), "iam_credential_exporter_config_last_reload_successful"); err != nil {
 				t.Error(err)
 			}
-			if next != nil && next.configReload != s.configReload {
+			if next != nil && next.opts.ConfigReload != configReload {
 				t.Errorf("the reload metric is not kept across the reload")
 			}
 		})
@@ -541,17 +564,17 @@ func TestRoleAccounts(t *testing.T) {
 }
 
 // shardAccounts returns what each of total replicas reads with options o.
-func shardAccounts(t *testing.T, o options, total int) [][]accounts.Account {
+func shardAccounts(t *testing.T, o Options, total int) [][]accounts.Account {
 	t.Helper()
 	out := make([][]accounts.Account, total)
 	for i := range total {
-		o.shard, o.totalShards = i, total
-		if err := o.validate(); err != nil {
-			t.Fatalf("validate() = %v", err)
+		o.Shard, o.TotalShards = i, total
+		if err := o.Validate(); err != nil {
+			t.Fatalf("Validate() = %v", err)
 		}
-		s, err := newSelection(t.Context(), o, func(string, string) {}, slog.New(slog.DiscardHandler))
+		s, err := New(t.Context(), o, slog.New(slog.DiscardHandler))
 		if err != nil {
-			t.Fatalf("newSelection of shard %d/%d: %v", i, total, err)
+			t.Fatalf("New of shard %d/%d: %v", i, total, err)
 		}
 		if out[i], err = s.accounts(t.Context(), nil); err != nil {
 			t.Fatalf("accounts of shard %d/%d: %v", i, total, err)
@@ -591,7 +614,7 @@ func TestSelectionShards(t *testing.T) {
 		all = append(all, accounts.Account{ID: id, RoleARN: roleARN(id, "iam-reader")})
 	}
 	o := defaultOptions()
-	o.roleARNs = roles
+	o.RoleARNs = roles
 	for _, total := range []int{1, 2, 3} {
 		t.Run(fmt.Sprintf("%d roles in %d shards", len(roles), total), func(t *testing.T) {
 			shards := shardAccounts(t, o, total)
@@ -618,9 +641,9 @@ func TestSelectionShards(t *testing.T) {
 func TestSelectionReportFileNeedsNoAWS(t *testing.T) {
 	fake := startFakeAWS(t)
 	o := defaultOptions()
-	o.reportFile = "report.csv"
-	if _, err := newSelection(t.Context(), o, func(string, string) {}, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatalf("newSelection: %v", err)
+	o.ReportFile = "report.csv"
+	if _, err := New(t.Context(), o, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("New: %v", err)
 	}
 	if n := fake.TotalRequests(); n != 0 {
 		t.Errorf("%d AWS requests with --report.file, want 0", n)
@@ -657,10 +680,10 @@ func TestSelectionOrganizationAgainstMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := defaultOptions()
-	o.organization = true
-	o.orgRoleName = "audit/iam-reader"
-	o.externalID = "org-secret"
-	o.configFile = configFile
+	o.Organization = true
+	o.OrgRoleName = "audit/iam-reader"
+	o.ExternalID = "org-secret"
+	o.ConfigFile = configFile
 
 	want := accounts.Merge(nil, []accounts.Account{ // Merge sorts by ID
 		// moto names the management account "master".
@@ -670,9 +693,10 @@ func TestSelectionOrganizationAgainstMoto(t *testing.T) {
 	})
 
 	requests := &requestLog{}
-	s, err := newSelection(ctx, o, requests.observe, slog.New(slog.DiscardHandler))
+	o.ObserveRequest = requests.observe
+	s, err := New(ctx, o, slog.New(slog.DiscardHandler))
 	if err != nil {
-		t.Fatalf("newSelection: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	got, err := s.accounts(ctx, nil)
 	if err != nil {
