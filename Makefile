@@ -49,7 +49,7 @@ fuzz:
 # each run's output and use benchstat (golang.org/x/perf/cmd/benchstat).
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 -timeout=30m \
-	  ./report ./internal/refresh ./internal/awsapi ./collector ./cmd/iam_credential_exporter
+	  ./report ./internal/refresh ./internal/awsapi ./internal/selection ./collector ./cmd/iam_credential_exporter
 
 # What Prometheus pays for the exporter's series (docs/benchmarks.md): a real
 # Prometheus scrapes an organization of ACCOUNTS x USERS through per-account

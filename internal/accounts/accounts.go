@@ -1,8 +1,10 @@
-// Package accounts decides which AWS accounts the exporter reads and how it
-// reaches each one: the YAML config file, role ARNs and their external IDs,
-// the role assumed in discovered accounts, include/exclude lists, and the
-// shard that lets several exporter replicas split a large organization. It
-// makes no AWS calls: awsapi lists the organization's accounts.
+// Package accounts holds the rules of which AWS accounts the exporter reads
+// and how it reaches each one: the YAML config file, role ARNs and their
+// external IDs, the role assumed in discovered accounts, include/exclude
+// lists, and the shard that lets several exporter replicas split a large
+// organization. It makes no AWS calls: awsapi lists the organization's
+// accounts, and internal/selection applies these rules to that list and
+// to the flags.
 package accounts
 
 import (

@@ -44,8 +44,8 @@ func listCalls(tb testing.TB, csv []byte) int {
 }
 
 // BenchmarkAWSCalls counts the AWS calls the exporter makes. Accounts are read
-// through the fake IAM and STS endpoint with the real SDK clients, as main
-// reads them (an assumed role per account); its request log counts the calls
+// through the fake IAM and STS endpoint with the real SDK clients, as
+// internal/selection wires them (an assumed role per account); its request log counts the calls
 // of steady-state refreshes (after the first, which also assumes the role
 // and reads the alias) and of scrapes, which must make none.
 func BenchmarkAWSCalls(b *testing.B) {

@@ -31,8 +31,8 @@ func (d *doneSource) Fetch(ctx context.Context) (*report.Report, error) {
 // BenchmarkSchedulerManyAccounts measures how close the scheduler comes to
 // the ideal when many accounts are refreshed through a bounded number of
 // slots against a slow AWS: one op is the first full refresh of every
-// account, wired as main wires it (assumed role, AWSSource with the alias
-// read). Every call the fake answers waits latency, so the ideal wall time
+// account, wired as internal/selection wires it (assumed role,
+// awsapi.ReportSource with the alias read). Every call the fake answers waits latency, so the ideal wall time
 // is calls × latency / concurrency; x-ideal is the measured time over that,
 // 1 when no slot ever idles and the client adds nothing.
 func BenchmarkSchedulerManyAccounts(b *testing.B) {

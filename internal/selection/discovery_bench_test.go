@@ -36,7 +36,7 @@ func (a *allReady) publish(states []*refresh.State) {
 // BenchmarkDiscoveryToFirstReports measures the time from start to a report
 // for every account of an organization: 200 accounts listed 20 a page (10
 // ListAccounts pages), every AWS call answered after 20 ms, 10 refreshes at
-// once (--aws.concurrency). One op is what main does at start:
+// once (--aws.concurrency). One op is what the exporter does at start:
 // New (GetCallerIdentity), then the listing and the first refresh
 // of every account (AssumeRole, GenerateCredentialReport,
 // GetCredentialReport, ListAccountAliases).
