@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
@@ -521,6 +523,45 @@ iam_credential_exporter_config_last_reload_successful `+want+`
 			}
 			if next != nil && next.opts.ConfigReload != configReload {
 				t.Errorf("the reload metric is not kept across the reload")
+			}
+		})
+	}
+}
+
+// Run records that the config file New read at start was applied: the
+// reload metric's first value, which main used to set. Without a config
+// file the metric stays absent.
+func TestRunRecordsTheConfigFileReadAtStart(t *testing.T) {
+	const metric = "iam_credential_exporter_config_last_reload_successful"
+	for _, configFile := range []string{"testdata/accounts-mixed.yml", ""} {
+		t.Run("config file "+strconv.Quote(configFile), func(t *testing.T) {
+			startFakeAWS(t)
+			configReload := collector.NewConfigReload()
+			o := defaultOptions()
+			o.ConfigFile, o.ConfigReload = configFile, configReload
+			s, err := New(t.Context(), o, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Cancelled, so that Run returns after its first selection.
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			scheduler := refresh.NewScheduler(o.RefreshInterval, o.Timeout, concurrency, slog.New(slog.DiscardHandler), nil)
+			s.Run(ctx, scheduler, nil)
+			scheduler.Wait()
+
+			if configFile == "" {
+				if n := testutil.CollectAndCount(configReload, metric); n != 0 {
+					t.Errorf("%d %s series without a config file, want none", n, metric)
+				}
+				return
+			}
+			if err := testutil.CollectAndCompare(configReload, strings.NewReader(`
+# HELP iam_credential_exporter_config_last_reload_successful 1 if the last reading of --config.file (at start, then on SIGHUP) was applied, 0 if it was refused and the previous accounts are kept: a file that does not parse, or one that would stop reading more than half of the accounts (see --config.allow-mass-removal). Absent without --config.file.
+# TYPE iam_credential_exporter_config_last_reload_successful gauge
+iam_credential_exporter_config_last_reload_successful 1
+`), metric); err != nil {
+				t.Error(err)
 			}
 		})
 	}
