@@ -3,16 +3,19 @@ package awsapi_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
-	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
@@ -32,33 +35,6 @@ func fakeUsers(n, tagged, keyed int) []fakeaws.User {
 		users[i] = u
 	}
 	return users
-}
-
-// setUsers gives the default account users, and a report that matches them.
-func setUsers(s *fakeaws.Server, users []fakeaws.User) {
-	a := s.DefaultAccount()
-	a.SetUsers(users)
-	a.SetCSV(fakeaws.ReportCSV(baseAccount, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), users))
-}
-
-// enrichedSource returns a fast-polling source of the default account with
-// opts and a log of its messages.
-func enrichedSource(t *testing.T, opts awsapi.SourceOptions) (*awsapi.ReportSource, *testenv.Buffer, *fakeaws.Server) {
-	t.Helper()
-	return limitedSource(t, opts, 8<<20)
-}
-
-// limitedSource is enrichedSource with a limit on response sizes, in bytes.
-func limitedSource(t *testing.T, opts awsapi.SourceOptions, maxResponseBytes int64) (*awsapi.ReportSource, *testenv.Buffer, *fakeaws.Server) {
-	t.Helper()
-	s, cfg := newFakeAWS(t)
-	cfg.HTTPClient = limitedClient(maxResponseBytes)
-	var logs testenv.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if opts.AccessKeyIDsRate == 0 {
-		opts.AccessKeyIDsRate = 1e6
-	}
-	return awsapi.FastPolls(awsapi.NewReportSource(cfg, baseAccount, opts, logger)), &logs, s
 }
 
 func mustFetch(t *testing.T, src *awsapi.ReportSource, step string) *report.Report {
@@ -91,10 +67,10 @@ func ownerTags(rep *report.Report) map[string]string {
 // IAM may return fewer users than MaxItems asks for while IsTruncated is
 // true: every page must be followed.
 func TestUserTagsFollowEveryPage(t *testing.T) {
-	src, _, s := enrichedSource(t, awsapi.SourceOptions{UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Hour})
 	users := fakeUsers(7, 2, 0)
-	setUsers(s, users)
-	s.DefaultAccount().SetPageSize(2)
+	f := withUsers(t, users)
+	f.users = listUsers(users, 2, 0)
+	src, _ := funcSource(f, awsapi.SourceOptions{UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Hour})
 	rep := mustFetch(t, src, "fetch")
 	want := map[string]string{}
 	for _, u := range users {
@@ -107,50 +83,55 @@ func TestUserTagsFollowEveryPage(t *testing.T) {
 	if got := ownerTags(rep); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("tags = %v, want %v", got, want)
 	}
-	if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != 4 {
+	if got := f.calls["GetAccountAuthorizationDetails"]; got != 4 {
 		t.Errorf("%d GetAccountAuthorizationDetails calls for 7 users in pages of 2, want 4", got)
 	}
 	// Read again only after the interval.
 	mustFetch(t, src, "second fetch")
-	if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != 4 {
+	if got := f.calls["GetAccountAuthorizationDetails"]; got != 4 {
 		t.Errorf("a second fetch within the interval read the tags again (%d calls)", got)
 	}
 }
 
-// Throttling within the SDK's retries is invisible; beyond them, the last
-// good tags stay, the lookup shows the failure, and the next refresh tries
-// again without waiting for the interval.
+// A listing that fails (here throttled beyond the SDK's retries, which
+// TestReportSourceFetch covers over the wire) keeps the last good tags, the
+// lookup shows the failure, and the next refresh tries again without
+// waiting for the interval. In a synctest bubble, the interval passes at
+// once.
 func TestUserTagsThrottled(t *testing.T) {
-	src, logs, s := enrichedSource(t, awsapi.SourceOptions{UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Nanosecond})
-	setUsers(s, fakeUsers(5, 1, 0))
-	a := s.DefaultAccount()
+	today := time.Now()
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(today))
+		f := withUsers(t, fakeUsers(5, 1, 0))
+		src, logs := funcSource(f, awsapi.SourceOptions{UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Hour})
+		rep := mustFetch(t, src, "good")
+		good := ownerTags(rep)
+		lastSuccess := lookupOf(rep, report.LookupUserTags).LastSuccess
+		if len(good) != 5 || !lookupOf(rep, report.LookupUserTags).OK {
+			t.Fatalf("%d users with tags, lookup %+v; want 5, OK", len(good), lookupOf(rep, report.LookupUserTags))
+		}
 
-	a.Fail(fakeaws.GetAccountAuthorizationDetails, "Throttling", 1)
-	rep := mustFetch(t, src, "throttled once")
-	good := ownerTags(rep)
-	if len(good) != 5 || !lookupOf(rep, report.LookupUserTags).OK {
-		t.Fatalf("after one throttle: %d users with tags, lookup %+v; want 5, OK", len(good), lookupOf(rep, report.LookupUserTags))
-	}
-	lastSuccess := lookupOf(rep, report.LookupUserTags).LastSuccess
+		time.Sleep(time.Hour)
+		f.users = func(*iam.GetAccountAuthorizationDetailsInput) (*iam.GetAccountAuthorizationDetailsOutput, error) {
+			return nil, awsCode("GetAccountAuthorizationDetails", "Throttling")
+		}
+		rep = mustFetch(t, src, "throttled")
+		if got := ownerTags(rep); fmt.Sprint(got) != fmt.Sprint(good) {
+			t.Errorf("throttled: tags = %v, want the last good %v", got, good)
+		}
+		if l := lookupOf(rep, report.LookupUserTags); l.OK || !l.LastSuccess.Equal(lastSuccess) {
+			t.Errorf("throttled: lookup = %+v, want failed with the last success %v", l, lastSuccess)
+		}
+		if !strings.Contains(logs.String(), "cannot read the user tags; serving the last good data") {
+			t.Errorf("no warning logged:\n%s", logs)
+		}
 
-	a.Fail(fakeaws.GetAccountAuthorizationDetails, "Throttling", -1)
-	rep = mustFetch(t, src, "throttled")
-	if got := ownerTags(rep); fmt.Sprint(got) != fmt.Sprint(good) {
-		t.Errorf("throttled: tags = %v, want the last good %v", got, good)
-	}
-	if l := lookupOf(rep, report.LookupUserTags); l.OK || !l.LastSuccess.Equal(lastSuccess) {
-		t.Errorf("throttled: lookup = %+v, want failed with the last success %v", l, lastSuccess)
-	}
-	if !strings.Contains(logs.String(), "cannot read the user tags; serving the last good data") {
-		t.Errorf("no warning logged:\n%s", logs)
-	}
-
-	a.ClearFaults()
-	a.SetUsers(fakeUsers(5, 5, 0)) // only user-00000 keeps an owner
-	rep = mustFetch(t, src, "recovered")
-	if got := ownerTags(rep); len(got) != 1 || !lookupOf(rep, report.LookupUserTags).OK {
-		t.Errorf("recovered: tags = %v, lookup %+v; want one user, OK", got, lookupOf(rep, report.LookupUserTags))
-	}
+		f.setUsers(fakeUsers(5, 5, 0)) // only user-00000 keeps an owner
+		rep = mustFetch(t, src, "recovered")
+		if got := ownerTags(rep); len(got) != 1 || !lookupOf(rep, report.LookupUserTags).OK {
+			t.Errorf("the refresh after the failure: tags = %v, lookup %+v; want one user, OK", got, lookupOf(rep, report.LookupUserTags))
+		}
+	})
 }
 
 // A denied lookup is logged once, names the action to allow, and leaves the
@@ -160,26 +141,42 @@ func TestEnrichmentAccessDenied(t *testing.T) {
 		action string
 		lookup report.Lookup
 	}{
-		{fakeaws.GetAccountAuthorizationDetails, report.LookupUserTags},
-		{fakeaws.ListAccessKeys, report.LookupAccessKeyIDs},
-		{fakeaws.GetAccountPasswordPolicy, report.LookupPasswordPolicy},
+		{"GetAccountAuthorizationDetails", report.LookupUserTags},
+		{"ListAccessKeys", report.LookupAccessKeyIDs},
+		{"GetAccountPasswordPolicy", report.LookupPasswordPolicy},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
-			src, logs, s := enrichedSource(t, awsapi.SourceOptions{
+			users := fakeUsers(3, 1, 1)
+			f := &iamFuncs{t: t, generate: complete}
+			policy := func() (*iam.GetAccountPasswordPolicyOutput, error) {
+				return &iam.GetAccountPasswordPolicyOutput{PasswordPolicy: &types.PasswordPolicy{MinimumPasswordLength: aws.Int32(14)}}, nil
+			}
+			permit := func() { f.setUsers(users); f.policy = policy }
+			deny := func() {
+				denied := awsCode(tc.action, "AccessDenied")
+				switch tc.lookup {
+				case report.LookupUserTags:
+					f.users = func(*iam.GetAccountAuthorizationDetailsInput) (*iam.GetAccountAuthorizationDetailsOutput, error) {
+						return nil, denied
+					}
+				case report.LookupAccessKeyIDs:
+					f.keys = func(*iam.ListAccessKeysInput) (*iam.ListAccessKeysOutput, error) { return nil, denied }
+				case report.LookupPasswordPolicy:
+					f.policy = func() (*iam.GetAccountPasswordPolicyOutput, error) { return nil, denied }
+				}
+			}
+			src, logs := funcSource(f, awsapi.SourceOptions{
 				UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Nanosecond,
 				AccessKeyIDs: true, PasswordPolicy: true,
 			})
-			users := fakeUsers(3, 1, 1)
-			setUsers(s, users)
-			s.DefaultAccount().SetPasswordPolicy(&fakeaws.PasswordPolicy{MinimumPasswordLength: 14})
-			s.DefaultAccount().Fail(tc.action, "AccessDenied", -1)
 			var rep *report.Report
 			for i := range 3 {
 				// New keys make every fetch look the keys up again.
 				for j := range users {
 					users[j].AccessKeys[0].Created = users[j].AccessKeys[0].Created.Add(time.Hour)
 				}
-				setUsers(s, users)
+				permit()
+				deny()
 				rep = mustFetch(t, src, fmt.Sprint("fetch ", i))
 				if len(rep.Users) != 4 {
 					t.Fatalf("fetch %d: %d rows, want the report's 4", i, len(rep.Users))
@@ -196,22 +193,18 @@ func TestEnrichmentAccessDenied(t *testing.T) {
 			if want := "the credentials lack iam:" + tc.action; !strings.Contains(logs.String(), want) {
 				t.Errorf("the warning does not say %q:\n%s", want, logs)
 			}
-			switch tc.lookup {
-			case report.LookupUserTags:
-				if rep.UserTags[rep.Users[1].Name] != nil || rep.AccessKeyIDs[rep.Users[1].Name][0] == "" || rep.PasswordPolicy == nil {
-					t.Errorf("tags denied: tags %v, key ID %q, policy %v; want no tags, the rest", rep.UserTags[rep.Users[1].Name], rep.AccessKeyIDs[rep.Users[1].Name][0], rep.PasswordPolicy)
-				}
-			case report.LookupAccessKeyIDs:
-				if rep.UserTags[rep.Users[1].Name] == nil || rep.AccessKeyIDs[rep.Users[1].Name][0] != "" || rep.PasswordPolicy == nil {
-					t.Errorf("keys denied: tags %v, key ID %q, policy %v; want no key ID, the rest", rep.UserTags[rep.Users[1].Name], rep.AccessKeyIDs[rep.Users[1].Name][0], rep.PasswordPolicy)
-				}
-			case report.LookupPasswordPolicy:
-				if rep.UserTags[rep.Users[1].Name] == nil || rep.AccessKeyIDs[rep.Users[1].Name][0] == "" || rep.PasswordPolicy != nil {
-					t.Errorf("policy denied: tags %v, key ID %q, policy %v; want no policy, the rest", rep.UserTags[rep.Users[1].Name], rep.AccessKeyIDs[rep.Users[1].Name][0], rep.PasswordPolicy)
-				}
+			user := rep.Users[1].Name
+			got := fmt.Sprintf("tags %t, key ID %t, policy %t", rep.UserTags[user] != nil, rep.AccessKeyIDs[user][0] != "", rep.PasswordPolicy != nil)
+			want := map[report.Lookup]string{
+				report.LookupUserTags:       "tags false, key ID true, policy true",
+				report.LookupAccessKeyIDs:   "tags true, key ID false, policy true",
+				report.LookupPasswordPolicy: "tags true, key ID true, policy false",
+			}[tc.lookup]
+			if got != want {
+				t.Errorf("%s denied: %s; want %s", tc.action, got, want)
 			}
 			// Permitted again: logged, and the data comes back.
-			s.DefaultAccount().ClearFaults()
+			permit()
 			rep = mustFetch(t, src, "permitted")
 			if l := lookupOf(rep, tc.lookup); !l.OK {
 				t.Errorf("after the permission is granted: lookup %+v", l)
@@ -224,7 +217,8 @@ func TestEnrichmentAccessDenied(t *testing.T) {
 }
 
 // TestEnrichmentCallCounts measures the AWS calls per refresh of each option,
-// as the README's table states them: U users, K with keys.
+// as docs/owners.md states them: U users, K with keys. Each refresh also
+// makes the report's two calls.
 func TestEnrichmentCallCounts(t *testing.T) {
 	const users, keyed = 3000, 1000 // every third user has a key
 	all := awsapi.SourceOptions{
@@ -236,38 +230,34 @@ func TestEnrichmentCallCounts(t *testing.T) {
 		opts        awsapi.SourceOptions
 		first, next map[string]int
 	}{
-		{"none", awsapi.SourceOptions{},
-			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1},
-			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1}},
+		{"none", awsapi.SourceOptions{}, nil, nil},
 		{"user tags", awsapi.SourceOptions{UserTags: all.UserTags, UserTagsInterval: time.Hour},
-			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountAuthorizationDetails: 3},
-			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1}},
+			map[string]int{"GetAccountAuthorizationDetails": 3}, nil},
 		{"access key IDs", awsapi.SourceOptions{AccessKeyIDs: true},
-			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1, fakeaws.ListAccessKeys: keyed},
-			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1}},
+			map[string]int{"ListAccessKeys": keyed}, nil},
 		{"password policy", awsapi.SourceOptions{PasswordPolicy: true},
-			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountPasswordPolicy: 1},
-			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountPasswordPolicy: 1}},
+			map[string]int{"GetAccountPasswordPolicy": 1}, map[string]int{"GetAccountPasswordPolicy": 1}},
 		{"all", all,
-			map[string]int{fakeaws.GenerateCredentialReport: 3, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountAuthorizationDetails: 3,
-				fakeaws.ListAccessKeys: keyed, fakeaws.GetAccountPasswordPolicy: 1},
-			map[string]int{fakeaws.GenerateCredentialReport: 1, fakeaws.GetCredentialReport: 1, fakeaws.GetAccountPasswordPolicy: 1}},
+			map[string]int{"GetAccountAuthorizationDetails": 3, "ListAccessKeys": keyed, "GetAccountPasswordPolicy": 1},
+			map[string]int{"GetAccountPasswordPolicy": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, _, s := enrichedSource(t, tc.opts)
-			// The first refresh polls Generate while the fake builds the
-			// report; later ones find it COMPLETE.
-			setUsers(s, fakeUsers(users, 3, users/keyed))
-			counts := func() map[string]int {
-				out := map[string]int{}
-				for k, n := range s.RequestCounts() {
-					out[k.Action] += n
+			f := withUsers(t, fakeUsers(users, 3, users/keyed))
+			f.policy = func() (*iam.GetAccountPasswordPolicyOutput, error) {
+				return nil, awsError("GetAccountPasswordPolicy", &types.NoSuchEntityException{})
+			}
+			src, _ := funcSource(f, tc.opts)
+			withReportCalls := func(m map[string]int) string {
+				m = maps.Clone(m)
+				if m == nil {
+					m = map[string]int{}
 				}
-				return out
+				m["GenerateCredentialReport"], m["GetCredentialReport"] = 1, 1
+				return fmt.Sprint(m)
 			}
 			rep := mustFetch(t, src, "first")
-			if got := counts(); fmt.Sprint(got) != fmt.Sprint(tc.first) {
-				t.Errorf("first refresh: calls %v, want %v", got, tc.first)
+			if got, want := fmt.Sprint(f.calls), withReportCalls(tc.first); got != want {
+				t.Errorf("first refresh: calls %v, want %v", got, want)
 			}
 			ids := 0
 			for _, u := range rep.Users {
@@ -279,21 +269,20 @@ func TestEnrichmentCallCounts(t *testing.T) {
 				t.Errorf("%d key IDs, want %d", ids, keyed)
 			}
 			for i := range 3 {
-				s.ResetRequests()
+				f.calls = nil
 				mustFetch(t, src, fmt.Sprint("steady ", i))
-				if got := counts(); fmt.Sprint(got) != fmt.Sprint(tc.next) {
-					t.Errorf("steady refresh %d: calls %v, want %v", i, got, tc.next)
+				if got, want := fmt.Sprint(f.calls), withReportCalls(tc.next); got != want {
+					t.Errorf("steady refresh %d: calls %v, want %v", i, got, want)
 				}
 			}
 			// A rotated key costs one lookup, of its user.
 			if tc.opts.AccessKeyIDs {
 				rotated := fakeUsers(users, 3, users/keyed)
 				rotated[0].AccessKeys[0] = fakeaws.AccessKey{ID: "AKIAFAKEROTATED00000", Created: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Active: true}
-				setUsers(s, rotated)
-				s.DefaultAccount().Expire()
-				s.ResetRequests()
+				f.setUsers(rotated)
+				f.calls = nil
 				rep := mustFetch(t, src, "after rotation")
-				if got := counts()[fakeaws.ListAccessKeys]; got != 1 {
+				if got := f.calls["ListAccessKeys"]; got != 1 {
 					t.Errorf("after one rotation: %d ListAccessKeys calls, want 1", got)
 				}
 				if got := rep.AccessKeyIDs[rep.Users[1].Name][0]; got != "AKIAFAKEROTATED00000" {
@@ -307,8 +296,8 @@ func TestEnrichmentCallCounts(t *testing.T) {
 // Key lookups stop when the rate would outlast the refresh, and the users
 // left are looked up at the next refresh, not those already done.
 func TestAccessKeyIDsCarryOver(t *testing.T) {
-	src, _, s := enrichedSource(t, awsapi.SourceOptions{AccessKeyIDs: true, AccessKeyIDsRate: 1e-6})
-	setUsers(s, fakeUsers(3, 0, 1))
+	f := withUsers(t, fakeUsers(3, 0, 1))
+	src, _ := funcSource(f, awsapi.SourceOptions{AccessKeyIDs: true, AccessKeyIDsRate: 1e-6})
 	// Refreshes always have a deadline (--report.timeout): the wait for the
 	// second call would outlast it.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -330,21 +319,20 @@ func TestAccessKeyIDsCarryOver(t *testing.T) {
 		t.Errorf("starved: %d keys named, lookup %+v; want 1 (the burst), OK", got, lookupOf(rep, report.LookupAccessKeyIDs))
 	}
 	awsapi.SetKeyIDRate(src, 1e6)
-	s.ResetRequests()
+	f.calls = nil
 	rep = mustFetch(t, src, "free")
 	if got := named(rep); got != 3 {
 		t.Errorf("next refresh: %d keys named, want 3", got)
 	}
-	if got := s.Requests(baseAccount, fakeaws.ListAccessKeys); got != 2 {
+	if got := f.calls["ListAccessKeys"]; got != 2 {
 		t.Errorf("next refresh: %d ListAccessKeys calls, want the 2 users left", got)
 	}
 }
 
 // A slot gets no ID when no key, or more than one, was created in the
-// second of its last_rotated; the user is looked up again only when the
-// report changes.
+// second of its last_rotated, or when the user is gone; the user is looked
+// up again only when the report changes.
 func TestAccessKeyIDsUnmatched(t *testing.T) {
-	src, _, s := enrichedSource(t, awsapi.SourceOptions{AccessKeyIDs: true})
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	reported := []fakeaws.User{
 		{Name: "replaced", AccessKeys: []fakeaws.AccessKey{{ID: "AKIAOLD0000000000000", Created: created, Active: true}}},
@@ -353,25 +341,26 @@ func TestAccessKeyIDsUnmatched(t *testing.T) {
 			{ID: "AKIATWIN000000000002", Created: created.Add(900 * time.Millisecond), Active: true},
 		}},
 	}
-	a := s.DefaultAccount()
-	a.SetCSV(fakeaws.ReportCSV(baseAccount, created, reported))
-	// Since the report was generated, "replaced" got a new key.
+	// Since the report was generated, "replaced" got a new key and "gone"
+	// was deleted.
 	live := slices.Clone(reported)
 	live[0] = fakeaws.User{Name: "replaced", AccessKeys: []fakeaws.AccessKey{{ID: "AKIANEW0000000000000", Created: created.Add(time.Hour), Active: true}}}
-	a.SetUsers(live)
+	reported = append(reported, fakeaws.User{Name: "gone", AccessKeys: []fakeaws.AccessKey{{ID: "AKIAGONE000000000000", Created: created, Active: true}}})
+	f := withReport(t, fakeaws.ReportCSV(baseAccount, created, reported))
+	f.keys = listKeys(live)
+	src, _ := funcSource(f, awsapi.SourceOptions{AccessKeyIDs: true})
 
 	for i := range 2 {
 		rep := mustFetch(t, src, fmt.Sprint("fetch ", i))
-		if len(rep.AccessKeyIDs) != 0 {
-			t.Errorf("fetch %d: key IDs %v; no key can be matched", i, rep.AccessKeyIDs)
+		if len(rep.AccessKeyIDs) != 0 || !lookupOf(rep, report.LookupAccessKeyIDs).OK {
+			t.Errorf("fetch %d: key IDs %v, lookup %+v; no key can be matched, and that is no failure", i, rep.AccessKeyIDs, lookupOf(rep, report.LookupAccessKeyIDs))
 		}
 	}
-	if got := s.Requests(baseAccount, fakeaws.ListAccessKeys); got != 2 {
-		t.Errorf("%d ListAccessKeys calls in 2 fetches, want 2: unmatched users are not looked up again until the report changes", got)
+	if got := f.calls["ListAccessKeys"]; got != 3 {
+		t.Errorf("%d ListAccessKeys calls in 2 fetches, want 3: unmatched users are not looked up again until the report changes", got)
 	}
 	// The next report shows the new key.
-	a.SetCSV(fakeaws.ReportCSV(baseAccount, created, live))
-	a.Expire()
+	f.setReport(fakeaws.ReportCSV(baseAccount, created, live))
 	rep := mustFetch(t, src, "new report")
 	if got := rep.AccessKeyIDs[rep.Users[1].Name][0]; rep.Users[1].Name != "replaced" || got != "AKIANEW0000000000000" {
 		t.Errorf("after the report caught up: %s key 1 = %q, want AKIANEW0000000000000", rep.Users[1].Name, got)
@@ -382,10 +371,11 @@ func TestAccessKeyIDsUnmatched(t *testing.T) {
 // a malformed one (the old one-date form, a span over the cap, an unknown
 // policy) is kept apart with its problem, and logged, never honoured.
 func TestExemptions(t *testing.T) {
-	src, logs, s := enrichedSource(t, awsapi.SourceOptions{Exemptions: true, ExemptionMaxDays: 30, UserTagsInterval: time.Hour})
+	f := &iamFuncs{t: t, generate: complete}
+	src, logs := funcSource(f, awsapi.SourceOptions{Exemptions: true, ExemptionMaxDays: 30, UserTagsInterval: time.Hour})
 	start := time.Now().UTC().AddDate(0, 0, 7)
 	first, last := start.Format(time.DateOnly), start.AddDate(0, 0, 29).Format(time.DateOnly)
-	setUsers(s, []fakeaws.User{
+	f.setUsers([]fakeaws.User{
 		{Name: "vendor-appliance", Tags: []fakeaws.Tag{
 			{Key: "iam-credential-exemption:key-rotation", Value: first + "/" + last + " SEC-1234 appliance cannot rotate"},
 			{Key: "owner", Value: "team-a"},
@@ -427,7 +417,8 @@ func TestExemptions(t *testing.T) {
 // policy and source: exported, they were a duplicate series, an error at
 // every scrape.
 func TestDuplicateExemptionTags(t *testing.T) {
-	src, logs, s := enrichedSource(t, awsapi.SourceOptions{Exemptions: true, ExemptionMaxDays: 90, UserTagsInterval: time.Hour})
+	f := &iamFuncs{t: t, generate: complete}
+	src, logs := funcSource(f, awsapi.SourceOptions{Exemptions: true, ExemptionMaxDays: 90, UserTagsInterval: time.Hour})
 	day := func(offset int) time.Time {
 		d := time.Now().UTC().AddDate(0, 0, offset)
 		return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
@@ -435,7 +426,7 @@ func TestDuplicateExemptionTags(t *testing.T) {
 	span := func(first, last int, reason string) string {
 		return day(first).Format(time.DateOnly) + "/" + day(last).Format(time.DateOnly) + " " + reason
 	}
-	setUsers(s, []fakeaws.User{
+	f.setUsers([]fakeaws.User{
 		// The longer one comes first: the order of the tags does not matter.
 		{Name: "vendor-appliance", Tags: []fakeaws.Tag{
 			{Key: "iam-credential-exemption:Key-Rotation", Value: span(0, 59, "SEC-1 longer")},
@@ -495,11 +486,14 @@ func TestDuplicateExemptionTags(t *testing.T) {
 // A listing that never ends, as a broken or hostile endpoint could send it,
 // fails the lookup within a few calls rather than at the refresh's
 // deadline: a marker that comes back at once, and endless new markers at
-// the page cap, 2 * ceil(max users / 1,000) + 5 pages. The last good tags
-// stay, and the report is served.
-func TestUserTagsEndlessListing(t *testing.T) {
+// the page cap, 2 * ceil(max users / 1,000) + 5 pages. So does a page cut
+// short without a marker, which would otherwise end the listing early. The
+// last good tags stay, and the report is served.
+func TestUserTagsBrokenListing(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
+		name string
+		// period is how often the markers repeat (A, B, A, B… with 2);
+		// 0 never; -1 sends no marker at all.
 		period   int
 		maxUsers int
 		// wantCalls counts the GetAccountAuthorizationDetails calls of the
@@ -512,29 +506,34 @@ func TestUserTagsEndlessListing(t *testing.T) {
 		{name: "A, B, C, A", period: 3, wantCalls: 4, wantErr: "a Marker it had returned before"},
 		{name: "never repeats", period: 0, wantCalls: 2*10 + 5, wantErr: "more than a listing of at most 10000 users (--report.max-users) takes at 1000 a page"},
 		{name: "never repeats, 5,000 users", period: 0, maxUsers: 5000, wantCalls: 2*5 + 5, wantErr: "at most 5000 users"},
+		{name: "truncated without a marker", period: -1, wantCalls: 1, wantErr: "page 1 is truncated but has no Marker"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, logs, s := enrichedSource(t, awsapi.SourceOptions{
+			f := withUsers(t, fakeUsers(5, 1, 0))
+			src, logs := funcSource(f, awsapi.SourceOptions{
 				UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Nanosecond,
 				Limits: report.Limits{MaxUsers: tc.maxUsers},
 			})
-			setUsers(s, fakeUsers(5, 1, 0))
 			good := ownerTags(mustFetch(t, src, "before"))
 			if len(good) != 5 {
 				t.Fatalf("before: tags of %d users, want 5", len(good))
 			}
 
-			s.DefaultAccount().SetEndlessListing(true, tc.period)
-			s.ResetRequests()
-			// The old code followed the markers until the deadline: this
-			// one only bounds the test.
-			ctx, cancel := context.WithTimeout(t.Context(), testenv.Patience)
-			defer cancel()
-			rep, err := src.Fetch(ctx)
-			if err != nil {
-				t.Fatalf("the report failed with the lookup: %v", err)
+			sent := 0
+			f.users = func(*iam.GetAccountAuthorizationDetailsInput) (*iam.GetAccountAuthorizationDetailsOutput, error) {
+				out := &iam.GetAccountAuthorizationDetailsOutput{IsTruncated: true}
+				if n := sent; tc.period >= 0 {
+					if tc.period > 0 {
+						n %= tc.period
+					}
+					out.Marker = aws.String(fmt.Sprint("marker-", n))
+				}
+				sent++
+				return out, nil
 			}
-			if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != tc.wantCalls {
+			f.calls = nil
+			rep := mustFetch(t, src, "broken")
+			if got := f.calls["GetAccountAuthorizationDetails"]; got != tc.wantCalls {
 				t.Errorf("%d GetAccountAuthorizationDetails calls, want %d", got, tc.wantCalls)
 			}
 			if l := lookupOf(rep, report.LookupUserTags); l.OK {
@@ -551,7 +550,8 @@ func TestUserTagsEndlessListing(t *testing.T) {
 }
 
 // bigTagged returns n users with an owner and 3 tags of IAM's largest size
-// (keys of 128 characters, values of 256): about 1.6 KB of XML a user.
+// (keys of 128 characters, values of 256): about 1.2 KB of names and tags a
+// user.
 func bigTagged(prefix string, n int) []fakeaws.User {
 	users := make([]fakeaws.User, n)
 	for i := range users {
@@ -567,32 +567,34 @@ func bigTagged(prefix string, n int) []fakeaws.User {
 // A page larger than the response size limit (an account of 750 users with
 // many large tags passes 16 MiB at 1,000 users a page) is asked for again
 // from the same marker with half the MaxItems, down to 100 a page; the
-// smaller size is kept for the next listing. Scaled down here: users of
-// 1.6 KB and limits of a few hundred KB.
+// smaller size is kept for the next listing. Scaled down here: the stand-in
+// fails a page whose names and tags take more than a limit of a few hundred
+// KB.
 func TestUserTagsPageTooLarge(t *testing.T) {
-	small := fakeUsers(1000, 1, 0) // each with an owner tag: 1,000 fit in about 400 KB
+	small := fakeUsers(1000, 1, 0) // each with an owner tag: 1,000 take 26 KB
 	for _, tc := range []struct {
 		name  string
 		users []fakeaws.User
-		limit int64
+		limit int
 		// wantCalls counts the calls of the first listing, wantNextCalls
 		// those of the second, at the size the first ended with.
 		wantCalls, wantNextCalls int
 		wantErr                  string
 	}{
-		// 1000 (800 users: 1.3 MB, too large), then 500 twice.
-		{name: "first page", users: bigTagged("big", 800), limit: 1 << 20, wantCalls: 3, wantNextCalls: 2},
+		// 1000 (800 users: 940 KB, too large), then 500 twice.
+		{name: "first page", users: bigTagged("big", 800), limit: 600 << 10, wantCalls: 3, wantNextCalls: 2},
 		// 1000 small users, then from their marker 1000 and 500 (500 big
-		// users: 800 KB, too large), 250 twice.
-		{name: "later page", users: append(small, bigTagged("z-big", 500)...), limit: 600 << 10, wantCalls: 5, wantNextCalls: 6},
-		// 1000, 500, 250, 125, 100: even 100 users (160 KB) are too large.
+		// users: 590 KB, too large), 250 twice.
+		{name: "later page", users: append(small, bigTagged("z-big", 500)...), limit: 400 << 10, wantCalls: 5, wantNextCalls: 6},
+		// 1000, 500, 250, 125, 100: even 100 users (117 KB) are too large.
 		{name: "too large at 100 a page", users: bigTagged("big", 200), limit: 100 << 10, wantCalls: 5, wantErr: "a page of 100 users is larger than the response size limit; raise --report.max-bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, logs, s := limitedSource(t, awsapi.SourceOptions{UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Nanosecond}, tc.limit)
-			setUsers(s, tc.users)
+			f := withUsers(t, tc.users)
+			f.users = listUsers(tc.users, 0, tc.limit)
+			src, logs := funcSource(f, awsapi.SourceOptions{UserTags: report.TagKeys{"owner"}, UserTagsInterval: time.Nanosecond})
 			rep := mustFetch(t, src, "first")
-			if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != tc.wantCalls {
+			if got := f.calls["GetAccountAuthorizationDetails"]; got != tc.wantCalls {
 				t.Errorf("%d GetAccountAuthorizationDetails calls, want %d", got, tc.wantCalls)
 			}
 			if !strings.Contains(logs.String(), "a page of the user listing is larger than the response size limit; asking for fewer users a page") {
@@ -615,9 +617,9 @@ func TestUserTagsPageTooLarge(t *testing.T) {
 					t.Errorf("%s: tags %v, want %v", u.Name, got, want)
 				}
 			}
-			s.ResetRequests()
+			f.calls = nil
 			mustFetch(t, src, "second")
-			if got := s.Requests(baseAccount, fakeaws.GetAccountAuthorizationDetails); got != tc.wantNextCalls {
+			if got := f.calls["GetAccountAuthorizationDetails"]; got != tc.wantNextCalls {
 				t.Errorf("second listing: %d GetAccountAuthorizationDetails calls, want %d at the smaller size", got, tc.wantNextCalls)
 			}
 		})
@@ -629,7 +631,6 @@ func TestUserTagsPageTooLarge(t *testing.T) {
 // a warning with both names, and the user is asked again at the next
 // refresh until the answer is right.
 func TestAccessKeyIDsForeignKey(t *testing.T) {
-	src, logs, s := enrichedSource(t, awsapi.SourceOptions{AccessKeyIDs: true})
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// Created in the same second, so that the other key matches alice's
 	// slot.
@@ -637,12 +638,20 @@ func TestAccessKeyIDsForeignKey(t *testing.T) {
 		{Name: "alice", AccessKeys: []fakeaws.AccessKey{{ID: "AKIAALICE00000000001", Created: created, Active: true}}},
 		{Name: "mallory", AccessKeys: []fakeaws.AccessKey{{ID: "AKIAMALLORY000000001", Created: created.Add(time.Millisecond), Active: true}}},
 	}
-	setUsers(s, users)
-	a := s.DefaultAccount()
-	a.MisdirectAccessKeys("alice", "mallory")
+	f := withUsers(t, users)
+	own := f.keys
+	// Asked for alice's keys, the answer has mallory's, as a broken or
+	// hostile endpoint could send.
+	f.keys = func(in *iam.ListAccessKeysInput) (*iam.ListAccessKeysOutput, error) {
+		if aws.ToString(in.UserName) == "alice" {
+			in = &iam.ListAccessKeysInput{UserName: aws.String("mallory")}
+		}
+		return own(in)
+	}
+	src, logs := funcSource(f, awsapi.SourceOptions{AccessKeyIDs: true})
 
 	for i := range 2 {
-		s.ResetRequests()
+		f.calls = nil
 		rep := mustFetch(t, src, fmt.Sprint("misdirected ", i))
 		if got := rep.AccessKeyIDs["alice"]; got != [2]string{} {
 			t.Errorf("fetch %d: alice's key IDs = %v, want none", i, got)
@@ -655,7 +664,7 @@ func TestAccessKeyIDsForeignKey(t *testing.T) {
 			t.Errorf("fetch %d: lookup %+v, want OK with %d dropped", i, l, i+1)
 		}
 		// mallory is looked up once; alice at every refresh.
-		if got, want := s.Requests(baseAccount, fakeaws.ListAccessKeys), 2-i; got != want {
+		if got, want := f.calls["ListAccessKeys"], 2-i; got != want {
 			t.Errorf("fetch %d: %d ListAccessKeys calls, want %d", i, got, want)
 		}
 	}
@@ -670,7 +679,7 @@ func TestAccessKeyIDsForeignKey(t *testing.T) {
 		t.Errorf("a key ID reached the log:\n%s", logs)
 	}
 
-	a.MisdirectAccessKeys("alice", "")
+	f.keys = own
 	rep := mustFetch(t, src, "answered right")
 	if got := rep.AccessKeyIDs["alice"][0]; got != "AKIAALICE00000000001" {
 		t.Errorf("answered right: alice's key ID = %q", got)

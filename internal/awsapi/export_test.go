@@ -1,13 +1,20 @@
 package awsapi
 
 import (
+	"log/slog"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
+// NewTestSource is NewReportSource reading through client, a unit test's
+// stand-in for the IAM client.
+func NewTestSource(client iamClient, accountID string, opts SourceOptions, logger *slog.Logger) *ReportSource {
+	return newReportSource(client, accountID, opts, logger)
+}
+
 // FastPolls makes s wait a millisecond, doubling up to four, between polls,
-// so that tests of the polling loop take milliseconds.
+// so that tests of the polling loop on a real socket take milliseconds.
 func FastPolls(s *ReportSource) *ReportSource {
 	s.pollInterval, s.pollMaxInterval = time.Millisecond, 4*time.Millisecond
 	return s

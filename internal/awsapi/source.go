@@ -68,10 +68,21 @@ type SourceOptions struct {
 	PasswordPolicy bool
 }
 
+// iamClient is the part of the IAM client that a ReportSource calls; unit
+// tests put functions in its place.
+type iamClient interface {
+	GenerateCredentialReport(context.Context, *iam.GenerateCredentialReportInput, ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error)
+	GetCredentialReport(context.Context, *iam.GetCredentialReportInput, ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error)
+	ListAccountAliases(context.Context, *iam.ListAccountAliasesInput, ...func(*iam.Options)) (*iam.ListAccountAliasesOutput, error)
+	GetAccountAuthorizationDetails(context.Context, *iam.GetAccountAuthorizationDetailsInput, ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error)
+	ListAccessKeys(context.Context, *iam.ListAccessKeysInput, ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+	GetAccountPasswordPolicy(context.Context, *iam.GetAccountPasswordPolicyInput, ...func(*iam.Options)) (*iam.GetAccountPasswordPolicyOutput, error)
+}
+
 // ReportSource fetches the credential report of one account from IAM, and
 // the enrichment its options ask for.
 type ReportSource struct {
-	client    *iam.Client
+	client    iamClient
 	accountID string
 	opts      SourceOptions
 	logger    *slog.Logger
@@ -89,8 +100,12 @@ type ReportSource struct {
 // with cfg's credentials. accountID names the account in errors and logs;
 // it may be "" when it is not known yet.
 func NewReportSource(cfg aws.Config, accountID string, opts SourceOptions, logger *slog.Logger) *ReportSource {
+	return newReportSource(iam.NewFromConfig(cfg), accountID, opts, logger)
+}
+
+func newReportSource(client iamClient, accountID string, opts SourceOptions, logger *slog.Logger) *ReportSource {
 	s := &ReportSource{
-		client:          iam.NewFromConfig(cfg),
+		client:          client,
 		accountID:       accountID,
 		opts:            opts,
 		logger:          logger.With("account_id", accountID),
