@@ -1,6 +1,7 @@
 package awsapi_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
@@ -63,8 +65,8 @@ func (o *observations) counts() map[string]int {
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // newSource returns a source whose polls are fast; the backoff logic is the same.
-func newSource(cfg aws.Config, account string, aliasInterval time.Duration) *awsapi.ReportSource {
-	return awsapi.FastPolls(awsapi.NewReportSource(cfg, account, awsapi.SourceOptions{AliasInterval: aliasInterval}, discardLogger()))
+func newSource(cfg aws.Config, account string) *awsapi.ReportSource {
+	return awsapi.FastPolls(awsapi.NewReportSource(cfg, account, awsapi.SourceOptions{}, discardLogger()))
 }
 
 // limitedClient is the SDK's HTTP client with the exporter's response limit.
@@ -127,14 +129,6 @@ func TestReportSourceFetch(t *testing.T) {
 				a.SetInProgressPolls(6)
 			},
 			wantCalls: map[string]int{gen: 8, get: 1},
-		},
-		{
-			name: "expired report is rebuilt",
-			setup: func(_ *fakeaws.Server, a *fakeaws.Account) {
-				a.SetReport(awsTestCSV, generated())
-				a.Expire()
-			},
-			wantCalls: map[string]int{gen: 3, get: 1},
 		},
 		{
 			name: "report not present after COMPLETE",
@@ -316,7 +310,7 @@ func TestReportSourceFetch(t *testing.T) {
 				tt.setup(s, s.DefaultAccount())
 				var obs observations
 				cfg.APIOptions = append(cfg.APIOptions, awsapi.ObserveRequests(obs.observe))
-				src := newSource(cfg, baseAccount, 0)
+				src := newSource(cfg, baseAccount)
 
 				timeout := tt.timeout
 				if timeout == 0 {
@@ -372,34 +366,45 @@ func TestReportSourceFetch(t *testing.T) {
 	}
 }
 
-// Reports rejected after they arrived are invalid reports, counted as
-// such: one larger than the limit (above), one past the source's Limits, one
-// whose GeneratedTime cannot be a report's.
-func TestReportSourceRejects(t *testing.T) {
+// A report that arrived is checked: its format, its size within the
+// source's Limits, a GeneratedTime that can be a report's. One rejected is
+// an invalid report, counted as such (one larger than the response limit:
+// TestReportSourceFetch).
+func TestReportSourceChecksReport(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
+	generated := now.Add(-time.Hour)
 	tests := []struct {
 		name      string
 		limits    report.Limits
+		format    types.ReportFormatType
 		generated time.Time
-		clock     time.Time // the fake's, when it is not now
-		want      string
+		// want is in the error; "" accepts the report.
+		want string
 	}{
-		{name: "more users than the limit", limits: report.Limits{MaxUsers: 1}, generated: now.Add(-time.Hour),
+		{name: "accepted, GeneratedTime in UTC", generated: generated.In(time.FixedZone("CET", 3600))},
+		{name: "more users than the limit", limits: report.Limits{MaxUsers: 1}, generated: generated,
 			want: "parse credential report for account " + baseAccount + ": invalid credential report: line 3: more than 1 user rows"},
 		{name: "GeneratedTime two days ahead", generated: now.Add(48 * time.Hour),
 			want: "get credential report for account " + baseAccount + ": invalid credential report: GeneratedTime " + now.Add(48*time.Hour).Format(time.RFC3339) + " is implausible"},
 		{name: "GeneratedTime before credential reports existed", generated: time.Date(2013, 6, 1, 0, 0, 0, 0, time.UTC),
-			clock: time.Date(2013, 6, 1, 1, 0, 0, 0, time.UTC), want: "GeneratedTime 2013-06-01T00:00:00Z is implausible"},
+			want: "GeneratedTime 2013-06-01T00:00:00Z is implausible"},
+		{name: "not CSV", format: "text/html", generated: generated, want: `unsupported report format "text/html"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, cfg := newFakeAWS(t)
-			if !tt.clock.IsZero() {
-				s.SetClock(func() time.Time { return tt.clock })
+			f := &iamFuncs{t: t, generate: complete, get: func() (*iam.GetCredentialReportOutput, error) {
+				return &iam.GetCredentialReportOutput{Content: awsTestCSV, ReportFormat: cmp.Or(tt.format, types.ReportFormatTypeTextCsv), GeneratedTime: &tt.generated}, nil
+			}}
+			rep, err := awsapi.NewTestSource(f, baseAccount, awsapi.SourceOptions{Limits: tt.limits}, discardLogger()).Fetch(t.Context())
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rep.Users) != 2 || !rep.GeneratedAt.Equal(generated) || rep.GeneratedAt.Location() != time.UTC {
+					t.Errorf("%d users generated at %v, want 2 at %v", len(rep.Users), rep.GeneratedAt, generated)
+				}
+				return
 			}
-			s.DefaultAccount().SetReport(awsTestCSV, tt.generated)
-			src := awsapi.FastPolls(awsapi.NewReportSource(cfg, baseAccount, awsapi.SourceOptions{Limits: tt.limits}, discardLogger()))
-			rep, err := src.Fetch(t.Context())
 			if err == nil {
 				t.Fatalf("accepted a report of %d users generated %v", len(rep.Users), rep.GeneratedAt)
 			}
@@ -410,61 +415,26 @@ func TestReportSourceRejects(t *testing.T) {
 	}
 }
 
-func TestReportSourceGeneratedAt(t *testing.T) {
-	s, cfg := newFakeAWS(t)
-	generated := time.Date(2024, 4, 22, 19, 47, 52, 0, time.UTC)
-	s.SetClock(func() time.Time { return generated.Add(time.Hour) })
-	s.DefaultAccount().SetReport(awsTestCSV, generated)
-	rep, err := newSource(cfg, baseAccount, 0).Fetch(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.GeneratedAt.Equal(generated) || rep.GeneratedAt.Location() != time.UTC {
-		t.Errorf("GeneratedAt = %v, want %v", rep.GeneratedAt, generated)
-	}
-}
-
-// TestReportSourceRepeatedFetches is the refresher's steady state: every fetch
-// costs two calls, no more.
-func TestReportSourceRepeatedFetches(t *testing.T) {
-	s, cfg := newFakeAWS(t)
-	s.DefaultAccount().SetCSV(awsTestCSV)
-	src := newSource(cfg, baseAccount, 0)
-	if _, err := src.Fetch(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	s.ResetRequests()
-	const fetches = 5
-	for range fetches {
-		if _, err := src.Fetch(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := s.TotalRequests(); got != 2*fetches {
-		t.Errorf("%d fetches made %d requests, want %d", fetches, got, 2*fetches)
-	}
-}
-
 // The alias is read on the first fetch and then only once AliasInterval has
 // passed, so the steady state stays at two calls; without the permission
 // the report is still served, with an empty alias.
 func TestReportSourceAccountAlias(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		deny      bool
+		answer    func() (*iam.ListAccountAliasesOutput, error)
 		wantAlias string
 	}{
-		{"allowed", false, "acme-prod"},
-		{"denied", true, ""},
+		{"allowed", func() (*iam.ListAccountAliasesOutput, error) {
+			return &iam.ListAccountAliasesOutput{AccountAliases: []string{"acme-prod"}}, nil
+		}, "acme-prod"},
+		{"denied", func() (*iam.ListAccountAliasesOutput, error) {
+			return nil, awsCode("ListAccountAliases", "AccessDenied")
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, cfg := newFakeAWS(t)
-			s.DefaultAccount().SetCSV(awsTestCSV)
-			s.DefaultAccount().SetAlias("acme-prod")
-			if tc.deny {
-				s.DefaultAccount().Fail(fakeaws.ListAccountAliases, "AccessDenied", -1)
-			}
-			src := newSource(cfg, baseAccount, time.Hour)
+			f := withReport(t, awsTestCSV)
+			f.aliases = tc.answer
+			src := awsapi.NewTestSource(f, baseAccount, awsapi.SourceOptions{AliasInterval: time.Hour}, discardLogger())
 			for i := range 3 {
 				rep, err := src.Fetch(t.Context())
 				if err != nil {
@@ -474,7 +444,7 @@ func TestReportSourceAccountAlias(t *testing.T) {
 					t.Errorf("fetch %d: alias = %q, want %q", i, rep.AccountAlias, tc.wantAlias)
 				}
 			}
-			if got := s.Requests(baseAccount, fakeaws.ListAccountAliases); got != 1 {
+			if got := f.calls["ListAccountAliases"]; got != 1 {
 				t.Errorf("ListAccountAliases called %d times in 3 fetches, want 1", got)
 			}
 		})
@@ -490,7 +460,7 @@ func BenchmarkReportSourceFetch(b *testing.B) {
 	s.DefaultAccount().SetReport(csv, time.Now())
 	cfg := s.Config()
 	cfg.HTTPClient = limitedClient(64 << 20)
-	src := newSource(cfg, baseAccount, 0)
+	src := newSource(cfg, baseAccount)
 	b.SetBytes(int64(len(csv)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -511,7 +481,7 @@ func TestReportSourceOversizedMemory(t *testing.T) {
 	s.DefaultAccount().SetOversizedContent(body)
 	cfg := s.Config()
 	cfg.HTTPClient = limitedClient(limit)
-	src := newSource(cfg, baseAccount, 0)
+	src := newSource(cfg, baseAccount)
 
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -690,7 +660,7 @@ func TestLoadConfigAssumeRole(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := newSource(cfg, account, 0).Fetch(t.Context())
+			rep, err := newSource(cfg, account).Fetch(t.Context())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Fetch error = %v, want %q", err, tt.wantErr)
