@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
@@ -242,11 +244,40 @@ func TestDiscoverPages(t *testing.T) {
 	}
 }
 
-func TestDiscoverErrorsKeepTheirType(t *testing.T) {
-	_, err := Discover(t.Context(), &stubLister{err: operationError(&types.AccessDeniedException{})}, "aws", accounts.OrgConfig{RoleName: accounts.DefaultOrgRoleName}, "")
-	var denied *types.AccessDeniedException
-	if !errors.As(err, &denied) {
-		t.Errorf("Discover error %v does not wrap the AccessDeniedException", err)
+// Over the wire, Organizations' faults reach Discover as the SDK makes them
+// of AWS's answers: a throttled page is retried, a denial keeps its type, a
+// body that is not JSON fails the listing.
+func TestDiscoverFaults(t *testing.T) {
+	const self = "999999999999"
+	for _, tc := range []struct {
+		name    string
+		fault   func(caller *fakeaws.Account)
+		wantErr string
+	}{
+		{"throttled once", func(a *fakeaws.Account) { a.Fail(fakeaws.ListAccounts, "TooManyRequestsException", 1) }, ""},
+		{"denied", func(a *fakeaws.Account) { a.Fail(fakeaws.ListAccounts, "AccessDeniedException", 1) }, "list organization accounts: access denied"},
+		{"not JSON", func(a *fakeaws.Account) { a.SendGarbage(fakeaws.ListAccounts, 1) }, "list organization accounts: operation error Organizations: ListAccounts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := fakeaws.New(self)
+			t.Cleanup(fake.Close)
+			fake.SetOrganization([]fakeaws.OrgAccount{{ID: self}, {ID: "111122223333"}, {ID: "222233334444"}}, 2)
+			tc.fault(fake.DefaultAccount())
+			got, err := Discover(t.Context(), organizations.NewFromConfig(fake.Config()), "aws", accounts.OrgConfig{RoleName: accounts.DefaultOrgRoleName}, self)
+			if tc.wantErr == "" {
+				if err != nil || len(got) != 3 {
+					t.Errorf("Discover = %d accounts, %v; want 3", len(got), err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+				t.Errorf("Discover error = %v, want %q", err, tc.wantErr)
+			}
+			var denied *types.AccessDeniedException
+			if got, want := errors.As(err, &denied), tc.name == "denied"; got != want {
+				t.Errorf("Discover error %v wraps an AccessDeniedException: %v, want %v", err, got, want)
+			}
+		})
 	}
 }
 
