@@ -1,21 +1,24 @@
-// Package fakeaws is a test double of the AWS IAM and STS Query protocol,
-// and of Organizations' ListAccounts: an in-process HTTP server on
-// 127.0.0.1 that answers the credential-report, enrichment, identity and
-// account-listing calls the exporter makes, with the status codes,
-// error codes and XML bodies of the real services, so that tests and
-// benchmarks can drive it through the real aws-sdk-go-v2 clients.
+// Package fakeaws is a fault-injecting stand-in for AWS where moto_server,
+// the third-party emulator that the tests also run, cannot serve: an
+// in-process HTTP server that speaks the IAM and STS Query protocol and
+// Organizations' JSON 1.1 ListAccounts, for the calls the exporter makes,
+// with the status codes, error codes and bodies of the real services. Tests
+// and benchmarks drive it through the real aws-sdk-go-v2 clients, or point
+// the exporter's binary at it.
+//
+// What it has that moto has not: credential reports of any content and
+// age, a report that takes polls to build or never ends building, injected
+// errors (throttling, server failures, denials, the report errors), latency
+// and hangs, bodies that are not XML or larger than any limit, roles that
+// cannot be assumed, a hook on each ListAccounts page, and a request log
+// that counts calls per account and action. Where both serve a call, they
+// answer alike: fakeaws_test.go compares them.
 //
 // It holds many accounts. The access key ID in a request's SigV4
 // Authorization header decides which account the request acts in: keys
 // issued by AssumeRole act in the role's account, any other key in the
-// default account. Signatures are not verified.
-//
-// Every account has a credential report with the generation state machine of
-// IAM, IAM users with tags and access keys, a password policy, and fault
-// knobs (injected errors, latency, a report stuck in progress, garbage or
-// oversized bodies, a user listing that never ends, access keys answered
-// for the wrong user). A request log counts calls per account and
-// action. All methods are safe for concurrent use.
+// default account. Signatures are not verified. All methods are safe for
+// concurrent use.
 package fakeaws
 
 import (
@@ -50,7 +53,6 @@ const (
 	ListAccountAliases             = "ListAccountAliases"
 	GetAccountAuthorizationDetails = "GetAccountAuthorizationDetails"
 	ListAccessKeys                 = "ListAccessKeys"
-	GetAccountPasswordPolicy       = "GetAccountPasswordPolicy"
 	GetCallerIdentity              = "GetCallerIdentity"
 	AssumeRole                     = "AssumeRole"
 )
@@ -67,8 +69,6 @@ const (
 const ReportTTL = 4 * time.Hour
 
 const (
-	iamVersion   = "2010-05-08"
-	stsVersion   = "2011-06-15"
 	iamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/"
 	stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 
@@ -79,12 +79,12 @@ const (
 
 // service is the API an action belongs to.
 type service struct {
-	version, namespace string
+	namespace string
 }
 
 var (
-	iamService = service{version: iamVersion, namespace: iamNamespace}
-	stsService = service{version: stsVersion, namespace: stsNamespace}
+	iamService = service{namespace: iamNamespace}
+	stsService = service{namespace: stsNamespace}
 )
 
 var actionServices = map[string]service{
@@ -93,7 +93,6 @@ var actionServices = map[string]service{
 	ListAccountAliases:             iamService,
 	GetAccountAuthorizationDetails: iamService,
 	ListAccessKeys:                 iamService,
-	GetAccountPasswordPolicy:       iamService,
 	GetCallerIdentity:              stsService,
 	AssumeRole:                     stsService,
 }
@@ -122,7 +121,6 @@ type Server struct {
 	closeOnce sync.Once
 
 	mu             sync.Mutex
-	now            func() time.Time
 	defaultAccount string
 	accounts       map[string]*Account
 	keys           map[string]identity
@@ -145,7 +143,7 @@ func New(defaultAccountID string) *Server {
 // of a loopback socket, for tests in a testing/synctest bubble: created in
 // the bubble, the server, its latency knob and the client's deadlines all
 // run on the bubble's clock, which moves only when every goroutine waits.
-// Clients reach it through DialContext; Config's client already does.
+// Clients reach it through HTTPClient; Config's client already does.
 func NewInMemory(defaultAccountID string) *Server {
 	s := newFake(defaultAccountID)
 	s.pipes = &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
@@ -159,7 +157,6 @@ func NewInMemory(defaultAccountID string) *Server {
 func newFake(defaultAccountID string) *Server {
 	s := &Server{
 		closed:         make(chan struct{}),
-		now:            time.Now,
 		defaultAccount: defaultAccountID,
 		accounts:       make(map[string]*Account),
 		keys:           make(map[string]identity),
@@ -169,17 +166,8 @@ func newFake(defaultAccountID string) *Server {
 	return s
 }
 
-// DialContext connects to a server made by NewInMemory, whatever the
-// address; for http.Transport.DialContext. A closed server refuses, as a
-// closed port does. It fails for a server made by New.
-func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if s.pipes == nil {
-		return nil, fmt.Errorf("dial %s: the fake listens on a socket (made by New, not NewInMemory)", addr)
-	}
-	return s.pipes.dial(ctx)
-}
-
-// pipeListener hands the server ends of net.Pipe connections to Accept.
+// pipeListener hands the server ends of net.Pipe connections to Accept. A
+// closed listener refuses to dial, as a closed port does.
 type pipeListener struct {
 	conns     chan net.Conn
 	closed    chan struct{}
@@ -260,7 +248,9 @@ func (s *Server) Config() aws.Config {
 func (s *Server) HTTPClient() *awshttp.BuildableClient {
 	c := awshttp.NewBuildableClient()
 	if s.pipes != nil {
-		c = c.WithTransportOptions(func(tr *http.Transport) { tr.DialContext = s.DialContext })
+		c = c.WithTransportOptions(func(tr *http.Transport) {
+			tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) { return s.pipes.dial(ctx) }
+		})
 	}
 	return c
 }
@@ -303,14 +293,6 @@ func (s *Server) Environ() []string {
 		"AWS_REGION=us-east-1",
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
-}
-
-// SetClock replaces the clock that dates and expires reports (default
-// time.Now).
-func (s *Server) SetClock(now func() time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.now = now
 }
 
 // DefaultAccount returns the account of callers that did not assume a role.
@@ -384,17 +366,9 @@ type Account struct {
 	oversized       int64
 	denyAssumeRole  bool
 	externalID      string
-	alias           string
 	// users is sorted as IAM lists users, and replaced whole, never changed
 	// in place.
-	users          []User
-	pageSize       int
-	passwordPolicy *PasswordPolicy
-	// endless, when set, makes GetAccountAuthorizationDetails never end.
-	endless *endlessListing
-	// misdirected maps a user name, lower-cased, to the user whose keys
-	// ListAccessKeys answers for it.
-	misdirected map[string]string
+	users []User
 }
 
 // storedReport is a finished report with its Content pre-encoded, so that a
@@ -409,16 +383,6 @@ type faultRun struct {
 	code    string
 	garbage bool
 	n       int
-}
-
-// ID returns the account ID.
-func (a *Account) ID() string { return a.id }
-
-// SetAlias sets the account alias that ListAccountAliases answers ("" for none).
-func (a *Account) SetAlias(alias string) {
-	a.s.mu.Lock()
-	defer a.s.mu.Unlock()
-	a.alias = alias
 }
 
 // SetCSV sets the CSV that the account's next report generation produces.
@@ -440,16 +404,6 @@ func (a *Account) SetReport(csv []byte, generated time.Time) {
 	a.report = &storedReport{content64: base64.StdEncoding.EncodeToString(csv), generated: generated.UTC().Truncate(time.Second)}
 	a.generating = false
 	a.stuck = false
-}
-
-// Expire makes the current report expired, as if ReportTTL had passed: Get
-// answers ReportExpired and Generate starts a new report.
-func (a *Account) Expire() {
-	a.s.mu.Lock()
-	defer a.s.mu.Unlock()
-	if a.report != nil {
-		a.report.generated = a.s.now().UTC().Add(-ReportTTL - time.Second).Truncate(time.Second)
-	}
 }
 
 // SetInProgressPolls sets how many Generate calls after the one that
@@ -476,17 +430,16 @@ func (a *Account) SetStuck(stuck bool) {
 // Fail makes the next n requests of action in this account (the caller's
 // account for STS actions) answer the error code, with its real HTTP status
 // and message: Throttling (400, "Rate exceeded"), LimitExceeded (409),
-// ServiceFailure (500), ServiceUnavailable (503), AccessDenied (403),
-// ReportNotPresent and ReportExpired (410), ReportInProgress (404),
-// NoSuchEntity (404), ValidationError (400), and any other code as a 400
-// Sender error. n < 0 fails every request until ClearFaults. Faults queue up
-// in the order they were added.
+// ServiceFailure (500), AccessDenied (403), ReportNotPresent and
+// ReportExpired (410), ReportInProgress (404), and any other code as a 400
+// Sender error (Organizations' codes: see serveJSON). n < 0 fails every
+// later request. Faults queue up in the order they were added.
 func (a *Account) Fail(action, code string, n int) {
 	a.addFault(action, &faultRun{code: code, n: n})
 }
 
 // SendGarbage makes the next n responses to action a 200 with a body that is
-// not XML (n < 0: until ClearFaults), as a broken proxy would send.
+// not XML (n < 0: every later one), as a broken proxy would send.
 func (a *Account) SendGarbage(action string, n int) {
 	a.addFault(action, &faultRun{garbage: true, n: n})
 }
@@ -498,13 +451,6 @@ func (a *Account) addFault(action string, f *faultRun) {
 	a.s.mu.Lock()
 	defer a.s.mu.Unlock()
 	a.faults[action] = append(a.faults[action], f)
-}
-
-// ClearFaults drops every queued fault of the account.
-func (a *Account) ClearFaults() {
-	a.s.mu.Lock()
-	defer a.s.mu.Unlock()
-	clear(a.faults)
 }
 
 // SetLatency delays every later request acting in the account by d before it
@@ -557,20 +503,15 @@ func (e apiError) faultType() string {
 }
 
 // knownErrors has the status and message AWS sends with each code. The
-// credential-report errors carry no message. AWS words NoSuchEntity and
-// ValidationError for the request at hand, so an injected NoSuchEntity gets
-// IAM's generic text and an injected ValidationError none.
+// credential-report errors carry no message.
 var knownErrors = map[string]apiError{
-	"Throttling":         {status: http.StatusBadRequest, message: "Rate exceeded"},
-	"LimitExceeded":      {status: http.StatusConflict, message: "Cannot exceed quota for credential report generation."},
-	"ServiceFailure":     {status: http.StatusInternalServerError, message: "The request processing has failed because of an unknown error, exception or failure."},
-	"ServiceUnavailable": {status: http.StatusServiceUnavailable, message: "Service Unavailable"},
-	"AccessDenied":       {status: http.StatusForbidden},
-	"ReportNotPresent":   {status: http.StatusGone},
-	"ReportExpired":      {status: http.StatusGone},
-	"ReportInProgress":   {status: http.StatusNotFound},
-	"NoSuchEntity":       {status: http.StatusNotFound, message: "The request was rejected because it referenced a resource entity that does not exist."},
-	"ValidationError":    {status: http.StatusBadRequest},
+	"Throttling":       {status: http.StatusBadRequest, message: "Rate exceeded"},
+	"LimitExceeded":    {status: http.StatusConflict, message: "Cannot exceed quota for credential report generation."},
+	"ServiceFailure":   {status: http.StatusInternalServerError, message: "The request processing has failed because of an unknown error, exception or failure."},
+	"AccessDenied":     {status: http.StatusForbidden},
+	"ReportNotPresent": {status: http.StatusGone},
+	"ReportExpired":    {status: http.StatusGone},
+	"ReportInProgress": {status: http.StatusNotFound},
 }
 
 func errorForCode(code string) apiError {
@@ -596,7 +537,6 @@ type request struct {
 	service  service
 	form     map[string][]string
 	caller   identity
-	signed   bool
 	account  *Account
 	response responder
 }
@@ -617,19 +557,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &request{action: r.PostForm.Get("Action"), form: r.PostForm}
-	if req.action == "" {
-		req.action = r.Form.Get("Action")
-		req.form = r.Form
-	}
-	version := req.form["Version"]
 
 	s.mu.Lock()
 	requestID := s.nextRequestIDLocked()
-	akid := ""
 	if m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
-		akid = m[1]
-		req.signed = true
-		req.caller = s.identityLocked(akid)
+		req.caller = s.identityLocked(m[1])
 		req.account = s.accounts[req.caller.account]
 	}
 	s.total++
@@ -642,34 +574,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	svc, known := actionServices[req.action]
 	if !known {
-		svc = iamService
-		if len(version) > 0 && version[0] == stsVersion {
-			svc = stsService
-		}
-		s.writeError(w, svc, apiError{
+		version := r.PostForm.Get("Version")
+		s.writeError(w, iamService, apiError{
 			status:  http.StatusBadRequest,
 			code:    "InvalidAction",
-			message: fmt.Sprintf("Could not find operation %s for version %s", req.action, strings.Join(version, "")),
+			message: fmt.Sprintf("Could not find operation %s for version %s", req.action, version),
 		}, requestID)
 		return
 	}
 	req.service = svc
-	if len(version) != 1 || version[0] != svc.version {
-		s.writeError(w, svc, apiError{
-			status:  http.StatusBadRequest,
-			code:    "InvalidAction",
-			message: fmt.Sprintf("Could not find operation %s for version %s", req.action, strings.Join(version, "")),
-		}, requestID)
-		return
-	}
-	if !req.signed {
-		s.writeError(w, svc, apiError{status: http.StatusForbidden, code: "MissingAuthenticationToken", message: "Request is missing Authentication Token"}, requestID)
-		return
-	}
 	if req.account == nil {
-		// A key issued for an account that no longer exists cannot happen:
-		// accounts are never removed. Guard anyway rather than panic.
-		s.writeError(w, svc, apiError{status: http.StatusForbidden, code: "InvalidClientTokenId", message: "The security token included in the request is invalid."}, requestID)
+		s.writeError(w, svc, apiError{status: http.StatusForbidden, code: "MissingAuthenticationToken", message: "Request is missing Authentication Token"}, requestID)
 		return
 	}
 
@@ -770,29 +685,24 @@ func (s *Server) requestID() string {
 // req.response, or returns the error to answer.
 func (s *Server) answerLocked(req *request) *apiError {
 	a := req.account
-	now := s.now().UTC()
+	now := time.Now().UTC()
 	switch req.action {
 	case GenerateCredentialReport:
 		return a.generateLocked(req, now)
 	case GetCredentialReport:
 		return a.getLocked(req, now)
 	case ListAccountAliases:
-		var aliases []string
-		if a.alias != "" {
-			aliases = []string{a.alias}
-		}
+		// The accounts have no alias.
 		req.response = s.result(req, struct {
 			XMLName        xml.Name `xml:"ListAccountAliasesResult"`
-			AccountAliases []string `xml:"AccountAliases>member"`
+			AccountAliases struct{}
 			IsTruncated    bool
-		}{AccountAliases: aliases})
+		}{})
 		return nil
 	case GetAccountAuthorizationDetails:
 		return a.authorizationDetailsLocked(req)
 	case ListAccessKeys:
 		return a.listAccessKeysLocked(req)
-	case GetAccountPasswordPolicy:
-		return a.passwordPolicyLocked(req)
 	case GetCallerIdentity:
 		caller := req.caller
 		req.response = s.result(req, struct {

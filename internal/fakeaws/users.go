@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/base32"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/xml"
 	"fmt"
@@ -35,112 +34,25 @@ type User struct {
 	AccessKeys []AccessKey
 }
 
-// PasswordPolicy is the account password policy; its fields are those of
-// IAM's. IAM sends MaxPasswordAge only when passwords expire and
-// PasswordReusePrevention only when it is set, hence the omitempty tags.
-type PasswordPolicy struct {
-	MinimumPasswordLength int
-	RequireSymbols, RequireNumbers, RequireUppercaseCharacters, RequireLowercaseCharacters,
-	AllowUsersToChangePassword, ExpirePasswords, HardExpiry bool
-	MaxPasswordAge, PasswordReusePrevention int `xml:",omitempty"`
-}
-
 // accountCreated is when every account of the fake, and every user in it,
 // was created.
 var accountCreated = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
-const (
-	// maxAccessKeys is IAM's quota of access keys per user, and the number
-	// of key slots in the report.
-	maxAccessKeys = 2
-
-	// defaultMaxItems and maxMaxItems are IAM's MaxItems default and bound.
-	defaultMaxItems = 100
-	maxMaxItems     = 1000
-)
-
-// entityTypes are the values IAM accepts in GetAccountAuthorizationDetails'
-// Filter.
-var entityTypes = []string{"User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"}
+// maxAccessKeys is IAM's quota of access keys per user, and the number of
+// key slots in the report.
+const maxAccessKeys = 2
 
 // SetUsers replaces the account's IAM users, which
-// GetAccountAuthorizationDetails and ListAccessKeys answer from. They are
-// independent of the report set with SetCSV/SetReport, as in AWS where the
-// report lags behind by up to 4 hours; ReportCSV builds a matching report.
-// It panics on users IAM could not hold: more than two access keys, or two
-// names that differ only in case.
+// GetAccountAuthorizationDetails and ListAccessKeys answer from, all on one
+// page, as moto does. They are independent of the report set with
+// SetCSV/SetReport, as in AWS where the report lags behind by up to 4 hours;
+// ReportCSV builds a matching report. It panics on users IAM could not
+// hold: more than two access keys, or two names that differ only in case.
 func (a *Account) SetUsers(users []User) {
 	sorted := sortedUsers(users)
 	a.s.mu.Lock()
 	defer a.s.mu.Unlock()
 	a.users = sorted
-}
-
-// SetPageSize makes every GetAccountAuthorizationDetails page hold at most n
-// users whatever MaxItems asks, as IAM may return fewer items than asked
-// while IsTruncated is true. 0 restores the default: MaxItems alone.
-func (a *Account) SetPageSize(n int) {
-	a.s.mu.Lock()
-	defer a.s.mu.Unlock()
-	a.pageSize = max(n, 0)
-}
-
-// SetEndlessListing(true, period) makes GetAccountAuthorizationDetails
-// answer every request, whatever its Marker, with no users, IsTruncated and
-// a Marker, as a broken or hostile endpoint could: the markers repeat every
-// period answers (A, B, A, B… with 2), or never when period is 0.
-// SetEndlessListing(false, 0) restores the account's users.
-func (a *Account) SetEndlessListing(on bool, period int) {
-	a.s.mu.Lock()
-	defer a.s.mu.Unlock()
-	a.endless = nil
-	if on {
-		a.endless = &endlessListing{period: max(period, 0)}
-	}
-}
-
-// endlessListing is the state of SetEndlessListing: answers sent so far.
-type endlessListing struct {
-	period, sent int
-}
-
-// nextMarker returns the Marker of the next endless answer.
-func (e *endlessListing) nextMarker() string {
-	n := e.sent
-	e.sent++
-	if e.period > 0 {
-		n %= e.period
-	}
-	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s/endless/%d", GetAccountAuthorizationDetails, n))
-}
-
-// MisdirectAccessKeys makes ListAccessKeys for the user asked answer with
-// the keys of user owner, each with owner's UserName, as a broken or
-// hostile endpoint could; owner "" restores the asked user's own keys.
-// Both users must exist when ListAccessKeys is called.
-func (a *Account) MisdirectAccessKeys(asked, owner string) {
-	a.s.mu.Lock()
-	defer a.s.mu.Unlock()
-	if a.misdirected == nil {
-		a.misdirected = map[string]string{}
-	}
-	if owner == "" {
-		delete(a.misdirected, strings.ToLower(asked))
-		return
-	}
-	a.misdirected[strings.ToLower(asked)] = owner
-}
-
-// SetPasswordPolicy sets the policy; nil removes it (NoSuchEntity).
-func (a *Account) SetPasswordPolicy(p *PasswordPolicy) {
-	a.s.mu.Lock()
-	defer a.s.mu.Unlock()
-	if p == nil {
-		a.passwordPolicy = nil
-		return
-	}
-	policy := *p
-	a.passwordPolicy = &policy
 }
 
 // ReportCSV returns a credential report in the current 22-column layout with
@@ -243,35 +155,11 @@ type userDetail struct {
 	Tags                    list[Tag]
 }
 
+// authorizationDetailsLocked lists every user, whatever the Filter: the
+// exporter asks for users only.
 func (a *Account) authorizationDetailsLocked(req *request) *apiError {
-	var users []User
-	filtered, wantUsers := false, false
-	for k, values := range req.form {
-		if !strings.HasPrefix(k, "Filter.member.") {
-			continue
-		}
-		filtered = true
-		for _, v := range values {
-			if !slices.Contains(entityTypes, v) {
-				return validationError(fmt.Sprintf("1 validation error detected: Value '[%s]' at 'filter' failed to satisfy constraint: "+
-					"Member must satisfy constraint: [Member must satisfy enum value set: [%s]]", v, strings.Join(entityTypes, ", ")))
-			}
-			wantUsers = wantUsers || v == "User"
-		}
-	}
-	if a.endless != nil {
-		req.response = a.s.result(req, authorizationDetailsResult{IsTruncated: true, Marker: a.endless.nextMarker()})
-		return nil
-	}
-	if !filtered || wantUsers {
-		users = a.users
-	}
-	start, end, marker, err := page(req, len(users), a.pageSize)
-	if err != nil {
-		return err
-	}
-	details := make([]userDetail, 0, end-start)
-	for _, u := range users[start:end] {
+	details := make([]userDetail, 0, len(a.users))
+	for _, u := range a.users {
 		details = append(details, userDetail{
 			Path:       "/",
 			UserName:   u.Name,
@@ -283,7 +171,7 @@ func (a *Account) authorizationDetailsLocked(req *request) *apiError {
 			Tags: list[Tag]{Members: u.Tags},
 		})
 	}
-	req.response = a.s.result(req, authorizationDetailsResult{UserDetailList: list[userDetail]{Members: details}, IsTruncated: marker != "", Marker: marker})
+	req.response = a.s.result(req, authorizationDetailsResult{UserDetailList: list[userDetail]{Members: details}})
 	return nil
 }
 
@@ -294,7 +182,6 @@ type authorizationDetailsResult struct {
 	RoleDetailList  struct{}
 	Policies        struct{}
 	IsTruncated     bool
-	Marker          string `xml:",omitempty"`
 }
 
 type accessKeyMetadata struct {
@@ -304,111 +191,26 @@ type accessKeyMetadata struct {
 	CreateDate  string
 }
 
+// listAccessKeysLocked lists the keys of the user named, on one page.
 func (a *Account) listAccessKeysLocked(req *request) *apiError {
 	name := firstValue(req.form, "UserName")
-	var keys []AccessKey
-	switch {
-	case name != "":
-		i, found := slices.BinarySearchFunc(a.users, name, func(u User, name string) int { return compareNames(u.Name, name) })
-		if !found {
-			return &apiError{status: http.StatusNotFound, code: "NoSuchEntity", message: fmt.Sprintf("The user with name %s cannot be found.", name)}
-		}
-		name, keys = a.users[i].Name, a.users[i].AccessKeys
-		if owner, ok := a.misdirected[strings.ToLower(name)]; ok {
-			j, found := slices.BinarySearchFunc(a.users, owner, func(u User, name string) int { return compareNames(u.Name, name) })
-			if !found {
-				// A mistake of the test, answered with an error the SDK does
-				// not retry.
-				return validationError(fmt.Sprintf("fakeaws: the user %s that MisdirectAccessKeys names does not exist", owner))
-			}
-			name, keys = a.users[j].Name, a.users[j].AccessKeys
-		}
-	case strings.Contains(req.caller.arn, ":assumed-role/"):
-		// Without a UserName IAM lists the caller's own keys, which a role
-		// session does not have.
-		return validationError("Must specify userName when calling with non-User credentials")
-	default:
-		// The caller is the default account's user, which has no keys.
+	i, found := slices.BinarySearchFunc(a.users, name, func(u User, name string) int { return compareNames(u.Name, name) })
+	if !found {
+		return &apiError{status: http.StatusNotFound, code: "NoSuchEntity", message: fmt.Sprintf("The user with name %s cannot be found.", name)}
 	}
-	start, end, marker, err := page(req, len(keys), 0)
-	if err != nil {
-		return err
-	}
-	metadata := make([]accessKeyMetadata, 0, end-start)
-	for _, k := range keys[start:end] {
+	u := a.users[i]
+	metadata := make([]accessKeyMetadata, 0, len(u.AccessKeys))
+	for _, k := range u.AccessKeys {
 		status := "Inactive"
 		if k.Active {
 			status = "Active"
 		}
-		metadata = append(metadata, accessKeyMetadata{UserName: name, AccessKeyId: k.ID, Status: status, CreateDate: date(k.Created)})
+		metadata = append(metadata, accessKeyMetadata{UserName: u.Name, AccessKeyId: k.ID, Status: status, CreateDate: date(k.Created)})
 	}
 	req.response = a.s.result(req, struct {
 		XMLName           xml.Name `xml:"ListAccessKeysResult"`
 		AccessKeyMetadata list[accessKeyMetadata]
 		IsTruncated       bool
-		Marker            string `xml:",omitempty"`
-	}{AccessKeyMetadata: list[accessKeyMetadata]{Members: metadata}, IsTruncated: marker != "", Marker: marker})
+	}{AccessKeyMetadata: list[accessKeyMetadata]{Members: metadata}})
 	return nil
-}
-
-func (a *Account) passwordPolicyLocked(req *request) *apiError {
-	if a.passwordPolicy == nil {
-		return &apiError{status: http.StatusNotFound, code: "NoSuchEntity",
-			message: fmt.Sprintf("The Password Policy with domain name %s cannot be found.", a.id)}
-	}
-	policy := *a.passwordPolicy
-	if !policy.ExpirePasswords {
-		policy.MaxPasswordAge = 0
-	}
-	req.response = a.s.result(req, struct {
-		XMLName        xml.Name `xml:"GetAccountPasswordPolicyResult"`
-		PasswordPolicy PasswordPolicy
-	}{PasswordPolicy: policy})
-	return nil
-}
-
-// page picks the items [start, end) of one page of a list call of n items:
-// at most MaxItems (1 to 1000, default 100), and at most limit when limit > 0,
-// from where Marker says. A page that ends before the list does returns the
-// marker of the next; the last page returns none, since the SDK paginators
-// follow Marker alone. A marker holds the action and an offset, so that one
-// from another call is refused.
-func page(req *request, n, limit int) (start, end int, marker string, _ *apiError) {
-	size := defaultMaxItems
-	if v := firstValue(req.form, "MaxItems"); v != "" {
-		var err error
-		size, err = strconv.Atoi(v)
-		switch {
-		case err != nil:
-			return 0, 0, "", validationError(fmt.Sprintf("1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must be a number", v))
-		case size < 1:
-			return 0, 0, "", validationError(fmt.Sprintf("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1", size))
-		case size > maxMaxItems:
-			return 0, 0, "", validationError(fmt.Sprintf("1 validation error detected: Value '%d' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to %d", size, maxMaxItems))
-		}
-	}
-	if limit > 0 {
-		size = min(size, limit)
-	}
-	if m := firstValue(req.form, "Marker"); m != "" {
-		decoded, err := base64.StdEncoding.DecodeString(m)
-		offset, ok := strings.CutPrefix(string(decoded), req.action+"/")
-		if err != nil || !ok {
-			return 0, 0, "", validationError("Invalid Marker")
-		}
-		if start, err = strconv.Atoi(offset); err != nil || start < 1 {
-			return 0, 0, "", validationError("Invalid Marker")
-		}
-		// Items removed since the marker was issued leave nothing to list.
-		start = min(start, n)
-	}
-	end = min(start+size, n)
-	if end < n {
-		marker = base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s/%d", req.action, end))
-	}
-	return start, end, marker, nil
-}
-
-func validationError(message string) *apiError {
-	return &apiError{status: http.StatusBadRequest, code: "ValidationError", message: message}
 }
