@@ -688,3 +688,47 @@ func TestAccessKeyIDsForeignKey(t *testing.T) {
 		t.Errorf("answered right: %d dropped, want the 2 so far", l.Dropped)
 	}
 }
+
+// The password policy as IAM answers it: MaxPasswordAge counts only when
+// passwords expire, NoSuchEntity is an account without a policy, and an
+// answer without a policy fails the lookup.
+func TestPasswordPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy *types.PasswordPolicy
+		err    error
+		want   *report.PasswordPolicy // nil: the lookup fails
+	}{
+		{name: "every rule", policy: &types.PasswordPolicy{
+			MinimumPasswordLength: aws.Int32(14), RequireSymbols: true, RequireNumbers: true, RequireUppercaseCharacters: true,
+			RequireLowercaseCharacters: true, AllowUsersToChangePassword: true, ExpirePasswords: true, MaxPasswordAge: aws.Int32(90),
+			PasswordReusePrevention: aws.Int32(24), HardExpiry: aws.Bool(true),
+		}, want: &report.PasswordPolicy{
+			Exists: true, MinimumLength: 14, RequireSymbols: true, RequireNumbers: true, RequireUppercase: true,
+			RequireLowercase: true, AllowUsersToChangePassword: true, ExpirePasswords: true, MaxAge: 90 * 24 * time.Hour,
+			ReusePrevention: 24, HardExpiry: true,
+		}},
+		{name: "an age without expiry", policy: &types.PasswordPolicy{MinimumPasswordLength: aws.Int32(8), MaxPasswordAge: aws.Int32(90)},
+			want: &report.PasswordPolicy{Exists: true, MinimumLength: 8}},
+		{name: "no policy", err: awsError("GetAccountPasswordPolicy", &types.NoSuchEntityException{}), want: &report.PasswordPolicy{}},
+		{name: "an answer without a policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := withReport(t, awsTestCSV)
+			f.policy = func() (*iam.GetAccountPasswordPolicyOutput, error) {
+				if tc.err != nil {
+					return nil, tc.err
+				}
+				return &iam.GetAccountPasswordPolicyOutput{PasswordPolicy: tc.policy}, nil
+			}
+			src, _ := funcSource(f, awsapi.SourceOptions{PasswordPolicy: true})
+			rep := mustFetch(t, src, "fetch")
+			if ok := lookupOf(rep, report.LookupPasswordPolicy).OK; ok != (tc.want != nil) {
+				t.Errorf("lookup OK = %v, want %v", ok, tc.want != nil)
+			}
+			if fmt.Sprint(rep.PasswordPolicy) != fmt.Sprint(tc.want) {
+				t.Errorf("policy = %+v, want %+v", rep.PasswordPolicy, tc.want)
+			}
+		})
+	}
+}
