@@ -2,7 +2,6 @@ package awsapi
 
 import (
 	"log/slog"
-	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -11,13 +10,6 @@ import (
 // stand-in for the IAM client.
 func NewTestSource(client iamClient, accountID string, opts SourceOptions, logger *slog.Logger) *ReportSource {
 	return newReportSource(client, accountID, opts, logger)
-}
-
-// FastPolls makes s wait a millisecond, doubling up to four, between polls,
-// so that tests of the polling loop on a real socket take milliseconds.
-func FastPolls(s *ReportSource) *ReportSource {
-	s.pollInterval, s.pollMaxInterval = time.Millisecond, 4*time.Millisecond
-	return s
 }
 
 // SetKeyIDRate replaces the rate limit of s's access key lookups, so that a

@@ -86,8 +86,6 @@ type ReportSource struct {
 	accountID string
 	opts      SourceOptions
 	logger    *slog.Logger
-	// The first and longest wait between polls; tests shorten them.
-	pollInterval, pollMaxInterval time.Duration
 
 	// The caches below are not locked: Fetch is never called concurrently
 	// for one source.
@@ -105,12 +103,10 @@ func NewReportSource(cfg aws.Config, accountID string, opts SourceOptions, logge
 
 func newReportSource(client iamClient, accountID string, opts SourceOptions, logger *slog.Logger) *ReportSource {
 	s := &ReportSource{
-		client:          client,
-		accountID:       accountID,
-		opts:            opts,
-		logger:          logger.With("account_id", accountID),
-		pollInterval:    pollInterval,
-		pollMaxInterval: pollMaxInterval,
+		client:    client,
+		accountID: accountID,
+		opts:      opts,
+		logger:    logger.With("account_id", accountID),
 	}
 	s.initEnrichment()
 	return s
@@ -125,7 +121,7 @@ func newReportSource(client iamClient, accountID string, opts SourceOptions, log
 // by the SDK's retryer; LimitExceeded, which the SDK does not retry, is
 // backed off here.
 func (s *ReportSource) Fetch(ctx context.Context) (*report.Report, error) {
-	f := &fetch{src: s, wait: s.pollInterval, lastState: "none"}
+	f := &fetch{src: s, wait: pollInterval, lastState: "none"}
 	rep, err := f.run(ctx)
 	if err != nil {
 		return nil, err
@@ -242,7 +238,7 @@ func (f *fetch) sleep(ctx context.Context) error {
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 		return f.notReady(nil)
 	}
-	f.wait = min(2*f.wait, f.src.pollMaxInterval)
+	f.wait = min(2*f.wait, pollMaxInterval)
 	f.src.logger.Debug("credential report not ready; waiting", "state", f.lastState, "wait", d)
 	t := time.NewTimer(d)
 	defer t.Stop()

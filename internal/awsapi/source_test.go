@@ -64,9 +64,8 @@ func (o *observations) counts() map[string]int {
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// newSource returns a source whose polls are fast; the backoff logic is the same.
 func newSource(cfg aws.Config, account string) *awsapi.ReportSource {
-	return awsapi.FastPolls(awsapi.NewReportSource(cfg, account, awsapi.SourceOptions{}, discardLogger()))
+	return awsapi.NewReportSource(cfg, account, awsapi.SourceOptions{}, discardLogger())
 }
 
 // limitedClient is the SDK's HTTP client with the exporter's response limit.
@@ -89,9 +88,10 @@ const (
 )
 
 // Each case runs in a synctest bubble against the fake in memory: the
-// deadlines, the poll backoff and the fake's latency are on the bubble's
-// clock, which moves only while every goroutine waits, so a busy machine
-// cannot make a call miss a deadline that an idle one meets.
+// deadlines, the poll backoff (2 s doubling up to 30 s) and the fake's
+// latency are on the bubble's clock, which moves only while every goroutine
+// waits, so a busy machine cannot make a call miss a deadline that an idle
+// one meets, and minutes of polling take no time.
 func TestReportSourceFetch(t *testing.T) {
 	// An hour old on the clock of the bubble that calls it.
 	generated := func() time.Time { return time.Now().UTC().Add(-time.Hour).Truncate(time.Second) }
@@ -221,7 +221,7 @@ func TestReportSourceFetch(t *testing.T) {
 		{
 			name:      "stuck in progress ends at the deadline",
 			setup:     func(_ *fakeaws.Server, a *fakeaws.Account) { a.SetStuck(true) },
-			timeout:   200 * time.Millisecond,
+			timeout:   time.Minute,
 			wantErrIs: awsapi.ErrReportNotReady,
 			wantErr:   []string{"last state INPROGRESS"},
 		},
@@ -231,7 +231,7 @@ func TestReportSourceFetch(t *testing.T) {
 				steady(a)
 				a.Fail(gen, "LimitExceeded", -1)
 			},
-			timeout:   200 * time.Millisecond,
+			timeout:   time.Minute,
 			wantErrIs: awsapi.ErrReportNotReady,
 			wantErr:   []string{"last state LimitExceeded"},
 		},
@@ -241,7 +241,7 @@ func TestReportSourceFetch(t *testing.T) {
 				steady(a)
 				a.SetLatency(time.Hour)
 			},
-			timeout:      200 * time.Millisecond,
+			timeout:      time.Minute,
 			wantErrIs:    context.DeadlineExceeded,
 			wantErr:      []string{"did not become ready", "last state none"},
 			wantCalls:    map[string]int{gen: 1},
@@ -314,7 +314,7 @@ func TestReportSourceFetch(t *testing.T) {
 
 				timeout := tt.timeout
 				if timeout == 0 {
-					timeout = 20 * time.Second
+					timeout = 5 * time.Minute // --report.timeout
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), timeout)
 				defer cancel()
