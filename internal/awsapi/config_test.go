@@ -3,14 +3,18 @@ package awsapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
@@ -106,5 +110,147 @@ func TestLoadConfigLogsThroughSlog(t *testing.T) {
 				t.Errorf("debug notes at level info: %q", debug)
 			}
 		})
+	}
+}
+
+// isolateAWSEnv points the SDK's default chain at the fake only: no shared
+// config of the machine, no instance metadata.
+func isolateAWSEnv(t *testing.T, s *fakeaws.Server, region string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, kv := range s.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_REGION", region)
+	if region == "" {
+		os.Unsetenv("AWS_REGION")
+	}
+}
+
+func TestLoadConfigAssumeRole(t *testing.T) {
+	roleARN := "arn:aws:iam::" + memberAccount + ":role/iam-credential-exporter"
+	tests := []struct {
+		name       string
+		externalID string
+		setup      func(member *fakeaws.Account)
+		wantErr    string
+	}{
+		{name: "role", setup: func(*fakeaws.Account) {}},
+		{name: "role with external ID", externalID: "xyzzy", setup: func(m *fakeaws.Account) { m.RequireExternalID("xyzzy") }},
+		{name: "wrong external ID", externalID: "guess", setup: func(m *fakeaws.Account) { m.RequireExternalID("xyzzy") },
+			wantErr: "access denied: the role cannot be assumed"},
+		{name: "role refused", setup: func(m *fakeaws.Account) { m.DenyAssumeRole(true) },
+			wantErr: "access denied: the role cannot be assumed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fakeaws.New(baseAccount)
+			t.Cleanup(s.Close)
+			isolateAWSEnv(t, s, "")
+			member := s.Account(memberAccount)
+			member.SetReport([]byte(strings.ReplaceAll(string(awsTestCSV), baseAccount, memberAccount)), time.Now())
+			tt.setup(member)
+
+			base, err := awsapi.LoadConfig(t.Context(), "", report.Partition{}, 8<<20, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			base.Retryer = fakeaws.NoDelayRetryer
+			cfg := awsapi.AssumeRole(base, roleARN, tt.externalID)
+			if cfg.Region != "us-east-1" {
+				t.Errorf("region = %q, want the default us-east-1", cfg.Region)
+			}
+			_, account, err := accounts.ParseRoleARN(roleARN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := newSource(cfg, account).Fetch(t.Context())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Fetch error = %v, want %q", err, tt.wantErr)
+				}
+				if got := s.Requests(memberAccount, gen); got != 0 {
+					t.Errorf("%d requests reached the member account without its role", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.AccountID != memberAccount {
+				t.Errorf("report of account %s, want %s", rep.AccountID, memberAccount)
+			}
+			want := map[fakeaws.RequestKey]int{
+				{Account: baseAccount, Action: fakeaws.AssumeRole}: 1,
+				{Account: memberAccount, Action: gen}:              1,
+				{Account: memberAccount, Action: get}:              1,
+			}
+			if got := s.RequestCounts(); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("requests = %v, want %v", got, want)
+			}
+
+			caller, err := awsapi.CallerAccount(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if caller != memberAccount {
+				t.Errorf("CallerAccount = %s, want the role's account %s", caller, memberAccount)
+			}
+		})
+	}
+}
+
+func TestLoadConfigRegion(t *testing.T) {
+	tests := []struct {
+		name      string
+		env       string
+		option    string
+		partition string
+		want      string
+	}{
+		{name: "default", want: "us-east-1"},
+		{name: "China partition", partition: "aws-cn", want: "cn-north-1"},
+		{name: "GovCloud partition", partition: "aws-us-gov", want: "us-gov-west-1"},
+		{name: "from the environment", env: "eu-west-1", want: "eu-west-1"},
+		{name: "option wins", env: "eu-west-1", option: "ap-southeast-2", want: "ap-southeast-2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := fakeaws.New(baseAccount)
+			t.Cleanup(s.Close)
+			isolateAWSEnv(t, s, tt.env)
+			partition, _ := report.LookupPartition(tt.partition)
+			cfg, err := awsapi.LoadConfig(t.Context(), tt.option, partition, 0, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Region != tt.want {
+				t.Errorf("region = %q, want %q", cfg.Region, tt.want)
+			}
+		})
+	}
+}
+
+func TestCallerAccount(t *testing.T) {
+	s, cfg := newFakeAWS(t)
+	got, err := awsapi.CallerAccount(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != baseAccount {
+		t.Errorf("CallerAccount = %s, want %s", got, baseAccount)
+	}
+	s.Close()
+	if _, err := awsapi.CallerAccount(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "get caller identity") {
+		t.Errorf("error = %v, want a failed get caller identity", err)
 	}
 }
