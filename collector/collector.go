@@ -59,6 +59,7 @@ type descs struct {
 	lookupDropped                                  *prometheus.Desc
 	exemptionStart, exemptionEnd, exemptionInvalid *prometheus.Desc
 	keyNeverUsed                                   *prometheus.Desc
+	callerLastSeen, callerEvents, lookupMissing    *prometheus.Desc
 	userTagKeys, accountTagKeys                    report.TagKeys
 
 	refreshSuccess, lastSuccess, refreshDuration *prometheus.Desc
@@ -82,6 +83,7 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 	account := []string{"account_id"}
 	lookup := []string{"account_id", "lookup"}
 	exemption := []string{"account_id", "user", "policy", "reason", "source"}
+	callerLabels := []string{"account_id", "user", "key", "access_key_id", "source_ip", "user_agent", "event_source", "origin"}
 	var families []string
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		families = append(families, name)
@@ -119,9 +121,12 @@ func newDescs(userTagKeys, accountTagKeys report.TagKeys) (*descs, error) {
 		exemptionEnd:          d(namespace+"_user_exemption_end_timestamp_seconds", "When the user's exemption from this policy ends, Unix seconds: midnight UTC after its last day (source=\"file\": --exemptions.file; source=\"tag\": its iam-credential-exemption:<policy> tag, --aws.exemptions); ended exemptions included, so compare with time().", exemption),
 		exemptionInvalid:      d(namespace+"_user_exemption_invalid", "1 for each iam-credential-exemption:<policy> user tag that exempts nothing (--aws.exemptions): policy is the key's part after the prefix (lower-cased, at most 64 bytes), problem one of unknown_policy, bad_dates, no_reason, span_too_long, or duplicate (another tag of the user names the same policy in another case and ends first: that one holds); the log says more.", []string{"account_id", "user", "policy", "problem"}),
 		keyNeverUsed:          d(namespace+"_access_key_never_used", "1 if the key in this slot has never been used (the report's last used date is N/A); absent when it has been (see aws_iam_access_key_last_used_timestamp_seconds), when the slot holds no key, or when the report cannot say (the 16-column layout has no last-used column)."+fromCache, key),
-		lookupSuccess:         d(exporter+"_lookup_success", "1 if the last attempt of this enrichment lookup (lookup=\"user_tags\"|\"access_key_ids\"|\"password_policy\") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.", lookup),
+		callerLastSeen:        d(namespace+"_access_key_caller_last_seen_timestamp_seconds", "When this caller last used the key in this slot, Unix seconds, among the CloudTrail management events sampled (--aws.key-callers: cloudtrail:LookupEvents, a day at a time over --aws.key-callers.window, in the key's last-used region and the partition's home region); only for the keys of open rotations (two active keys), the callers with the most events, at most --aws.key-callers.per-key. origin is vpc_endpoint, aws_service, aws_ip_range (--aws.key-callers.ip-ranges-file) or other. Caller fields are the caller's own text, truncated.", callerLabels),
+		callerEvents:          d(namespace+"_access_key_caller_sampled_events", "Events of this caller with the key in this slot among those sampled (see aws_iam_access_key_caller_last_seen_timestamp_seconds): a sample, not the total.", callerLabels),
+		lookupMissing:         d(exporter+"_lookup_missing_items", "Items this enrichment lookup could not read at its last attempt: for lookup=\"key_callers\" (the only one), keys of open rotations whose callers were not read in every region (denied, throttled, over --aws.key-callers.max-keys, out of time, or no known key ID); they keep their last callers, or have none.", lookup),
+		lookupSuccess:         d(exporter+"_lookup_success", "1 if the last attempt of this enrichment lookup (lookup=\"user_tags\"|\"access_key_ids\"|\"password_policy\"|\"key_callers\") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.", lookup),
 		lookupLastSuccess:     d(exporter+"_lookup_last_success_timestamp_seconds", "When this enrichment lookup last succeeded, Unix seconds: the age of the data it serves.", lookup),
-		lookupDropped:         d(exporter+"_lookup_dropped_items_total", "Items of AWS's answers to this enrichment lookup dropped because they contradict the request, since the exporter started: for lookup=\"access_key_ids\" (the only one), access keys that iam:ListAccessKeys returned as another user's than the one asked. Anything but 0 means a broken or hostile endpoint or proxy.", lookup),
+		lookupDropped:         d(exporter+"_lookup_dropped_items_total", "Items of AWS's answers to this enrichment lookup dropped because they contradict the request, since the exporter started: for lookup=\"access_key_ids\", access keys that iam:ListAccessKeys returned as another user's than the one asked; for lookup=\"key_callers\", events that cloudtrail:LookupEvents returned for another key. Anything but 0 means a broken or hostile endpoint or proxy.", lookup),
 
 		refreshSuccess:  d(exporter+"_refresh_success", "1 if the last refresh of the account's credential report succeeded, 0 if it failed (the last good report is still served).", account),
 		lastSuccess:     d(exporter+"_last_refresh_success_timestamp_seconds", "When the account's credential report was last refreshed successfully, Unix seconds.", account),
@@ -175,6 +180,7 @@ func (c *accountCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.userTags, c.accountTags, c.keyID, c.policyExists, c.policyMinLength, c.policyMaxAge,
 		c.policyReusePrevention, c.policyRule, c.lookupSuccess, c.lookupLastSuccess, c.lookupDropped,
 		c.exemptionStart, c.exemptionEnd, c.exemptionInvalid, c.keyNeverUsed,
+		c.callerLastSeen, c.callerEvents, c.lookupMissing,
 		c.refreshSuccess, c.lastSuccess, c.refreshDuration, c.refreshes, c.failures, c.parseErrors,
 	} {
 		ch <- d
@@ -227,10 +233,13 @@ func (c *accountCollector) collectState(ch chan<- prometheus.Metric, s *refresh.
 		if !l.LastSuccess.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.lookupLastSuccess, prometheus.GaugeValue, unixSeconds(l.LastSuccess), id, string(l.Lookup))
 		}
-		// Only the key lookup checks its answers item by item: a counter
+		// Only the key lookups check their answers item by item: a counter
 		// for the others would cost a series per account that stays 0.
-		if l.Lookup == report.LookupAccessKeyIDs {
+		if l.Lookup == report.LookupAccessKeyIDs || l.Lookup == report.LookupKeyCallers {
 			ch <- prometheus.MustNewConstMetric(c.lookupDropped, prometheus.CounterValue, float64(l.Dropped), id, string(l.Lookup))
+		}
+		if l.Lookup == report.LookupKeyCallers {
+			ch <- prometheus.MustNewConstMetric(c.lookupMissing, prometheus.GaugeValue, float64(l.Missing), id, string(l.Lookup))
 		}
 	}
 }
@@ -280,6 +289,13 @@ func (c *accountCollector) collectReport(ch chan<- prometheus.Metric, id string,
 			}
 			if keyID := keyIDs[k]; keyID != "" {
 				ch <- prometheus.MustNewConstMetric(c.keyID, prometheus.GaugeValue, 1, id, u.Name, slot, keyID)
+			}
+			for _, kc := range rep.KeyCallers[u.Name][k] {
+				labels := []string{id, u.Name, slot, keyIDs[k], kc.SourceIP, kc.UserAgent, kc.EventSource, string(kc.Origin)}
+				if !kc.LastSeen.IsZero() {
+					ch <- prometheus.MustNewConstMetric(c.callerLastSeen, prometheus.GaugeValue, unixSeconds(kc.LastSeen), labels...)
+				}
+				ch <- prometheus.MustNewConstMetric(c.callerEvents, prometheus.GaugeValue, float64(kc.Events), labels...)
 			}
 		}
 		for k := range u.Certificates {

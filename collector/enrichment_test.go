@@ -121,7 +121,7 @@ aws_iam_user_exemption_invalid{account_id="123456789012",policy="key-rotation",p
 aws_iam_user_exemption_invalid{account_id="123456789012",policy="key-rotation",problem="duplicate",user="ci-deploy"} 1
 aws_iam_user_exemption_invalid{account_id="123456789012",policy="mfa",problem="unknown_policy",user="alice@example.com"} 1
 aws_iam_user_exemption_invalid{account_id="123456789012",policy="xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",problem="unknown_policy",user="ci-deploy"} 1
-# HELP iam_credential_exporter_lookup_success 1 if the last attempt of this enrichment lookup (lookup="user_tags"|"access_key_ids"|"password_policy") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.
+# HELP iam_credential_exporter_lookup_success 1 if the last attempt of this enrichment lookup (lookup="user_tags"|"access_key_ids"|"password_policy"|"key_callers") succeeded, 0 if it failed (its last good data is still served); only for the lookups turned on.
 # TYPE iam_credential_exporter_lookup_success gauge
 iam_credential_exporter_lookup_success{account_id="123456789012",lookup="access_key_ids"} 0
 iam_credential_exporter_lookup_success{account_id="123456789012",lookup="password_policy"} 0
@@ -130,7 +130,7 @@ iam_credential_exporter_lookup_success{account_id="123456789012",lookup="user_ta
 # TYPE iam_credential_exporter_lookup_last_success_timestamp_seconds gauge
 iam_credential_exporter_lookup_last_success_timestamp_seconds{account_id="123456789012",lookup="access_key_ids"} 1.79574126e+09
 iam_credential_exporter_lookup_last_success_timestamp_seconds{account_id="123456789012",lookup="user_tags"} 1.79574126e+09
-# HELP iam_credential_exporter_lookup_dropped_items_total Items of AWS's answers to this enrichment lookup dropped because they contradict the request, since the exporter started: for lookup="access_key_ids" (the only one), access keys that iam:ListAccessKeys returned as another user's than the one asked. Anything but 0 means a broken or hostile endpoint or proxy.
+# HELP iam_credential_exporter_lookup_dropped_items_total Items of AWS's answers to this enrichment lookup dropped because they contradict the request, since the exporter started: for lookup="access_key_ids", access keys that iam:ListAccessKeys returned as another user's than the one asked; for lookup="key_callers", events that cloudtrail:LookupEvents returned for another key. Anything but 0 means a broken or hostile endpoint or proxy.
 # TYPE iam_credential_exporter_lookup_dropped_items_total counter
 iam_credential_exporter_lookup_dropped_items_total{account_id="123456789012",lookup="access_key_ids"} 2
 `

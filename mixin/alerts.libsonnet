@@ -157,6 +157,19 @@ local utils = import 'lib/utils.libsonnet';
     '{{ if not $labels.access_key_id }}{{ with $created }} To find its ID (<ID> in the command):' +
     ' aws iam list-access-keys --user-name {{ $labels.user }} lists the user\'s keys; it is the one created {{ . }}.{{ end }}{{ end }}',
   local keyWhose = 'IAM user {{ $labels.user }} in ' + keyAccount,
+  // The key's callers sampled from CloudTrail (--aws.key-callers), most
+  // recent first: " CloudTrail (sampled) saw it used by 203.0.113.10 with
+  // aws-cli/2.15 (sts.amazonaws.com), last 2024-05-01 10:00 UTC." Empty
+  // without the option. matchers narrow the callers (e.g. inside AWS only).
+  // Annotations, never labels: callers change between evaluations.
+  local callersOf(intro, matchers='') =
+    '{{ with query (printf `sort_desc(max by (source_ip, user_agent, event_source, origin) (aws_iam_access_key_caller_last_seen_timestamp_seconds{account_id=%q,user=%q,key=%q' + matchers + '}))`' +
+    ' $labels.account_id $labels.user $labels.key) }} ' + intro +
+    '{{ range $i, $c := . }}{{ if $i }};{{ end }} {{ .Labels.source_ip }}{{ with .Labels.user_agent }} with {{ . }}{{ end }}' +
+    ' ({{ .Labels.event_source }}{{ if ne .Labels.origin "other" }}, inside AWS: {{ .Labels.origin }}{{ end }}), last {{ ' + dateTime('.Value') + ' }}' +
+    '{{ end }}.{{ end }}',
+  local keyCallers = callersOf('CloudTrail (sampled) saw it used by'),
+
   local whose = 'IAM user {{ $labels.user }} in ' + account,
 
   // findings are the credential alerts; each `finding` is its condition.
@@ -250,7 +263,7 @@ local utils = import 'lib/utils.libsonnet';
       annotations: {
         summary: 'The old key of an access key rotation is still used after its replacement was created.',
         description: keyPrelude + keyWhose + ' has two active access keys: a rotation started ' + days + ' days ago, and its old key, ' +
-                     keyNameLower + ', is still used:' + keyFacts +
+                     keyNameLower + ', is still used:' + keyFacts + keyCallers +
                      ' Next step: switch what uses the old key to the new one' +
                      '{{ if $otherUsed }}' +
                      '. Both keys are in use: if two systems share this user and keep a key each, this is not a rotation but a' +
@@ -274,10 +287,34 @@ local utils = import 'lib/utils.libsonnet';
         summary: 'An access key rotation was left half-done; the old key is still active.',
         description: keyPrelude + keyWhose + ' has two active access keys: a rotation started ' + days + ' days ago, and its old key, ' +
                      keyNameLower + ', has not been used for ' + str(c.oldKeyStillUsedDays) +
-                     ' days or since the rotation started.' + keyFacts +
+                     ' days or since the rotation started.' + keyFacts + callersOf('Its last callers CloudTrail sampled:') +
                      ' Next step: deactivate the old key (the command), then delete it once nothing has asked for it.' + findKey,
         command: 'aws iam update-access-key --user-name {{ $labels.user }} --access-key-id ' + keyID + ' --status Inactive',
         cis_aws_foundations: 'v3.0.0 1.13',
+      },
+    },
+
+    {
+      // Value: days since a caller inside AWS last used the key. Callers
+      // are read for the keys of open rotations only (--aws.key-callers),
+      // so this fires while a rotation is open: the moment to replace the
+      // key by a role rather than by another key.
+      alert: 'IAMCredentialAccessKeyUsedFromInsideAWS',
+      finding: |||
+        min by (job, instance, account_id, user, key) (
+          time() - aws_iam_access_key_caller_last_seen_timestamp_seconds%(insideAWS)s
+        ) / 86400
+      ||| % (v { insideAWS: sel(['origin!="other"']) }),
+      labels: credential('warning'),
+      annotations: {
+        summary: 'An IAM access key is used from inside AWS, where a role would do without a stored key.',
+        description: keyPrelude + keyName + ' of ' + keyWhose + ' is used from inside AWS.' + keyFacts +
+                     callersOf('Callers inside AWS (CloudTrail, sampled):', ',origin!="other"') +
+                     ' Code that runs on AWS (EC2, ECS, EKS, Lambda, CodeBuild) or an AWS service acting for the user should use' +
+                     ' an IAM role, whose credentials rotate themselves, not a stored access key. Next step: give that workload' +
+                     ' a role (instance profile, task role, IRSA or execution role) with the permissions the user has (the command' +
+                     ' lists them), remove the key from it, then finish the rotation by deactivating the key it no longer uses.',
+        command: 'aws iam list-attached-user-policies --user-name {{ $labels.user }}',
       },
     },
 

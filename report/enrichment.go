@@ -45,6 +45,7 @@ const (
 	LookupUserTags       Lookup = "user_tags"
 	LookupAccessKeyIDs   Lookup = "access_key_ids"
 	LookupPasswordPolicy Lookup = "password_policy"
+	LookupKeyCallers     Lookup = "key_callers"
 )
 
 // LookupStatus is the outcome of the last attempt of one enrichment lookup.
@@ -57,8 +58,47 @@ type LookupStatus struct {
 	LastSuccess time.Time
 	// Dropped counts the items of AWS's answers that the lookup dropped,
 	// since its source was made, because they contradict the request: for
-	// LookupAccessKeyIDs, access keys of another user than the one asked.
+	// LookupAccessKeyIDs, access keys of another user than the one asked;
+	// for LookupKeyCallers, events of another key than the one asked.
 	Dropped uint64
+	// Missing is, for LookupKeyCallers, how many keys of open rotations
+	// the last attempt did not read in every region it should have
+	// (denied, throttled, over the cap, out of time, or no known key ID):
+	// their callers are the last ones read, or none.
+	Missing int
+}
+
+// Origin says where a caller of a key ran, as far as its event tells.
+type Origin string
+
+const (
+	// OriginVPCEndpoint: the call came through a VPC endpoint.
+	OriginVPCEndpoint Origin = "vpc_endpoint"
+	// OriginAWSService: an AWS service called on the user's behalf (the
+	// source address is a service name such as cloudformation.amazonaws.com).
+	OriginAWSService Origin = "aws_service"
+	// OriginAWSIPRange: the source address is in AWS's published ranges.
+	OriginAWSIPRange Origin = "aws_ip_range"
+	// OriginOther: nothing in the event says the caller ran inside AWS.
+	OriginOther Origin = "other"
+)
+
+// InsideAWS reports whether the caller ran inside AWS, where a role would
+// serve it instead of a key.
+func (o Origin) InsideAWS() bool { return o != OriginOther && o != "" }
+
+// KeyCaller is one caller of an access key, summarised from the CloudTrail
+// events sampled across a window (cloudtrail:LookupEvents). Its text fields
+// come from whoever called AWS: they are truncated and hold no control
+// characters.
+type KeyCaller struct {
+	SourceIP    string
+	UserAgent   string
+	EventSource string
+	Origin      Origin
+	LastSeen    time.Time
+	// Events counts the sampled events of this caller, not all of them.
+	Events int
 }
 
 // tagKeyRE is IAM's and Organizations' pattern for a tag key.

@@ -146,6 +146,10 @@ type Report struct {
 	// slots, by user name, for the users with a known ID; "" for a slot
 	// without one. Nil when not looked up.
 	AccessKeyIDs map[string][2]string
+	// KeyCallers holds the callers of each key slot of the users in an open
+	// rotation (two active keys), by user name, most events first; nil when
+	// not looked up.
+	KeyCallers map[string][2][]KeyCaller
 	// PasswordPolicy is the account's password policy; nil when not looked
 	// up (or never read successfully).
 	PasswordPolicy *PasswordPolicy

@@ -30,6 +30,7 @@ import (
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/refresh"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/selection"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
@@ -54,6 +55,7 @@ type options struct {
 
 	concurrency    int
 	exemptionsFile string
+	ipRangesFile   string
 	autoMemLimit   bool
 	memLimitRatio  float64
 	// selection holds the flags of the accounts and of how each report is
@@ -138,6 +140,22 @@ func run() int {
 		Default("5").Float64Var(&opts.selection.AccessKeyIDsRate)
 	app.Flag("aws.password-policy", "Export the account password policy (aws_iam_account_password_policy_*), read with iam:GetAccountPasswordPolicy at every refresh.").
 		BoolVar(&opts.selection.PasswordPolicy)
+	app.Flag("aws.key-callers", "Export the callers (source address, user agent, event source, last seen, sampled count) of both keys of every open rotation (an IAM user with two active keys) as aws_iam_access_key_caller_*, read with cloudtrail:LookupEvents in the key's last-used region and the partition's home region, sampled a day at a time; turns on --aws.access-key-ids. A key not in a rotation costs no call.").
+		BoolVar(&opts.selection.KeyCallers)
+	app.Flag("aws.key-callers.rate", "Most cloudtrail:LookupEvents calls per second per account and region; CloudTrail allows 2, shared with every other tool in the account.").
+		Default("1").Float64Var(&opts.selection.KeyCallersRate)
+	app.Flag("aws.key-callers.window", "How far back the events of each key are sampled, a duration of at most 2160h (event history keeps 90 days).").
+		Default("168h").DurationVar(&opts.selection.KeyCallersWindow)
+	app.Flag("aws.key-callers.pages-per-day", "Pages of 50 events read for each day of the window, key and region: the sample of a busy key's day.").
+		Default("1").IntVar(&opts.selection.KeyCallersPagesPerDay)
+	app.Flag("aws.key-callers.per-key", "Callers exported per key, those with the most sampled events; each is two series.").
+		Default("3").IntVar(&opts.selection.KeyCallersPerKey)
+	app.Flag("aws.key-callers.max-keys", "Most keys whose callers one account reads per refresh; the others wait for the next refreshes, least recently read first.").
+		Default("10").IntVar(&opts.selection.KeyCallersMaxKeys)
+	app.Flag("aws.key-callers.refresh-interval", "How long a key's callers are served before they are read again.").
+		Default("6h").DurationVar(&opts.selection.KeyCallersInterval)
+	app.Flag("aws.key-callers.ip-ranges-file", "AWS's ip-ranges.json (from https://ip-ranges.amazonaws.com/ip-ranges.json), read once at start: a caller whose address is in it has origin=\"aws_ip_range\". Unset: addresses are not classified.").
+		PlaceHolder("PATH").StringVar(&opts.ipRangesFile)
 	app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reads only the accounts whose ID hashes to it.").
 		Default("0").IntVar(&opts.selection.Shard)
 	app.Flag("total-shards", "Number of replicas that split the accounts between them.").
@@ -174,6 +192,14 @@ func run() int {
 			logger.Error("invalid --exemptions.file", "path", path, "err", err)
 			return 1
 		}
+	}
+	if path := opts.ipRangesFile; path != "" {
+		ranges, err := awsapi.LoadIPRanges(path)
+		if err != nil {
+			logger.Error("invalid --aws.key-callers.ip-ranges-file", "path", path, "err", err)
+			return 1
+		}
+		opts.selection.KeyCallersIPRanges = ranges
 	}
 	logger.Info("starting "+name, "version", version.Info())
 	logger.Info("build context", "build_context", version.BuildContext())

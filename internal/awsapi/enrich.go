@@ -37,6 +37,8 @@ type enrichment struct {
 
 	passwordPolicy lookup
 	policy         *report.PasswordPolicy
+
+	callerState
 }
 
 // lookup is the status of one enrichment call.
@@ -63,6 +65,9 @@ func (s *ReportSource) initEnrichment() {
 	s.userTags.name = report.LookupUserTags
 	s.keyIDs.name = report.LookupAccessKeyIDs
 	s.passwordPolicy.name = report.LookupPasswordPolicy
+	s.keyCallers.name = report.LookupKeyCallers
+	s.opts.Callers = s.opts.Callers.withDefaults()
+	s.trailLimiters = map[string]*rate.Limiter{}
 	if s.opts.AccessKeyIDs {
 		// A burst of one: the calls are spread evenly, as IAM's quotas
 		// (shared with everything else in the account) expect.
@@ -91,6 +96,13 @@ func (s *ReportSource) enrich(ctx context.Context, rep *report.Report) {
 	if s.opts.AccessKeyIDs {
 		s.done(&s.keyIDs, s.lookUpKeyIDs(ctx, rep), "the access key IDs", "aws_iam_access_key_info")
 		rep.Lookups = append(rep.Lookups, s.keyIDs.status())
+	}
+	if s.opts.KeyCallers {
+		missing, err := s.lookUpKeyCallers(ctx, rep)
+		s.done(&s.keyCallers, err, "the callers of some keys of open rotations", "aws_iam_access_key_caller_*")
+		st := s.keyCallers.status()
+		st.Missing = missing
+		rep.Lookups = append(rep.Lookups, st)
 	}
 	if s.opts.PasswordPolicy {
 		policy, err := s.readPasswordPolicy(ctx)

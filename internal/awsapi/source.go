@@ -1,6 +1,7 @@
 // Package awsapi is the exporter's only door to AWS: the SDK configuration,
 // the credential report's generate/poll/get loop, the opt-in lookups that
-// enrich it (user and account tags, access key IDs, the password policy),
+// enrich it (user and account tags, access key IDs, the password policy,
+// the CloudTrail callers of the keys of open rotations),
 // assumed roles and their credential cache, Organizations discovery, the
 // count of every request and the limit on response sizes.
 package awsapi
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
@@ -66,6 +68,11 @@ type SourceOptions struct {
 	AccessKeyIDsRate float64
 	// PasswordPolicy reads iam:GetAccountPasswordPolicy on every refresh.
 	PasswordPolicy bool
+	// KeyCallers reads the callers of the keys of open rotations with
+	// cloudtrail:LookupEvents, as Callers says. It looks keys up by ID:
+	// without AccessKeyIDs, every key counts as missing.
+	KeyCallers bool
+	Callers    CallerOptions
 }
 
 // iamClient is the part of the IAM client that a ReportSource calls; unit
@@ -107,6 +114,9 @@ func newReportSource(client iamClient, accountID string, opts SourceOptions, log
 		accountID: accountID,
 		opts:      opts,
 		logger:    logger.With("account_id", accountID),
+	}
+	if opts.KeyCallers {
+		s.trail = cloudtrail.NewFromConfig(cfg)
 	}
 	s.initEnrichment()
 	return s

@@ -548,6 +548,10 @@ var credentialRE = regexp.MustCompile(`Credential=([^/,\s]+)/`)
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		if isCloudTrailTarget(target) {
+			s.serveCloudTrail(w, r, target)
+			return
+		}
 		s.serveJSON(w, r, target)
 		return
 	}

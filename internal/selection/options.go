@@ -8,6 +8,7 @@ import (
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/collector"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
@@ -48,6 +49,17 @@ type Options struct {
 	AccessKeyIDsRate float64       // --aws.access-key-ids.rate
 	PasswordPolicy   bool          // --aws.password-policy
 
+	KeyCallers            bool          // --aws.key-callers
+	KeyCallersRate        float64       // --aws.key-callers.rate
+	KeyCallersWindow      time.Duration // --aws.key-callers.window
+	KeyCallersPagesPerDay int           // --aws.key-callers.pages-per-day
+	KeyCallersPerKey      int           // --aws.key-callers.per-key
+	KeyCallersMaxKeys     int           // --aws.key-callers.max-keys
+	KeyCallersInterval    time.Duration // --aws.key-callers.refresh-interval
+	// KeyCallersIPRanges is --aws.key-callers.ip-ranges-file's, read once
+	// at start; nil without the flag.
+	KeyCallersIPRanges *awsapi.IPRanges
+
 	// FileExemptions are --exemptions.file's, read once at start and
 	// attached to every report; nil without the flag.
 	FileExemptions report.AccountExemptions
@@ -81,8 +93,11 @@ func (o Options) Validate() error {
 	if o.ReportFile != "" && (len(o.RoleARNs) > 0 || o.Organization || o.ConfigFile != "") {
 		return errors.New("--report.file reads one report from disk; it excludes --aws.role-arn, --aws.organization and --config.file")
 	}
-	if o.ReportFile != "" && (len(o.UserTags) > 0 || len(o.AccountTags) > 0 || o.Exemptions || o.AccessKeyIDs || o.PasswordPolicy) {
-		return errors.New("--report.file reads one report from disk; --aws.user-tags, --aws.account-tags, --aws.exemptions, --aws.access-key-ids and --aws.password-policy read AWS")
+	if o.ReportFile != "" && (len(o.UserTags) > 0 || len(o.AccountTags) > 0 || o.Exemptions || o.AccessKeyIDs || o.PasswordPolicy || o.KeyCallers) {
+		return errors.New("--report.file reads one report from disk; --aws.user-tags, --aws.account-tags, --aws.exemptions, --aws.access-key-ids, --aws.password-policy and --aws.key-callers read AWS")
+	}
+	if err := o.validateKeyCallers(); err != nil {
+		return err
 	}
 	if len(o.AccountTags) > 0 && !o.Organization && o.ConfigFile == "" {
 		return errors.New("--aws.account-tags: account tags are read from Organizations; enable discovery with --aws.organization or organization: in --config.file")
@@ -179,4 +194,28 @@ func roleAccounts(roleARNs []string, externalID string) ([]accounts.Account, err
 		list = append(list, accounts.Account{ID: id, RoleARN: roleARN, ExternalID: externalID})
 	}
 	return list, nil
+}
+
+// validateKeyCallers checks the tuning of --aws.key-callers, which matters
+// only when it is on.
+func (o Options) validateKeyCallers() error {
+	switch {
+	case !o.KeyCallers:
+		return nil
+	case !(o.KeyCallersRate > 0):
+		return fmt.Errorf("--aws.key-callers.rate must be positive, got %g", o.KeyCallersRate)
+	case o.KeyCallersRate > 2:
+		return fmt.Errorf("--aws.key-callers.rate must be at most 2, CloudTrail's quota of LookupEvents per account and region, got %g", o.KeyCallersRate)
+	case o.KeyCallersWindow <= 0 || o.KeyCallersWindow > 90*24*time.Hour:
+		return fmt.Errorf("--aws.key-callers.window must be positive and at most 90 days (2160h), how long CloudTrail keeps event history, got %s", o.KeyCallersWindow)
+	case o.KeyCallersPagesPerDay <= 0:
+		return fmt.Errorf("--aws.key-callers.pages-per-day must be positive, got %d", o.KeyCallersPagesPerDay)
+	case o.KeyCallersPerKey <= 0:
+		return fmt.Errorf("--aws.key-callers.per-key must be positive, got %d", o.KeyCallersPerKey)
+	case o.KeyCallersMaxKeys <= 0:
+		return fmt.Errorf("--aws.key-callers.max-keys must be positive, got %d", o.KeyCallersMaxKeys)
+	case o.KeyCallersInterval <= 0:
+		return fmt.Errorf("--aws.key-callers.refresh-interval must be positive, got %s", o.KeyCallersInterval)
+	}
+	return nil
 }

@@ -26,6 +26,20 @@ func TestValidate(t *testing.T) {
 		// IAM user tag keys are case-insensitive: the second Owner is the same key.
 		{name: "a tag key given twice", change: func(o *Options) { o.UserTags = []string{"owner", "Owner", " team ,"} }},
 
+		{name: "key callers", change: func(o *Options) {
+			o.KeyCallers, o.KeyCallersRate, o.KeyCallersWindow, o.KeyCallersPagesPerDay = true, 1, 7*24*time.Hour, 1
+			o.KeyCallersPerKey, o.KeyCallersMaxKeys, o.KeyCallersInterval = 3, 10, 6*time.Hour
+		}},
+		{name: "key callers faster than CloudTrail allows", change: func(o *Options) {
+			o.KeyCallers, o.KeyCallersRate, o.KeyCallersWindow, o.KeyCallersPagesPerDay = true, 3, 7*24*time.Hour, 1
+			o.KeyCallersPerKey, o.KeyCallersMaxKeys, o.KeyCallersInterval = 3, 10, 6*time.Hour
+		}, wantErr: "--aws.key-callers.rate must be at most 2"},
+		{name: "key callers over 90 days", change: func(o *Options) {
+			o.KeyCallers, o.KeyCallersRate, o.KeyCallersWindow, o.KeyCallersPagesPerDay = true, 1, 91*24*time.Hour, 1
+			o.KeyCallersPerKey, o.KeyCallersMaxKeys, o.KeyCallersInterval = 3, 10, 6*time.Hour
+		}, wantErr: "--aws.key-callers.window must be positive and at most 90 days"},
+		{name: "report file with key callers", change: func(o *Options) { o.ReportFile, o.KeyCallers = "report.csv", true },
+			wantErr: "--aws.key-callers read AWS"},
 		{name: "zero refresh interval", change: func(o *Options) { o.RefreshInterval = 0 },
 			wantErr: "--report.refresh-interval must be positive, got 0s"},
 		{name: "negative refresh interval", change: func(o *Options) { o.RefreshInterval = -time.Minute },
@@ -64,7 +78,7 @@ func TestValidate(t *testing.T) {
 		{name: "not a tag key", change: func(o *Options) { o.UserTags = []string{"owner", "team*"} },
 			wantErr: `--aws.user-tags: "team*" is not a tag key`},
 		{name: "report file with key IDs", change: func(o *Options) { o.ReportFile, o.AccessKeyIDs = "report.csv", true },
-			wantErr: "--aws.access-key-ids and --aws.password-policy read AWS"},
+			wantErr: "--aws.access-key-ids, --aws.password-policy and --aws.key-callers read AWS"},
 		{name: "report file with exemptions", change: func(o *Options) { o.ReportFile, o.Exemptions = "report.csv", true },
 			wantErr: "--aws.exemptions"},
 		{name: "report file with user tags", change: func(o *Options) { o.ReportFile, o.UserTags = "report.csv", []string{"owner"} },

@@ -323,9 +323,20 @@ func (s *Selection) targets(list []accounts.Account, accountTags map[string][]re
 		UserTagsInterval: s.opts.UserTagsInterval,
 		Exemptions:       s.opts.Exemptions,
 		ExemptionMaxDays: s.opts.ExemptionMaxDays,
-		AccessKeyIDs:     s.opts.AccessKeyIDs,
+		// The callers are looked up by key ID.
+		AccessKeyIDs:     s.opts.AccessKeyIDs || s.opts.KeyCallers,
 		AccessKeyIDsRate: s.opts.AccessKeyIDsRate,
 		PasswordPolicy:   s.opts.PasswordPolicy,
+		KeyCallers:       s.opts.KeyCallers,
+		Callers: awsapi.CallerOptions{
+			Rate:        s.opts.KeyCallersRate,
+			Window:      s.opts.KeyCallersWindow,
+			PagesPerDay: s.opts.KeyCallersPagesPerDay,
+			PerKey:      s.opts.KeyCallersPerKey,
+			MaxKeys:     s.opts.KeyCallersMaxKeys,
+			Interval:    s.opts.KeyCallersInterval,
+			AWSRanges:   s.opts.KeyCallersIPRanges,
+		},
 	}
 	targets := make([]refresh.Target, 0, len(list))
 	for _, a := range list {
