@@ -81,9 +81,9 @@ func inBubble(t *testing.T, opts awsapi.CallerOptions, f func(t *testing.T, s *f
 		var logs testenv.Buffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		callersScenario(t, s)
-		src := awsapi.FastPolls(awsapi.NewReportSource(cfg, baseAccount, awsapi.SourceOptions{
+		src := awsapi.NewReportSource(cfg, baseAccount, awsapi.SourceOptions{
 			AccessKeyIDs: true, AccessKeyIDsRate: 1e6, KeyCallers: true, Callers: opts,
-		}, logger))
+		}, logger)
 		f(t, s, src, &logs)
 	})
 }
@@ -407,7 +407,7 @@ func TestLoadIPRanges(t *testing.T) {
 		)
 		src := awsapi.NewReportSource(cfg, baseAccount, awsapi.SourceOptions{AccessKeyIDs: true, AccessKeyIDsRate: 1e6, KeyCallers: true,
 			Callers: awsapi.CallerOptions{AWSRanges: ranges}}, discardLogger())
-		rep := mustFetch(t, awsapi.FastPolls(src), "refresh")
+		rep := mustFetch(t, src, "refresh")
 		got := map[string]report.Origin{}
 		for _, c := range rep.KeyCallers["ci"][1] {
 			got[c.SourceIP] = c.Origin

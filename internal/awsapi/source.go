@@ -105,7 +105,11 @@ type ReportSource struct {
 // with cfg's credentials. accountID names the account in errors and logs;
 // it may be "" when it is not known yet.
 func NewReportSource(cfg aws.Config, accountID string, opts SourceOptions, logger *slog.Logger) *ReportSource {
-	return newReportSource(iam.NewFromConfig(cfg), accountID, opts, logger)
+	s := newReportSource(iam.NewFromConfig(cfg), accountID, opts, logger)
+	if opts.KeyCallers {
+		s.trail = cloudtrail.NewFromConfig(cfg)
+	}
+	return s
 }
 
 func newReportSource(client iamClient, accountID string, opts SourceOptions, logger *slog.Logger) *ReportSource {
@@ -114,9 +118,6 @@ func newReportSource(client iamClient, accountID string, opts SourceOptions, log
 		accountID: accountID,
 		opts:      opts,
 		logger:    logger.With("account_id", accountID),
-	}
-	if opts.KeyCallers {
-		s.trail = cloudtrail.NewFromConfig(cfg)
 	}
 	s.initEnrichment()
 	return s
