@@ -5,6 +5,11 @@
 // Written as Grafana exports it, with the thresholds, rule names and
 // texts of _config from v (common.values). common.libsonnet has the frame
 // and the variables that the dashboards share.
+//
+// The compliance shares (0 to 1, with min 0 and max 1) are coloured by
+// thresholds in percentage mode, 80 and 100 % of that range: the colours of
+// 0.8 and 1, without a fraction in the JSON, which go-jsonnet and jsonnet
+// 0.18 print differently (0.8, 0.80000000000000004).
 local common = import 'common.libsonnet';
 local vars = common.variables;
 local q = common.promql;
@@ -776,11 +781,11 @@ function(v)
             max: 1,
             color: { mode: 'thresholds' },
             thresholds: {
-              mode: 'absolute',
+              mode: 'percentage',
               steps: [
                 { color: 'red', value: null },
-                { color: 'yellow', value: 0.8 },
-                { color: 'green', value: 1 },
+                { color: 'yellow', value: 80 },
+                { color: 'green', value: 100 },
               ],
             },
             mappings: [],
@@ -824,11 +829,11 @@ function(v)
             max: 1,
             color: { mode: 'thresholds' },
             thresholds: {
-              mode: 'absolute',
+              mode: 'percentage',
               steps: [
                 { color: 'red', value: null },
-                { color: 'yellow', value: 0.8 },
-                { color: 'green', value: 1 },
+                { color: 'yellow', value: 80 },
+                { color: 'green', value: 100 },
               ],
             },
             mappings: [],
@@ -872,11 +877,11 @@ function(v)
             max: 1,
             color: { mode: 'thresholds' },
             thresholds: {
-              mode: 'absolute',
+              mode: 'percentage',
               steps: [
                 { color: 'red', value: null },
-                { color: 'yellow', value: 0.8 },
-                { color: 'green', value: 1 },
+                { color: 'yellow', value: 80 },
+                { color: 'green', value: 100 },
               ],
             },
             mappings: [],
@@ -1139,11 +1144,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1162,11 +1167,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1185,11 +1190,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1208,11 +1213,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1364,11 +1369,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1387,11 +1392,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1410,11 +1415,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1433,11 +1438,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },

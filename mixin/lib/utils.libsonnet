@@ -27,15 +27,15 @@
     if $.parenthesized(e) then e else '(\n' + $.indent(e, 2) + '\n)',
 
   // parenthesized(e): the first character of e opens a parenthesis that
-  // the last one closes.
+  // the last one closes, i.e. the depth stays above 0 from the first
+  // character to the one before the last. The fold keeps a number, which
+  // jsonnet evaluates at each step, and stays at 0 once the depth reaches
+  // it.
   parenthesized(e)::
-    local depths = std.foldl(
-      function(acc, ch) acc + [acc[std.length(acc) - 1] + (if ch == '(' then 1 else if ch == ')' then -1 else 0)],
-      std.stringChars(e),
-      [0]
-    );
-    std.length(e) > 1 && e[0] == '(' &&
-    std.all([d > 0 for d in depths[1:std.length(depths) - 1]]),
+    local n = std.length(e);
+    local step(depth, ch) =
+      if depth <= 0 then 0 else depth + (if ch == '(' then 1 else if ch == ')' then -1 else 0);
+    n > 1 && e[0] == '(' && std.foldl(step, std.stringChars(e[1:n - 1]), 1) > 0,
 
   // credential(c, matchers) holds, as PromQL over the exporter's series
   // selected by the job selector and matchers, the seconds that the rules
@@ -193,13 +193,9 @@
       or ignoring (access_key_id)
       %(raw)s
     ||| % v;
-    'max by (%s) (
-%s
-)
-' % [
+    'max by (%s) (\n%s\n)\n' % [
       std.join(', ', ['finding'] + c.findingLabels),
-      $.indent(std.rstripChars($.withOwner(withID, c), '
-'), 2),
+      $.indent(std.rstripChars($.withOwner(withID, c), '\n'), 2),
     ],
 
   // heldFindings(c) is the expression of the held record: every finding
