@@ -141,7 +141,8 @@ type renderedRule struct {
 }
 
 // A 60-day policy is one value: the rotation alerts compare with 60 and 50
-// days and say so, the compliance rules are named for 60 days, promtool
+// days and say so, the compliance rules compare with 60 days under the
+// names they have with 90 (a policy change keeps their series), promtool
 // accepts the rules and they fire on a 61-day-old key, and the dashboards
 // count and colour with 60 and 50 days.
 func TestMixinCustomConfig(t *testing.T) {
@@ -175,6 +176,11 @@ func TestMixinCustomConfig(t *testing.T) {
 		if r.Record == "instance_finding:aws_iam_credentials:value" {
 			conditions[r.Labels["finding"]] = r.Expr
 		}
+		// A threshold in a series name (rotated_90d) would start new
+		// series, without the old ones' history, when a user changes it.
+		if strings.ContainsAny(r.Record, "0123456789") {
+			t.Errorf("recording rule %s has a number in its name: keep thresholds in _config and in the expression", r.Record)
+		}
 	}
 	for _, c := range []struct {
 		name, expr, summary, description string
@@ -202,7 +208,7 @@ func TestMixinCustomConfig(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"account:aws_iam_access_keys_rotated_60d:ratio", "owner:aws_iam_access_keys_rotated_60d:ratio"} {
+	for _, name := range []string{"account:aws_iam_access_keys_rotated:ratio", "owner:aws_iam_access_keys_rotated:ratio"} {
 		if r, ok := rules[name]; !ok || !strings.Contains(r.Expr, "<= bool 60 * 86400") {
 			t.Errorf("no compliance rule %s comparing with 60 days (got %q)", name, r.Expr)
 		}
@@ -215,12 +221,12 @@ func TestMixinCustomConfig(t *testing.T) {
 		}
 	}
 	overview := out.Dashboards["iam-credentials-overview.json"]
-	for _, want := range []string{"<= bool 60 * 86400", "account:aws_iam_access_keys_rotated_60d:ratio", "owner:aws_iam_access_keys_rotated_60d:ratio"} {
+	for _, want := range []string{"<= bool 60 * 86400", "account:aws_iam_access_keys_rotated:ratio", "owner:aws_iam_access_keys_rotated:ratio"} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("overview dashboard of the custom render lacks %s", want)
 		}
 	}
-	for _, unwanted := range []string{"rotated_90d", "<= bool 90 * 86400"} {
+	for _, unwanted := range []string{"<= bool 90 * 86400"} {
 		if strings.Contains(overview, unwanted) {
 			t.Errorf("overview dashboard of the custom render still says %s", unwanted)
 		}

@@ -33,7 +33,6 @@ local utils = import 'lib/utils.libsonnet';
 {
   prometheusRules+:: {
     local c = $._config,
-    local names = utils.ruleNames(c),
     local user = utils.credential(c, ['user!="<root_account>"']),
     local root = utils.credential(c, ['user="<root_account>"']),
     local v = {
@@ -161,13 +160,16 @@ local utils = import 'lib/utils.libsonnet';
           // ---- Compliance at a glance ----
           // The share of the credentials that comply, per account and per
           // owner (_config.ownerLabels; users without an owner form the
-          // group without them). The names say the threshold.
+          // group without them). The names do not say the thresholds
+          // (_config.keyRotationDays, unusedDays): a policy change keeps the
+          // series, and with it their history, and the dashboards' titles
+          // and descriptions say the policy in force.
           {
-            record: names.keysRotatedAccount,
+            record: 'account:aws_iam_access_keys_rotated:ratio',
             expr: perAccount('user, key', compliance.keysRotated),
           },
           {
-            record: names.keysRotatedOwner,
+            record: 'owner:aws_iam_access_keys_rotated:ratio',
             expr: perOwner(compliance.keysRotated),
           },
           {
@@ -189,11 +191,11 @@ local utils = import 'lib/utils.libsonnet';
             expr: perOwner(compliance.oneActiveKey),
           },
           {
-            record: names.credentialsUsedAccount,
+            record: 'account:aws_iam_credentials_used:ratio',
             expr: perAccount('user, key', compliance.credentialsUsed),
           },
           {
-            record: names.credentialsUsedOwner,
+            record: 'owner:aws_iam_credentials_used:ratio',
             expr: perOwner(compliance.credentialsUsed),
           },
 

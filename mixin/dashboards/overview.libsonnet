@@ -759,7 +759,7 @@ function(v)
         id: 22,
         type: 'stat',
         title: 'Access keys rotated within %(keyRotation)s' % v,
-        description: 'Share of the active IAM-user access keys (root excluded) created or rotated within the last %(keyRotation)s (CIS AWS Foundations 1.14). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_access_keys_rotated_%(keyRotationDays)sd:ratio does per account).' % v,
+        description: 'Share of the active IAM-user access keys (root excluded) created or rotated within the last %(keyRotation)s (CIS AWS Foundations 1.14). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_access_keys_rotated:ratio does per account).' % v,
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 4, w: 8, x: 0, y: 14 },
         targets: [
@@ -855,7 +855,7 @@ function(v)
         id: 24,
         type: 'stat',
         title: 'Credentials used within %(unused)s' % v,
-        description: 'Share of the active access keys and console passwords (root excluded) used, or created, within the last %(unused)s (CIS AWS Foundations 1.12). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_credentials_used_%(unusedDays)sd:ratio does per account).' % v,
+        description: 'Share of the active access keys and console passwords (root excluded) used, or created, within the last %(unused)s (CIS AWS Foundations 1.12). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_credentials_used:ratio does per account).' % v,
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 4, w: 8, x: 16, y: 14 },
         targets: [
@@ -1068,7 +1068,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",job=~"$job",account_id=~"$account_id"} >= 0)) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: 'bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",job=~"$job",account_id=~"$account_id"} >= 0)) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1078,7 +1078,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: '(max by (account_id) (account:aws_iam_access_keys_rotated_%(keyRotationDays)sd:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: '(max by (account_id) (account:aws_iam_access_keys_rotated:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1088,7 +1088,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: '(max by (account_id) (account:aws_iam_console_users_mfa:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: '(max by (account_id) (account:aws_iam_console_users_mfa:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1098,7 +1098,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: '(max by (account_id) (account:aws_iam_credentials_used_%(unusedDays)sd:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: '(max by (account_id) (account:aws_iam_credentials_used:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1245,7 +1245,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'label_replace(label_replace(bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1255,7 +1255,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_access_keys_rotated_%(keyRotationDays)sd:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_access_keys_rotated:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1265,7 +1265,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_console_users_mfa:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_console_users_mfa:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1275,7 +1275,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_credentials_used_%(unusedDays)sd:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_credentials_used:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1285,7 +1285,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'label_replace(label_replace(sum by (tag_owner, tag_team) (owner_severity:aws_iam_credential_findings:count{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(sum by (tag_owner, tag_team) (owner_severity:aws_iam_credential_findings:count{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,

@@ -10,15 +10,6 @@
     local all = std.filter(function(m) m != '', [jobSelector] + matchers);
     if all == [] then '' else '{%s}' % std.join(', ', all),
 
-  // The names of the compliance recording rules, which say their threshold
-  // (rotated_90d, used_45d), so a 60-day policy records rotated_60d.
-  ruleNames(c):: {
-    keysRotatedAccount: 'account:aws_iam_access_keys_rotated_%sd:ratio' % c.keyRotationDays,
-    keysRotatedOwner: 'owner:aws_iam_access_keys_rotated_%sd:ratio' % c.keyRotationDays,
-    credentialsUsedAccount: 'account:aws_iam_credentials_used_%sd:ratio' % c.unusedDays,
-    credentialsUsedOwner: 'owner:aws_iam_credentials_used_%sd:ratio' % c.unusedDays,
-  },
-
   // paren('a\nb') is '(\n  a\n  b\n)': a multi-line expression as one
   // operand, whatever the operators around it. An expression already in
   // parentheses stays as it is.
