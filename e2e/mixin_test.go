@@ -247,17 +247,17 @@ evaluation_interval: 1m
 tests:
   - interval: 1m
     input_series:
-      - series: 'aws_iam_access_key_active{job="iam",instance="e:9860",account_id="111122223333",user="alice",key="1"}'
+      - series: 'aws_iam_access_key_active{job="iam-credential-exporter",instance="e:9860",account_id="111122223333",user="alice",key="1"}'
         values: '1x15'
-      - series: 'aws_iam_access_key_last_rotated_timestamp_seconds{job="iam",instance="e:9860",account_id="111122223333",user="alice",key="1"}'
+      - series: 'aws_iam_access_key_last_rotated_timestamp_seconds{job="iam-credential-exporter",instance="e:9860",account_id="111122223333",user="alice",key="1"}'
         values: '-5269800x15'
-      - series: 'aws_iam_access_key_active{job="iam",instance="e:9860",account_id="111122223333",user="bob",key="1"}'
+      - series: 'aws_iam_access_key_active{job="iam-credential-exporter",instance="e:9860",account_id="111122223333",user="bob",key="1"}'
         values: '1x15'
-      - series: 'aws_iam_access_key_last_rotated_timestamp_seconds{job="iam",instance="e:9860",account_id="111122223333",user="bob",key="1"}'
+      - series: 'aws_iam_access_key_last_rotated_timestamp_seconds{job="iam-credential-exporter",instance="e:9860",account_id="111122223333",user="bob",key="1"}'
         values: '-4751400x15'
-      - series: 'aws_iam_user_info{job="iam",instance="e:9860",account_id="111122223333",user="alice"}'
+      - series: 'aws_iam_user_info{job="iam-credential-exporter",instance="e:9860",account_id="111122223333",user="alice"}'
         values: '1x15'
-      - series: 'aws_iam_user_info{job="iam",instance="e:9860",account_id="111122223333",user="bob"}'
+      - series: 'aws_iam_user_info{job="iam-credential-exporter",instance="e:9860",account_id="111122223333",user="bob"}'
         values: '1x15'
     alert_rule_test:
       - eval_time: 10m

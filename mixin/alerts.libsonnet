@@ -713,6 +713,32 @@ local utils = import 'lib/utils.libsonnet';
       },
     },
 
+    // An exporter (its build_info, which only this exporter serves) under
+    // a job that jobSelector leaves out: no rule reads it, so without this
+    // alert a job named otherwise would go silent. None without a job
+    // selector, which leaves no job out.
+    if c.jobSelector != '' then {
+      alert: 'IAMCredentialExporterJobNotSelected',
+      expr: |||
+        group by (job, instance) (
+          iam_credential_exporter_build_info
+          unless
+          iam_credential_exporter_build_info%(all)s
+        )
+      ||| % v,
+      'for': c.jobNotSelectedFor,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'An iam_credential_exporter is scraped under a job that the rules do not read.',
+        description: |||
+          Prometheus scrapes the exporter {{ $labels.instance }} as job {{ $labels.job }}, which the
+          mixin's jobSelector (%(jobSelector)s) leaves out: no credential or health alert reads what it
+          serves, and the dashboards do not list the job. Set jobSelector in the mixin's _config to match
+          the job (or to '', every job) and load the rules again, or rename the scrape job.
+        ||| % v,
+      },
+    },
+
     {
       // Per-account targets (/sd, /metrics?account_id=): one account's
       // target is down while the exporter's own target at the same job
@@ -941,7 +967,7 @@ local utils = import 'lib/utils.libsonnet';
         rules: [
           withLinks({ [k]: f[k] for k in std.objectFields(f) if k != 'finding' } + { expr: utils.held(f.alert, c) })
           for f in findings
-        ] + [withLinks(a) for a in audits + health],
+        ] + [withLinks(a) for a in audits + health if a != null],
       },
     ],
   },

@@ -15,11 +15,19 @@
     // ---- Which series ----
 
     // Label matchers, without braces, added to every selector of an
-    // exporter metric in the rules (and to the dashboards' job list), e.g.
-    // 'job=~".*iam.?credential.*"'. Empty, the default: the rules read the
-    // exporter's metrics whatever the job, which its metric names already
-    // single out.
-    jobSelector: '',
+    // exporter metric in the rules, and to the dashboards' job list. The
+    // default matches the job names that this repository's configurations
+    // give: `iam-credential-exporter` (the static jobs of the README and
+    // docs/multi-account.md); the Helm chart's ServiceMonitor and
+    // ScrapeConfig, whose job is the Service's name
+    // (`<release>-iam-credential-exporter`, or the release's name when it
+    // holds the chart's), and its PodMonitor (`<namespace>/<that name>`);
+    // and the program's name, `iam_credential_exporter`. A job named
+    // otherwise is read by no rule: set this to match it (or to '', every
+    // job, which the metric names already single out);
+    // IAMCredentialExporterJobNotSelected fires for an exporter whose job
+    // it leaves out.
+    jobSelector: 'job=~".*iam[-_]credential[-_]exporter.*"',
 
     // IAMCredentialExporterDown recognises the exporter's targets by their
     // iam_credential_exporter_build_info in the last exporterSeenWindow, or
@@ -31,6 +39,9 @@
       else 'job=~"(?i).*iam.?credential.*"',
     exporterSeenWindow: '1d',
     exporterDownFor: '5m',
+    // IAMCredentialExporterJobNotSelected: an exporter scraped under a job
+    // that jobSelector leaves out, for this long (rides over a rename).
+    jobNotSelectedFor: '15m',
     // Per-account targets (/sd): one account's target down while the
     // exporter's own target is up, for this long. Longer than a scrape
     // interval (the own target notices a dead exporter a scrape later) and
