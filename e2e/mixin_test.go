@@ -120,11 +120,17 @@ func TestMixinRenderedFilesUpToDate(t *testing.T) {
 }
 
 // customMixin is a user's jsonnet: the mixin with a 60-day rotation policy
-// and a 10-day warning.
+// and a 10-day warning, info alerts labelled severity="notice", and
+// IAMCredentialAccessKeyTooOld critical.
 const customMixin = `
 local render = import 'render.libsonnet';
 local mixin = (import 'mixin.libsonnet') + {
-  _config+:: { keyRotationDays: 60, keyRotationWarningDays: 10 },
+  _config+:: {
+    keyRotationDays: 60,
+    keyRotationWarningDays: 10,
+    severities+: { info: 'notice' },
+    alertSeverities: { IAMCredentialAccessKeyTooOld: 'critical' },
+  },
 };
 {
   rules: render.rulesFile(mixin),
@@ -144,7 +150,8 @@ type renderedRule struct {
 // days and say so, the compliance rules compare with 60 days under the
 // names they have with 90 (a policy change keeps their series), promtool
 // accepts the rules and they fire on a 61-day-old key, and the dashboards
-// count and colour with 60 and 50 days.
+// count and colour with 60 and 50 days. The severities follow _config too,
+// in the alerts and in the overview's severity panels.
 func TestMixinCustomConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -208,6 +215,14 @@ func TestMixinCustomConfig(t *testing.T) {
 			}
 		}
 	}
+	for name, r := range rules {
+		if r.Alert != "" && !slices.Contains([]string{"critical", "warning", "notice"}, r.Labels["severity"]) {
+			t.Errorf("%s has severity %q in the custom render, want critical, warning or notice", name, r.Labels["severity"])
+		}
+	}
+	if got := rules["IAMCredentialExemptionChanged"].Labels["severity"]; got != "notice" {
+		t.Errorf("IAMCredentialExemptionChanged (info) has severity %q in the custom render, want notice", got)
+	}
 	for _, name := range []string{"account:aws_iam_access_keys_rotated:ratio", "owner:aws_iam_access_keys_rotated:ratio"} {
 		if r, ok := rules[name]; !ok || !strings.Contains(r.Expr, "<= bool 60 * 86400") {
 			t.Errorf("no compliance rule %s comparing with 60 days (got %q)", name, r.Expr)
@@ -226,7 +241,12 @@ func TestMixinCustomConfig(t *testing.T) {
 			t.Errorf("overview dashboard of the custom render lacks %s", want)
 		}
 	}
-	for _, unwanted := range []string{"<= bool 90 * 86400"} {
+	for _, want := range []string{`severity=\"notice\"`, `"legendFormat": "notice"`} {
+		if !strings.Contains(overview, want) {
+			t.Errorf("overview dashboard of the custom render lacks %s", want)
+		}
+	}
+	for _, unwanted := range []string{"<= bool 90 * 86400", `severity=\"info\"`} {
 		if strings.Contains(overview, unwanted) {
 			t.Errorf("overview dashboard of the custom render still says %s", unwanted)
 		}
@@ -263,7 +283,7 @@ tests:
       - eval_time: 10m
         alertname: IAMCredentialAccessKeyTooOld
         exp_alerts:
-          - exp_labels: {severity: warning, category: credential, account_id: "111122223333", user: alice, key: "1"}
+          - exp_labels: {severity: critical, category: credential, account_id: "111122223333", user: alice, key: "1"}
             exp_annotations:
               summary: An active IAM access key is older than 60 days.
               description: "The access key in slot 1 of IAM user alice in account 111122223333 is active and 61.0 days old. Created 1969-11-01; last used unknown. Policy: rotate access keys every 60 days or less. Next step: create its replacement (the command), give it to what uses this key, then deactivate this one; the rotation alerts follow each step. A user holds at most two keys: if it has two, finish or undo that rotation first. To find its ID (<ID> in the command): aws iam list-access-keys --user-name alice lists the user's keys; it is the one created 1969-11-01."
@@ -274,7 +294,7 @@ tests:
       - eval_time: 10m
         alertname: IAMCredentialAccessKeyRotationDue
         exp_alerts:
-          - exp_labels: {severity: info, category: credential, account_id: "111122223333", user: bob, key: "1"}
+          - exp_labels: {severity: notice, category: credential, account_id: "111122223333", user: bob, key: "1"}
             exp_annotations:
               summary: An active IAM access key passes 60 days within 10 days.
               description: "The access key in slot 1 of IAM user bob in account 111122223333 is active and 55.0 days old: it passes the 60-day rotation limit within 10 days. Created 1969-11-07; last used unknown. Next step: rotate it now, calmly: create its replacement (the command), give it to what uses this key, then deactivate this one. To find its ID (<ID> in the command): aws iam list-access-keys --user-name bob lists the user's keys; it is the one created 1969-11-07."

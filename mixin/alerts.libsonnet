@@ -953,14 +953,30 @@ local utils = import 'lib/utils.libsonnet';
 
   // Descriptions are written on several lines and are one line of
   // text; every alert links its runbook section.
-  local withLinks(a) = a {
-    annotations+: {
-      description: utils.fold(a.annotations.description),
-      runbook_url: c.runbookURLBase + std.asciiLower(a.alert),
+  //
+  // The severity written above is the alert's level; its label is that
+  // level's value in _config.severities, or that of the level that
+  // _config.alertSeverities gives the alert.
+  local withLinks(a) =
+    local level = std.get(c.alertSeverities, a.alert, a.labels.severity);
+    assert std.objectHas(c.severities, level) :
+           '%s: severity %s is not one of _config.severities (%s)' % [a.alert, level, std.join(', ', std.objectFields(c.severities))];
+    a {
+      labels+: { severity: c.severities[level] },
+      annotations+: {
+        description: utils.fold(a.annotations.description),
+        runbook_url: c.runbookURLBase + std.asciiLower(a.alert),
+      },
     },
-  },
+
+  local unknownSeverityAlerts = std.setDiff(
+    std.set(std.objectFields(c.alertSeverities)),
+    std.set([a.alert for a in findings + audits + health if a != null]),
+  ),
 
   prometheusAlerts+:: {
+    assert unknownSeverityAlerts == [] :
+           '_config.alertSeverities names no such alert: ' + std.join(', ', unknownSeverityAlerts),
     groups+: [
       {
         name: c.ruleGroupName + '.alerts',

@@ -173,6 +173,17 @@
     // tag_team and tag_owner, so keep both in the list.
     ownerLabels: ['tag_owner', 'tag_team'],
 
+    // ---- Severities ----
+
+    // Every alert has a level, critical, warning or info (alerts/README.md
+    // lists them); its severity label is the level's value here. Change a
+    // value to fit your routing (e.g. info: 'none'); the overview
+    // dashboard's severity panels read these values too.
+    severities: { critical: 'critical', warning: 'warning', info: 'info' },
+    // Another level for single alerts, by name, e.g.
+    // { IAMCredentialAccessKeyTooOld: 'critical' }.
+    alertSeverities: {},
+
     // ---- Links and dashboards ----
 
     // Each alert's runbook_url is this followed by its name in lower case.

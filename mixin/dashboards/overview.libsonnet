@@ -1482,29 +1482,29 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="critical"}) or vector(0)',
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="%(critical)s"}) or vector(0)' % v.severities,
             editorMode: 'code',
             instant: true,
             range: false,
-            legendFormat: 'critical',
+            legendFormat: v.severities.critical,
           },
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="warning"}) or vector(0)',
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="%(warning)s"}) or vector(0)' % v.severities,
             editorMode: 'code',
             instant: true,
             range: false,
-            legendFormat: 'warning',
+            legendFormat: v.severities.warning,
           },
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="info"}) or vector(0)',
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="%(info)s"}) or vector(0)' % v.severities,
             editorMode: 'code',
             instant: true,
             range: false,
-            legendFormat: 'info',
+            legendFormat: v.severities.info,
           },
         ],
         fieldConfig: {
@@ -1517,7 +1517,7 @@ function(v)
           },
           overrides: [
             {
-              matcher: { id: 'byName', options: 'critical' },
+              matcher: { id: 'byName', options: v.severities.critical },
               properties: [
                 {
                   id: 'thresholds',
@@ -1529,7 +1529,7 @@ function(v)
               ],
             },
             {
-              matcher: { id: 'byName', options: 'warning' },
+              matcher: { id: 'byName', options: v.severities.warning },
               properties: [
                 {
                   id: 'thresholds',
@@ -1541,7 +1541,7 @@ function(v)
               ],
             },
             {
-              matcher: { id: 'byName', options: 'info' },
+              matcher: { id: 'byName', options: v.severities.info },
               properties: [
                 {
                   id: 'thresholds',
@@ -1710,15 +1710,15 @@ function(v)
           },
           overrides: [
             {
-              matcher: { id: 'byName', options: 'critical' },
+              matcher: { id: 'byName', options: v.severities.critical },
               properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }],
             },
             {
-              matcher: { id: 'byName', options: 'warning' },
+              matcher: { id: 'byName', options: v.severities.warning },
               properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'orange' } }],
             },
             {
-              matcher: { id: 'byName', options: 'info' },
+              matcher: { id: 'byName', options: v.severities.info },
               properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } }],
             },
           ],
