@@ -6,10 +6,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -309,5 +311,194 @@ tests:
 	}
 	if b, err := exec.Command(promtool, "test", "rules", unitPath).CombinedOutput(); err != nil {
 		t.Fatalf("promtool test rules on the custom render: %v\n%s", err, b)
+	}
+}
+
+// The mixin rendered for several clusters: showMultiCluster, with a cluster
+// label that is not the default one.
+const (
+	multiClusterLabel = "k8s_cluster"
+	multiClusterName  = "e2e" // the cluster of the e2e Prometheus's target
+	multiClusterMixin = `
+local render = import 'render.libsonnet';
+local mixin = (import 'mixin.libsonnet') + {
+  _config+:: { clusterLabel: 'k8s_cluster', showMultiCluster: true },
+};
+{
+  rules: render.rulesFile(mixin),
+  dashboards: render.dashboardFiles(mixin),
+}
+`
+)
+
+// renderMultiCluster renders multiClusterMixin into a temporary directory
+// and returns the rule file's path and the dashboards' directory.
+func renderMultiCluster(t *testing.T) (rules, dashboards string) {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "multi-cluster.jsonnet")
+	if err := os.WriteFile(src, []byte(multiClusterMixin), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Rules      string            `json:"rules"`
+		Dashboards map[string]string `json:"dashboards"`
+	}
+	if err := json.Unmarshal([]byte(jsonnet(t, src)), &out); err != nil {
+		t.Fatalf("multi-cluster render: %v", err)
+	}
+	rules = filepath.Join(dir, "multi-cluster.rules.yml")
+	dashboards = filepath.Join(dir, "dashboards")
+	if err := os.Mkdir(dashboards, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{rules: out.Rules}
+	for name, text := range out.Dashboards {
+		files[filepath.Join(dashboards, name)] = text
+	}
+	for path, text := range files {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rules, dashboards
+}
+
+// groupingRE matches the label lists of `by (...)` and `on (...)`.
+var groupingRE = regexp.MustCompile(`\b(?:by|on) \(([^)]*)\)`)
+
+// For several clusters, every aggregation and join of the rules and of the
+// dashboards' queries keeps the cluster label, and every selector of the
+// dashboards filters by the cluster variable, which is shown; promtool
+// accepts the rules, and two clusters whose exporters read one account (with
+// the same job and instance) make two alerts, each held while its own
+// cluster has no report. TestPrometheusDashboards runs the dashboards' queries
+// on this render in a real Prometheus.
+func TestMixinMultiCluster(t *testing.T) {
+	t.Parallel()
+	rulesPath, dashboardsDir := renderMultiCluster(t)
+
+	var file struct {
+		Groups []struct {
+			Rules []renderedRule `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal([]byte(readText(t, rulesPath)), &file); err != nil || len(file.Groups) != 1 {
+		t.Fatalf("rendered rules: %v (%d groups, want 1)", err, len(file.Groups))
+	}
+	for _, r := range file.Groups[0].Rules {
+		for _, m := range groupingRE.FindAllStringSubmatch(r.Expr, -1) {
+			if !slices.Contains(strings.Split(m[1], ", "), multiClusterLabel) {
+				t.Errorf("%s%s: %q without %s", r.Alert, r.Record, m[0], multiClusterLabel)
+			}
+		}
+		if r.Alert != "" && !strings.HasSuffix(r.Annotations["description"], "{{ with $labels."+multiClusterLabel+" }} Cluster: {{ . }}.{{ end }}") {
+			t.Errorf("%s: the description does not end with the cluster", r.Alert)
+		}
+	}
+
+	selectorRE := regexp.MustCompile(`\{[^{}]*\}`)
+	clusterMatcher := multiClusterLabel + `=~"$cluster"`
+	for _, d := range loadDashboardsFrom(t, dashboardsDir) {
+		vars := map[string]dashVar{}
+		for _, v := range d.Templating.List {
+			vars[v.Name] = v
+		}
+		if v, ok := vars["cluster"]; !ok || v.Hide != 0 || !strings.Contains(v.Definition, ", "+multiClusterLabel+")") {
+			t.Errorf("%s: want a shown cluster variable listing %s, got %+v", d.path, multiClusterLabel, v)
+		}
+		if !strings.Contains(vars["job"].Definition, clusterMatcher) {
+			t.Errorf("%s: the job variable does not follow the cluster variable: %s", d.path, vars["job"].Definition)
+		}
+		for _, p := range allPanels(d.Panels) {
+			for _, q := range p.Targets {
+				for _, sel := range selectorRE.FindAllString(q.Expr, -1) {
+					if !strings.Contains(sel, clusterMatcher) {
+						t.Errorf("%s: panel %q query %s: selector %s does not filter by the cluster variable", d.path, p.Title, q.RefID, sel)
+					}
+				}
+				for _, m := range groupingRE.FindAllStringSubmatch(q.Expr, -1) {
+					labels := strings.Split(m[1], ", ")
+					if slices.Contains(labels, "job") && !slices.Contains(labels, multiClusterLabel) {
+						t.Errorf("%s: panel %q query %s: %q joins or groups by job without %s", d.path, p.Title, q.RefID, m[0], multiClusterLabel)
+					}
+				}
+			}
+		}
+	}
+
+	promtool := requireProgram(t, "promtool")
+	if b, err := exec.Command(promtool, "check", "rules", rulesPath).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules on the multi-cluster render: %v\n%s", err, b)
+	}
+	// Clusters a and b read account 111122223333 with the same job and
+	// instance; alice's key is 100 days old in both. b's exporter goes away
+	// at 13m: its finding is held, since b has no report, although a has.
+	var series strings.Builder
+	for _, c := range []struct{ cluster, values string }{{"a", "x20"}, {"b", "x12 stale"}} {
+		target := `k8s_cluster="` + c.cluster + `",job="iam-credential-exporter",instance="e:9860",account_id="111122223333"`
+		for _, s := range []struct{ series, value string }{
+			{`aws_iam_credential_report_generated_timestamp_seconds{` + target + `}`, "0"},
+			{`aws_iam_user_info{` + target + `,user="alice",arn="arn:aws:iam::111122223333:user/alice"}`, "1"},
+			{`aws_iam_user_tags{` + target + `,user="alice",tag_owner="alice@example.com",tag_team="payments"}`, "1"},
+			{`aws_iam_access_key_active{` + target + `,user="alice",key="1"}`, "1"},
+			{`aws_iam_access_key_last_rotated_timestamp_seconds{` + target + `,user="alice",key="1"}`, "-8639400"},
+			{`aws_iam_access_key_info{` + target + `,user="alice",key="1",access_key_id="AKIAEXAMPLEALICE0001"}`, "1"},
+		} {
+			fmt.Fprintf(&series, "      - series: %q\n        values: '%s%s'\n", s.series, s.value, c.values)
+		}
+	}
+	alert := func(cluster string) string {
+		return `ALERTS{alertname="IAMCredentialAccessKeyTooOld",alertstate="firing",severity="warning",category="credential",k8s_cluster="` + cluster +
+			`",account_id="111122223333",user="alice",key="1",access_key_id="AKIAEXAMPLEALICE0001",tag_owner="alice@example.com",tag_team="payments"}`
+	}
+	unit := `rule_files: [` + filepath.Base(rulesPath) + `]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+` + series.String() + `    promql_expr_test:
+      - expr: ALERTS{alertname="IAMCredentialAccessKeyTooOld"}
+        eval_time: 10m
+        exp_samples:
+          - labels: '` + alert("a") + `'
+            value: 1
+          - labels: '` + alert("b") + `'
+            value: 1
+      - expr: ALERTS{alertname="IAMCredentialAccessKeyTooOld"}
+        eval_time: 16m
+        exp_samples:
+          - labels: '` + alert("a") + `'
+            value: 1
+          - labels: '` + alert("b") + `'
+            value: 1
+      - expr: account:aws_iam_access_keys_rotated:ratio
+        eval_time: 10m
+        exp_samples:
+          - labels: 'account:aws_iam_access_keys_rotated:ratio{k8s_cluster="a",job="iam-credential-exporter",instance="e:9860",account_id="111122223333"}'
+            value: 0
+          - labels: 'account:aws_iam_access_keys_rotated:ratio{k8s_cluster="b",job="iam-credential-exporter",instance="e:9860",account_id="111122223333"}'
+            value: 0
+      - expr: owner:aws_iam_access_keys_rotated:ratio
+        eval_time: 10m
+        exp_samples:
+          - labels: 'owner:aws_iam_access_keys_rotated:ratio{k8s_cluster="a",tag_owner="alice@example.com",tag_team="payments"}'
+            value: 0
+          - labels: 'owner:aws_iam_access_keys_rotated:ratio{k8s_cluster="b",tag_owner="alice@example.com",tag_team="payments"}'
+            value: 0
+      - expr: account_severity:aws_iam_credential_findings:count
+        eval_time: 10m
+        exp_samples:
+          - labels: 'account_severity:aws_iam_credential_findings:count{k8s_cluster="a",account_id="111122223333",severity="warning"}'
+            value: 1
+          - labels: 'account_severity:aws_iam_credential_findings:count{k8s_cluster="b",account_id="111122223333",severity="warning"}'
+            value: 1
+`
+	unitPath := filepath.Join(filepath.Dir(rulesPath), "multi-cluster.test.yml")
+	if err := os.WriteFile(unitPath, []byte(unit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(promtool, "test", "rules", unitPath).CombinedOutput(); err != nil {
+		t.Errorf("promtool test rules on the multi-cluster render: %v\n%s", err, b)
 	}
 }

@@ -48,6 +48,16 @@ local utils = import 'lib/utils.libsonnet';
   // The values that expressions and texts are formatted with.
   local v = c {
     all: sel(),
+    // The labels of `on` and `by` that name a target, a job, an account
+    // and a user: with showMultiCluster, the cluster first.
+    target: utils.clustered(c, 'job, instance'),
+    job: utils.clustered(c, 'job'),
+    account: utils.clustered(c, 'account_id'),
+    accountUser: utils.clustered(c, 'account_id, user'),
+    // The template queries of the health alerts' descriptions select the
+    // alert's cluster too: the matcher to put first, and its argument.
+    tqCluster: if c.showMultiCluster then c.clusterLabel + '=%q,' else '',
+    tqClusterArg: if c.showMultiCluster then ' $labels.' + c.clusterLabel else '',
     keyAge: user.keyAge,
     keyIdle: user.keyIdle,
     keyInactiveUnused: user.keyInactiveUnused,
@@ -100,7 +110,7 @@ local utils = import 'lib/utils.libsonnet';
     '(\n    (aws_iam_user_exemption_end_timestamp_seconds%s > time())\n  and\n    (aws_iam_user_exemption_start_timestamp_seconds%s <= time())\n  )' %
     [sel(['policy="%s"' % policy]), sel(['policy="%s"' % policy])],
   local exempt(cond, policy) =
-    '(\n' + utils.indent(std.rstripChars(cond, '\n'), 2) + '\n)\nunless on (job, instance, account_id, user)\n  ' + inForce(policy) + '\n',
+    '(\n' + utils.indent(std.rstripChars(cond, '\n'), 2) + '\n)\nunless on (' + v.target + ', account_id, user)\n  ' + inForce(policy) + '\n',
 
   local credential(severity) = { severity: severity, category: 'credential' },
 
@@ -351,9 +361,9 @@ local utils = import 'lib/utils.libsonnet';
       finding: |||
         (
             (aws_iam_account_password_policy_exists%(all)s == 0)
-          or on (job, instance, account_id)
+          or on (%(target)s, account_id)
             (aws_iam_account_password_policy_minimum_length%(all)s < %(passwordMinLength)s)
-          or on (job, instance, account_id)
+          or on (%(target)s, account_id)
             (aws_iam_account_password_policy_reuse_prevention%(all)s < %(passwordReusePrevention)s)
         )
       ||| % v,
@@ -562,9 +572,9 @@ local utils = import 'lib/utils.libsonnet';
               max by (%(l)s) (aws_iam_user_exemption_start_timestamp_seconds%(all)s%(ago)s)
             )
         )
-        and on (account_id)
-          group by (account_id) (aws_iam_credential_report_generated_timestamp_seconds%(all)s%(ago)s)
-      ||| % (v { l: exemptionLabels, ago: ago }),
+        and on (%(account)s)
+          group by (%(account)s) (aws_iam_credential_report_generated_timestamp_seconds%(all)s%(ago)s)
+      ||| % (v { l: utils.clustered(c, exemptionLabels), ago: ago }),
       labels: audit,
       annotations: {
         summary: 'An exemption from a credential policy appeared or changed.',
@@ -584,14 +594,14 @@ local utils = import 'lib/utils.libsonnet';
       alert: 'IAMCredentialOwnerChanged',
       expr: |||
         (
-          group by (account_id, user, %(owners)s) (aws_iam_user_tags%(all)s)
-          unless on (account_id, user, %(owners)s)
+          group by (%(accountUser)s, %(owners)s) (aws_iam_user_tags%(all)s)
+          unless on (%(accountUser)s, %(owners)s)
           aws_iam_user_tags%(all)s%(ago)s
         )
-        and on (account_id, user)
+        and on (%(accountUser)s)
           (aws_iam_user_creation_timestamp_seconds%(all)s < time() - %(auditSeconds)s)
-        and on (account_id)
-          group by (account_id) (aws_iam_user_tags%(all)s%(ago)s)
+        and on (%(account)s)
+          group by (%(account)s) (aws_iam_user_tags%(all)s%(ago)s)
       ||| % (v { owners: std.join(', ', c.ownerLabels), ago: ago, auditSeconds: utils.seconds(c.auditWindow) }),
       labels: audit,
       annotations: {
@@ -643,7 +653,7 @@ local utils = import 'lib/utils.libsonnet';
         description: |||
           Every refresh of the credential report of account {{ $labels.account_id }} by
           {{ $labels.instance }} has failed for at least %(refreshFailing)s
-          {{- with printf "time() - iam_credential_exporter_last_refresh_success_timestamp_seconds{instance=%%q,account_id=%%q}" $labels.instance $labels.account_id | query }};
+          {{- with printf "time() - iam_credential_exporter_last_refresh_success_timestamp_seconds{%(tqCluster)sinstance=%%q,account_id=%%q}"%(tqClusterArg)s $labels.instance $labels.account_id | query }};
           the last success was {{ . | first | value | humanizeDuration }} ago{{ else }};
           it has not succeeded since the exporter started{{ end }}.
           The exporter's log says why.
@@ -667,9 +677,9 @@ local utils = import 'lib/utils.libsonnet';
         )
         unless
           aws_iam_credential_report_generated_timestamp_seconds%(all)s
-        and on (job, instance)
+        and on (%(target)s)
           (up%(up)s == 1)
-        unless on (job, instance, account_id)
+        unless on (%(target)s, account_id)
           (up%(accountTargetUp)s == 0)
       ||| % v,
       'for': c.reportMissingFor,
@@ -695,7 +705,7 @@ local utils = import 'lib/utils.libsonnet';
       alert: 'IAMCredentialExporterDown',
       expr: |||
         up%(exporterTargetUp)s == 0
-        and on (job, instance)
+        and on (%(target)s)
         (
             max_over_time(iam_credential_exporter_build_info%(all)s[%(exporterSeenWindow)s])
           or
@@ -720,7 +730,7 @@ local utils = import 'lib/utils.libsonnet';
     if c.jobSelector != '' then {
       alert: 'IAMCredentialExporterJobNotSelected',
       expr: |||
-        group by (job, instance) (
+        group by (%(target)s) (
           iam_credential_exporter_build_info
           unless
           iam_credential_exporter_build_info%(all)s
@@ -751,7 +761,7 @@ local utils = import 'lib/utils.libsonnet';
       alert: 'IAMCredentialAccountTargetDown',
       expr: |||
         up%(accountTargetUp)s == 0
-        and on (job, instance)
+        and on (%(target)s)
           iam_credential_exporter_build_info%(all)s
       ||| % v,
       'for': c.accountTargetDownFor,
@@ -779,9 +789,9 @@ local utils = import 'lib/utils.libsonnet';
       // hit many accounts' targets at once.
       alert: 'IAMCredentialExporterScrapesFailing',
       expr: |||
-        count by (job, instance) (
+        count by (%(target)s) (
             (avg_over_time(up%(up)s[%(scrapesFailingWindow)s]) < %(scrapesSucceedingRatio)s > 0)
-          and on (job, instance)
+          and on (%(target)s)
             (
                 max_over_time(iam_credential_exporter_build_info%(all)s[%(exporterSeenWindow)s])
               or
@@ -814,8 +824,8 @@ local utils = import 'lib/utils.libsonnet';
       // --total-shards.
       alert: 'IAMCredentialExporterShardsDisagree',
       expr: |||
-        count by (job) (
-          count_values by (job) ("total_shards", iam_credential_exporter_total_shards%(all)s)
+        count by (%(job)s) (
+          count_values by (%(job)s) ("total_shards", iam_credential_exporter_total_shards%(all)s)
         ) > 1
       ||| % v,
       'for': c.shardsFor,
@@ -824,9 +834,9 @@ local utils = import 'lib/utils.libsonnet';
         summary: 'Replicas of an exporter job disagree on the number of shards.',
         description: |||
           The replicas of job {{ $labels.job }} run with {{ $value }} different --total-shards values
-          ({{ range $i, $s := printf `count_values ("total_shards", iam_credential_exporter_total_shards{job=%q})` $labels.job | query | sortByLabel "total_shards" }}{{ if $i }}, {{ end }}--total-shards={{ $s.Labels.total_shards }} on {{ $s.Value }} replica{{ if ne $s.Value 1.0 }}s{{ end }}{{ end }}).
+          ({{ range $i, $s := printf `count_values ("total_shards", iam_credential_exporter_total_shards{%(tqCluster)sjob=%%q})`%(tqClusterArg)s $labels.job | query | sortByLabel "total_shards" }}{{ if $i }}, {{ end }}--total-shards={{ $s.Labels.total_shards }} on {{ $s.Value }} replica{{ if ne $s.Value 1.0 }}s{{ end }}{{ end }}).
           They split the accounts differently, so some accounts are read twice and others not at all.
-        |||,
+        ||| % v,
       },
     },
 
@@ -837,12 +847,12 @@ local utils = import 'lib/utils.libsonnet';
       alert: 'IAMCredentialExporterShardMissing',
       expr: |||
         (
-            max by (job) (iam_credential_exporter_total_shards%(all)s)
+            max by (%(job)s) (iam_credential_exporter_total_shards%(all)s)
           -
-            count by (job) (
-              count_values by (job) (
+            count by (%(job)s) (
+              count_values by (%(job)s) (
                 "shard",
-                iam_credential_exporter_shard_ordinal%(all)s and on (job, instance) (up%(up)s == 1)
+                iam_credential_exporter_shard_ordinal%(all)s and on (%(target)s) (up%(up)s == 1)
               )
             )
         ) > 0
@@ -853,11 +863,11 @@ local utils = import 'lib/utils.libsonnet';
         summary: 'A shard of a sharded exporter job is not served.',
         description: |||
           Job {{ $labels.job }} has {{ $value }} of its
-          {{ with printf "max(iam_credential_exporter_total_shards{job=%q})" $labels.job | query }}{{ . | first | value }}{{ end }}
+          {{ with printf "max(iam_credential_exporter_total_shards{%(tqCluster)sjob=%%q})"%(tqClusterArg)s $labels.job | query }}{{ . | first | value }}{{ end }}
           shards served by no up replica (shards served:
-          {{ range $i, $s := printf `count_values ("shard", iam_credential_exporter_shard_ordinal{job=%q} and on (job, instance) (up == 1))` $labels.job | query | sortByLabel "shard" }}{{ if $i }}, {{ end }}{{ $s.Labels.shard }}{{ end }}).
+          {{ range $i, $s := printf `count_values ("shard", iam_credential_exporter_shard_ordinal{%(tqCluster)sjob=%%q} and on (%(target)s) (up == 1))`%(tqClusterArg)s $labels.job | query | sortByLabel "shard" }}{{ if $i }}, {{ end }}{{ $s.Labels.shard }}{{ end }}).
           The accounts that hash to the missing shards are not read, and no credential alert can fire for them.
-        |||,
+        ||| % v,
       },
     },
 
@@ -880,7 +890,7 @@ local utils = import 'lib/utils.libsonnet';
         description: |||
           Every listing of the AWS Organization's accounts (organizations:ListAccounts) by
           {{ $labels.instance }} has failed for more than %(discoveryFailing)s
-          {{- with printf "time() - iam_credential_exporter_account_discovery_last_success_timestamp_seconds{instance=%%q,job=%%q}" $labels.instance $labels.job | query }};
+          {{- with printf "time() - iam_credential_exporter_account_discovery_last_success_timestamp_seconds{%(tqCluster)sinstance=%%q,job=%%q}"%(tqClusterArg)s $labels.instance $labels.job | query }};
           the last success was {{ . | first | value | humanizeDuration }} ago{{ else }};
           it has not succeeded since the exporter started{{ end }}.
           The exporter keeps reading the accounts it found last time: new accounts are not read
@@ -957,6 +967,12 @@ local utils = import 'lib/utils.libsonnet';
   // The severity written above is the alert's level; its label is that
   // level's value in _config.severities, or that of the level that
   // _config.alertSeverities gives the alert.
+  //
+  // With showMultiCluster, descriptions end with the alert's cluster when
+  // it has one (rules evaluated in each cluster's Prometheus see no
+  // cluster label: their Alertmanager gets it as an external label).
+  local inCluster =
+    if c.showMultiCluster then '{{ with $labels.%s }} Cluster: {{ . }}.{{ end }}' % c.clusterLabel else '',
   local withLinks(a) =
     local level = std.get(c.alertSeverities, a.alert, a.labels.severity);
     assert std.objectHas(c.severities, level) :
@@ -964,7 +980,7 @@ local utils = import 'lib/utils.libsonnet';
     a {
       labels+: { severity: c.severities[level] },
       annotations+: {
-        description: utils.fold(a.annotations.description),
+        description: utils.fold(a.annotations.description) + inCluster,
         runbook_url: c.runbookURLBase + std.asciiLower(a.alert),
       },
     },

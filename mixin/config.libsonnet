@@ -14,6 +14,15 @@
   _config+:: {
     // ---- Which series ----
 
+    // Several clusters in one Prometheus, Thanos or Mimir, told apart by
+    // clusterLabel (an external label, or a target label). With
+    // showMultiCluster, every rule and alert that aggregates or joins keeps
+    // clusterLabel, a finding's identity includes it (findingLabels), and
+    // the dashboards show a cluster variable and filter every query by it.
+    // Without, the rules and alerts ignore it and the variable is hidden.
+    showMultiCluster: false,
+    clusterLabel: 'cluster',
+
     // Label matchers, without braces, added to every selector of an
     // exporter metric in the rules, and to the dashboards' job list. The
     // default matches the job names that this repository's configurations
@@ -148,12 +157,15 @@
     // another pod or shard, or down): it stays one alert. A report without
     // the finding ends it at the next evaluation.
     findingHoldWindow: '6h',
-    // The labels that make a finding's identity: the account, the user, the
+    // The labels that make a finding's identity: with showMultiCluster the
+    // cluster (exporters in two clusters that read one account make two
+    // alerts, as two Prometheus servers would), the account, the user, the
     // key or certificate slot, the exemption policy, the access key's ID
     // when --aws.access-key-ids knows it, and the owner labels below.
     // Facts that change (age, last use, region, service) are in the
     // annotations, never here.
-    findingLabels: ['account_id', 'user', 'key', 'cert', 'policy', 'access_key_id'] + self.ownerLabels,
+    findingLabels: (if self.showMultiCluster then [self.clusterLabel] else []) +
+                   ['account_id', 'user', 'key', 'cert', 'policy', 'access_key_id'] + self.ownerLabels,
 
     // IAMCredentialReportStale keeps firing this long after its condition
     // ends, over a few failed scrapes.

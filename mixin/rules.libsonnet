@@ -35,6 +35,10 @@ local utils = import 'lib/utils.libsonnet';
     local c = $._config,
     local user = utils.credential(c, ['user!="<root_account>"']),
     local root = utils.credential(c, ['user="<root_account>"']),
+    // The hold of a finding (utils.heldFindings) is per account, and per
+    // cluster with showMultiCluster: the finding must carry the cluster.
+    assert !c.showMultiCluster || std.member(c.findingLabels, c.clusterLabel) :
+           '_config.findingLabels must include clusterLabel (%s) with showMultiCluster' % c.clusterLabel,
     local v = {
       all: utils.selector(c.jobSelector),
       notRoot: utils.selector(c.jobSelector, ['user!="<root_account>"']),
@@ -42,6 +46,8 @@ local utils = import 'lib/utils.libsonnet';
       // ALERTS of credential alerts carry no job: no job selector.
       firing: utils.selector('', ['alertstate="firing"', 'category="credential"']),
       owners: std.join(', ', c.ownerLabels),
+      ownerGroup: utils.clustered(c, self.owners),
+      account: utils.clustered(c, 'account_id'),
       keyRotationDays: c.keyRotationDays,
       unusedDays: c.unusedDays,
       rootKeyLastUsed: root.keyLastUsed,
@@ -83,7 +89,7 @@ local utils = import 'lib/utils.libsonnet';
     // avg(grouping, expr) is the share of expr's elements that are 1.
     local avg(grouping, expr) = 'avg %s (\n%s\n)\n' % [grouping, utils.indent(std.rstripChars(expr, '\n'), 2)],
     local perAccount(labels, expr) = avg('without (%s)' % labels, expr),
-    local perOwner(expr) = avg('by (%s)' % v.owners, utils.withOwner(expr, c)),
+    local perOwner(expr) = avg('by (%s)' % v.ownerGroup, utils.withOwner(expr, c)),
 
     groups+: [
       {
@@ -111,7 +117,7 @@ local utils = import 'lib/utils.libsonnet';
             // whichever target: the credential alerts hold their findings
             // while their account has none (utils.held).
             record: utils.recordNames.reportPresent,
-            expr: 'group by (account_id) (aws_iam_credential_report_generated_timestamp_seconds%(all)s)' % v,
+            expr: 'group by (%(account)s) (aws_iam_credential_report_generated_timestamp_seconds%(all)s)' % v,
           },
           {
             // When the newer of a user's two active access keys was created;
@@ -217,12 +223,12 @@ local utils = import 'lib/utils.libsonnet';
           // Credential alerts carry no job or instance.
           {
             record: 'account_severity:aws_iam_credential_findings:count',
-            expr: 'count by (account_id, severity) (ALERTS%(firing)s)' % v,
+            expr: 'count by (%(account)s, severity) (ALERTS%(firing)s)' % v,
           },
         ] + (if c.ownerLabels == [] then [] else [
           {
             record: 'owner_severity:aws_iam_credential_findings:count',
-            expr: 'count by (%(owners)s, severity) (ALERTS%(firing)s)' % v,
+            expr: 'count by (%(ownerGroup)s, severity) (ALERTS%(firing)s)' % v,
           },
         ]),
       },

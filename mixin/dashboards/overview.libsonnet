@@ -12,9 +12,9 @@
 // 0.18 print differently (0.8, 0.80000000000000004).
 local common = import 'common.libsonnet';
 local vars = common.variables;
-local q = common.promql;
 
 function(v)
+  local q = common.promql(v);
   // The values, and the PromQL of ages, compliance and owners that the
   // queries format with.
   local w = v {
@@ -34,7 +34,7 @@ function(v)
     uid='overview',
     title='Overview',
     description='Credential hygiene of the AWS accounts that iam_credential_exporter reads: compliance shares and their trend, the worst accounts and teams, findings and exemptions, access-key age and use, MFA, root user, and the health of the credential reports.',
-    variables=[vars.datasource, vars.job(v), vars.account, vars.team],
+    variables=[vars.datasource, vars.cluster(v), vars.job(v), vars.account(v), vars.team(v)],
     panels=[
       {
         id: 1,
@@ -55,7 +55,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id) (iam_credential_exporter_refreshes_total{job=~"$job",account_id=~"$account_id"}))',
+            expr: 'count(count by (account_id) (iam_credential_exporter_refreshes_total{%(jobSel)s,account_id=~"$account_id"}))' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -94,7 +94,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user) (aws_iam_user_info{job=~"$job",account_id=~"$account_id",user!="<root_account>"} %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user) (aws_iam_user_info{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -133,7 +133,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 1 %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user, key) (aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id"} == 1 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -256,7 +256,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -298,7 +298,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="<root_account>"} == 1)) or vector(0)',
+            expr: 'count(count by (account_id, key) (aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"} == 1)) or vector(0)' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -340,7 +340,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user="<root_account>"} == 0)) or vector(0)',
+            expr: 'count(count by (account_id) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"} == 0)) or vector(0)' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -382,7 +382,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user="<root_account>"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -392,7 +392,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id) (sum without (key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="<root_account>"}) or on (job, instance, account_id) 0 * aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user="<root_account>"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (sum without (key) (aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"}) or on (%(target)s, account_id) 0 * aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -402,7 +402,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'min by (account_id) (account:aws_iam_root_user_last_used_age_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'min by (account_id) (account:aws_iam_root_user_last_used_age_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -521,7 +521,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (account:aws_iam_credential_report_age_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (account:aws_iam_credential_report_age_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -531,7 +531,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'min by (account_id) (iam_credential_exporter_refresh_success{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'min by (account_id) (iam_credential_exporter_refresh_success{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -541,7 +541,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'min by (account_id) (time() - iam_credential_exporter_last_refresh_success_timestamp_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'min by (account_id) (time() - iam_credential_exporter_last_refresh_success_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -551,7 +551,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'max by (account_id) (iam_credential_exporter_refresh_duration_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (iam_credential_exporter_refresh_duration_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -561,7 +561,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'sum by (account_id) (increase(iam_credential_exporter_refresh_failures_total{job=~"$job",account_id=~"$account_id"}[$__range])) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'sum by (account_id) (increase(iam_credential_exporter_refresh_failures_total{%(jobSel)s,account_id=~"$account_id"}[$__range])) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -571,7 +571,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'F',
-            expr: 'sum by (account_id) (increase(iam_credential_exporter_report_parse_errors_total{job=~"$job",account_id=~"$account_id"}[$__range])) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'sum by (account_id) (increase(iam_credential_exporter_report_parse_errors_total{%(jobSel)s,account_id=~"$account_id"}[$__range])) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -581,7 +581,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'G',
-            expr: 'max by (account_id) (aws_iam_credential_report_users{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (aws_iam_credential_report_users{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1068,7 +1068,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",job=~"$job",account_id=~"$account_id"} >= 0)) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: 'bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",%(jobSel)s,account_id=~"$account_id"} >= 0)) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1078,7 +1078,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: '(max by (account_id) (account:aws_iam_access_keys_rotated:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: '(max by (account_id) (account:aws_iam_access_keys_rotated:ratio{%(jobSel)s,account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",%(jobSel)s,account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1088,7 +1088,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: '(max by (account_id) (account:aws_iam_console_users_mfa:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: '(max by (account_id) (account:aws_iam_console_users_mfa:ratio{%(jobSel)s,account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",%(jobSel)s,account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1098,7 +1098,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: '(max by (account_id) (account:aws_iam_credentials_used:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: '(max by (account_id) (account:aws_iam_credentials_used:ratio{%(jobSel)s,account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",%(jobSel)s,account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1245,7 +1245,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'label_replace(label_replace(bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1255,7 +1255,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_access_keys_rotated:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_access_keys_rotated:ratio{%(clusterSel)stag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1265,7 +1265,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_console_users_mfa:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_console_users_mfa:ratio{%(clusterSel)stag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1275,7 +1275,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_credentials_used:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_credentials_used:ratio{%(clusterSel)stag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1285,7 +1285,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'label_replace(label_replace(sum by (tag_owner, tag_team) (owner_severity:aws_iam_credential_findings:count{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(sum by (tag_owner, tag_team) (owner_severity:aws_iam_credential_findings:count{%(clusterSel)stag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1482,7 +1482,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="%(critical)s"}) or vector(0)' % v.severities,
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{%(clusterSel)saccount_id=~"$account_id",severity="%(severity)s"}) or vector(0)' % (v { severity: v.severities.critical }),
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1491,7 +1491,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="%(warning)s"}) or vector(0)' % v.severities,
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{%(clusterSel)saccount_id=~"$account_id",severity="%(severity)s"}) or vector(0)' % (v { severity: v.severities.warning }),
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1500,7 +1500,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="%(info)s"}) or vector(0)' % v.severities,
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{%(clusterSel)saccount_id=~"$account_id",severity="%(severity)s"}) or vector(0)' % (v { severity: v.severities.info }),
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1576,7 +1576,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(ALERTS{alertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)',
+            expr: 'count(ALERTS{%(clusterSel)salertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1585,7 +1585,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
+            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{%(jobSel)s,account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1641,7 +1641,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(aws_iam_user_exemption_invalid{job=~"$job",account_id=~"$account_id"}) or vector(0)',
+            expr: 'count(aws_iam_user_exemption_invalid{%(jobSel)s,account_id=~"$account_id"}) or vector(0)' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1683,7 +1683,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum by (severity) (account_severity:aws_iam_credential_findings:count{account_id=~"$account_id"})',
+            expr: 'sum by (severity) (account_severity:aws_iam_credential_findings:count{%(clusterSel)saccount_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -1739,7 +1739,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(ALERTS{alertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)',
+            expr: 'count(ALERTS{%(clusterSel)salertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -1748,7 +1748,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
+            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{%(jobSel)s,account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -1800,7 +1800,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: '(max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: '(max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > time()) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1810,7 +1810,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} - time() > 0) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: 'max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} - time() > 0) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1864,7 +1864,7 @@ function(v)
                   value: [
                     {
                       title: 'Open ${__value.raw} in the user drill-down',
-                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}&${job:queryparam}&var-user=${__value.raw}' % v,
+                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}%(urlVars)s&var-user=${__value.raw}' % v,
                     },
                   ],
                 },
@@ -1963,7 +1963,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1) %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: 'max by (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1) %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1973,7 +1973,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, user) (time() - aws_iam_user_password_last_used_timestamp_seconds{job=~"$job",account_id=~"$account_id"} and on (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1)) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: 'max by (account_id, user) (time() - aws_iam_user_password_last_used_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} and on (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1)) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1983,7 +1983,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: '(max by (account_id, user) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id",policy="console-mfa"} > time() and on (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1)) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: '(max by (account_id, user) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id",policy="console-mfa"} > time() and on (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1)) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -2035,7 +2035,7 @@ function(v)
                   value: [
                     {
                       title: 'Open ${__value.raw} in the user drill-down',
-                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}&${job:queryparam}&var-user=${__value.raw}' % v,
+                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}%(urlVars)s&var-user=${__value.raw}' % v,
                     },
                   ],
                 },
@@ -2239,7 +2239,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2248,7 +2248,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'count(count by (account_id, user) ((time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s)) %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user) ((time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{%(jobSel)s,account_id=~"$account_id"} > %(oldKeyGraceSeconds)s)) %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2257,7 +2257,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'F',
-            expr: 'count(count by (account_id, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="<root_account>"} == 1)) or vector(0)',
+            expr: 'count(count by (account_id, key) (aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"} == 1)) or vector(0)' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2266,7 +2266,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'G',
-            expr: 'count(count by (account_id, user, key) (%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0 %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user, key) (%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id"} == 0 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2317,7 +2317,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (account:aws_iam_credential_report_age_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (account:aws_iam_credential_report_age_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2362,7 +2362,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (iam_credential_exporter_refresh_duration_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (iam_credential_exporter_refresh_duration_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2408,7 +2408,7 @@ function(v)
             range: false,
             refId: 'A',
             legendFormat: 'total',
-            expr: 'sum(max by (job) (iam_credential_exporter_total_shards{job=~"$job"}))',
+            expr: 'sum(max by (%(jobBy)s) (iam_credential_exporter_total_shards{%(jobSel)s}))' % v,
           },
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
@@ -2417,7 +2417,7 @@ function(v)
             range: false,
             refId: 'B',
             legendFormat: 'up',
-            expr: 'count(count_values by (job) ("shard", iam_credential_exporter_shard_ordinal{job=~"$job"} and on (job, instance) (up == 1))) or vector(0)',
+            expr: 'count(count_values by (%(jobBy)s) ("shard", iam_credential_exporter_shard_ordinal{%(jobSel)s} and on (%(target)s) (up == 1))) or vector(0)' % v,
           },
         ],
         fieldConfig: {
@@ -2456,7 +2456,7 @@ function(v)
             range: false,
             refId: 'A',
             legendFormat: '__auto',
-            expr: 'min(iam_credential_exporter_account_discovery_success{job=~"$job"}) or -group(iam_credential_exporter_build_info{job=~"$job"})',
+            expr: 'min(iam_credential_exporter_account_discovery_success{%(jobSel)s}) or -group(iam_credential_exporter_build_info{%(jobSel)s})' % v,
           },
         ],
         fieldConfig: {
@@ -2500,7 +2500,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job"}) or on (account_id) sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"})',
+            expr: 'sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{%(clusterSel)salertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s}) or on (account_id) sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{%(clusterSel)salertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -2562,7 +2562,7 @@ function(v)
                   value: [
                     {
                       title: 'Open ${__value.raw} in the user drill-down',
-                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}&${job:queryparam}&var-user=${__value.raw}' % v,
+                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}%(urlVars)s&var-user=${__value.raw}' % v,
                     },
                   ],
                 },

@@ -10,6 +10,14 @@
     local all = std.filter(function(m) m != '', [jobSelector] + matchers);
     if all == [] then '' else '{%s}' % std.join(', ', all),
 
+  // clustered(c, 'job, instance') is the labels of a `by` or `on (...)`
+  // clause, with c.clusterLabel first when c.showMultiCluster: the rules
+  // and alerts that aggregate or join keep the clusters apart.
+  clustered(c, labels)::
+    if !c.showMultiCluster then labels
+    else if labels == '' then c.clusterLabel
+    else c.clusterLabel + ', ' + labels,
+
   // paren('a\nb') is '(\n  a\n  b\n)': a multi-line expression as one
   // operand, whatever the operators around it. An expression already in
   // parentheses stays as it is.
@@ -137,15 +145,16 @@
         x: $.paren(expr),
         owners: std.join(', ', c.ownerLabels),
         all: $.selector(c.jobSelector),
+        target: $.clustered(c, 'job, instance'),
       };
       |||
         %(x)s
-        * on (job, instance, account_id, user) group_left (%(owners)s)
-          group by (job, instance, account_id, user, %(owners)s) (aws_iam_user_tags%(all)s)
+        * on (%(target)s, account_id, user) group_left (%(owners)s)
+          group by (%(target)s, account_id, user, %(owners)s) (aws_iam_user_tags%(all)s)
         or ignoring (%(owners)s)
         %(x)s
-        * on (job, instance, account_id) group_left (%(owners)s)
-          group by (job, instance, account_id, %(owners)s) (aws_iam_account_tags%(all)s)
+        * on (%(target)s, account_id) group_left (%(owners)s)
+          group by (%(target)s, account_id, %(owners)s) (aws_iam_account_tags%(all)s)
         or ignoring (%(owners)s)
         %(x)s
       ||| % v,
@@ -176,11 +185,12 @@
     local v = {
       raw: $.recordNames.instanceFinding,
       all: $.selector(c.jobSelector),
+      target: $.clustered(c, 'job, instance'),
     };
     local withID = |||
       %(raw)s
-      * on (job, instance, account_id, user, key) group_left (access_key_id)
-        group by (job, instance, account_id, user, key, access_key_id) (aws_iam_access_key_info%(all)s)
+      * on (%(target)s, account_id, user, key) group_left (access_key_id)
+        group by (%(target)s, account_id, user, key, access_key_id) (aws_iam_access_key_info%(all)s)
       or ignoring (access_key_id)
       %(raw)s
     ||| % v;
@@ -203,15 +213,16 @@
       held: $.recordNames.heldFinding,
       present: $.recordNames.reportPresent,
       hold: c.findingHoldWindow,
+      account: $.clustered(c, 'account_id'),
     };
     |||
       %(f)s
       or
       (
           %(held)s
-        unless on (account_id)
+        unless on (%(account)s)
           %(present)s
-        and on (account_id)
+        and on (%(account)s)
           max_over_time(%(present)s[%(hold)s])
       )
     ||| % v,
