@@ -502,3 +502,76 @@ tests:
 		t.Errorf("promtool test rules on the multi-cluster render: %v\n%s", err, b)
 	}
 }
+
+// The mixin as jsonnet-bundler vendors it for a user: the example of
+// mixin/README.md ("Using it from your own jsonnet") renders, against a
+// copy of mixin/ at the module path of go.mod under vendor/ with the legacy
+// name that the README's `jb install --legacy-name` gives, into a rule file
+// that promtool accepts and the three dashboards, with the example's
+// _config in them. jsonnet-bundler itself is not run: it would clone from
+// GitHub.
+func TestMixinVendored(t *testing.T) {
+	t.Parallel()
+	module := regexp.MustCompile(`(?m)^module (\S+)$`).FindStringSubmatch(readText(t, "../go.mod"))
+	if module == nil {
+		t.Fatal("go.mod has no module line")
+	}
+	pkg := module[1] + "/mixin"
+	readme := readText(t, "../mixin/README.md")
+	section := readme[strings.Index(readme, "## Using it from your own jsonnet"):]
+	install := regexp.MustCompile(`jb install --legacy-name (\S+) \\\n\s+(\S+)@main`).FindStringSubmatch(section)
+	if install == nil || install[2] != pkg {
+		t.Fatalf("mixin/README.md: want `jb install --legacy-name <name> %s@main`, got %q", pkg, install)
+	}
+	example := regexp.MustCompile("(?s)```jsonnet\n(.*?)```").FindStringSubmatch(section)
+	if example == nil || !strings.Contains(example[1], "import '"+pkg+"/mixin.libsonnet'") {
+		t.Fatalf("mixin/README.md: no jsonnet example that imports %s/mixin.libsonnet", pkg)
+	}
+	var jf struct {
+		Version      int   `json:"version"`
+		Dependencies []any `json:"dependencies"`
+	}
+	if err := json.Unmarshal([]byte(readText(t, "../mixin/jsonnetfile.json")), &jf); err != nil || jf.Version != 1 || len(jf.Dependencies) != 0 {
+		t.Errorf("mixin/jsonnetfile.json: want version 1 and no dependencies, got %+v (%v)", jf, err)
+	}
+
+	dir := t.TempDir()
+	vendored := filepath.Join(dir, "vendor", filepath.FromSlash(pkg))
+	if err := os.CopyFS(vendored, os.DirFS("../mixin")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.FromSlash(pkg), filepath.Join(dir, "vendor", install[1])); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "example.jsonnet"), []byte(example[1]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "tool", "jsonnet", "-J", filepath.Join(dir, "vendor"), "-S", "-m", out, filepath.Join(dir, "example.jsonnet"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, b)
+	}
+	rules := readText(t, filepath.Join(out, "iam_credential_exporter.rules.yml"))
+	for _, want := range []string{`aws_iam_access_key_active{job="aws-iam"`, "<= bool 60 * 86400", `severity: "none"`, "by (k8s_cluster, "} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("the README example's rule file lacks %s", want)
+		}
+	}
+	for _, name := range []string{"iam-credentials-overview.json", "iam-credentials-access-keys.json", "iam-credentials-user.json"} {
+		if d := readText(t, filepath.Join(out, name)); !strings.Contains(d, `k8s_cluster=~\"$cluster\"`) {
+			t.Errorf("the README example's %s does not filter by the cluster variable", name)
+		}
+	}
+	// The legacy name imports the same files.
+	legacy := `(import '` + install[1] + `/mixin.libsonnet')._config.clusterLabel`
+	if got := runJsonnet(t, []string{"go", "tool", "jsonnet"}, "-J", filepath.Join(dir, "vendor"), "-e", legacy); strings.TrimSpace(got) != `"cluster"` {
+		t.Errorf("import through the legacy name %s: %s", install[1], got)
+	}
+	promtool := requireProgram(t, "promtool")
+	if b, err := exec.Command(promtool, "check", "rules", filepath.Join(out, "iam_credential_exporter.rules.yml")).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules on the README example's render: %v\n%s", err, b)
+	}
+}
