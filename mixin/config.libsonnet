@@ -1,10 +1,11 @@
-// The settings of the mixin: which series the rules read, the policy
-// thresholds, the owner labels, the runbook and the dashboards' tags. The
-// rules, the alerts (their expressions, summaries and descriptions) and the
-// dashboards (their queries, colours and titles) are all built from these.
-// Override them in your own jsonnet:
+// The settings of the mixin: which series the rules read, the clusters,
+// the policy thresholds, the severities, the owner labels, the runbook and
+// the dashboards' tags. The rules, the alerts (their expressions,
+// summaries and descriptions) and the dashboards (their queries, colours
+// and titles) are all built from these. Override them in your own jsonnet
+// (mixin/README.md, "Using it from your own jsonnet"):
 //
-//   (import 'iam_credential_exporter/mixin/mixin.libsonnet') + {
+//   (import 'github.com/iam-credential-exporter/iam_credential_exporter/mixin/mixin.libsonnet') + {
 //     _config+:: { keyRotationDays: 60, keyRotationWarningDays: 10 },
 //   }
 //
