@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
+	"go.yaml.in/yaml/v3"
 )
 
 const (
@@ -55,9 +56,7 @@ func TestAlertRulesUnit(t *testing.T) {
 }
 
 // Every alert has a runbook section, a unit test, and a line in the alert
-// README. The names are read from the rule files as text so that this test
-// needs no YAML library; TestPrometheusAlerts checks the parsed
-// rules through the Prometheus API.
+// README. TestPrometheusAlerts checks the rules as Prometheus loads them.
 func TestAlertsDocumentedAndTested(t *testing.T) {
 	t.Parallel()
 	names := alertNames(t)
@@ -87,10 +86,21 @@ func TestAlertsDocumentedAndTested(t *testing.T) {
 func alertNames(t *testing.T) []string {
 	t.Helper()
 	var names []string
-	re := regexp.MustCompile(`(?m)^\s*- alert:\s*(\S+)\s*$`)
 	for _, f := range ruleFiles(t) {
-		for _, m := range re.FindAllStringSubmatch(readText(t, f), -1) {
-			names = append(names, m[1])
+		var file struct {
+			Groups []struct {
+				Rules []renderedRule `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal([]byte(readText(t, f)), &file); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range file.Groups {
+			for _, r := range g.Rules {
+				if r.Alert != "" {
+					names = append(names, r.Alert)
+				}
+			}
 		}
 	}
 	if len(names) == 0 {

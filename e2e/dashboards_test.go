@@ -64,19 +64,29 @@ func TestPrometheusDashboards(t *testing.T) {
 	addr := strings.TrimPrefix(exp.URL, "http://")
 	t.Run("one target", func(t *testing.T) {
 		t.Parallel()
-		checkDashboards(t, startPrometheus(t, addr, ruleFiles(t)))
+		checkDashboards(t, startPrometheus(t, addr, ruleFiles(t)), loadDashboards(t))
 	})
 	t.Run("per-account targets", func(t *testing.T) {
 		t.Parallel()
 		cfg, job := promConfigFromDocs(t, docsSDConfig(t), addr, ruleFiles(t), false)
 		cfg = bytes.Replace(cfg, []byte("job_name: "+job), []byte("job_name: "+promJob), 1)
-		checkDashboards(t, startPrometheusConfig(t, cfg))
+		checkDashboards(t, startPrometheusConfig(t, cfg), loadDashboards(t))
+	})
+	// The mixin rendered for several clusters told apart by k8s_cluster,
+	// here a target label: its rules, and its dashboards filtered by the
+	// cluster variable ($cluster is the target's cluster).
+	t.Run("multi-cluster render", func(t *testing.T) {
+		t.Parallel()
+		rules, dir := renderMultiCluster(t)
+		prom := runPrometheus(t, "testdata/prometheus/prometheus.yml",
+			map[string]any{"Target": addr, "TargetLabels": map[string]string{multiClusterLabel: multiClusterName}}, []string{rules})
+		checkDashboards(t, prom, loadDashboardsFrom(t, dir))
 	})
 }
 
-// checkDashboards runs every dashboard query on prom, once it has scraped
-// the exporter a few times and evaluated the rules on the result.
-func checkDashboards(t *testing.T, prom *promServer) {
+// checkDashboards runs every query of dashboards on prom, once it has
+// scraped the exporter a few times and evaluated the rules on the result.
+func checkDashboards(t *testing.T, prom *promServer, dashboards []dashboard) {
 	// A few scrapes, for the increase() over $__range, then a few rule
 	// evaluations on them: the recording rules over ALERTS need the alerts
 	// of an earlier evaluation.
@@ -108,8 +118,8 @@ func checkDashboards(t *testing.T, prom *promServer) {
 		}
 	}
 
-	checkDashboardQueries(t, prom)
-	checkTeamFilter(t, prom)
+	checkDashboardQueries(t, prom, dashboards)
+	checkTeamFilter(t, prom, dashboards)
 }
 
 // ---- dashboards ----
@@ -153,6 +163,7 @@ type dashVar struct {
 	IncludeAll bool            `json:"includeAll"`
 	AllValue   string          `json:"allValue"`
 	Regex      string          `json:"regex"`
+	Hide       int             `json:"hide"` // 2: not shown
 }
 
 type dashboard struct {
@@ -170,9 +181,16 @@ type dashboard struct {
 
 func loadDashboards(t *testing.T) []dashboard {
 	t.Helper()
-	files, err := filepath.Glob("../dashboards/*.json")
+	return loadDashboardsFrom(t, "../dashboards")
+}
+
+// loadDashboardsFrom reads the dashboards of a directory, such as a render
+// of the mixin with another _config.
+func loadDashboardsFrom(t *testing.T, dir string) []dashboard {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no dashboards in ../dashboards (err %v)", err)
+		t.Fatalf("no dashboards in %s (err %v)", dir, err)
 	}
 	var out []dashboard
 	for _, f := range files {
@@ -213,8 +231,8 @@ func allPanels(ps []dashPanel) []dashPanel {
 var builtinPanels = []string{"row", "stat", "table", "timeseries", "bargauge", "gauge", "text", "state-timeline", "histogram", "piechart", "barchart"}
 
 // Importable as-is: stable unique uids, a current schema, no import-time
-// inputs, the datasource/job/account_id variables, built-in panels only,
-// and every query on the ${datasource} variable.
+// inputs, the datasource/job/account_id variables and the hidden cluster
+// one, built-in panels only, and every query on the ${datasource} variable.
 func TestDashboardsStatic(t *testing.T) {
 	t.Parallel()
 	uids := map[string]string{}
@@ -244,6 +262,10 @@ func TestDashboardsStatic(t *testing.T) {
 		}
 		if _, ok := vars["job"]; !ok {
 			t.Errorf("%s: no job variable", d.path)
+		}
+		// Shown with showMultiCluster (TestMixinMultiCluster).
+		if v, ok := vars["cluster"]; !ok || v.Hide != 2 {
+			t.Errorf("%s: want a hidden cluster variable, as node-mixin and kubernetes-mixin have", d.path)
 		}
 		if v, ok := vars["account_id"]; !ok || !v.Multi || !v.IncludeAll {
 			t.Errorf("%s: account_id variable missing, or not multi-select with All", d.path)
@@ -450,7 +472,8 @@ func TestDashboardOwners(t *testing.T) {
 	t.Parallel()
 	promtool := requireProgram(t, "promtool")
 	var owners struct{ All, Team, User string }
-	const src = `local q = (import 'dashboards/common.libsonnet').promql;
+	const src = `local common = import 'dashboards/common.libsonnet';
+local q = common.promql(common.values((import 'mixin.libsonnet')._config));
 { all: q.owners(q.sel, team=false), team: q.owners(q.sel), user: q.owners(q.sel, user='user="$user"', team=false) }`
 	if err := json.Unmarshal([]byte(jsonnet(t, "-e", src)), &owners); err != nil {
 		t.Fatalf("promql.owners: %v", err)
@@ -550,6 +573,7 @@ func TestDashboardOwners(t *testing.T) {
 // multi-value variables, a fixture user for the drill-down, and fixed
 // windows for the interval variables.
 var dashVarValues = map[string]string{
+	"cluster":         multiClusterName,
 	"job":             promJob,
 	"account_id":      ".+",
 	"team":            ".*",
@@ -736,11 +760,12 @@ func withoutFallback(expr string) (string, bool) {
 // fallback, so that the fallback cannot hide a query that matches nothing;
 // likewise the joins of a query that adds back, with `or on (labels)`, the
 // rows they cannot match: accounts without a name, keys without an ID.
-func checkDashboardQueries(t *testing.T, prom *promServer) {
-	for _, d := range loadDashboards(t) {
+func checkDashboardQueries(t *testing.T, prom *promServer, dashboards []dashboard) {
+	for _, d := range dashboards {
 		checkAccountVariable(t, prom, d)
 		var exprs []string
 		var where []string
+		hidden := map[int]bool{}
 		for _, v := range d.Templating.List {
 			if v.Type != "query" {
 				continue
@@ -750,6 +775,9 @@ func checkDashboardQueries(t *testing.T, prom *promServer) {
 				t.Errorf("%s: variable %s: %v", d.path, v.Name, err)
 				continue
 			}
+			// A hidden variable, the cluster variable of a render for
+			// one cluster, lists nothing when its label is not there.
+			hidden[len(exprs)] = v.Hide == 2
 			exprs = append(exprs, expr)
 			where = append(where, "variable "+v.Name)
 		}
@@ -777,7 +805,7 @@ func checkDashboardQueries(t *testing.T, prom *promServer) {
 			switch {
 			case err != nil:
 				t.Errorf("%s: %s: %v\n  %s", d.path, where[i], err, expr)
-			case n == 0:
+			case n == 0 && !hidden[i]:
 				t.Errorf("%s: %s returns no data\n  %s", d.path, where[i], expr)
 			}
 		}
@@ -789,9 +817,9 @@ func checkDashboardQueries(t *testing.T, prom *promServer) {
 // one team and on All. One team gives rows of that team alone; All also
 // the keys of users without a team. The key ID join names the keys it
 // knows, and keeps root's key, which has no ID.
-func checkTeamFilter(t *testing.T, prom *promServer) {
+func checkTeamFilter(t *testing.T, prom *promServer, dashboards []dashboard) {
 	checked := 0
-	for _, d := range loadDashboards(t) {
+	for _, d := range dashboards {
 		var team *dashVar
 		for i, v := range d.Templating.List {
 			if v.Name == "team" {

@@ -17,8 +17,9 @@
 //     report whose verdicts are known.
 //   - dashboards_test.go: the Grafana dashboards, static and against a real
 //     Prometheus, and the variable queries through promtool.
-//   - mixin_test.go: the mixin's rendered alerts and dashboards, and a
-//     custom _config.
+//   - mixin_test.go: the mixin's rendered alerts and dashboards, the same
+//     render by Debian's jsonnet 0.18, a custom _config, and a render for
+//     several clusters.
 //   - alertmanager_test.go: the example Alertmanager configuration's routing
 //     and inhibitions; alertmanager_sample_test.go: the notification
 //     measurement (IAM_NOTIFICATION_SAMPLE=1).

@@ -48,6 +48,16 @@ local utils = import 'lib/utils.libsonnet';
   // The values that expressions and texts are formatted with.
   local v = c {
     all: sel(),
+    // The labels of `on` and `by` that name a target, a job, an account
+    // and a user: with showMultiCluster, the cluster first.
+    target: utils.clustered(c, 'job, instance'),
+    job: utils.clustered(c, 'job'),
+    account: utils.clustered(c, 'account_id'),
+    accountUser: utils.clustered(c, 'account_id, user'),
+    // The template queries of the health alerts' descriptions select the
+    // alert's cluster too: the matcher to put first, and its argument.
+    tqCluster: if c.showMultiCluster then c.clusterLabel + '=%q,' else '',
+    tqClusterArg: if c.showMultiCluster then ' $labels.' + c.clusterLabel else '',
     keyAge: user.keyAge,
     keyIdle: user.keyIdle,
     keyInactiveUnused: user.keyInactiveUnused,
@@ -100,7 +110,7 @@ local utils = import 'lib/utils.libsonnet';
     '(\n    (aws_iam_user_exemption_end_timestamp_seconds%s > time())\n  and\n    (aws_iam_user_exemption_start_timestamp_seconds%s <= time())\n  )' %
     [sel(['policy="%s"' % policy]), sel(['policy="%s"' % policy])],
   local exempt(cond, policy) =
-    '(\n' + utils.indent(std.rstripChars(cond, '\n'), 2) + '\n)\nunless on (job, instance, account_id, user)\n  ' + inForce(policy) + '\n',
+    '(\n' + utils.indent(std.rstripChars(cond, '\n'), 2) + '\n)\nunless on (' + v.target + ', account_id, user)\n  ' + inForce(policy) + '\n',
 
   local credential(severity) = { severity: severity, category: 'credential' },
 
@@ -388,9 +398,9 @@ local utils = import 'lib/utils.libsonnet';
       finding: |||
         (
             (aws_iam_account_password_policy_exists%(all)s == 0)
-          or on (job, instance, account_id)
+          or on (%(target)s, account_id)
             (aws_iam_account_password_policy_minimum_length%(all)s < %(passwordMinLength)s)
-          or on (job, instance, account_id)
+          or on (%(target)s, account_id)
             (aws_iam_account_password_policy_reuse_prevention%(all)s < %(passwordReusePrevention)s)
         )
       ||| % v,
@@ -599,9 +609,9 @@ local utils = import 'lib/utils.libsonnet';
               max by (%(l)s) (aws_iam_user_exemption_start_timestamp_seconds%(all)s%(ago)s)
             )
         )
-        and on (account_id)
-          group by (account_id) (aws_iam_credential_report_generated_timestamp_seconds%(all)s%(ago)s)
-      ||| % (v { l: exemptionLabels, ago: ago }),
+        and on (%(account)s)
+          group by (%(account)s) (aws_iam_credential_report_generated_timestamp_seconds%(all)s%(ago)s)
+      ||| % (v { l: utils.clustered(c, exemptionLabels), ago: ago }),
       labels: audit,
       annotations: {
         summary: 'An exemption from a credential policy appeared or changed.',
@@ -621,14 +631,14 @@ local utils = import 'lib/utils.libsonnet';
       alert: 'IAMCredentialOwnerChanged',
       expr: |||
         (
-          group by (account_id, user, %(owners)s) (aws_iam_user_tags%(all)s)
-          unless on (account_id, user, %(owners)s)
+          group by (%(accountUser)s, %(owners)s) (aws_iam_user_tags%(all)s)
+          unless on (%(accountUser)s, %(owners)s)
           aws_iam_user_tags%(all)s%(ago)s
         )
-        and on (account_id, user)
+        and on (%(accountUser)s)
           (aws_iam_user_creation_timestamp_seconds%(all)s < time() - %(auditSeconds)s)
-        and on (account_id)
-          group by (account_id) (aws_iam_user_tags%(all)s%(ago)s)
+        and on (%(account)s)
+          group by (%(account)s) (aws_iam_user_tags%(all)s%(ago)s)
       ||| % (v { owners: std.join(', ', c.ownerLabels), ago: ago, auditSeconds: utils.seconds(c.auditWindow) }),
       labels: audit,
       annotations: {
@@ -680,7 +690,7 @@ local utils = import 'lib/utils.libsonnet';
         description: |||
           Every refresh of the credential report of account {{ $labels.account_id }} by
           {{ $labels.instance }} has failed for at least %(refreshFailing)s
-          {{- with printf "time() - iam_credential_exporter_last_refresh_success_timestamp_seconds{instance=%%q,account_id=%%q}" $labels.instance $labels.account_id | query }};
+          {{- with printf "time() - iam_credential_exporter_last_refresh_success_timestamp_seconds{%(tqCluster)sinstance=%%q,account_id=%%q}"%(tqClusterArg)s $labels.instance $labels.account_id | query }};
           the last success was {{ . | first | value | humanizeDuration }} ago{{ else }};
           it has not succeeded since the exporter started{{ end }}.
           The exporter's log says why.
@@ -704,9 +714,9 @@ local utils = import 'lib/utils.libsonnet';
         )
         unless
           aws_iam_credential_report_generated_timestamp_seconds%(all)s
-        and on (job, instance)
+        and on (%(target)s)
           (up%(up)s == 1)
-        unless on (job, instance, account_id)
+        unless on (%(target)s, account_id)
           (up%(accountTargetUp)s == 0)
       ||| % v,
       'for': c.reportMissingFor,
@@ -732,7 +742,7 @@ local utils = import 'lib/utils.libsonnet';
       alert: 'IAMCredentialExporterDown',
       expr: |||
         up%(exporterTargetUp)s == 0
-        and on (job, instance)
+        and on (%(target)s)
         (
             max_over_time(iam_credential_exporter_build_info%(all)s[%(exporterSeenWindow)s])
           or
@@ -750,6 +760,32 @@ local utils = import 'lib/utils.libsonnet';
       },
     },
 
+    // An exporter (its build_info, which only this exporter serves) under
+    // a job that jobSelector leaves out: no rule reads it, so without this
+    // alert a job named otherwise would go silent. None without a job
+    // selector, which leaves no job out.
+    if c.jobSelector != '' then {
+      alert: 'IAMCredentialExporterJobNotSelected',
+      expr: |||
+        group by (%(target)s) (
+          iam_credential_exporter_build_info
+          unless
+          iam_credential_exporter_build_info%(all)s
+        )
+      ||| % v,
+      'for': c.jobNotSelectedFor,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'An iam_credential_exporter is scraped under a job that the rules do not read.',
+        description: |||
+          Prometheus scrapes the exporter {{ $labels.instance }} as job {{ $labels.job }}, which the
+          mixin's jobSelector (%(jobSelector)s) leaves out: no credential or health alert reads what it
+          serves, and the dashboards do not list the job. Set jobSelector in the mixin's _config to match
+          the job (or to '', every job) and load the rules again, or rename the scrape job.
+        ||| % v,
+      },
+    },
+
     {
       // Per-account targets (/sd, /metrics?account_id=): one account's
       // target is down while the exporter's own target at the same job
@@ -762,7 +798,7 @@ local utils = import 'lib/utils.libsonnet';
       alert: 'IAMCredentialAccountTargetDown',
       expr: |||
         up%(accountTargetUp)s == 0
-        and on (job, instance)
+        and on (%(target)s)
           iam_credential_exporter_build_info%(all)s
       ||| % v,
       'for': c.accountTargetDownFor,
@@ -790,9 +826,9 @@ local utils = import 'lib/utils.libsonnet';
       // hit many accounts' targets at once.
       alert: 'IAMCredentialExporterScrapesFailing',
       expr: |||
-        count by (job, instance) (
+        count by (%(target)s) (
             (avg_over_time(up%(up)s[%(scrapesFailingWindow)s]) < %(scrapesSucceedingRatio)s > 0)
-          and on (job, instance)
+          and on (%(target)s)
             (
                 max_over_time(iam_credential_exporter_build_info%(all)s[%(exporterSeenWindow)s])
               or
@@ -825,8 +861,8 @@ local utils = import 'lib/utils.libsonnet';
       // --total-shards.
       alert: 'IAMCredentialExporterShardsDisagree',
       expr: |||
-        count by (job) (
-          count_values by (job) ("total_shards", iam_credential_exporter_total_shards%(all)s)
+        count by (%(job)s) (
+          count_values by (%(job)s) ("total_shards", iam_credential_exporter_total_shards%(all)s)
         ) > 1
       ||| % v,
       'for': c.shardsFor,
@@ -835,9 +871,9 @@ local utils = import 'lib/utils.libsonnet';
         summary: 'Replicas of an exporter job disagree on the number of shards.',
         description: |||
           The replicas of job {{ $labels.job }} run with {{ $value }} different --total-shards values
-          ({{ range $i, $s := printf `count_values ("total_shards", iam_credential_exporter_total_shards{job=%q})` $labels.job | query | sortByLabel "total_shards" }}{{ if $i }}, {{ end }}--total-shards={{ $s.Labels.total_shards }} on {{ $s.Value }} replica{{ if ne $s.Value 1.0 }}s{{ end }}{{ end }}).
+          ({{ range $i, $s := printf `count_values ("total_shards", iam_credential_exporter_total_shards{%(tqCluster)sjob=%%q})`%(tqClusterArg)s $labels.job | query | sortByLabel "total_shards" }}{{ if $i }}, {{ end }}--total-shards={{ $s.Labels.total_shards }} on {{ $s.Value }} replica{{ if ne $s.Value 1.0 }}s{{ end }}{{ end }}).
           They split the accounts differently, so some accounts are read twice and others not at all.
-        |||,
+        ||| % v,
       },
     },
 
@@ -848,12 +884,12 @@ local utils = import 'lib/utils.libsonnet';
       alert: 'IAMCredentialExporterShardMissing',
       expr: |||
         (
-            max by (job) (iam_credential_exporter_total_shards%(all)s)
+            max by (%(job)s) (iam_credential_exporter_total_shards%(all)s)
           -
-            count by (job) (
-              count_values by (job) (
+            count by (%(job)s) (
+              count_values by (%(job)s) (
                 "shard",
-                iam_credential_exporter_shard_ordinal%(all)s and on (job, instance) (up%(up)s == 1)
+                iam_credential_exporter_shard_ordinal%(all)s and on (%(target)s) (up%(up)s == 1)
               )
             )
         ) > 0
@@ -864,11 +900,11 @@ local utils = import 'lib/utils.libsonnet';
         summary: 'A shard of a sharded exporter job is not served.',
         description: |||
           Job {{ $labels.job }} has {{ $value }} of its
-          {{ with printf "max(iam_credential_exporter_total_shards{job=%q})" $labels.job | query }}{{ . | first | value }}{{ end }}
+          {{ with printf "max(iam_credential_exporter_total_shards{%(tqCluster)sjob=%%q})"%(tqClusterArg)s $labels.job | query }}{{ . | first | value }}{{ end }}
           shards served by no up replica (shards served:
-          {{ range $i, $s := printf `count_values ("shard", iam_credential_exporter_shard_ordinal{job=%q} and on (job, instance) (up == 1))` $labels.job | query | sortByLabel "shard" }}{{ if $i }}, {{ end }}{{ $s.Labels.shard }}{{ end }}).
+          {{ range $i, $s := printf `count_values ("shard", iam_credential_exporter_shard_ordinal{%(tqCluster)sjob=%%q} and on (%(target)s) (up == 1))`%(tqClusterArg)s $labels.job | query | sortByLabel "shard" }}{{ if $i }}, {{ end }}{{ $s.Labels.shard }}{{ end }}).
           The accounts that hash to the missing shards are not read, and no credential alert can fire for them.
-        |||,
+        ||| % v,
       },
     },
 
@@ -891,7 +927,7 @@ local utils = import 'lib/utils.libsonnet';
         description: |||
           Every listing of the AWS Organization's accounts (organizations:ListAccounts) by
           {{ $labels.instance }} has failed for more than %(discoveryFailing)s
-          {{- with printf "time() - iam_credential_exporter_account_discovery_last_success_timestamp_seconds{instance=%%q,job=%%q}" $labels.instance $labels.job | query }};
+          {{- with printf "time() - iam_credential_exporter_account_discovery_last_success_timestamp_seconds{%(tqCluster)sinstance=%%q,job=%%q}"%(tqClusterArg)s $labels.instance $labels.job | query }};
           the last success was {{ . | first | value | humanizeDuration }} ago{{ else }};
           it has not succeeded since the exporter started{{ end }}.
           The exporter keeps reading the accounts it found last time: new accounts are not read
@@ -964,21 +1000,43 @@ local utils = import 'lib/utils.libsonnet';
 
   // Descriptions are written on several lines and are one line of
   // text; every alert links its runbook section.
-  local withLinks(a) = a {
-    annotations+: {
-      description: utils.fold(a.annotations.description),
-      runbook_url: c.runbookURLBase + std.asciiLower(a.alert),
+  //
+  // The severity written above is the alert's level; its label is that
+  // level's value in _config.severities, or that of the level that
+  // _config.alertSeverities gives the alert.
+  //
+  // With showMultiCluster, descriptions end with the alert's cluster when
+  // it has one (rules evaluated in each cluster's Prometheus see no
+  // cluster label: their Alertmanager gets it as an external label).
+  local inCluster =
+    if c.showMultiCluster then '{{ with $labels.%s }} Cluster: {{ . }}.{{ end }}' % c.clusterLabel else '',
+  local withLinks(a) =
+    local level = std.get(c.alertSeverities, a.alert, a.labels.severity);
+    assert std.objectHas(c.severities, level) :
+           '%s: severity %s is not one of _config.severities (%s)' % [a.alert, level, std.join(', ', std.objectFields(c.severities))];
+    a {
+      labels+: { severity: c.severities[level] },
+      annotations+: {
+        description: utils.fold(a.annotations.description) + inCluster,
+        runbook_url: c.runbookURLBase + std.asciiLower(a.alert),
+      },
     },
-  },
+
+  local unknownSeverityAlerts = std.setDiff(
+    std.set(std.objectFields(c.alertSeverities)),
+    std.set([a.alert for a in findings + audits + health if a != null]),
+  ),
 
   prometheusAlerts+:: {
+    assert unknownSeverityAlerts == [] :
+           '_config.alertSeverities names no such alert: ' + std.join(', ', unknownSeverityAlerts),
     groups+: [
       {
         name: c.ruleGroupName + '.alerts',
         rules: [
           withLinks({ [k]: f[k] for k in std.objectFields(f) if k != 'finding' } + { expr: utils.held(f.alert, c) })
           for f in findings
-        ] + [withLinks(a) for a in audits + health],
+        ] + [withLinks(a) for a in audits + health if a != null],
       },
     ],
   },

@@ -1,10 +1,11 @@
-// The settings of the mixin: which series the rules read, the policy
-// thresholds, the owner labels, the runbook and the dashboards' tags. The
-// rules, the alerts (their expressions, summaries and descriptions) and the
-// dashboards (their queries, colours and titles) are all built from these.
-// Override them in your own jsonnet:
+// The settings of the mixin: which series the rules read, the clusters,
+// the policy thresholds, the severities, the owner labels, the runbook and
+// the dashboards' tags. The rules, the alerts (their expressions,
+// summaries and descriptions) and the dashboards (their queries, colours
+// and titles) are all built from these. Override them in your own jsonnet
+// (mixin/README.md, "Using it from your own jsonnet"):
 //
-//   (import 'iam_credential_exporter/mixin/mixin.libsonnet') + {
+//   (import 'github.com/iam-credential-exporter/iam_credential_exporter/mixin/mixin.libsonnet') + {
 //     _config+:: { keyRotationDays: 60, keyRotationWarningDays: 10 },
 //   }
 //
@@ -14,12 +15,29 @@
   _config+:: {
     // ---- Which series ----
 
+    // Several clusters in one Prometheus, Thanos or Mimir, told apart by
+    // clusterLabel (an external label, or a target label). With
+    // showMultiCluster, every rule and alert that aggregates or joins keeps
+    // clusterLabel, a finding's identity includes it (findingLabels), and
+    // the dashboards show a cluster variable and filter every query by it.
+    // Without, the rules and alerts ignore it and the variable is hidden.
+    showMultiCluster: false,
+    clusterLabel: 'cluster',
+
     // Label matchers, without braces, added to every selector of an
-    // exporter metric in the rules (and to the dashboards' job list), e.g.
-    // 'job=~".*iam.?credential.*"'. Empty, the default: the rules read the
-    // exporter's metrics whatever the job, which its metric names already
-    // single out.
-    jobSelector: '',
+    // exporter metric in the rules, and to the dashboards' job list. The
+    // default matches the job names that this repository's configurations
+    // give: `iam-credential-exporter` (the static jobs of the README and
+    // docs/multi-account.md); the Helm chart's ServiceMonitor and
+    // ScrapeConfig, whose job is the Service's name
+    // (`<release>-iam-credential-exporter`, or the release's name when it
+    // holds the chart's), and its PodMonitor (`<namespace>/<that name>`);
+    // and the program's name, `iam_credential_exporter`. A job named
+    // otherwise is read by no rule: set this to match it (or to '', every
+    // job, which the metric names already single out);
+    // IAMCredentialExporterJobNotSelected fires for an exporter whose job
+    // it leaves out.
+    jobSelector: 'job=~".*iam[-_]credential[-_]exporter.*"',
 
     // IAMCredentialExporterDown recognises the exporter's targets by their
     // iam_credential_exporter_build_info in the last exporterSeenWindow, or
@@ -31,6 +49,9 @@
       else 'job=~"(?i).*iam.?credential.*"',
     exporterSeenWindow: '1d',
     exporterDownFor: '5m',
+    // IAMCredentialExporterJobNotSelected: an exporter scraped under a job
+    // that jobSelector leaves out, for this long (rides over a rename).
+    jobNotSelectedFor: '15m',
     // Per-account targets (/sd): one account's target down while the
     // exporter's own target is up, for this long. Longer than a scrape
     // interval (the own target notices a dead exporter a scrape later) and
@@ -137,12 +158,15 @@
     // another pod or shard, or down): it stays one alert. A report without
     // the finding ends it at the next evaluation.
     findingHoldWindow: '6h',
-    // The labels that make a finding's identity: the account, the user, the
+    // The labels that make a finding's identity: with showMultiCluster the
+    // cluster (exporters in two clusters that read one account make two
+    // alerts, as two Prometheus servers would), the account, the user, the
     // key or certificate slot, the exemption policy, the access key's ID
     // when --aws.access-key-ids knows it, and the owner labels below.
     // Facts that change (age, last use, region, service) are in the
     // annotations, never here.
-    findingLabels: ['account_id', 'user', 'key', 'cert', 'policy', 'access_key_id'] + self.ownerLabels,
+    findingLabels: (if self.showMultiCluster then [self.clusterLabel] else []) +
+                   ['account_id', 'user', 'key', 'cert', 'policy', 'access_key_id'] + self.ownerLabels,
 
     // IAMCredentialReportStale keeps firing this long after its condition
     // ends, over a few failed scrapes.
@@ -161,6 +185,17 @@
     // key `team` is exported as the label tag_team. The dashboards read
     // tag_team and tag_owner, so keep both in the list.
     ownerLabels: ['tag_owner', 'tag_team'],
+
+    // ---- Severities ----
+
+    // Every alert has a level, critical, warning or info (alerts/README.md
+    // lists them); its severity label is the level's value here. Change a
+    // value to fit your routing (e.g. info: 'none'); the overview
+    // dashboard's severity panels read these values too.
+    severities: { critical: 'critical', warning: 'warning', info: 'info' },
+    // Another level for single alerts, by name, e.g.
+    // { IAMCredentialAccessKeyTooOld: 'critical' }.
+    alertSeverities: {},
 
     // ---- Links and dashboards ----
 

@@ -4,7 +4,10 @@
 //
 //   local render = import 'render.libsonnet';
 //   render.rulesFile((import 'mixin.libsonnet') + { _config+:: { keyRotationDays: 60 } })
-local yaml = import 'lib/yaml.libsonnet';
+//
+// Both write with the standard library only (std.manifestYamlDoc,
+// std.manifestJsonEx), so that go-jsonnet and Debian's jsonnet 0.18 give
+// the same bytes; e2e/mixin_test.go compares them.
 
 {
   // rulesFile is the rule file alerts/iam_credential_exporter.rules.yml:
@@ -26,7 +29,11 @@ local yaml = import 'lib/yaml.libsonnet';
       # as-is under `spec:` of a prometheus-operator PrometheusRule.
       # How to load this file: alerts/README.md. What to do when an alert
       # fires: docs/runbook.md (one section per alert).
-    ||| + yaml.manifest({ groups: [{ name: c.ruleGroupName, rules: rules + alerts }] }),
+    ||| + std.manifestYamlDoc(
+      { groups: [{ name: c.ruleGroupName, rules: rules + alerts }] },
+      indent_array_in_object=true,
+      quote_keys=false,
+    ) + '\n',
 
   // dashboardFiles maps each file name of dashboards/ to its JSON text.
   dashboardFiles(mixin):: {

@@ -33,9 +33,12 @@ local utils = import 'lib/utils.libsonnet';
 {
   prometheusRules+:: {
     local c = $._config,
-    local names = utils.ruleNames(c),
     local user = utils.credential(c, ['user!="<root_account>"']),
     local root = utils.credential(c, ['user="<root_account>"']),
+    // The hold of a finding (utils.heldFindings) is per account, and per
+    // cluster with showMultiCluster: the finding must carry the cluster.
+    assert !c.showMultiCluster || std.member(c.findingLabels, c.clusterLabel) :
+           '_config.findingLabels must include clusterLabel (%s) with showMultiCluster' % c.clusterLabel,
     local v = {
       all: utils.selector(c.jobSelector),
       notRoot: utils.selector(c.jobSelector, ['user!="<root_account>"']),
@@ -43,6 +46,8 @@ local utils = import 'lib/utils.libsonnet';
       // ALERTS of credential alerts carry no job: no job selector.
       firing: utils.selector('', ['alertstate="firing"', 'category="credential"']),
       owners: std.join(', ', c.ownerLabels),
+      ownerGroup: utils.clustered(c, self.owners),
+      account: utils.clustered(c, 'account_id'),
       keyRotationDays: c.keyRotationDays,
       unusedDays: c.unusedDays,
       rootKeyLastUsed: root.keyLastUsed,
@@ -84,7 +89,7 @@ local utils = import 'lib/utils.libsonnet';
     // avg(grouping, expr) is the share of expr's elements that are 1.
     local avg(grouping, expr) = 'avg %s (\n%s\n)\n' % [grouping, utils.indent(std.rstripChars(expr, '\n'), 2)],
     local perAccount(labels, expr) = avg('without (%s)' % labels, expr),
-    local perOwner(expr) = avg('by (%s)' % v.owners, utils.withOwner(expr, c)),
+    local perOwner(expr) = avg('by (%s)' % v.ownerGroup, utils.withOwner(expr, c)),
 
     groups+: [
       {
@@ -112,7 +117,7 @@ local utils = import 'lib/utils.libsonnet';
             // whichever target: the credential alerts hold their findings
             // while their account has none (utils.held).
             record: utils.recordNames.reportPresent,
-            expr: 'group by (account_id) (aws_iam_credential_report_generated_timestamp_seconds%(all)s)' % v,
+            expr: 'group by (%(account)s) (aws_iam_credential_report_generated_timestamp_seconds%(all)s)' % v,
           },
           {
             // When the newer of a user's two active access keys was created;
@@ -161,13 +166,16 @@ local utils = import 'lib/utils.libsonnet';
           // ---- Compliance at a glance ----
           // The share of the credentials that comply, per account and per
           // owner (_config.ownerLabels; users without an owner form the
-          // group without them). The names say the threshold.
+          // group without them). The names do not say the thresholds
+          // (_config.keyRotationDays, unusedDays): a policy change keeps the
+          // series, and with it their history, and the dashboards' titles
+          // and descriptions say the policy in force.
           {
-            record: names.keysRotatedAccount,
+            record: 'account:aws_iam_access_keys_rotated:ratio',
             expr: perAccount('user, key', compliance.keysRotated),
           },
           {
-            record: names.keysRotatedOwner,
+            record: 'owner:aws_iam_access_keys_rotated:ratio',
             expr: perOwner(compliance.keysRotated),
           },
           {
@@ -189,11 +197,11 @@ local utils = import 'lib/utils.libsonnet';
             expr: perOwner(compliance.oneActiveKey),
           },
           {
-            record: names.credentialsUsedAccount,
+            record: 'account:aws_iam_credentials_used:ratio',
             expr: perAccount('user, key', compliance.credentialsUsed),
           },
           {
-            record: names.credentialsUsedOwner,
+            record: 'owner:aws_iam_credentials_used:ratio',
             expr: perOwner(compliance.credentialsUsed),
           },
 
@@ -215,12 +223,12 @@ local utils = import 'lib/utils.libsonnet';
           // Credential alerts carry no job or instance.
           {
             record: 'account_severity:aws_iam_credential_findings:count',
-            expr: 'count by (account_id, severity) (ALERTS%(firing)s)' % v,
+            expr: 'count by (%(account)s, severity) (ALERTS%(firing)s)' % v,
           },
         ] + (if c.ownerLabels == [] then [] else [
           {
             record: 'owner_severity:aws_iam_credential_findings:count',
-            expr: 'count by (%(owners)s, severity) (ALERTS%(firing)s)' % v,
+            expr: 'count by (%(ownerGroup)s, severity) (ALERTS%(firing)s)' % v,
           },
         ]),
       },

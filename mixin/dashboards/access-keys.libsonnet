@@ -7,16 +7,16 @@
 // and the variables that the dashboards share.
 local common = import 'common.libsonnet';
 local vars = common.variables;
-local q = common.promql;
-local accountName = ' * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%s})' % q.sel;
 
 function(v)
+  local q = common.promql(v);
+  local accountName = ' * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%s})' % q.sel;
   common.dashboard(
     v,
     uid='keys',
     title='Access keys',
     description='Every active AWS IAM access key with its ID, owner, team, age and last use, coloured by the rotation (%(keyRotation)s) and unused-credential (%(unused)s) policies.' % v,
-    variables=[vars.datasource, vars.job(v), vars.account, vars.team],
+    variables=[vars.datasource, vars.cluster(v), vars.job(v), vars.account(v), vars.team(v)],
     panels=[
       {
         id: 1,
@@ -281,7 +281,7 @@ function(v)
                   value: [
                     {
                       title: 'Open ${__value.raw} in the user drill-down',
-                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}&${job:queryparam}&var-user=${__value.raw}' % v,
+                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}%(urlVars)s&var-user=${__value.raw}' % v,
                     },
                   ],
                 },

@@ -3,14 +3,15 @@
 // (dashboard) and the variables (variables).
 local utils = import '../lib/utils.libsonnet';
 
-// The PromQL that several panels share. The recording rules keep no series
-// per user, key or certificate (each would cost Prometheus about 2 KB), so
-// the panels compute ages and owners from the exporter's series. m is the
-// matchers of a selector, without braces; every expression is
-// parenthesized, an operand as it stands.
-local promql = {
-  // The picked jobs and accounts, and the same without the root user.
-  sel: 'job=~"$job",account_id=~"$account_id"',
+// The PromQL that several panels share, for the values v (values below).
+// The recording rules keep no series per user, key or certificate (each
+// would cost Prometheus about 2 KB), so the panels compute ages and owners
+// from the exporter's series. m is the matchers of a selector, without
+// braces; every expression is parenthesized, an operand as it stands.
+local promql(v) = {
+  // The picked cluster (with showMultiCluster), jobs and accounts, and the
+  // same without the root user.
+  sel: v.jobSel + ',account_id=~"$account_id"',
   notRoot: self.sel + ',user!="<root_account>"',
 
   // The seconds and flags per credential that the alerts compare
@@ -43,10 +44,11 @@ local promql = {
   owners(m, user='', team=true)::
     local um = if user == '' then m else m + ',' + user;
     local t = if team then ',tag_team=~"$team"' else '';
+    local w = { um: um, m: m, t: t, target: v.target };
     std.join(' ', [
-      '(group by (job, instance, account_id, user, tag_owner, tag_team) (aws_iam_user_tags{%s%s})' % [um, t],
-      'or group by (job, instance, account_id, user) (aws_iam_user_info{%s} unless on (job, instance, account_id, user) aws_iam_user_tags{%s}) * on (job, instance, account_id) group_left (tag_owner, tag_team) aws_iam_account_tags{%s%s}' % [um, um, m, t],
-      'or group by (job, instance, account_id, user) (aws_iam_user_info{%s%s} unless on (job, instance, account_id, user) aws_iam_user_tags{%s} unless on (job, instance, account_id) aws_iam_account_tags{%s}))' % [um, t, um, m],
+      '(group by (%(target)s, account_id, user, tag_owner, tag_team) (aws_iam_user_tags{%(um)s%(t)s})' % w,
+      'or group by (%(target)s, account_id, user) (aws_iam_user_info{%(um)s} unless on (%(target)s, account_id, user) aws_iam_user_tags{%(um)s}) * on (%(target)s, account_id) group_left (tag_owner, tag_team) aws_iam_account_tags{%(m)s%(t)s}' % w,
+      'or group by (%(target)s, account_id, user) (aws_iam_user_info{%(um)s%(t)s} unless on (%(target)s, account_id, user) aws_iam_user_tags{%(um)s} unless on (%(target)s, account_id) aws_iam_account_tags{%(m)s}))' % w,
     ]),
 
   // inTeam(m) keeps the series of an expression about users (with
@@ -61,7 +63,7 @@ local promql = {
 
 // The account picker lists "name (ID)", or the ID alone, from
 // aws_iam_account_info; its regex takes the value (the ID) and the text.
-local accountDisplay = 'label_replace(label_replace(label_join(max by (account_id, name) (aws_iam_account_info{job=~"$job"}), "display", " (", "name", "account_id"), "display", "$1", "display", " \\\\((.+)"), "display", "$1 ($2)", "display", "(.+) \\\\((.+)")';
+local accountDisplayOf(v) = 'label_replace(label_replace(label_join(max by (account_id, name) (aws_iam_account_info{%s}), "display", " (", "name", "account_id"), "display", "$1", "display", " \\\\((.+)"), "display", "$1 ($2)", "display", "(.+) \\\\((.+)")' % v.jobSel;
 
 {
   promql:: promql,
@@ -70,6 +72,16 @@ local accountDisplay = 'label_replace(label_replace(label_join(max by (account_i
   // colours and texts format their thresholds with it (`'...' % v`).
   values(c):: c {
     local v = self,
+    // With showMultiCluster, the cluster variable's matcher, first in every
+    // selector of the exporter's series, of ALERTS and of the recorded
+    // series; and the target labels that the joins on a target match on.
+    clusterSel: if c.showMultiCluster then '%s=~"$cluster",' % c.clusterLabel else '',
+    jobSel: self.clusterSel + 'job=~"$job"',
+    target: utils.clustered(c, 'job, instance'),
+    jobBy: utils.clustered(c, 'job'),
+    // The URL parameters that carry the picked cluster and jobs to a
+    // linked dashboard.
+    urlVars: (if c.showMultiCluster then '&${cluster:queryparam}' else '') + '&${job:queryparam}',
     keyRotationDueDays: c.keyRotationDays - c.keyRotationWarningDays,
     // The key-age distribution: 0 to keyAgeFirstBucketDays, then from the
     // next day to the start of the warning period, then the warning
@@ -123,7 +135,16 @@ local accountDisplay = 'label_replace(label_replace(label_join(max by (account_i
         tooltip: '',
       },
     ],
-    panels: panels,
+    // Tables hide the job and instance columns; with showMultiCluster, the
+    // cluster's too.
+    local hideCluster(t) =
+      if v.showMultiCluster && t.id == 'organize' && std.objectHas(t.options.excludeByName, 'job')
+      then t { options+: { excludeByName+: { [v.clusterLabel]: true } } }
+      else t,
+    panels: [
+      p + (if std.objectHas(p, 'transformations') then { transformations: std.map(hideCluster, p.transformations) } else {})
+      for p in panels
+    ],
     refresh: v.dashboardRefresh,
     schemaVersion: 42,
     tags: v.dashboardTags,
@@ -153,9 +174,40 @@ local accountDisplay = 'label_replace(label_replace(label_join(max by (account_i
       skipUrlSync: false,
     },
 
-    // job lists the jobs of the exporters that jobSelector picks.
+    // cluster lists the values of clusterLabel on the exporters that
+    // jobSelector picks. Shown with showMultiCluster, and then in every
+    // selector; hidden, and read by no query, without. All (.*) also
+    // matches series without the label.
+    cluster(v):: {
+      local clusters = 'label_values(iam_credential_exporter_build_info%s, %s)' % [utils.selector(v.jobSelector), v.clusterLabel],
+      name: 'cluster',
+      label: 'Cluster',
+      type: 'query',
+      datasource: { type: 'prometheus', uid: '${datasource}' },
+      definition: clusters,
+      query: {
+        qryType: 1,
+        query: clusters,
+        refId: 'PrometheusVariableQueryEditor-VariableQuery',
+      },
+      refresh: 2,
+      regex: '',
+      sort: 1,
+      hide: if v.showMultiCluster then 0 else 2,
+      options: [],
+      skipUrlSync: false,
+      multi: true,
+      includeAll: true,
+      allValue: '.*',
+      current: { selected: true, text: ['All'], value: ['$__all'] },
+      description: 'The clusters (label %s) whose exporters the dashboard reads.' % v.clusterLabel,
+    },
+
+    // job lists the jobs of the exporters that jobSelector picks (in the
+    // picked clusters).
     job(v):: {
-      local jobs = 'label_values(iam_credential_exporter_build_info%s, job)' % utils.selector(v.jobSelector),
+      local jobs = 'label_values(iam_credential_exporter_build_info%s, job)' %
+                   utils.selector(v.jobSelector, if v.showMultiCluster then ['%s=~"$cluster"' % v.clusterLabel] else []),
       name: 'job',
       label: 'Job',
       type: 'query',
@@ -178,7 +230,8 @@ local accountDisplay = 'label_replace(label_replace(label_join(max by (account_i
       current: { selected: true, text: ['All'], value: ['$__all'] },
     },
 
-    account: {
+    account(v):: {
+      local accountDisplay = accountDisplayOf(v),
       name: 'account_id',
       label: 'Account',
       type: 'query',
@@ -206,8 +259,9 @@ local accountDisplay = 'label_replace(label_replace(label_join(max by (account_i
     // team lists the teams of the users of the picked accounts, as the
     // panels join them (promql.owners); its regex drops the users without
     // a team, whom All (.*) keeps.
-    team: {
-      local teams = 'group by (tag_team) %s' % promql.owners(promql.sel, team=false),
+    team(v):: {
+      local q = promql(v),
+      local teams = 'group by (tag_team) %s' % q.owners(q.sel, team=false),
       name: 'team',
       label: 'Team',
       type: 'query',

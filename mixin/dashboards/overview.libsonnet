@@ -5,11 +5,16 @@
 // Written as Grafana exports it, with the thresholds, rule names and
 // texts of _config from v (common.values). common.libsonnet has the frame
 // and the variables that the dashboards share.
+//
+// The compliance shares (0 to 1, with min 0 and max 1) are coloured by
+// thresholds in percentage mode, 80 and 100 % of that range: the colours of
+// 0.8 and 1, without a fraction in the JSON, which go-jsonnet and jsonnet
+// 0.18 print differently (0.8, 0.80000000000000004).
 local common = import 'common.libsonnet';
 local vars = common.variables;
-local q = common.promql;
 
 function(v)
+  local q = common.promql(v);
   // The values, and the PromQL of ages, compliance and owners that the
   // queries format with.
   local w = v {
@@ -29,7 +34,7 @@ function(v)
     uid='overview',
     title='Overview',
     description='Credential hygiene of the AWS accounts that iam_credential_exporter reads: compliance shares and their trend, the worst accounts and teams, findings and exemptions, access-key age and use, MFA, root user, and the health of the credential reports.',
-    variables=[vars.datasource, vars.job(v), vars.account, vars.team],
+    variables=[vars.datasource, vars.cluster(v), vars.job(v), vars.account(v), vars.team(v)],
     panels=[
       {
         id: 1,
@@ -50,7 +55,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id) (iam_credential_exporter_refreshes_total{job=~"$job",account_id=~"$account_id"}))',
+            expr: 'count(count by (account_id) (iam_credential_exporter_refreshes_total{%(jobSel)s,account_id=~"$account_id"}))' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -89,7 +94,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user) (aws_iam_user_info{job=~"$job",account_id=~"$account_id",user!="<root_account>"} %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user) (aws_iam_user_info{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -128,7 +133,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 1 %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user, key) (aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id"} == 1 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -251,7 +256,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -293,7 +298,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="<root_account>"} == 1)) or vector(0)',
+            expr: 'count(count by (account_id, key) (aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"} == 1)) or vector(0)' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -335,7 +340,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(count by (account_id) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user="<root_account>"} == 0)) or vector(0)',
+            expr: 'count(count by (account_id) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"} == 0)) or vector(0)' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -377,7 +382,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user="<root_account>"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -387,7 +392,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id) (sum without (key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="<root_account>"}) or on (job, instance, account_id) 0 * aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user="<root_account>"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (sum without (key) (aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"}) or on (%(target)s, account_id) 0 * aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -397,7 +402,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'min by (account_id) (account:aws_iam_root_user_last_used_age_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'min by (account_id) (account:aws_iam_root_user_last_used_age_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -516,7 +521,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (account:aws_iam_credential_report_age_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (account:aws_iam_credential_report_age_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -526,7 +531,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'min by (account_id) (iam_credential_exporter_refresh_success{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'min by (account_id) (iam_credential_exporter_refresh_success{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -536,7 +541,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'min by (account_id) (time() - iam_credential_exporter_last_refresh_success_timestamp_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'min by (account_id) (time() - iam_credential_exporter_last_refresh_success_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -546,7 +551,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'max by (account_id) (iam_credential_exporter_refresh_duration_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (iam_credential_exporter_refresh_duration_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -556,7 +561,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'sum by (account_id) (increase(iam_credential_exporter_refresh_failures_total{job=~"$job",account_id=~"$account_id"}[$__range])) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'sum by (account_id) (increase(iam_credential_exporter_refresh_failures_total{%(jobSel)s,account_id=~"$account_id"}[$__range])) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -566,7 +571,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'F',
-            expr: 'sum by (account_id) (increase(iam_credential_exporter_report_parse_errors_total{job=~"$job",account_id=~"$account_id"}[$__range])) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'sum by (account_id) (increase(iam_credential_exporter_report_parse_errors_total{%(jobSel)s,account_id=~"$account_id"}[$__range])) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -576,7 +581,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'G',
-            expr: 'max by (account_id) (aws_iam_credential_report_users{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (aws_iam_credential_report_users{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name, alias) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -754,7 +759,7 @@ function(v)
         id: 22,
         type: 'stat',
         title: 'Access keys rotated within %(keyRotation)s' % v,
-        description: 'Share of the active IAM-user access keys (root excluded) created or rotated within the last %(keyRotation)s (CIS AWS Foundations 1.14). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_access_keys_rotated_%(keyRotationDays)sd:ratio does per account).' % v,
+        description: 'Share of the active IAM-user access keys (root excluded) created or rotated within the last %(keyRotation)s (CIS AWS Foundations 1.14). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_access_keys_rotated:ratio does per account).' % v,
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 4, w: 8, x: 0, y: 14 },
         targets: [
@@ -776,11 +781,11 @@ function(v)
             max: 1,
             color: { mode: 'thresholds' },
             thresholds: {
-              mode: 'absolute',
+              mode: 'percentage',
               steps: [
                 { color: 'red', value: null },
-                { color: 'yellow', value: 0.8 },
-                { color: 'green', value: 1 },
+                { color: 'yellow', value: 80 },
+                { color: 'green', value: 100 },
               ],
             },
             mappings: [],
@@ -824,11 +829,11 @@ function(v)
             max: 1,
             color: { mode: 'thresholds' },
             thresholds: {
-              mode: 'absolute',
+              mode: 'percentage',
               steps: [
                 { color: 'red', value: null },
-                { color: 'yellow', value: 0.8 },
-                { color: 'green', value: 1 },
+                { color: 'yellow', value: 80 },
+                { color: 'green', value: 100 },
               ],
             },
             mappings: [],
@@ -850,7 +855,7 @@ function(v)
         id: 24,
         type: 'stat',
         title: 'Credentials used within %(unused)s' % v,
-        description: 'Share of the active access keys and console passwords (root excluded) used, or created, within the last %(unused)s (CIS AWS Foundations 1.12). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_credentials_used_%(unusedDays)sd:ratio does per account).' % v,
+        description: 'Share of the active access keys and console passwords (root excluded) used, or created, within the last %(unused)s (CIS AWS Foundations 1.12). Over the selected accounts and team: the share of all their credentials (1 per compliant credential, 0 per other, averaged, as the rule account:aws_iam_credentials_used:ratio does per account).' % v,
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 4, w: 8, x: 16, y: 14 },
         targets: [
@@ -872,11 +877,11 @@ function(v)
             max: 1,
             color: { mode: 'thresholds' },
             thresholds: {
-              mode: 'absolute',
+              mode: 'percentage',
               steps: [
                 { color: 'red', value: null },
-                { color: 'yellow', value: 0.8 },
-                { color: 'green', value: 1 },
+                { color: 'yellow', value: 80 },
+                { color: 'green', value: 100 },
               ],
             },
             mappings: [],
@@ -1063,7 +1068,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",job=~"$job",account_id=~"$account_id"} >= 0)) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: 'bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",%(jobSel)s,account_id=~"$account_id"} >= 0)) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1073,7 +1078,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: '(max by (account_id) (account:aws_iam_access_keys_rotated_%(keyRotationDays)sd:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: '(max by (account_id) (account:aws_iam_access_keys_rotated:ratio{%(jobSel)s,account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",%(jobSel)s,account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1083,7 +1088,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: '(max by (account_id) (account:aws_iam_console_users_mfa:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: '(max by (account_id) (account:aws_iam_console_users_mfa:ratio{%(jobSel)s,account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",%(jobSel)s,account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1093,7 +1098,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: '(max by (account_id) (account:aws_iam_credentials_used_%(unusedDays)sd:ratio{job=~"$job",account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",job=~"$job",account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % v,
+            expr: '(max by (account_id) (account:aws_iam_credentials_used:ratio{%(jobSel)s,account_id=~"$account_id"}) and on (account_id) bottomk(10, min by (account_id) ({__name__=~"account:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",%(jobSel)s,account_id=~"$account_id"} >= 0))) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1139,11 +1144,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1162,11 +1167,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1185,11 +1190,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1208,11 +1213,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1240,7 +1245,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'label_replace(label_replace(bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1250,7 +1255,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_access_keys_rotated_%(keyRotationDays)sd:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_access_keys_rotated:ratio{%(clusterSel)stag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1260,7 +1265,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_console_users_mfa:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_console_users_mfa:ratio{%(clusterSel)stag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1270,7 +1275,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_credentials_used_%(unusedDays)sd:ratio{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(max by (tag_owner, tag_team) (owner:aws_iam_credentials_used:ratio{%(clusterSel)stag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1280,7 +1285,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'label_replace(label_replace(sum by (tag_owner, tag_team) (owner_severity:aws_iam_credential_findings:count{tag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({__name__=~"owner:aws_iam_(access_keys_rotated_%(keyRotationDays)sd|console_users_mfa|credentials_used_%(unusedDays)sd):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
+            expr: 'label_replace(label_replace(sum by (tag_owner, tag_team) (owner_severity:aws_iam_credential_findings:count{%(clusterSel)stag_team=~"$team"}) and on (tag_owner, tag_team) bottomk(10, min by (tag_owner, tag_team) ({%(clusterSel)s__name__=~"owner:aws_iam_(access_keys_rotated|console_users_mfa|credentials_used):ratio",tag_team=~"$team"} >= 0)), "tag_team", "(none)", "tag_team", ""), "tag_owner", "(none)", "tag_owner", "")' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1364,11 +1369,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1387,11 +1392,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1410,11 +1415,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1433,11 +1438,11 @@ function(v)
                 {
                   id: 'thresholds',
                   value: {
-                    mode: 'absolute',
+                    mode: 'percentage',
                     steps: [
                       { color: 'red', value: null },
-                      { color: 'yellow', value: 0.8 },
-                      { color: 'green', value: 1 },
+                      { color: 'yellow', value: 80 },
+                      { color: 'green', value: 100 },
                     ],
                   },
                 },
@@ -1477,29 +1482,29 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="critical"}) or vector(0)',
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{%(clusterSel)saccount_id=~"$account_id",severity="%(severity)s"}) or vector(0)' % (v { severity: v.severities.critical }),
             editorMode: 'code',
             instant: true,
             range: false,
-            legendFormat: 'critical',
+            legendFormat: v.severities.critical,
           },
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="warning"}) or vector(0)',
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{%(clusterSel)saccount_id=~"$account_id",severity="%(severity)s"}) or vector(0)' % (v { severity: v.severities.warning }),
             editorMode: 'code',
             instant: true,
             range: false,
-            legendFormat: 'warning',
+            legendFormat: v.severities.warning,
           },
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'sum(account_severity:aws_iam_credential_findings:count{account_id=~"$account_id",severity="info"}) or vector(0)',
+            expr: 'sum(account_severity:aws_iam_credential_findings:count{%(clusterSel)saccount_id=~"$account_id",severity="%(severity)s"}) or vector(0)' % (v { severity: v.severities.info }),
             editorMode: 'code',
             instant: true,
             range: false,
-            legendFormat: 'info',
+            legendFormat: v.severities.info,
           },
         ],
         fieldConfig: {
@@ -1512,7 +1517,7 @@ function(v)
           },
           overrides: [
             {
-              matcher: { id: 'byName', options: 'critical' },
+              matcher: { id: 'byName', options: v.severities.critical },
               properties: [
                 {
                   id: 'thresholds',
@@ -1524,7 +1529,7 @@ function(v)
               ],
             },
             {
-              matcher: { id: 'byName', options: 'warning' },
+              matcher: { id: 'byName', options: v.severities.warning },
               properties: [
                 {
                   id: 'thresholds',
@@ -1536,7 +1541,7 @@ function(v)
               ],
             },
             {
-              matcher: { id: 'byName', options: 'info' },
+              matcher: { id: 'byName', options: v.severities.info },
               properties: [
                 {
                   id: 'thresholds',
@@ -1571,7 +1576,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(ALERTS{alertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)',
+            expr: 'count(ALERTS{%(clusterSel)salertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1580,7 +1585,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
+            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{%(jobSel)s,account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1636,7 +1641,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(aws_iam_user_exemption_invalid{job=~"$job",account_id=~"$account_id"}) or vector(0)',
+            expr: 'count(aws_iam_user_exemption_invalid{%(jobSel)s,account_id=~"$account_id"}) or vector(0)' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1678,7 +1683,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum by (severity) (account_severity:aws_iam_credential_findings:count{account_id=~"$account_id"})',
+            expr: 'sum by (severity) (account_severity:aws_iam_credential_findings:count{%(clusterSel)saccount_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -1705,15 +1710,15 @@ function(v)
           },
           overrides: [
             {
-              matcher: { id: 'byName', options: 'critical' },
+              matcher: { id: 'byName', options: v.severities.critical },
               properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }],
             },
             {
-              matcher: { id: 'byName', options: 'warning' },
+              matcher: { id: 'byName', options: v.severities.warning },
               properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'orange' } }],
             },
             {
-              matcher: { id: 'byName', options: 'info' },
+              matcher: { id: 'byName', options: v.severities.info },
               properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'blue' } }],
             },
           ],
@@ -1734,7 +1739,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'count(ALERTS{alertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)',
+            expr: 'count(ALERTS{%(clusterSel)salertstate="firing",category="credential",account_id=~"$account_id",tag_team=~"$team"}) or vector(0)' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -1743,7 +1748,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
+            expr: 'count((label_replace(%(keyAgeNotRoot)s > %(keyRotationDueDays)s * 86400, "policy", "key-rotation", "", "") or label_replace(%(keyIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "key-unused", "", "") or label_replace(%(passwordIdleNotRoot)s >= %(unusedDays)s * 86400, "policy", "password-unused", "", "") or label_replace(aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id"} == 1, "policy", "console-mfa", "", "") or label_replace(time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{%(jobSel)s,account_id=~"$account_id"} > %(oldKeyGraceSeconds)s), "policy", "two-active-keys", "", "") or label_replace(%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id"} == 0, "policy", "inactive-key", "", "")) and on (account_id, user, policy) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > time()) %(inTeam)s) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -1795,7 +1800,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: '(max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > time()) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: '(max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > time()) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1805,7 +1810,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id"} - time() > 0) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: 'max by (account_id, user, policy, reason) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} - time() > 0) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1859,7 +1864,7 @@ function(v)
                   value: [
                     {
                       title: 'Open ${__value.raw} in the user drill-down',
-                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}&${job:queryparam}&var-user=${__value.raw}' % v,
+                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}%(urlVars)s&var-user=${__value.raw}' % v,
                     },
                   ],
                 },
@@ -1958,7 +1963,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1) %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: 'max by (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1) %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1968,7 +1973,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, user) (time() - aws_iam_user_password_last_used_timestamp_seconds{job=~"$job",account_id=~"$account_id"} and on (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1)) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: 'max by (account_id, user) (time() - aws_iam_user_password_last_used_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} and on (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1)) / 86400 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -1978,7 +1983,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: '(max by (account_id, user) (aws_iam_user_exemption_end_timestamp_seconds{job=~"$job",account_id=~"$account_id",policy="console-mfa"} > time() and on (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1)) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})' % w,
+            expr: '(max by (account_id, user) (aws_iam_user_exemption_end_timestamp_seconds{%(jobSel)s,account_id=~"$account_id",policy="console-mfa"} > time() and on (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1)) - 86400) * 1000 %(withOwner)s * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % w,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -2030,7 +2035,7 @@ function(v)
                   value: [
                     {
                       title: 'Open ${__value.raw} in the user drill-down',
-                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}&${job:queryparam}&var-user=${__value.raw}' % v,
+                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}%(urlVars)s&var-user=${__value.raw}' % v,
                     },
                   ],
                 },
@@ -2234,7 +2239,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{job=~"$job",account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 0 and aws_iam_user_password_enabled{%(jobSel)s,account_id=~"$account_id",user!="<root_account>"} == 1 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2243,7 +2248,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'count(count by (account_id, user) ((time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{job=~"$job",account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{job=~"$job",account_id=~"$account_id"} > %(oldKeyGraceSeconds)s)) %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user) ((time() - account_user:aws_iam_access_key_newer_created_timestamp_seconds{%(jobSel)s,account_id=~"$account_id"} > %(rotationIncompleteDays)s * 86400 or max without (key) (account_user_key:aws_iam_access_key_used_after_rotation_seconds{%(jobSel)s,account_id=~"$account_id"} > %(oldKeyGraceSeconds)s)) %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2252,7 +2257,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'F',
-            expr: 'count(count by (account_id, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="<root_account>"} == 1)) or vector(0)',
+            expr: 'count(count by (account_id, key) (aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id",user="<root_account>"} == 1)) or vector(0)' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2261,7 +2266,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'G',
-            expr: 'count(count by (account_id, user, key) (%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{job=~"$job",account_id=~"$account_id"} == 0 %(inTeam)s)) or vector(0)' % w,
+            expr: 'count(count by (account_id, user, key) (%(keyUnusedNotRoot)s > %(inactiveKeyDays)s * 86400 and aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id"} == 0 %(inTeam)s)) or vector(0)' % w,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2312,7 +2317,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (account:aws_iam_credential_report_age_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (account:aws_iam_credential_report_age_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2357,7 +2362,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (iam_credential_exporter_refresh_duration_seconds{job=~"$job",account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (iam_credential_exporter_refresh_duration_seconds{%(jobSel)s,account_id=~"$account_id"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: false,
             range: true,
@@ -2403,7 +2408,7 @@ function(v)
             range: false,
             refId: 'A',
             legendFormat: 'total',
-            expr: 'sum(max by (job) (iam_credential_exporter_total_shards{job=~"$job"}))',
+            expr: 'sum(max by (%(jobBy)s) (iam_credential_exporter_total_shards{%(jobSel)s}))' % v,
           },
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
@@ -2412,7 +2417,7 @@ function(v)
             range: false,
             refId: 'B',
             legendFormat: 'up',
-            expr: 'count(count_values by (job) ("shard", iam_credential_exporter_shard_ordinal{job=~"$job"} and on (job, instance) (up == 1))) or vector(0)',
+            expr: 'count(count_values by (%(jobBy)s) ("shard", iam_credential_exporter_shard_ordinal{%(jobSel)s} and on (%(target)s) (up == 1))) or vector(0)' % v,
           },
         ],
         fieldConfig: {
@@ -2451,7 +2456,7 @@ function(v)
             range: false,
             refId: 'A',
             legendFormat: '__auto',
-            expr: 'min(iam_credential_exporter_account_discovery_success{job=~"$job"}) or -group(iam_credential_exporter_build_info{job=~"$job"})',
+            expr: 'min(iam_credential_exporter_account_discovery_success{%(jobSel)s}) or -group(iam_credential_exporter_build_info{%(jobSel)s})' % v,
           },
         ],
         fieldConfig: {
@@ -2495,7 +2500,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job"}) or on (account_id) sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"})',
+            expr: 'sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{%(clusterSel)salertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s}) or on (account_id) sum by (alertname, severity, account_id, user, tag_team, tag_owner, key, cert) (ALERTS{%(clusterSel)salertname=~"IAMCredential.+",alertstate="firing",tag_team=~"$team"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -2557,7 +2562,7 @@ function(v)
                   value: [
                     {
                       title: 'Open ${__value.raw} in the user drill-down',
-                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}&${job:queryparam}&var-user=${__value.raw}' % v,
+                      url: '/d/%(uidPrefix)suser?${__url_time_range}&${datasource:queryparam}%(urlVars)s&var-user=${__value.raw}' % v,
                     },
                   ],
                 },

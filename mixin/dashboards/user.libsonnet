@@ -6,11 +6,11 @@
 // and the variables that the dashboards share.
 local common = import 'common.libsonnet';
 local vars = common.variables;
-local q = common.promql;
-local user = q.sel + ',user="$user"';
-local name = ' * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%s})' % q.sel;
 
 function(v)
+  local q = common.promql(v);
+  local user = q.sel + ',user="$user"';
+  local name = ' * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%s})' % q.sel;
   common.dashboard(
     v,
     uid='user',
@@ -18,17 +18,18 @@ function(v)
     description='One IAM user (by name) across every account: console password, MFA, both access keys, both signing certificates, and its firing alerts.',
     variables=[
       vars.datasource,
+      vars.cluster(v),
       vars.job(v),
-      vars.account,
+      vars.account(v),
       {
         name: 'user',
         label: 'User',
         type: 'query',
         datasource: { type: 'prometheus', uid: '${datasource}' },
-        definition: 'label_values(aws_iam_user_info{job=~"$job",account_id=~"$account_id"}, user)',
+        definition: 'label_values(aws_iam_user_info{%(jobSel)s,account_id=~"$account_id"}, user)' % v,
         query: {
           qryType: 1,
-          query: 'label_values(aws_iam_user_info{job=~"$job",account_id=~"$account_id"}, user)',
+          query: 'label_values(aws_iam_user_info{%(jobSel)s,account_id=~"$account_id"}, user)' % v,
           refId: 'PrometheusVariableQueryEditor-VariableQuery',
         },
         refresh: 2,
@@ -54,7 +55,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id, arn) (aws_iam_user_info{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, arn) (aws_iam_user_info{%(jobSel)s,account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -64,7 +65,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id) (time() - aws_iam_user_creation_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (time() - aws_iam_user_creation_timestamp_seconds{%(jobSel)s,account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -178,7 +179,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id) (aws_iam_user_password_enabled{%s} or on (job, instance, account_id, user) 0 * aws_iam_user_info{%s})%s' % [user, user, name],
+            expr: 'max by (account_id) (aws_iam_user_password_enabled{%s} or on (%s, account_id, user) 0 * aws_iam_user_info{%s})%s' % [user, v.target, user, name],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -188,7 +189,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id) (aws_iam_user_mfa_active{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (aws_iam_user_mfa_active{%(jobSel)s,account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -198,7 +199,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'max by (account_id) (time() - aws_iam_user_password_last_used_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (time() - aws_iam_user_password_last_used_timestamp_seconds{%(jobSel)s,account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -208,7 +209,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'D',
-            expr: 'max by (account_id) (time() - aws_iam_user_password_last_changed_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (time() - aws_iam_user_password_last_changed_timestamp_seconds{%(jobSel)s,account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -218,7 +219,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'E',
-            expr: 'max by (account_id) (aws_iam_user_password_next_rotation_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"} - time()) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id) (aws_iam_user_password_next_rotation_timestamp_seconds{%(jobSel)s,account_id=~"$account_id",user="$user"} - time()) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -384,7 +385,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id, key) (aws_iam_access_key_active{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, key) (aws_iam_access_key_active{%(jobSel)s,account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -394,7 +395,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, key) (time() - aws_iam_access_key_last_rotated_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, key) (time() - aws_iam_access_key_last_rotated_timestamp_seconds{%(jobSel)s,account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -404,7 +405,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'C',
-            expr: 'max by (account_id, key) (time() - aws_iam_access_key_last_used_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, key) (time() - aws_iam_access_key_last_used_timestamp_seconds{%(jobSel)s,account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -570,7 +571,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id, cert) (aws_iam_signing_certificate_active{job=~"$job",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, cert) (aws_iam_signing_certificate_active{%(jobSel)s,account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -580,7 +581,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, cert) (time() - aws_iam_signing_certificate_last_rotated_timestamp_seconds{job=~"$job",account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"})',
+            expr: 'max by (account_id, cert) (time() - aws_iam_signing_certificate_last_rotated_timestamp_seconds{%(jobSel)s,account_id=~"$account_id",user="$user"}) / 86400 * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,
@@ -682,7 +683,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'sum by (alertname, severity, account_id, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{job=~"$job",account_id=~"$account_id"}) or on (account_id) sum by (alertname, severity, account_id, key, cert) (ALERTS{alertname=~"IAMCredential.+",alertstate="firing",account_id=~"$account_id",user="$user"})',
+            expr: 'sum by (alertname, severity, account_id, key, cert) (ALERTS{%(clusterSel)salertname=~"IAMCredential.+",alertstate="firing",account_id=~"$account_id",user="$user"}) * on (account_id) group_left (name) topk by (account_id) (1, aws_iam_account_info{%(jobSel)s,account_id=~"$account_id"}) or on (account_id) sum by (alertname, severity, account_id, key, cert) (ALERTS{%(clusterSel)salertname=~"IAMCredential.+",alertstate="firing",account_id=~"$account_id",user="$user"})' % v,
             editorMode: 'code',
             instant: true,
             range: false,

@@ -10,14 +10,13 @@
     local all = std.filter(function(m) m != '', [jobSelector] + matchers);
     if all == [] then '' else '{%s}' % std.join(', ', all),
 
-  // The names of the compliance recording rules, which say their threshold
-  // (rotated_90d, used_45d), so a 60-day policy records rotated_60d.
-  ruleNames(c):: {
-    keysRotatedAccount: 'account:aws_iam_access_keys_rotated_%sd:ratio' % c.keyRotationDays,
-    keysRotatedOwner: 'owner:aws_iam_access_keys_rotated_%sd:ratio' % c.keyRotationDays,
-    credentialsUsedAccount: 'account:aws_iam_credentials_used_%sd:ratio' % c.unusedDays,
-    credentialsUsedOwner: 'owner:aws_iam_credentials_used_%sd:ratio' % c.unusedDays,
-  },
+  // clustered(c, 'job, instance') is the labels of a `by` or `on (...)`
+  // clause, with c.clusterLabel first when c.showMultiCluster: the rules
+  // and alerts that aggregate or join keep the clusters apart.
+  clustered(c, labels)::
+    if !c.showMultiCluster then labels
+    else if labels == '' then c.clusterLabel
+    else c.clusterLabel + ', ' + labels,
 
   // paren('a\nb') is '(\n  a\n  b\n)': a multi-line expression as one
   // operand, whatever the operators around it. An expression already in
@@ -27,15 +26,15 @@
     if $.parenthesized(e) then e else '(\n' + $.indent(e, 2) + '\n)',
 
   // parenthesized(e): the first character of e opens a parenthesis that
-  // the last one closes.
+  // the last one closes, i.e. the depth stays above 0 from the first
+  // character to the one before the last. The fold keeps a number, which
+  // jsonnet evaluates at each step, and stays at 0 once the depth reaches
+  // it.
   parenthesized(e)::
-    local depths = std.foldl(
-      function(acc, ch) acc + [acc[std.length(acc) - 1] + (if ch == '(' then 1 else if ch == ')' then -1 else 0)],
-      std.stringChars(e),
-      [0]
-    );
-    std.length(e) > 1 && e[0] == '(' &&
-    std.all([d > 0 for d in depths[1:std.length(depths) - 1]]),
+    local n = std.length(e);
+    local step(depth, ch) =
+      if depth <= 0 then 0 else depth + (if ch == '(' then 1 else if ch == ')' then -1 else 0);
+    n > 1 && e[0] == '(' && std.foldl(step, std.stringChars(e[1:n - 1]), 1) > 0,
 
   // credential(c, matchers) holds, as PromQL over the exporter's series
   // selected by the job selector and matchers, the seconds that the rules
@@ -146,15 +145,16 @@
         x: $.paren(expr),
         owners: std.join(', ', c.ownerLabels),
         all: $.selector(c.jobSelector),
+        target: $.clustered(c, 'job, instance'),
       };
       |||
         %(x)s
-        * on (job, instance, account_id, user) group_left (%(owners)s)
-          group by (job, instance, account_id, user, %(owners)s) (aws_iam_user_tags%(all)s)
+        * on (%(target)s, account_id, user) group_left (%(owners)s)
+          group by (%(target)s, account_id, user, %(owners)s) (aws_iam_user_tags%(all)s)
         or ignoring (%(owners)s)
         %(x)s
-        * on (job, instance, account_id) group_left (%(owners)s)
-          group by (job, instance, account_id, %(owners)s) (aws_iam_account_tags%(all)s)
+        * on (%(target)s, account_id) group_left (%(owners)s)
+          group by (%(target)s, account_id, %(owners)s) (aws_iam_account_tags%(all)s)
         or ignoring (%(owners)s)
         %(x)s
       ||| % v,
@@ -185,21 +185,18 @@
     local v = {
       raw: $.recordNames.instanceFinding,
       all: $.selector(c.jobSelector),
+      target: $.clustered(c, 'job, instance'),
     };
     local withID = |||
       %(raw)s
-      * on (job, instance, account_id, user, key) group_left (access_key_id)
-        group by (job, instance, account_id, user, key, access_key_id) (aws_iam_access_key_info%(all)s)
+      * on (%(target)s, account_id, user, key) group_left (access_key_id)
+        group by (%(target)s, account_id, user, key, access_key_id) (aws_iam_access_key_info%(all)s)
       or ignoring (access_key_id)
       %(raw)s
     ||| % v;
-    'max by (%s) (
-%s
-)
-' % [
+    'max by (%s) (\n%s\n)\n' % [
       std.join(', ', ['finding'] + c.findingLabels),
-      $.indent(std.rstripChars($.withOwner(withID, c), '
-'), 2),
+      $.indent(std.rstripChars($.withOwner(withID, c), '\n'), 2),
     ],
 
   // heldFindings(c) is the expression of the held record: every finding
@@ -216,15 +213,16 @@
       held: $.recordNames.heldFinding,
       present: $.recordNames.reportPresent,
       hold: c.findingHoldWindow,
+      account: $.clustered(c, 'account_id'),
     };
     |||
       %(f)s
       or
       (
           %(held)s
-        unless on (account_id)
+        unless on (%(account)s)
           %(present)s
-        and on (account_id)
+        and on (%(account)s)
           max_over_time(%(present)s[%(hold)s])
       )
     ||| % v,
