@@ -311,7 +311,7 @@ local utils = import 'lib/utils.libsonnet';
       // key by a role rather than by another key.
       alert: 'IAMCredentialAccessKeyUsedFromInsideAWS',
       finding: |||
-        min by (job, instance, account_id, user, key) (
+        min by (%(target)s, account_id, user, key) (
           time() - aws_iam_access_key_caller_last_seen_timestamp_seconds%(insideAWS)s
         ) / 86400
       ||| % (v { insideAWS: sel(['origin!="other"']) }),
