@@ -50,10 +50,11 @@ PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 release: check-changelog tarballs
 	@cd .tarballs && ls -l *.tar.gz *.zip 2>/dev/null; cat sha256sums.txt
 
-# CHANGELOG.md has a section for VERSION, its entries in promu's order
-# (CHANGE, FEATURE, ENHANCEMENT, BUGFIX).
+# CHANGELOG.md has a section for the version of VERSION, its entries in
+# promu's order (CHANGE, FEATURE, ENHANCEMENT, BUGFIX). (promu v0.18.0's
+# --version flag fails: it reads VERSION itself.)
 check-changelog: $(PROMU_BIN)
-	$(PROMU) check changelog --version=$(VERSION)
+	$(PROMU) check changelog
 
 crossbuild: $(foreach p,$(PLATFORMS),build-$(subst /,-,$(p)))
 
