@@ -357,6 +357,7 @@ func TestImage(t *testing.T) {
 	// The release build of this platform's binary takes a CPU-minute or
 	// two when cold; at low priority it leaves the CPU to the tests that
 	// wait for a scrape or an alert.
+	buildPromu(t, mk)
 	build := []string{mk, "-C", "..", "image", "IMAGE_TOOL=" + buildah, "IMAGE_NAME=" + name}
 	if nice, err := exec.LookPath("nice"); err == nil {
 		build = append([]string{nice, "-n", "10"}, build...)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -33,6 +34,25 @@ func gitHead(t *testing.T) string {
 		t.Skipf("not a git checkout (git rev-parse HEAD: %v): the revision is unknown", err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// promuBuild builds the Makefile's promu once for the tests that run make
+// targets needing it: two makes building it at once would write one file
+// together.
+var promuBuild struct {
+	sync.Once
+	out []byte
+	err error
+}
+
+func buildPromu(t *testing.T, mk string) {
+	t.Helper()
+	promuBuild.Do(func() {
+		promuBuild.out, promuBuild.err = exec.Command(mk, "-C", "..", ".build/tools/promu").CombinedOutput()
+	})
+	if promuBuild.err != nil {
+		t.Fatalf("make .build/tools/promu: %v\n%s", promuBuild.err, promuBuild.out)
+	}
 }
 
 // changelogRelease matches a release heading as promu reads it.
@@ -99,6 +119,7 @@ func TestMakeBuildStampsVersion(t *testing.T) {
 	t.Parallel()
 	mk := requireProgram(t, "make")
 	version, revision := readVersion(t), gitHead(t)
+	buildPromu(t, mk)
 	dir := t.TempDir()
 	cmd := []string{mk, "-C", "..", "build", "BUILD_PREFIX=" + dir}
 	if nice, err := exec.LookPath("nice"); err == nil {
