@@ -407,7 +407,7 @@ func TestImage(t *testing.T) {
 		t.Errorf("label %s=%q, want the bundle's origin and its sha256", caLabel, labels[caLabel])
 	}
 
-	ctr := run("from", "--name", strings.TrimPrefix(name, "localhost/")+"-ctr", image)
+	ctr := run("from", "--pull=never", "--name", strings.TrimPrefix(name, "localhost/")+"-ctr", image)
 	t.Cleanup(func() { _ = exec.Command(buildah, "rm", ctr).Run() })
 	root := run("mount", ctr)
 	t.Cleanup(func() { _ = exec.Command(buildah, "umount", ctr).Run() })
