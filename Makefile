@@ -2,17 +2,73 @@
 GO       ?= go
 FUZZTIME ?= 5s
 
-.PHONY: all build run test test-race lint fuzz bench image prometheus3 test-prometheus3
+.PHONY: all build run test test-race lint fuzz bench image image-rootfs crossbuild tarballs release check-changelog prometheus3 test-prometheus3
 
 all: build
 
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
-LDFLAGS  := -X github.com/prometheus/common/version.Version=$(VERSION) \
-            -X github.com/prometheus/common/version.Revision=$(REVISION)
+# The release's version, from VERSION: promu stamps it into --version and
+# iam_credential_exporter_build_info, and it tags the image. The chart's
+# appVersion and CHANGELOG.md's newest release name the same version
+# (e2e TestVersionAgrees).
+VERSION  := $(shell cat VERSION)
+REVISION := $(shell git rev-parse HEAD 2>/dev/null)
 
-build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o iam_credential_exporter ./cmd/iam_credential_exporter
+# promu (.promu.yml) builds, archives and checksums the release; it is pinned
+# in a tools module of its own (internal/tools/go.mod) to keep its
+# dependencies out of go.mod. SOURCE_DATE_EPOCH, the commit's time, makes a
+# build reproducible. promu names the archives after the repository of the
+# branch's git remote, which in a clone of a local folder or a fork is not
+# this project's name, so git is told this repository's address for it.
+# promu is built for this machine, since GOOS and GOARCH choose the
+# platform it builds for.
+PROMU_BIN   := .build/tools/promu
+PROMU_REPO  := https://github.com/iam-credential-exporter/iam_credential_exporter
+GIT_BRANCH  := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+GIT_TIME    := $(shell git log -1 --format=%ct 2>/dev/null)
+PROMU       := SOURCE_DATE_EPOCH=$(GIT_TIME) GIT_CONFIG_COUNT=2 \
+  GIT_CONFIG_KEY_0=branch.$(GIT_BRANCH).remote GIT_CONFIG_VALUE_0=release \
+  GIT_CONFIG_KEY_1=remote.release.url GIT_CONFIG_VALUE_1=$(PROMU_REPO) \
+  $(PROMU_BIN)
+
+$(PROMU_BIN): internal/tools/go.mod internal/tools/go.sum
+	cd internal/tools && GOOS= GOARCH= $(GO) build -o $(abspath $@) github.com/prometheus/promu
+
+# ./iam_credential_exporter for this machine, as the release builds it.
+# BUILD_PREFIX=DIR puts it in DIR instead.
+BUILD_PREFIX ?= .
+
+build: $(PROMU_BIN)
+	$(PROMU) build --prefix $(BUILD_PREFIX)
+
+# The release: a static binary per platform under .build/OS-ARCH/, an archive
+# of each (with LICENSE, README.md and CHANGELOG.md) under .tarballs/, and
+# their SHA-256 sums in .tarballs/sha256sums.txt. Windows builds too, but is
+# left out: nothing here runs or tests it, and SIGHUP reloads do not exist
+# there; PLATFORMS="... windows/amd64" adds it (a .zip beside the tar.gz).
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
+release: check-changelog tarballs
+	@cd .tarballs && ls -l *.tar.gz *.zip 2>/dev/null; cat sha256sums.txt
+
+# CHANGELOG.md has a section for the version of VERSION, its entries in
+# promu's order (CHANGE, FEATURE, ENHANCEMENT, BUGFIX). (promu v0.18.0's
+# --version flag fails: it reads VERSION itself.)
+check-changelog: $(PROMU_BIN)
+	$(PROMU) check changelog
+
+crossbuild: $(foreach p,$(PLATFORMS),build-$(subst /,-,$(p)))
+
+build-%: $(PROMU_BIN)
+	GOOS=$(word 1,$(subst -, ,$*)) GOARCH=$(word 2,$(subst -, ,$*)) \
+	  $(PROMU) build --prefix .build/$*
+
+tarballs: crossbuild $(PROMU_BIN)
+	rm -rf .tarballs
+	@for p in $(PLATFORMS); do \
+	  os=$${p%/*} arch=$${p#*/}; \
+	  GOOS=$$os GOARCH=$$arch $(PROMU) tarball --prefix .tarballs .build/$$os-$$arch || exit 1; \
+	done
+	$(PROMU) checksum .tarballs
 
 # Serve the bundled sample report on :9860.
 run:
@@ -67,19 +123,48 @@ bench-prometheus:
 	IAM_BENCH_ACCOUNTS=$(ACCOUNTS) IAM_BENCH_USERS=$(USERS) IAM_BENCH_BASELINE=$(BASELINE) \
 	  $(GO) test -run='^$$' -bench='^BenchmarkPrometheusSeries$$' -count=1 -timeout=120m -v ./e2e
 
-# The container image for this machine's platform, stamped like `make build`.
+# The container image (Dockerfile): the release build's Linux binary for each
+# of IMAGE_PLATFORMS (this machine's architecture by default), the files of
+# image-rootfs, the sample report; tagged with VERSION and latest.
 # IMAGE_TOOL may be docker, podman or buildah. For several platforms at once:
 #   make image IMAGE_TOOL="docker buildx" IMAGE_PLATFORMS=linux/amd64,linux/arm64 IMAGE_FLAGS=--push
 IMAGE_TOOL      ?= docker
 IMAGE_NAME      ?= iam_credential_exporter
-IMAGE_PLATFORMS ?=
+IMAGE_PLATFORMS ?= linux/$(shell $(GO) env GOARCH)
 IMAGE_FLAGS     ?=
+comma := ,
 
-image:
-	$(IMAGE_TOOL) build $(if $(IMAGE_PLATFORMS),--platform=$(IMAGE_PLATFORMS)) \
+image: image-rootfs $(foreach p,$(subst $(comma), ,$(IMAGE_PLATFORMS)),build-$(subst /,-,$(p)))
+	$(IMAGE_TOOL) build --platform=$(IMAGE_PLATFORMS) \
 	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  --build-arg CA_CERTIFICATES="$(CA_BUNDLE_ORIGIN), sha256:$$(sha256sum < $(IMAGE_CA_BUNDLE) | cut -c1-64)" \
 	  --label org.opencontainers.image.created=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
 	  -t $(IMAGE_NAME):$(VERSION) -t $(IMAGE_NAME):latest $(IMAGE_FLAGS) .
+
+# What the image holds beside the binary, which a base image such as
+# distroless/static would bring (none can be pulled on some build machines):
+# the CA bundle that TLS to AWS needs, and /etc/passwd and /etc/group naming
+# the user 65532 (nonroot) as distroless does. The bundle is made from the
+# certificates of Debian's ca-certificates package on this machine, not
+# copied from /etc/ssl/certs, which also holds any CA added locally; its
+# origin and digest go into a label. Elsewhere, set CA_BUNDLE to a PEM
+# bundle and CA_BUNDLE_ORIGIN to where it comes from.
+IMAGE_ROOTFS     := .build/image-rootfs
+IMAGE_CA_BUNDLE  := $(IMAGE_ROOTFS)/etc/ssl/certs/ca-certificates.crt
+CA_BUNDLE        ?=
+CA_BUNDLE_ORIGIN ?= $(if $(CA_BUNDLE),,$(shell dpkg-query -W -f='Debian ca-certificates $${Version}' ca-certificates 2>/dev/null))
+
+image-rootfs:
+	@test -n "$(CA_BUNDLE_ORIGIN)" || { echo "no Debian ca-certificates package: set CA_BUNDLE to a PEM bundle and CA_BUNDLE_ORIGIN to where it comes from" >&2; exit 1; }
+	rm -rf $(IMAGE_ROOTFS)
+	mkdir -p -m 755 $(IMAGE_ROOTFS) $(IMAGE_ROOTFS)/etc $(IMAGE_ROOTFS)/etc/ssl $(IMAGE_ROOTFS)/etc/ssl/certs
+	$(if $(CA_BUNDLE),cp $(CA_BUNDLE) $(IMAGE_CA_BUNDLE),\
+	  dpkg-query -L ca-certificates | grep '^/usr/share/ca-certificates/mozilla/.*\.crt$$' | LC_ALL=C sort | xargs awk 1 > $(IMAGE_CA_BUNDLE))
+	@n=$$(grep -c 'BEGIN CERTIFICATE' $(IMAGE_CA_BUNDLE)); test "$$n" -ge 50 || { echo "$(IMAGE_CA_BUNDLE) holds $$n certificates" >&2; exit 1; }
+	printf '%s\n' root:x:0:0:root:/root:/sbin/nologin nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin \
+	  nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin > $(IMAGE_ROOTFS)/etc/passwd
+	printf '%s\n' root:x:0: nobody:x:65534: nonroot:x:65532: > $(IMAGE_ROOTFS)/etc/group
+	chmod 644 $(IMAGE_ROOTFS)/etc/passwd $(IMAGE_ROOTFS)/etc/group $(IMAGE_CA_BUNDLE)
 
 # Prometheus 3 next to Debian's 2.x: the rule checks, the rule unit tests and
 # the end-to-end tests that run promtool, prometheus or Alertmanager, with

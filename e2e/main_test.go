@@ -37,7 +37,9 @@
 //     address and JSON logs; probes_test.go: the documented StatefulSet's
 //     probes with TLS and basic auth.
 //   - moto_test.go: the exporter against moto_server.
-//   - image_test.go: the Dockerfile, make image and .dockerignore.
+//   - image_test.go: the Dockerfile, make image and .dockerignore, and the
+//     image built with buildah, inspected and run.
+//   - release_test.go: VERSION and what must agree with it; make build.
 //   - series_bench_test.go: BenchmarkPrometheusSeries.
 package e2e
 
