@@ -30,7 +30,7 @@ import (
 // exit. Its grace outlasts the exporter's own shutdown bound of 15 s.
 func launch(t testing.TB, addr string, env []string, args ...string) (*exporter, *testenv.Process) {
 	t.Helper()
-	return launchBinary(t, exporterBin, addr, env, args...)
+	return launchBinary(t, builtExporter(t), addr, env, args...)
 }
 
 // launchBinary is launch with another exporter binary than the one TestMain
