@@ -85,7 +85,7 @@ image:
 # the end-to-end tests that run promtool, prometheus or Alertmanager, with
 # prometheus and promtool 3 (built once into a cache by .ci/prometheus3) first
 # on PATH. -race as in `make test`, whose compiled packages it reuses.
-PROMETHEUS3_TESTS := ^(TestAlertRules|TestAlertsDocumentedAndTested|TestPrometheus|TestDashboard|TestAlertmanager|TestSampleReportFile)
+PROMETHEUS3_TESTS := ^(TestAlertRules|TestAlertsDocumentedAndTested|TestPrometheus|TestAccountTargets|TestDashboard|TestAlertmanager|TestSampleReportFile)
 
 prometheus3:
 	.ci/prometheus3
