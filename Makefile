@@ -76,19 +76,27 @@ run:
 
 # The whole suite: vet, unit, end-to-end (moto_server, promtool and
 # prometheus when installed; required when CI=true) and a short fuzz run.
-# The package tests run under the race detector; the exporter binary that
-# the end-to-end tests start does not (it made them half again as slow),
-# except under test-race. The timeout is for a busy machine: the tests wait
-# for events, not for a clock.
+# The package tests run under the race detector. The end-to-end tests do
+# not, except under test-race: their own code is the harness around the
+# exporter binary that they start, which is built without -race too (it
+# made them half again as slow), and -race cost them a sixth of their CPU
+# time. They take longest, mostly waiting for Prometheus and moto_server,
+# so they run beside the package tests and the fuzz run from the start.
+# The timeout is for a busy machine: the tests wait for events, not for a
+# clock.
 TEST_TIMEOUT ?= 30m
+E2E_RACE     ?=
 
 test: lint
-	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) ./...
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./report
+	$(GO) test $(E2E_RACE) -count=1 -timeout=$(TEST_TIMEOUT) ./e2e & e2e=$$!; \
+	$(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/e2e$$') && \
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./report; \
+	status=$$?; wait $$e2e && exit $$status
 
-# test, with the end-to-end tests' exporter binary built with -race too.
+# test, with the end-to-end tests and the exporter binary they start built
+# with -race too.
 test-race:
-	IAM_E2E_RACE=1 $(MAKE) test
+	IAM_E2E_RACE=1 $(MAKE) test E2E_RACE=-race
 
 # gofmt, go vet and staticcheck (pinned in go.mod as a tool).
 lint:
@@ -169,8 +177,9 @@ image-rootfs:
 # Prometheus 3 next to Debian's 2.x: the rule checks, the rule unit tests and
 # the end-to-end tests that run promtool, prometheus or Alertmanager, with
 # prometheus and promtool 3 (built once into a cache by .ci/prometheus3) first
-# on PATH. -race as in `make test`, whose compiled packages it reuses.
-PROMETHEUS3_TESTS := ^(TestAlertRules|TestAlertsDocumentedAndTested|TestPrometheus|TestDashboard|TestAlertmanager|TestSampleReportFile)
+# on PATH. Without -race, as `make test` runs them, whose compiled packages
+# it reuses.
+PROMETHEUS3_TESTS := ^(TestAlertRules|TestAlertsDocumentedAndTested|TestPrometheus|TestAccountTargets|TestDashboard|TestAlertmanager|TestSampleReportFile)
 
 prometheus3:
 	.ci/prometheus3
@@ -180,7 +189,7 @@ test-prometheus3:
 	  prometheus --version | head -n 1 && \
 	  promtool check rules alerts/*.rules.yml && \
 	  promtool test rules alerts/tests/*.yml && \
-	  $(GO) test -race -count=1 -run '$(PROMETHEUS3_TESTS)' ./e2e/
+	  $(GO) test $(E2E_RACE) -count=1 -run '$(PROMETHEUS3_TESTS)' ./e2e/
 
 # The monitoring mixin: mixin/ (jsonnet) rendered, with the jsonnet pinned in
 # go.mod as a tool, into the rule file and the dashboards, which are its

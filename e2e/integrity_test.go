@@ -277,7 +277,7 @@ func TestAWSReportRejections(t *testing.T) {
 func TestMaxUsersFlagValidated(t *testing.T) {
 	t.Parallel()
 	for _, v := range []string{"0", "-1"} {
-		cmd := exec.CommandContext(t.Context(), exporterBin, "--report.file=../report/testdata/example.csv",
+		cmd := exec.CommandContext(t.Context(), builtExporter(t), "--report.file=../report/testdata/example.csv",
 			"--web.listen-address="+freeAddr(t), "--report.max-users="+v)
 		out, err := cmd.CombinedOutput()
 		if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(out), "--report.max-users must be positive") {

@@ -30,7 +30,7 @@ import (
 // exit. Its grace outlasts the exporter's own shutdown bound of 15 s.
 func launch(t testing.TB, addr string, env []string, args ...string) (*exporter, *testenv.Process) {
 	t.Helper()
-	return launchBinary(t, exporterBin, addr, env, args...)
+	return launchBinary(t, builtExporter(t), addr, env, args...)
 }
 
 // launchBinary is launch with another exporter binary than the one TestMain
@@ -190,16 +190,24 @@ func TestSIGTERMLetsScrapesFinish(t *testing.T) {
 		c.Close()
 		t.Errorf("a new connection was accepted after SIGTERM")
 	}
-	// The client reads slowly, 256 KiB every 300 ms: the rest of the page
-	// (megabytes) takes longer than the old fixed 5 s, and less than the
-	// 15 s the exporter now gives requests in flight. It is slow, not
-	// stuck: it never pauses for the 5 s after which a write is cut.
+	// The client reads slowly, 64 KiB every 200 ms (less than half the
+	// page), for 6 s after SIGTERM: longer than the old fixed 5 s, and
+	// less than the 15 s the exporter now gives requests in flight. It is
+	// slow, not stuck: it never pauses for the 5 s after which a write is
+	// cut. Then it reads the rest at once, so that a busy machine, which
+	// stretches every pause, does not take it past the 15 s.
 	var body bytes.Buffer
+	slowUntil := time.Now().Add(6 * time.Second)
 	for {
-		time.Sleep(300 * time.Millisecond)
+		chunk := int64(64 << 10)
+		if time.Now().Before(slowUntil) {
+			time.Sleep(200 * time.Millisecond)
+		} else {
+			chunk = 1 << 30
+		}
 		// CopyN says io.EOF only when the body ended cleanly; the body is
 		// chunked, and one cut short ends in another error.
-		_, err := io.CopyN(&body, resp.Body, 256<<10)
+		_, err := io.CopyN(&body, resp.Body, chunk)
 		if err == io.EOF {
 			break
 		}
@@ -207,6 +215,9 @@ func TestSIGTERMLetsScrapesFinish(t *testing.T) {
 			t.Errorf("reading the rest of the scrape: %v", err)
 			break
 		}
+	}
+	if time.Now().Before(slowUntil) {
+		t.Errorf("the page ended before the client had read slowly for 6 s: %d bytes", len(head)+body.Len())
 	}
 	rest := body.Bytes()
 	if got := len(head) + len(rest); got < 4<<20 || !bytes.HasSuffix(rest, []byte("\n")) {

@@ -44,19 +44,49 @@
 package e2e
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
-// exporterBin is the exporter binary, built once by TestMain.
-var exporterBin string
+// The exporter binary, which TestMain builds while the first tests run.
+var (
+	exporterBin   string
+	exporterBuilt = make(chan struct{})
+	exporterErr   error // of the build, once exporterBuilt is closed
+)
+
+// builtExporter waits for the exporter binary and returns its path.
+func builtExporter(t testing.TB) string {
+	t.Helper()
+	<-exporterBuilt
+	if exporterErr != nil {
+		t.Fatal(exporterErr)
+	}
+	return exporterBin
+}
+
+// waitingTests is how many tests run at once unless -parallel says
+// otherwise. These tests spend most of their time waiting for other
+// processes (a Prometheus that scrapes and evaluates every second,
+// moto_server, an exporter's refresh), not computing, and go test's
+// default of GOMAXPROCS (2 on a 2-core machine) made this package take the
+// sum of those waits over two. Every wait is for an event, with patience
+// as the hang guard, so the tests do not depend on having a core each.
+const waitingTests = 8
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if !flagSet("test.parallel") {
+		flag.Set("test.parallel", strconv.Itoa(waitingTests))
+	}
 	dir, err := os.MkdirTemp("", "iam_credential_exporter-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
@@ -65,21 +95,34 @@ func TestMain(m *testing.M) {
 	exporterBin = filepath.Join(dir, "iam_credential_exporter")
 	// The race detector slows the exporter several times over, and the
 	// package tests already run its code under -race; make test-race
-	// (IAM_E2E_RACE=1) builds the binary with it.
+	// (IAM_E2E_RACE=1) builds the binary with it. The tests that need no
+	// exporter (promtool, jsonnet, the dashboards' and the image's files)
+	// run while it builds.
 	args := []string{"build", "-o", exporterBin}
 	if os.Getenv("IAM_E2E_RACE") == "1" {
 		args = append(args, "-race")
 	}
-	build := exec.Command("go", append(args, "../cmd/iam_credential_exporter")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: build exporter:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	// A run of tests that need no exporter stops the build when it ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer close(exporterBuilt)
+		out, err := exec.CommandContext(ctx, "go", append(args, "../cmd/iam_credential_exporter")...).CombinedOutput()
+		if err != nil {
+			exporterErr = fmt.Errorf("build the exporter: %v\n%s", err, out)
+		}
+	}()
 	code := m.Run()
+	cancel()
+	<-exporterBuilt
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // The helpers shared with other packages' tests, under short names.

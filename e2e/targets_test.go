@@ -245,7 +245,7 @@ func checkSD(groups []sdGroup, host string, want map[string]orgAccount) error {
 
 // textFormat is curl's Accept header. The exporter answers every Accept
 // header in the text format: collector's tests compare each header's answer
-// with promhttp's, and TestPrometheusAccountTargets scrapes with
+// with promhttp's, and TestAccountTargets/prometheus scrapes with
 // Prometheus's own (OpenMetrics); these tests ask once.
 const textFormat = "text/plain;version=0.0.4"
 
@@ -309,21 +309,17 @@ func status(t *testing.T, u string) int {
 	return code
 }
 
-// An organization of a few dozen accounts read by one replica, then by two
-// shards. /sd lists exactly the accounts that a replica reads (each shard
-// exactly its own, together the organization), first the exporter's own
-// target, on the Host that /sd was asked for; /metrics?account_id= of an
-// account holds that account's series, /metrics?exporter=true the
-// exporter's own (that the parts add up to /metrics, each series once, is
-// collector's TestScopesAddUpToAll). A shard answers 404 for another
-// shard's account (malformed IDs: collector's TestScopeErrors).
+// Per-account targets on an organization of a few dozen accounts in
+// moto_server, read by one replica and by two shards: what the exporter
+// serves, then what a real Prometheus makes of it. The subtests share the
+// organization and the replicas, which take most of the time to set up,
+// and run in order: the last removes an account.
 func TestAccountTargets(t *testing.T) {
 	t.Parallel()
 	endpoint := testenv.StartMoto(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	o := newTargetsOrg(ctx, t, endpoint)
-	all := o.want()
 	env := testenv.AWSEnv(endpoint, t.TempDir())
 	// The three replicas start at once: each waits out moto's first
 	// credential report.
@@ -332,7 +328,20 @@ func TestAccountTargets(t *testing.T) {
 	for i := range shards {
 		shards[i] = startExporter(t, env, targetsFlags(fmt.Sprintf("--shard=%d", i), "--total-shards=2")...)
 	}
+	t.Run("endpoints", func(t *testing.T) { testTargetEndpoints(t, o, e, shards) })
+	t.Run("prometheus", func(t *testing.T) { testPrometheusAccountTargets(ctx, t, o, e) })
+}
 
+// The exporter's endpoints, on the organization read by one replica e and
+// by two shards. /sd lists exactly the accounts that a replica reads (each
+// shard exactly its own, together the organization), first the exporter's
+// own target, on the Host that /sd was asked for; /metrics?account_id= of
+// an account holds that account's series, /metrics?exporter=true the
+// exporter's own (that the parts add up to /metrics, each series once, is
+// collector's TestScopesAddUpToAll). A shard answers 404 for another
+// shard's account (malformed IDs: collector's TestScopeErrors).
+func testTargetEndpoints(t *testing.T, o *targetsOrg, e *exporter, shards []*exporter) {
+	all := o.want()
 	waitForAccounts(t, e, all)
 	host := strings.TrimPrefix(e.URL, "http://")
 	waitFor(t, patience, func() error {
@@ -688,15 +697,9 @@ func alertSet(p *promServer) (keys, full []string, err error) {
 // one target, each with the right account_id. An account removed from the
 // organization disappears from /sd, from the targets and from the stored
 // series, and IAMCredentialReportMissing starts for it as with one target.
-func TestPrometheusAccountTargets(t *testing.T) {
-	t.Parallel()
+func testPrometheusAccountTargets(ctx context.Context, t *testing.T, o *targetsOrg, e *exporter) {
 	requireProgram(t, "prometheus")
-	endpoint := testenv.StartMoto(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	o := newTargetsOrg(ctx, t, endpoint)
 	all := o.want()
-	e := startExporter(t, testenv.AWSEnv(endpoint, t.TempDir()), targetsFlags()...)
 	addr := strings.TrimPrefix(e.URL, "http://")
 	rules := ruleFiles(t)
 	readme := docsSDConfig(t)

@@ -239,8 +239,10 @@ func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 // A client that asks for a full page and stops reading is cut off the
 // write stall after the socket buffers fill, long before
 // --web.write-timeout, and its slot serves the next full page. The stall is
-// 15 s here, so that a busy machine sees the slot held before it is freed.
+// 15 s here, so that a busy machine sees the slot held before it is freed;
+// the other tests run meanwhile.
 func TestStalledClientsFreeTheirSlots(t *testing.T) {
+	t.Parallel()
 	states := teststates.Published(t, 1, 5000)
 	metrics, err := collector.NewHandler(collector.HandlerOpts{MaxRequestsInFlight: 2, ErrorLog: log.New(io.Discard, "", 0)})
 	if err != nil {
