@@ -2,9 +2,10 @@ package e2e
 
 // The container image. TestImage builds it as users do (`make image`, here
 // with buildah, which needs no base image to pull), inspects its config and
-// its files, and runs it as 65532 on the bundled sample report. The other
-// tests read the Dockerfile, `make -n image` and .dockerignore, and run
-// wherever make is.
+// its files, and runs it as 65532 on the bundled sample report; it replaced
+// the tests that read the Dockerfile as text. The other tests read
+// `make -n image` and .dockerignore (what TestImage cannot see: other
+// platforms, other tools), and run wherever make is.
 
 import (
 	"crypto/sha256"
@@ -29,174 +30,17 @@ import (
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
-// dockerInstruction is one instruction of a Dockerfile, continuation lines
-// joined.
-type dockerInstruction struct {
-	line int    // where it starts
-	cmd  string // upper case: FROM, RUN, ...
-	args string
-}
-
-// dockerStages reads a Dockerfile into its stages, each opened by FROM.
-// It knows what this repository's Dockerfile uses: comments, backslash
-// continuations, no heredocs and no escape directive.
-func dockerStages(t *testing.T, path string) [][]dockerInstruction {
-	t.Helper()
-	var stages [][]dockerInstruction
-	var cur *dockerInstruction
-	for i, line := range strings.Split(readText(t, path), "\n") {
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			continue
-		}
-		cont := strings.HasSuffix(trimmed, "\\")
-		trimmed = strings.TrimSpace(strings.TrimSuffix(trimmed, "\\"))
-		if cur == nil {
-			cmd, args, _ := strings.Cut(trimmed, " ")
-			cur = &dockerInstruction{line: i + 1, cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args)}
-		} else {
-			cur.args += " " + trimmed
-		}
-		if cont {
-			continue
-		}
-		if cur.cmd == "FROM" {
-			stages = append(stages, nil)
-		}
-		if len(stages) == 0 {
-			if cur.cmd != "ARG" {
-				t.Fatalf("%s:%d: %s before the first FROM", path, cur.line, cur.cmd)
-			}
-		} else {
-			stages[len(stages)-1] = append(stages[len(stages)-1], *cur)
-		}
-		cur = nil
-	}
-	if len(stages) == 0 {
-		t.Fatalf("%s: no FROM", path)
-	}
-	return stages
-}
-
-// find returns the instructions of a stage with the command cmd.
-func find(stage []dockerInstruction, cmd string) []dockerInstruction {
-	var out []dockerInstruction
-	for _, in := range stage {
-		if in.cmd == cmd {
-			out = append(out, in)
-		}
-	}
-	return out
-}
-
-// declaresArg reports whether the stage declares ARG name before the line.
-func declaresArg(stage []dockerInstruction, name string, before int) bool {
-	for _, in := range find(stage, "ARG") {
-		for _, a := range strings.Fields(in.args) {
-			if n, _, _ := strings.Cut(a, "="); n == name && in.line < before {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-var labelRE = regexp.MustCompile(`([A-Za-z0-9_.-]+)=("(?:[^"\\]|\\.)*"|\S+)`)
-
 // caLabel records where the image's CA bundle came from, and its digest.
 const caLabel = "io.github.iam-credential-exporter.ca-certificates"
-
-// The image is one stage on scratch that copies the release build's binary
-// for the target's architecture, so that buildx builds every platform
-// without emulation or a compiler; it runs as a numeric user (Kubernetes'
-// runAsNonRoot cannot check a name) and carries the OCI labels, version and
-// revision from the build arguments.
-func TestDockerfile(t *testing.T) {
-	t.Parallel()
-	stages := dockerStages(t, "../Dockerfile")
-	if len(stages) != 1 {
-		t.Fatalf("Dockerfile has %d stages, want one: the binary comes from the release build, not a build stage", len(stages))
-	}
-	final := stages[0]
-	if from := final[0].args; from != "scratch" {
-		t.Errorf("FROM %s: want scratch, with the CA bundle and passwd from make image-rootfs", from)
-	}
-	if runs := find(final, "RUN"); len(runs) > 0 {
-		t.Errorf("Dockerfile:%d: RUN in an image without a shell, which buildx would also emulate for other platforms", runs[0].line)
-	}
-	var copied []string
-	for _, in := range find(final, "COPY") {
-		f := strings.Fields(in.args)
-		copied = append(copied, f[:len(f)-1]...)
-		if strings.Contains(in.args, "${TARGETARCH}") && !declaresArg(final, "TARGETARCH", in.line) {
-			t.Errorf("Dockerfile:%d uses ${TARGETARCH} without declaring ARG TARGETARCH before it", in.line)
-		}
-	}
-	for _, want := range []string{".build/linux-${TARGETARCH}/iam_credential_exporter", ".build/image-rootfs/", "report/testdata/example.csv"} {
-		if !slices.Contains(copied, want) {
-			t.Errorf("the Dockerfile does not COPY %s (it copies %v)", want, copied)
-		}
-	}
-
-	users := find(final, "USER")
-	if len(users) == 0 {
-		t.Fatal("no USER: the exporter would run as root")
-	}
-	user := users[len(users)-1].args
-	if m := regexp.MustCompile(`^([0-9]+)(?::([0-9]+))?$`).FindStringSubmatch(user); m == nil || m[1] == "0" || m[2] == "0" {
-		t.Errorf("USER %q: want a numeric non-root uid:gid, which runAsNonRoot can verify", user)
-	}
-
-	labels := map[string]string{}
-	for _, in := range find(final, "LABEL") {
-		for _, m := range labelRE.FindAllStringSubmatch(in.args, -1) {
-			labels[m[1]] = strings.Trim(m[2], `"`)
-		}
-	}
-	module := regexp.MustCompile(`(?m)^module\s+(\S+)$`).FindStringSubmatch(readText(t, "../go.mod"))
-	if module == nil {
-		t.Fatal("go.mod has no module line")
-	}
-	license := readText(t, "../LICENSE")
-	if !strings.Contains(license, "Apache License") || !strings.Contains(license, "Version 2.0") {
-		t.Fatal("LICENSE is not the Apache License 2.0 any more; update this test and the image's licenses label")
-	}
-	want := map[string]string{
-		"org.opencontainers.image.source":   "https://" + module[1],
-		"org.opencontainers.image.licenses": "Apache-2.0",
-		"org.opencontainers.image.version":  "${VERSION}",
-		"org.opencontainers.image.revision": "${REVISION}",
-		caLabel:                             "${CA_CERTIFICATES}",
-	}
-	for k, v := range want {
-		if labels[k] != v {
-			t.Errorf("LABEL %s=%q, want %q", k, labels[k], v)
-		}
-	}
-	for _, k := range []string{"org.opencontainers.image.title", "org.opencontainers.image.description"} {
-		if labels[k] == "" {
-			t.Errorf("no LABEL %s", k)
-		}
-	}
-	for _, arg := range []string{"VERSION", "REVISION", "CA_CERTIFICATES"} {
-		if !declaresArg(final, arg, find(final, "LABEL")[0].line) {
-			t.Errorf("the labels use ${%s} without declaring ARG %s first", arg, arg)
-		}
-	}
-
-	port := defaultPort(t)
-	if exposed := find(final, "EXPOSE"); len(exposed) != 1 || exposed[0].args != port {
-		t.Errorf("EXPOSE %v, want the exporter's default port %s", exposed, port)
-	}
-}
 
 // defaultPort is the port of --web.listen-address's default, as --help
 // prints it.
 func defaultPort(t *testing.T) string {
 	t.Helper()
-	out, err := exec.CommandContext(t.Context(), exporterBin, "--help").CombinedOutput()
+	bin := builtExporter(t)
+	out, err := exec.CommandContext(t.Context(), bin, "--help").CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s --help: %v\n%s", exporterBin, err, out)
+		t.Fatalf("%s --help: %v\n%s", bin, err, out)
 	}
 	m := regexp.MustCompile(`--web\.listen-address=\S*:([0-9]+)`).FindSubmatch(out)
 	if m == nil {
