@@ -188,6 +188,7 @@ func getURL(client *http.Client, url string) (int, string, error) {
 // Prometheus's per-account and exporter targets out: full pages take at
 // most half of --web.max-requests, and the refusals are counted.
 func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
+	t.Parallel()
 	const maxRequests = 40
 	states := teststates.Published(t, 1, 5000) // a full page of 4 MB, far larger than serveLoopback's socket buffers
 	metrics, err := collector.NewHandler(collector.HandlerOpts{
@@ -240,7 +241,8 @@ func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 // write stall after the socket buffers fill, long before
 // --web.write-timeout, and its slot serves the next full page. The stall is
 // 15 s here, so that a busy machine sees the slot held before it is freed;
-// the other tests run meanwhile.
+// the other parallel tests (the child processes of TestRunRefuses*, the
+// idle full pages) run meanwhile.
 func TestStalledClientsFreeTheirSlots(t *testing.T) {
 	t.Parallel()
 	states := teststates.Published(t, 1, 5000)
