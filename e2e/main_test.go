@@ -45,12 +45,10 @@ package e2e
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
@@ -74,19 +72,12 @@ func builtExporter(t testing.TB) string {
 }
 
 // waitingTests is how many tests run at once unless -parallel says
-// otherwise. These tests spend most of their time waiting for other
-// processes (a Prometheus that scrapes and evaluates every second,
-// moto_server, an exporter's refresh), not computing, and go test's
-// default of GOMAXPROCS (2 on a 2-core machine) made this package take the
-// sum of those waits over two. Every wait is for an event, with patience
-// as the hang guard, so the tests do not depend on having a core each.
+// otherwise: these tests mostly wait for other processes (a Prometheus that
+// scrapes and evaluates every second, moto_server, an exporter's refresh).
 const waitingTests = 8
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if !flagSet("test.parallel") {
-		flag.Set("test.parallel", strconv.Itoa(waitingTests))
-	}
+	testenv.WaitingTests(waitingTests)
 	dir, err := os.MkdirTemp("", "iam_credential_exporter-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
@@ -116,13 +107,6 @@ func TestMain(m *testing.M) {
 	<-exporterBuilt
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// flagSet reports whether the flag name was given on the command line.
-func flagSet(name string) bool {
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // The helpers shared with other packages' tests, under short names.

@@ -12,6 +12,7 @@ const sampleReport = "../../report/testdata/example.csv"
 // A bad exemptions file stops the exporter at start, before it listens,
 // with every problem on its line; so does an entry over --exemptions.max-days.
 func TestRunRefusesBadExemptionsFile(t *testing.T) {
+	t.Parallel()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

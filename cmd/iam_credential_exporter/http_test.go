@@ -188,8 +188,13 @@ func getURL(client *http.Client, url string) (int, string, error) {
 // Prometheus's per-account and exporter targets out: full pages take at
 // most half of --web.max-requests, and the refusals are counted.
 func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
+	t.Parallel()
 	const maxRequests = 40
-	states := teststates.Published(t, 1, 5000) // a full page of 4 MB, far larger than serveLoopback's socket buffers
+	// A full page of 1,000 users, about 850 KB, is six times what
+	// serveLoopback's socket buffers hold (Linux doubles its 64 KiB send
+	// buffer, and the idle client's 4 KiB receive buffer). 5,000 users
+	// served the same purpose at five times the cost under -race.
+	states := teststates.Published(t, 1, 1000)
 	metrics, err := collector.NewHandler(collector.HandlerOpts{
 		ExporterMetrics:     true,
 		MaxRequestsInFlight: maxRequests,
@@ -240,10 +245,11 @@ func TestIdleFullPagesLeaveScopedRequestsServed(t *testing.T) {
 // write stall after the socket buffers fill, long before
 // --web.write-timeout, and its slot serves the next full page. The stall is
 // 15 s here, so that a busy machine sees the slot held before it is freed;
-// the other tests run meanwhile.
+// the other parallel tests (the child processes of TestRunRefuses*, the
+// idle full pages) run meanwhile.
 func TestStalledClientsFreeTheirSlots(t *testing.T) {
 	t.Parallel()
-	states := teststates.Published(t, 1, 5000)
+	states := teststates.Published(t, 1, 1000) // as TestIdleFullPagesLeaveScopedRequestsServed's
 	metrics, err := collector.NewHandler(collector.HandlerOpts{MaxRequestsInFlight: 2, ErrorLog: log.New(io.Discard, "", 0)})
 	if err != nil {
 		t.Fatal(err)

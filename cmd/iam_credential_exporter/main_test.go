@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
 		os.Exit(run())
 	}
+	// The parallel tests wait: for child processes (TestRunRefuses*), and
+	// TestStalledClientsFreeTheirSlots for its 15 s write stall, which the
+	// others should not queue behind.
+	testenv.WaitingTests(4)
 	os.Exit(m.Run())
 }
 
@@ -145,6 +149,7 @@ func TestValidate(t *testing.T) {
 // process with exit code 2 and a message naming the flag, before anything
 // listens or calls AWS.
 func TestRunRefusesBadFlags(t *testing.T) {
+	t.Parallel()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +241,7 @@ func runChild(t *testing.T, exe string, args ...string) (string, int) {
 // logging "Listening on", stops the exporter at start with an error that
 // names the file.
 func TestRunRefusesBadWebConfig(t *testing.T) {
+	t.Parallel()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ package testenv
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -56,6 +57,24 @@ func FreeAddr(t testing.TB) string {
 // seconds, on a busy one with two cores several times that. Reaching it
 // means a hang, never slowness.
 const Patience = 5 * time.Minute
+
+// WaitingTests sets go test's -parallel to n unless the command line gives
+// it. Call it from TestMain, before m.Run, in a package whose tests mostly
+// wait (for other processes, servers, timeouts) rather than compute: with
+// go test's default of GOMAXPROCS, 2 on a 2-core machine, such a package
+// takes the sum of its tests' waits over two. Its tests must wait for
+// events, with Patience as the hang guard, so that none needs a core of its
+// own.
+func WaitingTests(n int) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(n))
+	}
+}
 
 // WaitFor polls cond until it returns nil or the limit passes. The limit
 // bounds a hang; it does not measure speed: pass Patience unless the wait
