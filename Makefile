@@ -196,10 +196,10 @@ test-prometheus3:
 # `make mixin`, which also refreshes the Helm chart's copies of the rules and
 # the dashboards (chart-sync).
 # mixin-check fails when they differ from a fresh render;
-# go test ./e2e (TestMixinRenderedFilesUpToDate) checks the same.
+# go test ./e2e (TestMixinRenderedFilesUpToDate) checks the same with go-jsonnet.
 # JSONNET=/usr/bin/jsonnet renders with Debian's jsonnet (0.18, C++; slower:
-# about a minute) instead: the output is the same, which
-# TestMixinRendersWithDebianJsonnet checks.
+# about a CPU-minute) instead: the output is the same, which .ci/run checks
+# with `make mixin-check JSONNET=/usr/bin/jsonnet`.
 JSONNET ?= $(GO) tool jsonnet
 MIXIN_RENDER = mkdir -p "$(1)/alerts" "$(1)/dashboards" && \
   $(JSONNET) -S mixin/render/rules.jsonnet > "$(1)/alerts/iam_credential_exporter.rules.yml" && \

@@ -60,40 +60,6 @@ func renderMixin(t *testing.T, run func(args ...string) string) map[string]strin
 	return files
 }
 
-// debianJsonnet is where Debian's jsonnet package (the C++ jsonnet, 0.18 in
-// Debian 12) installs it; .ci/run installs it.
-const debianJsonnet = "/usr/bin/jsonnet"
-
-// The mixin renders the same bytes with Debian's jsonnet 0.18 as with
-// go-jsonnet: users render it with whichever they have, and a difference
-// (a function 0.18 lacks, a number the two print differently) would make
-// `make mixin` with one undo a render with the other. With the default
-// _config only: 0.18 takes about a minute of CPU for it.
-func TestMixinRendersWithDebianJsonnet(t *testing.T) {
-	t.Parallel()
-	bin := requireProgram(t, debianJsonnet)
-	version, err := exec.Command(bin, "--version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s --version: %v\n%s", bin, err, version)
-	}
-	t.Logf("%s: %s", bin, strings.TrimSpace(string(version)))
-
-	want := renderMixin(t, func(args ...string) string { return jsonnet(t, args...) })
-	got := renderMixin(t, func(args ...string) string { return runJsonnet(t, []string{bin}, args...) })
-	for _, name := range slices.Sorted(maps.Keys(want)) {
-		if g, ok := got[name]; !ok {
-			t.Errorf("%s renders no %s", bin, name)
-		} else if g != want[name] {
-			t.Errorf("%s: %s renders it differently from go tool jsonnet (- go-jsonnet, + %s):\n%s", name, bin, bin, lineDiff(want[name], g))
-		}
-	}
-	for name := range got {
-		if _, ok := want[name]; !ok {
-			t.Errorf("%s renders %s, which go tool jsonnet does not", bin, name)
-		}
-	}
-}
-
 // The rule file and the dashboards are what `make mixin` renders today: an
 // edit to them alone, or to mixin/ without `make mixin`, fails here.
 func TestMixinRenderedFilesUpToDate(t *testing.T) {
