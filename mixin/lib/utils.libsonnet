@@ -207,6 +207,15 @@
   // a finding fixed before an outage does not come back during it. (The
   // previous value must be within the 5-minute lookback: evaluate the group
   // at least every 4 minutes.)
+  //
+  // The findings of this evaluation do not count where the report's
+  // presence changed during it: where the reportPresent record (evaluated
+  // earlier in the group) and the report read again here disagree. A
+  // scrape that commits while the group evaluates (a failed one marks the
+  // exporter's series stale, a first one adds them) gives the rules between
+  // the two reads different views of the data: some findings gone, some
+  // computed from half the series. Such an evaluation keeps what was held,
+  // instead of ending the alerts or firing one that is not true.
   heldFindings(c)::
     local v = {
       f: $.recordNames.finding,
@@ -214,14 +223,23 @@
       present: $.recordNames.reportPresent,
       hold: c.findingHoldWindow,
       account: $.clustered(c, 'account_id'),
+      now: 'group by (%s) (aws_iam_credential_report_generated_timestamp_seconds%s)' % [self.account, $.selector(c.jobSelector)],
     };
     |||
-      %(f)s
+      (
+          %(f)s
+        unless on (%(account)s)
+          (
+            (%(present)s unless on (%(account)s) %(now)s)
+            or
+            (%(now)s unless on (%(account)s) %(present)s)
+          )
+      )
       or
       (
           %(held)s
         unless on (%(account)s)
-          %(present)s
+          (%(present)s and on (%(account)s) %(now)s)
         and on (%(account)s)
           max_over_time(%(present)s[%(hold)s])
       )
