@@ -168,6 +168,8 @@ func TestRunRefusesBadFlags(t *testing.T) {
 			wantStderr: `parsing "many": invalid syntax`},
 		{name: "zero timeout", args: []string{"--report.timeout=0s"},
 			wantStderr: "--report.timeout must be positive"},
+		{name: "zero max users", args: []string{"--report.max-users=0"},
+			wantStderr: "--report.max-users must be positive, got 0"},
 		{name: "report file with discovery", args: []string{"--report.file=report.csv", "--aws.organization"},
 			wantStderr: "--report.file reads one report from disk"},
 		{name: "external ID alone", args: []string{"--aws.external-id=shared-secret"},
