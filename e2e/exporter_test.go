@@ -212,44 +212,6 @@ func TestNotReadyWithoutReport(t *testing.T) {
 	}
 }
 
-// A broken report replaces a good one on disk: the exporter keeps serving
-// the good one, says the refresh failed, and counts the rejected report.
-func TestBrokenReportKeepsLastGood(t *testing.T) {
-	t.Parallel()
-	good, err := os.ReadFile("../report/testdata/example.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "report.csv")
-	if err := os.WriteFile(path, good, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e := startExporter(t, nil, "--report.file="+path, "--report.refresh-interval=200ms")
-	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
-	_, before := scrape(t, e.URL)
-	users := mustSample(t, before, "aws_iam_credential_report_users", map[string]string{"account_id": account})
-
-	if err := os.WriteFile(path, []byte("this is not,a credential report\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, patience, func() error {
-		_, mfs := scrape(t, e.URL)
-		if v := mustSample(t, mfs, "iam_credential_exporter_refresh_success", map[string]string{"account_id": account}); v != 0 {
-			return fmt.Errorf("refresh_success still %v", v)
-		}
-		if v := mustSample(t, mfs, "iam_credential_exporter_report_parse_errors_total", map[string]string{"account_id": account}); v < 1 {
-			return fmt.Errorf("report_parse_errors_total = %v", v)
-		}
-		if v := mustSample(t, mfs, "aws_iam_credential_report_users", map[string]string{"account_id": account}); v != users {
-			return fmt.Errorf("report users = %v, want the last good %v", v, users)
-		}
-		return nil
-	})
-	if _, err := httpGet(e.URL + "/-/ready"); err != nil {
-		t.Errorf("/-/ready after a failed refresh: %v (the last good report is still served)", err)
-	}
-}
-
 func labelMap(pairs []*dto.LabelPair) map[string]string {
 	m := make(map[string]string, len(pairs))
 	for _, l := range pairs {
