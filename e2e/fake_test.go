@@ -61,39 +61,6 @@ func TestFakeAWS(t *testing.T) {
 	}
 }
 
-// AWS goes away mid-run: the exporter keeps serving the last report, says
-// the refresh failed, and counts the failed requests.
-func TestFakeAWSOutage(t *testing.T) {
-	t.Parallel()
-	fake := startFake(t)
-	e := startExporter(t, fake.Environ(), "--report.refresh-interval=200ms", "--report.timeout=2s")
-	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
-	_, before := scrape(t, e.URL)
-	users := mustSample(t, before, "aws_iam_credential_report_users", map[string]string{"account_id": account})
-
-	fake.Close()
-	waitFor(t, patience, func() error {
-		_, mfs := scrape(t, e.URL)
-		if v := mustSample(t, mfs, "iam_credential_exporter_refresh_success", map[string]string{"account_id": account}); v != 0 {
-			return fmt.Errorf("refresh_success = %v, want 0", v)
-		}
-		if _, ok := mfs["iam_credential_exporter_aws_request_errors_total"]; !ok {
-			return fmt.Errorf("no aws_request_errors_total yet")
-		}
-		return nil
-	})
-	_, after := scrape(t, e.URL)
-	if got := mustSample(t, after, "aws_iam_credential_report_users", map[string]string{"account_id": account}); got != users {
-		t.Errorf("report users = %v during the outage, want the last good %v", got, users)
-	}
-	if _, ok := sample(after, "aws_iam_user_info", map[string]string{"user": "ci-deploy"}); !ok {
-		t.Errorf("user metrics vanished during the outage")
-	}
-	if _, err := httpGet(e.URL + "/-/ready"); err != nil {
-		t.Errorf("/-/ready during the outage: %v", err)
-	}
-}
-
 // Missing permissions produce one log line per refresh that names the IAM
 // action to allow, and no secret.
 func TestFakeAWSAccessDenied(t *testing.T) {
