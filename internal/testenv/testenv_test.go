@@ -46,25 +46,6 @@ func waitStarted(t testing.TB, logs *Buffer) {
 	})
 }
 
-// A process that exits on SIGINT is stopped by it, at once, with its output
-// collected.
-func TestStartProcessStopsOnSIGINT(t *testing.T) {
-	var logs *Buffer
-	start := time.Now()
-	if !t.Run("child", func(t *testing.T) {
-		logs = StartProcess(t, "child", child(t, "graceful"), time.Minute, true)
-		waitStarted(t, logs)
-	}) {
-		t.Fatal("a child that stops on SIGINT failed the test")
-	}
-	if !strings.Contains(logs.String(), "stopping on SIGINT") {
-		t.Errorf("child output %q: want it to have stopped on SIGINT", logs.String())
-	}
-	if took := time.Since(start); took > 30*time.Second {
-		t.Errorf("stopping the child took %v, want no wait for the grace of 1m", took)
-	}
-}
-
 // A process that ignores SIGINT is killed after the grace; without
 // mustStop that is no failure.
 func TestStartProcessKillsAfterGrace(t *testing.T) {
