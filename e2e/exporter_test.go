@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,30 +184,6 @@ func TestSampleReportFile(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("landing page lacks %q", want)
 		}
-	}
-}
-
-// Until a report is loaded the exporter is healthy but not ready, and it
-// serves its health metrics without inventing report data.
-func TestNotReadyWithoutReport(t *testing.T) {
-	t.Parallel()
-	missing := filepath.Join(t.TempDir(), "absent.csv")
-	e := startExporter(t, nil, "--report.file="+missing, "--report.refresh-interval=100ms")
-	if _, err := httpGet(e.URL + "/-/ready"); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("/-/ready before any report: err = %v, want 503", err)
-	}
-	waitFor(t, patience, func() error {
-		_, mfs := scrape(t, e.URL)
-		if v, _ := sample(mfs, "iam_credential_exporter_refresh_failures_total", nil); v < 1 {
-			return fmt.Errorf("no failed refresh counted yet")
-		}
-		if _, ok := mfs["aws_iam_user_info"]; ok {
-			return fmt.Errorf("user metrics without a report")
-		}
-		return nil
-	})
-	if !strings.Contains(e.Logs(), "absent.csv") {
-		t.Errorf("logs do not name the missing file:\n%s", e.Logs())
 	}
 }
 
