@@ -242,54 +242,6 @@ func TestOrganizationMoto(t *testing.T) {
 		waitForAccounts(t, e, o.want(staging))
 	})
 
-	t.Run("shards", func(t *testing.T) {
-		all := o.want()
-		shards := make([]*exporter, 2)
-		for i := range shards {
-			shards[i] = startExporter(t, env, append(discovery, fmt.Sprintf("--shard=%d", i), "--total-shards=2")...)
-		}
-		// Wait until every account is read by some replica, then check
-		// that each replica serves exactly the accounts it names, in full.
-		owner := map[string][]int{}
-		var perShard [2]map[string]*dto.MetricFamily
-		waitFor(t, patience, func() error {
-			clear(owner)
-			for i, e := range shards {
-				_, perShard[i] = scrape(t, e.URL)
-				for id := range labelledAccounts(perShard[i]) {
-					owner[id] = append(owner[id], i)
-				}
-			}
-			for i, mfs := range perShard {
-				mine := map[string]orgAccount{}
-				for id := range labelledAccounts(mfs) {
-					mine[id] = all[id]
-				}
-				if err := checkAccounts(mfs, mine); err != nil {
-					return fmt.Errorf("shard %d: %w", i, err)
-				}
-			}
-			if len(owner) != len(all) {
-				return fmt.Errorf("accounts read by the shards: %v, want all of %v", owner, slices.Sorted(maps.Keys(all)))
-			}
-			return nil
-		})
-		for id, shards := range owner {
-			if len(shards) != 1 {
-				t.Errorf("account %s is read by shards %v, want exactly one", id, shards)
-			}
-		}
-		t.Logf("accounts by shard: %v", owner)
-		for i, mfs := range perShard {
-			if v, ok := sample(mfs, "iam_credential_exporter_shard_ordinal", nil); !ok || v != float64(i) {
-				t.Errorf("shard %d: shard_ordinal = %v (present %v)", i, v, ok)
-			}
-			if v, ok := sample(mfs, "iam_credential_exporter_total_shards", nil); !ok || v != 2 {
-				t.Errorf("shard %d: total_shards = %v (present %v), want 2", i, v, ok)
-			}
-		}
-	})
-
 	t.Run("membership changes", func(t *testing.T) {
 		if _, err := o.org.CloseAccount(ctx, &organizations.CloseAccountInput{AccountId: aws.String(staging)}); err != nil {
 			t.Fatalf("close account: %v", err)

@@ -338,8 +338,9 @@ func TestAccountTargets(t *testing.T) {
 // own target, on the Host that /sd was asked for; /metrics?account_id= of
 // an account holds that account's series, /metrics?exporter=true the
 // exporter's own (that the parts add up to /metrics, each series once, is
-// collector's TestScopesAddUpToAll). A shard answers 404 for another
-// shard's account (malformed IDs: collector's TestScopeErrors).
+// collector's TestScopesAddUpToAll). A shard exports its --shard and
+// --total-shards, and answers 404 for another shard's account (malformed
+// IDs: collector's TestScopeErrors).
 func testTargetEndpoints(t *testing.T, o *targetsOrg, e *exporter, shards []*exporter) {
 	all := o.want()
 	waitForAccounts(t, e, all)
@@ -430,6 +431,16 @@ func testTargetEndpoints(t *testing.T, o *targetsOrg, e *exporter, shards []*exp
 		})
 		t.Logf("accounts by shard: %d and %d", len(lists[0]), len(lists[1]))
 		for i, s := range shards {
+			own, err := readMetrics(s, url.Values{"exporter": {"true"}}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := sample(own, "iam_credential_exporter_shard_ordinal", nil); !ok || v != float64(i) {
+				t.Errorf("shard %d: shard_ordinal = %v (present %v)", i, v, ok)
+			}
+			if v, ok := sample(own, "iam_credential_exporter_total_shards", nil); !ok || v != 2 {
+				t.Errorf("shard %d: total_shards = %v (present %v), want 2", i, v, ok)
+			}
 			if len(lists[i]) == 0 {
 				t.Errorf("shard %d lists no account", i)
 				continue
