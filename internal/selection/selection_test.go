@@ -266,12 +266,6 @@ func TestNewSelectionRefuses(t *testing.T) {
 			flags:   true,
 		},
 		{
-			name:    "external ID with a space",
-			change:  func(o *Options) { o.RoleARNs, o.ExternalID = []string{prod}, "shared secret" },
-			wantErr: "--aws.external-id: external ID must be",
-			flags:   true,
-		},
-		{
 			// The ARN of the caller identity instead of the role.
 			name:    "not a role ARN",
 			change:  func(o *Options) { o.RoleARNs = []string{"arn:aws:sts::111122223333:assumed-role/iam-reader/session"} },
