@@ -225,42 +225,31 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 }
 
 // A request's headers are bounded at 16 KiB (a bearer token of 8 KB still
-// fits), and /sd copies only a plain host[:port] into its targets: one
-// request cannot make the exporter build an answer of its choosing size.
-func TestRequestHeadersAndSDHostAreBounded(t *testing.T) {
+// fits). /sd copies only a plain host[:port] into its targets: collector's
+// TestSDRefusesBadHostsAndSharesTheRequestSlots.
+func TestRequestHeadersAreBounded(t *testing.T) {
 	t.Parallel()
 	e := startExporter(t, nil, "--report.file=../report/testdata/example.csv")
-	waitFor(t, patience, func() error { _, err := httpGet(e.URL + "/-/ready"); return err })
-	get := func(path, host string, header http.Header) int {
+	get := func(header http.Header) int {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, e.URL+path, nil)
+		req, err := http.NewRequest(http.MethodGet, e.URL+"/metrics?exporter=true", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Header = header
-		if host != "" {
-			req.Host = host
-		}
 		rsp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
+			t.Fatalf("GET /metrics?exporter=true: %v", err)
 		}
 		_, _ = io.Copy(io.Discard, rsp.Body)
 		rsp.Body.Close()
 		return rsp.StatusCode
 	}
-	token := http.Header{"Authorization": {"Bearer " + strings.Repeat("t", 8<<10)}}
-	if code := get("/metrics?exporter=true", "", token); code != http.StatusOK {
+	if code := get(http.Header{"Authorization": {"Bearer " + strings.Repeat("t", 8<<10)}}); code != http.StatusOK {
 		t.Errorf("an 8 KiB bearer token: status %d, want 200", code)
 	}
-	if code := get("/metrics?exporter=true", "", http.Header{"X-Big": {strings.Repeat("x", 32<<10)}}); code != http.StatusRequestHeaderFieldsTooLarge {
+	if code := get(http.Header{"X-Big": {strings.Repeat("x", 32<<10)}}); code != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("32 KiB of headers: status %d, want 431", code)
-	}
-	if code := get("/sd", strings.Repeat("h", 1000)+".example", nil); code != http.StatusBadRequest {
-		t.Errorf("/sd with a 1 KB Host: status %d, want 400", code)
-	}
-	if code := get("/sd", "exporter.example:9860", nil); code != http.StatusOK {
-		t.Errorf("/sd with a plain Host: status %d, want 200", code)
 	}
 }
 
