@@ -633,22 +633,17 @@ func TestSelectionShards(t *testing.T) {
 	}
 	o := defaultOptions()
 	o.RoleARNs = roles
-	for _, total := range []int{1, 2, 3} {
-		t.Run(fmt.Sprintf("%d roles in %d shards", len(roles), total), func(t *testing.T) {
-			shards := shardAccounts(t, o, total)
-			checkShards(t, shards, all)
-			for i, list := range shards {
-				if len(list) == 0 {
-					t.Errorf("shard %d of %d reads no account of %d", i, total, len(all))
-				}
+	// How accounts spread over any number of shards, and that a restarted
+	// replica reads the same ones, is accounts' TestShard*.
+	t.Run(fmt.Sprintf("%d roles in 2 shards", len(roles)), func(t *testing.T) {
+		shards := shardAccounts(t, o, 2)
+		checkShards(t, shards, all)
+		for i, list := range shards {
+			if len(list) == 0 {
+				t.Errorf("shard %d of 2 reads no account of %d", i, len(all))
 			}
-			// An account's shard depends on its ID only: a restarted
-			// replica reads the same accounts.
-			if again := shardAccounts(t, o, total); !slices.EqualFunc(shards, again, slices.Equal) {
-				t.Errorf("second start of the shards read\n%+v\nfirst\n%+v", again, shards)
-			}
-		})
-	}
+		}
+	})
 	t.Run("ambient account in 2 shards", func(t *testing.T) {
 		checkShards(t, shardAccounts(t, defaultOptions(), 2), []accounts.Account{{ID: callerAccount}})
 	})
