@@ -43,7 +43,9 @@ var (
 // not_supported password cells, a user whose password was never used, a key
 // used on a global service (region N/A), an inactive key with a rotation
 // date, a key never used, and an account whose last refresh failed while an
-// older report is still served.
+// older report is still served. It has no lookups: TestCollectorMatchesGolden
+// then shows that a report without enrichment sends no tag, key ID, password
+// policy or lookup series.
 func sampleStates() []*refresh.State {
 	generated := time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
 	good := &report.Report{

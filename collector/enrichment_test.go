@@ -172,21 +172,6 @@ func TestTagLabelNames(t *testing.T) {
 	}
 }
 
-// Without allowlists, the tag metrics have only their fixed labels and are
-// never sent: a report without enrichment exports exactly what it did.
-func TestCollectorWithoutEnrichmentSendsNone(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(testDescs().collector(sampleStates))
-	n, err := testutil.GatherAndCount(reg, "aws_iam_user_tags", "aws_iam_account_tags", "aws_iam_access_key_info",
-		"aws_iam_account_password_policy_exists", "iam_credential_exporter_lookup_success")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Errorf("%d enrichment series without enrichment, want 0", n)
-	}
-}
-
 // A report in the older 16-column layout cannot say whether a key was used:
 // neither last_used nor never_used is exported, so no rule can take the key
 // for one never used (it would fire IAMCredentialAccessKeyUnused on a key in
