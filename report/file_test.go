@@ -110,6 +110,7 @@ func TestFileSourceErrors(t *testing.T) {
 		{name: "report format", file: "file_xml_format.json", want: `report format "text/xml" is not supported`},
 		{name: "no content", file: "file_no_content.json", want: "JSON has no Content field"},
 		{name: "bad base64", file: "file_bad_base64.json", want: "decode base64 report content"},
+		{name: "base64 text cut short", file: "file_truncated.b64", want: "decode base64 report content"},
 		{name: "bad generated time", file: "file_bad_generated_time.json", want: "parse GeneratedTime"},
 		{name: "truncated JSON", file: "file_truncated.json", want: "decode JSON output of aws iam get-credential-report"},
 		// Implausible GeneratedTimes, which would be exported as 0 or as a
