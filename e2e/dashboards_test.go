@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +38,16 @@ func TestPrometheusDashboards(t *testing.T) {
 	t.Cleanup(fake.Close)
 	fake.DefaultAccount().SetUsers(users)
 	fake.DefaultAccount().SetReport(fixtureReportCSV(t, now), now.Add(-time.Hour))
-	exp := startExporter(t, fake.Environ(), "--aws.user-tags=owner,team", "--aws.exemptions",
-		"--aws.access-key-ids", "--aws.access-key-ids.rate=100")
+	// alice is mid-rotation (two active keys): a host still uses her old
+	// key, which the user dashboard's callers table shows.
+	for _, u := range users {
+		if u.Name == dashUser {
+			fake.DefaultAccount().AddTrailEvents(fakeaws.TrailEvent{
+				AccessKeyID: u.AccessKeys[0].ID, Time: now.Add(-26 * time.Hour), SourceIP: dashCallerIP, UserAgent: dashCallerAgent})
+		}
+	}
+	exp := startExporter(t, append(fake.Environ(), fake.TrailEnviron()...), "--aws.user-tags=owner,team", "--aws.exemptions",
+		"--aws.access-key-ids", "--aws.access-key-ids.rate=100", "--aws.key-callers", "--aws.key-callers.rate=2")
 
 	// Prometheus starts once the lookups are served, as it would find them
 	// on a long-running exporter.
@@ -48,7 +57,7 @@ func TestPrometheusDashboards(t *testing.T) {
 	}
 	waitFor(t, patience, func() error {
 		_, mfs := scrape(t, exp.URL)
-		for _, lookup := range []string{"user_tags", "access_key_ids"} {
+		for _, lookup := range []string{"user_tags", "access_key_ids", "key_callers"} {
 			if v, ok := sample(mfs, "iam_credential_exporter_lookup_success", map[string]string{"lookup": lookup}); !ok || v != 1 {
 				return fmt.Errorf("lookup %s has not succeeded yet", lookup)
 			}
@@ -64,7 +73,10 @@ func TestPrometheusDashboards(t *testing.T) {
 	addr := strings.TrimPrefix(exp.URL, "http://")
 	t.Run("one target", func(t *testing.T) {
 		t.Parallel()
-		checkDashboards(t, startPrometheus(t, addr, ruleFiles(t)), loadDashboards(t))
+		prom := startPrometheus(t, addr, ruleFiles(t))
+		dashboards := loadDashboards(t)
+		checkDashboards(t, prom, dashboards)
+		checkCallersTable(t, prom, dashboards)
 	})
 	t.Run("per-account targets", func(t *testing.T) {
 		t.Parallel()
@@ -82,6 +94,57 @@ func TestPrometheusDashboards(t *testing.T) {
 			map[string]any{"Target": addr, "TargetLabels": map[string]string{multiClusterLabel: multiClusterName}}, []string{rules})
 		checkDashboards(t, prom, loadDashboardsFrom(t, dir))
 	})
+}
+
+// The caller that the fixture's CloudTrail holds for alice's old key.
+const (
+	dashUser        = "alice"
+	dashCallerIP    = "203.0.113.20"
+	dashCallerAgent = "aws-cli/2.17 deploy.sh"
+)
+
+// checkCallersTable finds the user dashboard's table of key callers and
+// checks that its rows are the caller CloudTrail served: alice's old key,
+// its host and user agent, seen about 26 hours ago, one sampled event.
+func checkCallersTable(t *testing.T, prom *promServer, dashboards []dashboard) {
+	t.Helper()
+	for _, d := range dashboards {
+		for _, p := range allPanels(d.Panels) {
+			if !strings.HasPrefix(p.Title, "Who uses the keys") {
+				continue
+			}
+			for _, q := range p.Targets {
+				expr, err := substituteDashVars(q.Expr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, err := prom.vector(expr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rows) != 1 {
+					t.Fatalf("%s: query %s: %d rows, want 1 (the one caller served): %v", p.Title, q.RefID, len(rows), rows)
+				}
+				got := rows[0].Metric
+				if got["user_agent"] != dashCallerAgent || got["source_ip"] != dashCallerIP || got["key"] != "1" || got["origin"] != "other" {
+					t.Errorf("%s: query %s: row %v, want key 1 called by %s with %s", p.Title, q.RefID, got, dashCallerIP, dashCallerAgent)
+				}
+				v, _ := strconv.ParseFloat(rows[0].Value[1].(string), 64)
+				switch q.RefID {
+				case "A": // seconds since last seen
+					if v < 26*3600 || v > 27*3600 {
+						t.Errorf("%s: last seen %.0fs ago, want about 26 hours", p.Title, v)
+					}
+				case "B":
+					if v != 1 {
+						t.Errorf("%s: %v sampled events, want 1", p.Title, v)
+					}
+				}
+			}
+			return
+		}
+	}
+	t.Error("no dashboard has the table of key callers")
 }
 
 // checkDashboards runs every query of dashboards on prom, once it has
@@ -577,7 +640,7 @@ var dashVarValues = map[string]string{
 	"job":             promJob,
 	"account_id":      ".+",
 	"team":            ".*",
-	"user":            "alice",
+	"user":            dashUser,
 	"__range":         "1h",
 	"__range_s":       "3600",
 	"__rate_interval": "1m",

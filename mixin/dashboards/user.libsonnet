@@ -15,7 +15,7 @@ function(v)
     v,
     uid='user',
     title='User',
-    description='One IAM user (by name) across every account: console password, MFA, both access keys, both signing certificates, and its firing alerts.',
+    description='One IAM user (by name) across every account: console password, MFA, both access keys and, during a rotation, who uses them, both signing certificates, and its firing alerts.',
     variables=[
       vars.datasource,
       vars.cluster(v),
@@ -561,12 +561,132 @@ function(v)
         },
       },
       {
+        id: 6,
+        type: 'table',
+        title: 'Who uses the keys (CloudTrail sample)',
+        description: 'Only with --aws.key-callers, and only for the keys of an open rotation (two active keys): the callers of each key that CloudTrail event history shows, at most --aws.key-callers.per-key a key, those with the most events first. Sampled: one page of 50 events a day over the window (7 days), in the region of the key\'s last use and us-east-1, so the events are a sample, not a count. Management events only: a key used only for S3 objects or other data events, or from regions not read, shows no caller. Origin: vpc_endpoint, aws_service or aws_ip_range means the caller runs inside AWS and should use a role. docs/owners.md#who-still-uses-the-old-key-key-callers says more.',
+        datasource: { type: 'prometheus', uid: '${datasource}' },
+        gridPos: { h: 6, w: 24, x: 0, y: 16 },
+        targets: [
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'A',
+            expr: 'max by (account_id, key, access_key_id, source_ip, user_agent, event_source, origin) (time() - aws_iam_access_key_caller_last_seen_timestamp_seconds{%s})' % user,
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+          {
+            datasource: { type: 'prometheus', uid: '${datasource}' },
+            refId: 'B',
+            expr: 'max by (account_id, key, access_key_id, source_ip, user_agent, event_source, origin) (aws_iam_access_key_caller_sampled_events{%s})' % user,
+            editorMode: 'code',
+            instant: true,
+            range: false,
+            format: 'table',
+            legendFormat: '__auto',
+          },
+        ],
+        transformations: [
+          { id: 'merge', options: {} },
+          {
+            id: 'organize',
+            options: {
+              excludeByName: { Time: true },
+              indexByName: {
+                account_id: 0,
+                key: 1,
+                access_key_id: 2,
+                source_ip: 3,
+                user_agent: 4,
+                event_source: 5,
+                origin: 6,
+                'Value #A': 7,
+                'Value #B': 8,
+              },
+              renameByName: {},
+            },
+          },
+        ],
+        fieldConfig: {
+          defaults: {
+            custom: { align: 'auto', filterable: true, cellOptions: { type: 'auto' }, inspect: false },
+            mappings: [],
+            color: { mode: 'thresholds' },
+            thresholds: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
+          },
+          overrides: [
+            {
+              matcher: { id: 'byName', options: 'account_id' },
+              properties: [{ id: 'displayName', value: 'Account' }, { id: 'custom.width', value: 140 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'key' },
+              properties: [{ id: 'displayName', value: 'Key' }, { id: 'custom.width', value: 60 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'access_key_id' },
+              properties: [{ id: 'displayName', value: 'Key ID' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'source_ip' },
+              properties: [{ id: 'displayName', value: 'Source IP' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'user_agent' },
+              properties: [{ id: 'displayName', value: 'User agent' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'event_source' },
+              properties: [{ id: 'displayName', value: 'Service' }],
+            },
+            {
+              matcher: { id: 'byName', options: 'origin' },
+              properties: [
+                { id: 'displayName', value: 'Origin' },
+                {
+                  id: 'mappings',
+                  value: [
+                    {
+                      type: 'value',
+                      options: {
+                        vpc_endpoint: { text: 'VPC endpoint: use a role', color: 'orange', index: 0 },
+                        aws_service: { text: 'AWS service: use a role', color: 'orange', index: 1 },
+                        aws_ip_range: { text: 'AWS IP range: use a role', color: 'orange', index: 2 },
+                        other: { text: 'other', color: 'text', index: 3 },
+                      },
+                    },
+                  ],
+                },
+                { id: 'custom.cellOptions', value: { type: 'color-text' } },
+              ],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #A' },
+              properties: [{ id: 'displayName', value: 'Last seen' }, { id: 'unit', value: 's' }, { id: 'decimals', value: 0 }],
+            },
+            {
+              matcher: { id: 'byName', options: 'Value #B' },
+              properties: [{ id: 'displayName', value: 'Sampled events' }, { id: 'unit', value: 'none' }],
+            },
+          ],
+        },
+        options: {
+          showHeader: true,
+          cellHeight: 'sm',
+          footer: { show: false, reducer: ['sum'], countRows: false, fields: '' },
+          sortBy: [{ displayName: 'Last seen', desc: false }],
+        },
+      },
+      {
         id: 4,
         type: 'table',
         title: 'Signing certificates',
         description: 'The X.509 signing certificates in each account, active and inactive (an empty slot has no row).',
         datasource: { type: 'prometheus', uid: '${datasource}' },
-        gridPos: { h: 6, w: 12, x: 0, y: 16 },
+        gridPos: { h: 6, w: 12, x: 0, y: 22 },
         targets: [
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
@@ -678,7 +798,7 @@ function(v)
         title: 'Firing alerts',
         description: 'IAM credential alerts firing now for this user.',
         datasource: { type: 'prometheus', uid: '${datasource}' },
-        gridPos: { h: 6, w: 12, x: 12, y: 16 },
+        gridPos: { h: 6, w: 12, x: 12, y: 22 },
         targets: [
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
