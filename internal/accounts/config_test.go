@@ -79,7 +79,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			file: "config-unknown-field.yml",
 			wantErr: []string{
-				`testdata/config-unknown-field.yml:3: unknown field "externalid" in an account; valid fields: role_arn, external_id, name, id, ambient`,
+				`testdata/config-unknown-field.yml:3: unknown field "externalid" in accounts[0]; valid fields: role_arn, external_id, name, id, ambient`,
 				`testdata/config-unknown-field.yml:4: unknown field "organisation" at the top level; valid fields: accounts, organization, include, exclude, user_tags, account_tags`,
 				`testdata/config-unknown-field.yml:7: unknown field "rolename" in organization; valid fields: role_name, external_id`,
 			},
@@ -104,7 +104,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			file: "config-duplicate-key.yml",
 			wantErr: []string{
-				`testdata/config-duplicate-key.yml:4: field "role_arn" is set twice in an account`,
+				`testdata/config-duplicate-key.yml:4: field "role_arn" is set twice in accounts[0]`,
 				`testdata/config-duplicate-key.yml:6: field "include" is set twice at the top level`,
 			},
 		},
@@ -127,14 +127,41 @@ func TestLoadConfig(t *testing.T) {
 		{
 			file: "config-wrong-type.yml",
 			wantErr: []string{
-				`testdata/config-wrong-type.yml:2: accounts[0]: want an account (a mapping), got "arn:aws:iam::111122223333:role/iam-reader"`,
+				`testdata/config-wrong-type.yml:2: accounts[0]: want a mapping (role_arn, external_id, name, id, ambient), got "arn:aws:iam::111122223333:role/iam-reader"`,
 				`testdata/config-wrong-type.yml:4: accounts[1].ambient: want true or false, got "sometimes"`,
 				`testdata/config-wrong-type.yml:5: accounts[2].role_arn: want a string, got a list`,
 				`testdata/config-wrong-type.yml:6: accounts[2].name: want a string, got a mapping`,
-				`testdata/config-wrong-type.yml:7: organization: want a mapping, got a list`,
-				`testdata/config-wrong-type.yml:8: include: want a list of account IDs or names, got "production"`,
-				`testdata/config-wrong-type.yml:10: exclude[0]: want an account ID or name, got a list`,
-				`testdata/config-wrong-type.yml:11: exclude[1]: want an account ID or name, got a list`, // an alias of line 5
+				`testdata/config-wrong-type.yml:7: organization: want a mapping (role_name, external_id), got a list`,
+				`testdata/config-wrong-type.yml:8: include: want a list, got "production"`,
+				`testdata/config-wrong-type.yml:10: exclude[0]: want a string, got a list`,
+				`testdata/config-wrong-type.yml:11: exclude[1]: want a string, got a list`, // an alias of line 5
+			},
+		},
+		{
+			// A value and the mapping that holds it start on one line; the
+			// message names the one of the wrong type.
+			file: "config-wrong-type-inline.yml",
+			wantErr: []string{
+				`testdata/config-wrong-type-inline.yml:2: accounts[0].role_arn: want a string, got a mapping`,
+				`testdata/config-wrong-type-inline.yml:2: accounts[0].ambient: want true or false, got "5"`,
+				`testdata/config-wrong-type-inline.yml:3: accounts[1].role_arn: want a string, got a list`,
+				`testdata/config-wrong-type-inline.yml:4: organization: want a mapping (role_name, external_id), got a list`,
+				`testdata/config-wrong-type-inline.yml:5: include[0]: want a string, got a list`,
+			},
+		},
+		{
+			file: "config-not-a-mapping.yml",
+			wantErr: []string{
+				`testdata/config-not-a-mapping.yml:1: config file: want a mapping (accounts, organization, include, exclude, user_tags, account_tags), got "hello"`,
+			},
+		},
+		{
+			// A bare "-" keeps its place: the indices and lines after it
+			// stay right.
+			file: "config-null-entry.yml",
+			wantErr: []string{
+				`testdata/config-null-entry.yml:2: accounts[0]: role_arn is required (or ambient: true for the account of the exporter's own credentials)`,
+				`testdata/config-null-entry.yml:4: accounts[1].external_id: external ID must be 2 to 1224 of letters, digits and +=,.@:/-`,
 			},
 		},
 		{

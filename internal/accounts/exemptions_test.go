@@ -54,7 +54,7 @@ func TestLoadExemptions(t *testing.T) {
 			// Problems of shape are reported alone.
 			file: "exemptions-unknown-field.yml",
 			wantErr: []string{
-				`testdata/exemptions-unknown-field.yml:6: unknown field "until" in an exemption; valid fields: account_id, user, policy, start, end, reason`,
+				`testdata/exemptions-unknown-field.yml:6: unknown field "until" in exemptions[0]; valid fields: account_id, user, policy, start, end, reason`,
 				`testdata/exemptions-unknown-field.yml:8: unknown field "owner" at the top level; valid fields: exemptions`,
 			},
 		},
