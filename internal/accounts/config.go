@@ -99,17 +99,17 @@ func (f *configFile) Validate(src *source) error {
 		}
 	}
 	for name, list := range map[string][]*string{"include": f.Include, "exclude": f.Exclude} {
-		for i, s := range list {
-			if s == nil || strings.TrimSpace(*s) == "" {
+		for i, s := range strs(list) {
+			if strings.TrimSpace(s) == "" {
 				field := fmt.Sprintf("%s[%d]", name, i)
 				src.add(field, "%s: empty; give an account ID or name", field)
 			}
 		}
 	}
 	for name, list := range map[string][]*string{"user_tags": f.UserTags, "account_tags": f.AccountTags} {
-		for i, s := range list {
+		for i, s := range strs(list) {
 			field := fmt.Sprintf("%s[%d]", name, i)
-			if k, err := report.ParseTagKeys([]string{deref(s)}); err != nil {
+			if k, err := report.ParseTagKeys([]string{s}); err != nil {
 				src.add(field, "%s: %w", field, err)
 			} else if len(k) == 0 {
 				src.add(field, "%s: empty; give a tag key", field)
@@ -207,7 +207,7 @@ func (f *configFile) validateAccounts(src *source) {
 
 // config returns what a valid file asks for.
 func (f *configFile) config() *Config {
-	cfg := &Config{Organization: f.Organization}
+	cfg := &Config{Organization: f.Organization, Include: strs(f.Include), Exclude: strs(f.Exclude)}
 	for _, a := range f.Accounts {
 		acct := Account{ID: a.ID, Name: a.Name}
 		if a.RoleARN != "" {
@@ -216,26 +216,26 @@ func (f *configFile) config() *Config {
 		}
 		cfg.Accounts = append(cfg.Accounts, acct)
 	}
-	for _, s := range f.Include {
-		cfg.Include = append(cfg.Include, *s)
-	}
-	for _, s := range f.Exclude {
-		cfg.Exclude = append(cfg.Exclude, *s)
-	}
-	for _, s := range f.UserTags {
-		k, _ := report.ParseTagKeys([]string{*s})
+	// One key at a time, as Validate checks them.
+	for _, s := range strs(f.UserTags) {
+		k, _ := report.ParseTagKeys([]string{s})
 		cfg.UserTags = append(cfg.UserTags, k...)
 	}
-	for _, s := range f.AccountTags {
-		k, _ := report.ParseTagKeys([]string{*s})
+	for _, s := range strs(f.AccountTags) {
+		k, _ := report.ParseTagKeys([]string{s})
 		cfg.AccountTags = append(cfg.AccountTags, k...)
 	}
 	return cfg
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+// strs returns list with a bare "-" as "".
+func strs(list []*string) []string {
+	var out []string
+	for _, s := range list {
+		if s == nil {
+			s = new(string)
+		}
+		out = append(out, *s)
 	}
-	return *s
+	return out
 }

@@ -53,10 +53,6 @@ func LoadExemptions(path string, maxDays int) (report.AccountExemptions, error) 
 	if err != nil {
 		return nil, err
 	}
-	if _, listed := src.lines["exemptions"]; !listed {
-		// Most likely the wrong file: say so rather than exempt nothing.
-		src.add("", "exemptions: missing; list the exemptions under it (exemptions: [] for none)")
-	}
 	for i, e := range f.Exemptions {
 		if e == nil {
 			e = &exemptionEntry{}
@@ -88,6 +84,10 @@ func (f *exemptionsFile) Validate(src *source, maxDays int) error {
 		line  int
 	}
 	decided := map[[3]string]seen{}
+	if _, listed := src.lines["exemptions"]; !listed {
+		// Most likely the wrong file: say so rather than exempt nothing.
+		src.add("", "exemptions: missing; list the exemptions under it (exemptions: [] for none)")
+	}
 	for i, e := range f.Exemptions {
 		where := fmt.Sprintf("exemptions[%d]", i)
 		before := len(src.problems)

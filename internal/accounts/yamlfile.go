@@ -208,8 +208,10 @@ func want(t reflect.Type) string {
 		return "a list"
 	case reflect.Struct:
 		return fmt.Sprintf("a mapping (%s)", strings.Join(yamlFields(t), ", "))
+	case reflect.String:
+		return "a string"
 	}
-	return "a " + t.Kind().String()
+	return t.String()
 }
 
 func got(n *yaml.Node) string {
