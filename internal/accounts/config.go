@@ -1,10 +1,16 @@
 package accounts
 
 import (
+	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
@@ -57,152 +63,150 @@ type accountEntry struct {
 	Ambient    bool   `yaml:"ambient"`
 }
 
-// LoadConfig reads and checks a config file. Every problem found is
-// reported, each as "<path>:<line>: <field>: <what is wrong>", so that a
-// user can fix them all in one pass.
+// LoadConfig reads and checks a config file. A problem of shape (an
+// unknown field, a value of the wrong type) is reported as the YAML decoder
+// words it, with its line; otherwise every problem with the values is
+// reported, naming its entry, so that a user can fix them all in one pass.
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config file: %w", err)
 	}
 	var f configFile
-	src, err := decode("config file", path, data, &f)
-	if err != nil {
-		return nil, err
+	if err := decodeYAML(data, &f); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	// `organization:` with its settings commented out still means
 	// "discover", though it decodes as nil.
-	if _, set := src.lines["organization"]; set && f.Organization == nil {
+	if f.Organization == nil && hasKey(data, "organization") {
 		f.Organization = &OrgConfig{}
 	}
 	if o := f.Organization; o != nil {
 		o.RoleName = cmp.Or(o.RoleName, DefaultOrgRoleName)
 	}
-	if err := f.Validate(src); err != nil {
-		return nil, err
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	return f.config(), nil
 }
 
-// Validate checks what the file asks for and reports every problem, each
-// at the line src gives for it.
-func (f *configFile) Validate(src *source) error {
-	f.validateAccounts(src)
+// Validate checks the values of the file and reports every problem.
+func (f *configFile) Validate() error {
+	p := f.validateAccounts()
 	if o := f.Organization; o != nil {
-		if err := checkRolePathName(o.RoleName); err != nil {
-			src.add("organization.role_name", "organization.role_name: %w", err)
-		}
-		if o.ExternalID != "" {
-			if err := CheckExternalID(o.ExternalID); err != nil {
-				src.add("organization.external_id", "organization.external_id: %w", err)
-			}
+		if err := o.Validate(); err != nil {
+			p.add("organization", "%w", err)
 		}
 	}
-	for name, list := range map[string][]*string{"include": f.Include, "exclude": f.Exclude} {
-		for i, s := range strs(list) {
+	for _, l := range []struct {
+		name string
+		list []*string
+	}{{"include", f.Include}, {"exclude", f.Exclude}} {
+		for i, s := range strs(l.list) {
 			if strings.TrimSpace(s) == "" {
-				field := fmt.Sprintf("%s[%d]", name, i)
-				src.add(field, "%s: empty; give an account ID or name", field)
+				p.add(fmt.Sprintf("%s[%d]", l.name, i), "empty; give an account ID or name")
 			}
 		}
 	}
-	for name, list := range map[string][]*string{"user_tags": f.UserTags, "account_tags": f.AccountTags} {
-		for i, s := range strs(list) {
-			field := fmt.Sprintf("%s[%d]", name, i)
+	for _, l := range []struct {
+		name string
+		list []*string
+	}{{"user_tags", f.UserTags}, {"account_tags", f.AccountTags}} {
+		for i, s := range strs(l.list) {
+			where := fmt.Sprintf("%s[%d]", l.name, i)
 			if k, err := report.ParseTagKeys([]string{s}); err != nil {
-				src.add(field, "%s: %w", field, err)
+				p.add(where, "%w", err)
 			} else if len(k) == 0 {
-				src.add(field, "%s: empty; give a tag key", field)
+				p.add(where, "empty; give a tag key")
 			}
 		}
 	}
 	if len(f.AccountTags) > 0 && f.Organization == nil {
-		src.add("account_tags", "account_tags: account tags are read from Organizations; enable discovery with organization")
+		p.add("account_tags", "account tags are read from Organizations; enable discovery with organization")
 	}
 	if len(f.Accounts) == 0 && f.Organization == nil {
-		src.add("accounts", "no accounts to read: list them under accounts, or enable discovery with organization")
+		p = append(p, errors.New("no accounts to read: list them under accounts, or enable discovery with organization"))
 	}
-	return src.err()
+	return errors.Join(p...)
 }
 
-func (f *configFile) validateAccounts(src *source) {
-	type seen struct {
-		where string
-		line  int
-	}
+func (f *configFile) validateAccounts() problems {
 	var (
-		ids, names = map[string]seen{}, map[string]seen{}
+		p          problems
+		ids, names = map[string]string{}, map[string]string{} // the entry of each
 		partition  string
-		first      seen // the account that set partition
-		ambient    *seen
+		first      string // the entry that set partition
+		ambient    string // the entry read with the exporter's own credentials
 	)
 	for i, a := range f.Accounts {
-		where := fmt.Sprintf("accounts[%d]", i)
 		if a == nil {
 			a = &accountEntry{}
 		}
 		id := a.ID
+		part, arnID, arnErr := ParseRoleARN(a.RoleARN)
+		if a.RoleARN != "" && arnErr == nil {
+			id = arnID
+		}
+		index := fmt.Sprintf("accounts[%d]", i)
+		where := entry(index, id, a.Name)
 		switch {
 		case a.RoleARN != "" && a.Ambient:
-			src.add(where+".ambient", "%s: role_arn and ambient: true exclude each other; ambient reads the account of the exporter's own credentials", where)
+			p.add(where, "role_arn and ambient: true exclude each other; ambient reads the account of the exporter's own credentials")
 			continue
 		case a.RoleARN != "":
-			part, arnID, err := ParseRoleARN(a.RoleARN)
-			if err != nil {
-				src.add(where+".role_arn", "%s.role_arn: %w", where, err)
+			if arnErr != nil {
+				p.add(where, "role_arn: %w", arnErr)
 				continue
 			}
 			if partition == "" {
-				partition, first = part, seen{where, src.line(where + ".role_arn")}
+				partition, first = part, index
 			} else if part != partition {
-				src.add(where+".role_arn", "%s.role_arn: partition %s differs from %s of %s (line %d); one exporter reads one partition",
-					where, part, partition, first.where, first.line)
+				p.add(where, "role_arn: partition %s differs from %s of %s; one exporter reads one partition", part, partition, first)
 			}
-			if id != "" && id != arnID {
-				src.add(where+".id", "%s.id: %s is not the account of role_arn (%s); leave id out, it is taken from role_arn", where, id, arnID)
+			if a.ID != "" && a.ID != id {
+				p.add(where, "id: %s is not the account of role_arn (%s); leave id out, it is taken from role_arn", a.ID, id)
 			}
 			if a.ExternalID != "" {
 				if err := CheckExternalID(a.ExternalID); err != nil {
-					src.add(where+".external_id", "%s.external_id: %w", where, err)
+					p.add(where, "external_id: %w", err)
 				}
 			}
-			id = arnID
 		case a.Ambient:
-			if ambient != nil {
-				src.add(where+".ambient", "%s.ambient: only one account can be read with the exporter's own credentials, and %s (line %d) already is",
-					where, ambient.where, ambient.line)
+			if ambient != "" {
+				p.add(where, "ambient: only one account can be read with the exporter's own credentials, and %s already is", ambient)
 			} else {
-				ambient = &seen{where, src.line(where + ".ambient")}
+				ambient = index
 			}
 			if a.ExternalID != "" {
-				src.add(where+".external_id", "%s.external_id: needs role_arn; the exporter's own credentials assume no role", where)
+				p.add(where, "external_id: needs role_arn; the exporter's own credentials assume no role")
 			}
 			switch {
 			case id == "":
-				src.add(where, "%s: ambient: true needs id, the 12-digit account of the exporter's own credentials", where)
+				p.add(where, "ambient: true needs id, the 12-digit account of the exporter's own credentials")
 				continue
 			case !accountIDRE.MatchString(id):
-				src.add(where+".id", "%s.id: %q is not a 12-digit account ID (quote IDs that start with 0)", where, id)
+				p.add(where, "id: %q is not a 12-digit account ID (quote IDs that start with 0)", id)
 				continue
 			}
 		default:
-			src.add(where, "%s: role_arn is required (or ambient: true for the account of the exporter's own credentials)", where)
+			p.add(where, "role_arn is required (or ambient: true for the account of the exporter's own credentials)")
 			continue
 		}
 
 		if prev, dup := ids[id]; dup {
-			src.add(where, "%s: account %s is already listed as %s (line %d)", where, id, prev.where, prev.line)
+			p.add(where, "account %s is already listed as %s", id, prev)
 		} else {
-			ids[id] = seen{where, src.line(where)}
+			ids[id] = index
 		}
 		if a.Name != "" {
 			if prev, dup := names[a.Name]; dup {
-				src.add(where+".name", "%s.name: %q is already the name of %s (line %d)", where, a.Name, prev.where, prev.line)
+				p.add(where, "name: %q is already the name of %s", a.Name, prev)
 			} else {
-				names[a.Name] = seen{where, src.line(where + ".name")}
+				names[a.Name] = index
 			}
 		}
 	}
+	return p
 }
 
 // config returns what a valid file asks for.
@@ -238,4 +242,41 @@ func strs(list []*string) []string {
 		out = append(out, *s)
 	}
 	return out
+}
+
+// decodeYAML decodes data into v, refusing fields that v does not have. A
+// file of only comments decodes as an empty one.
+func decodeYAML(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// hasKey reports whether the top level of data sets key, even to nothing,
+// which decodes as if key were left out.
+func hasKey(data []byte, key string) bool {
+	var top map[string]yaml.Node
+	_ = yaml.Unmarshal(data, &top) // decodeYAML has reported any problem
+	_, ok := top[key]
+	return ok
+}
+
+// entry names an entry of a list for a message: its index and what
+// identifies it, as in accounts[2] (123456789012 production). The decoder
+// keeps no lines for the values it has decoded.
+func entry(index string, ids ...string) string {
+	if ids = slices.DeleteFunc(ids, func(s string) bool { return s == "" }); len(ids) > 0 {
+		return index + " (" + strings.Join(ids, " ") + ")"
+	}
+	return index
+}
+
+// problems are what is wrong with a file's values, each naming where.
+type problems []error
+
+func (p *problems) add(where, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: "+format, append([]any{where}, args...)...))
 }

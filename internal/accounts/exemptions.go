@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -26,6 +27,7 @@ import (
 
 type exemptionsFile struct {
 	Exemptions []*exemptionEntry `yaml:"exemptions"` // nil for a bare "-"
+	maxDays    int               // --exemptions.max-days, not in the file
 }
 
 type exemptionEntry struct {
@@ -41,17 +43,20 @@ type exemptionEntry struct {
 var userNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 
 // LoadExemptions reads and checks an exemptions file, whose exemptions may
-// span at most maxDays days each. Every problem found is reported, each as
-// "<path>:<line>: <field>: <what is wrong>", as LoadConfig does.
+// span at most maxDays days each, reporting problems as LoadConfig does.
 func LoadExemptions(path string, maxDays int) (report.AccountExemptions, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read exemptions file: %w", err)
 	}
-	var f exemptionsFile
-	src, err := decode("exemptions file", path, data, &f)
-	if err != nil {
-		return nil, err
+	f := exemptionsFile{maxDays: maxDays}
+	if err := decodeYAML(data, &f); err != nil {
+		return nil, fmt.Errorf("exemptions file %s: %w", path, err)
+	}
+	// `exemptions:` with nothing under it lists none, though it decodes
+	// as nil.
+	if f.Exemptions == nil && hasKey(data, "exemptions") {
+		f.Exemptions = []*exemptionEntry{}
 	}
 	for i, e := range f.Exemptions {
 		if e == nil {
@@ -62,8 +67,8 @@ func LoadExemptions(path string, maxDays int) (report.AccountExemptions, error) 
 			*s = strings.TrimSpace(*s)
 		}
 	}
-	if err := f.Validate(src, maxDays); err != nil {
-		return nil, err
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("exemptions file %s: %w", path, err)
 	}
 	out := report.AccountExemptions{}
 	for _, e := range f.Exemptions {
@@ -76,39 +81,37 @@ func LoadExemptions(path string, maxDays int) (report.AccountExemptions, error) 
 	return out, nil
 }
 
-// Validate checks every exemption, reporting each problem at the line src
-// gives for it, and refuses two decisions about the same thing.
-func (f *exemptionsFile) Validate(src *source, maxDays int) error {
-	type seen struct {
-		where string
-		line  int
-	}
-	decided := map[[3]string]seen{}
-	if _, listed := src.lines["exemptions"]; !listed {
+// Validate checks every exemption, reporting every problem, and refuses
+// two decisions about the same thing.
+func (f *exemptionsFile) Validate() error {
+	if f.Exemptions == nil {
 		// Most likely the wrong file: say so rather than exempt nothing.
-		src.add("", "exemptions: missing; list the exemptions under it (exemptions: [] for none)")
+		return errors.New("exemptions: missing; list the exemptions under it (exemptions: [] for none)")
 	}
+	var p problems
+	decided := map[[3]string]string{} // the entry of each decision
 	for i, e := range f.Exemptions {
-		where := fmt.Sprintf("exemptions[%d]", i)
-		before := len(src.problems)
-		e.validate(src, where, maxDays)
-		if len(src.problems) > before {
+		index := fmt.Sprintf("exemptions[%d]", i)
+		where := entry(index, e.AccountID, e.User)
+		before := len(p)
+		e.validate(&p, where, f.maxDays)
+		if len(p) > before {
 			continue
 		}
 		// IAM user names are unique regardless of case.
 		key := [3]string{e.AccountID, strings.ToLower(e.User), e.Policy}
 		if prev, dup := decided[key]; dup {
-			src.add(where, "%s: account %s, user %s, policy %s is already exempted by %s (line %d); keep one entry",
-				where, e.AccountID, e.User, e.Policy, prev.where, prev.line)
+			p.add(where, "account %s, user %s, policy %s is already exempted by %s; keep one entry",
+				e.AccountID, e.User, e.Policy, prev)
 			continue
 		}
-		decided[key] = seen{where, src.line(where)}
+		decided[key] = index
 	}
-	return src.err()
+	return errors.Join(p...)
 }
 
-// validate checks every field of the exemption at where.
-func (e *exemptionEntry) validate(src *source, where string, maxDays int) {
+// validate checks every field of the exemption, named where.
+func (e *exemptionEntry) validate(p *problems, where string, maxDays int) {
 	for _, f := range []struct{ name, value, what string }{
 		{"account_id", e.AccountID, "the 12-digit account ID of the user"},
 		{"user", e.User, "the IAM user name"},
@@ -118,18 +121,18 @@ func (e *exemptionEntry) validate(src *source, where string, maxDays int) {
 		{"reason", e.Reason, "why: a ticket, a sentence"},
 	} {
 		if f.value == "" {
-			src.add(where+"."+f.name, "%s.%s: missing; give %s", where, f.name, f.what)
+			p.add(where, "%s: missing; give %s", f.name, f.what)
 		}
 	}
 	if e.AccountID != "" && !accountIDRE.MatchString(e.AccountID) {
-		src.add(where+".account_id", "%s.account_id: %q is not a 12-digit account ID (quote IDs that start with 0)", where, e.AccountID)
+		p.add(where, "account_id: %q is not a 12-digit account ID (quote IDs that start with 0)", e.AccountID)
 	}
 	if e.User != "" && !userNameRE.MatchString(e.User) {
-		src.add(where+".user", "%s.user: %q is not an IAM user name (1-64 letters, digits and _+=,.@-)", where, e.User)
+		p.add(where, "user: %q is not an IAM user name (1-64 letters, digits and _+=,.@-)", e.User)
 	}
 	if e.Policy != "" {
 		if err := report.CheckExemptionPolicy(e.Policy); err != nil {
-			src.add(where+".policy", "%s.policy: %w", where, err)
+			p.add(where, "policy: %w", err)
 		}
 	}
 	datesOK := true
@@ -137,13 +140,13 @@ func (e *exemptionEntry) validate(src *source, where string, maxDays int) {
 		if _, err := time.Parse(time.DateOnly, f.value); err != nil {
 			datesOK = false
 			if f.value != "" {
-				src.add(where+"."+f.name, "%s.%s: %q is not a date YYYY-MM-DD", where, f.name, f.value)
+				p.add(where, "%s: %q is not a date YYYY-MM-DD", f.name, f.value)
 			}
 		}
 	}
 	if datesOK {
 		if err := report.CheckExemptionDates(e.exemption(), maxDays); err != nil {
-			src.add(where+".end", "%s.end: %w", where, err)
+			p.add(where, "end: %w", err)
 		}
 	}
 }
