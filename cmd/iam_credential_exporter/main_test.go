@@ -188,6 +188,9 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		// This one used to mean "no limit".
 		{name: "negative request limit", args: []string{"--web.max-requests=-1"},
 			wantStderr: "--web.max-requests must be 0 (no limit) or more, got -1"},
+		// This one was logged as invalid tag keys, TagKeys reading the file first.
+		{name: "bad config file", args: []string{"--config.file=../../internal/accounts/testdata/config-unknown-field.yml"},
+			wantStderr: `msg="invalid --config.file"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
