@@ -10,7 +10,8 @@ import (
 const sampleReport = "../../report/testdata/example.csv"
 
 // A bad exemptions file stops the exporter at start, before it listens,
-// with every problem on its line; so does an entry over --exemptions.max-days.
+// with every problem, each naming its entry; so does an entry over
+// --exemptions.max-days.
 func TestRunRefusesBadExemptionsFile(t *testing.T) {
 	t.Parallel()
 	exe, err := os.Executable()
@@ -24,13 +25,13 @@ func TestRunRefusesBadExemptionsFile(t *testing.T) {
 	}{
 		{name: "bad file", args: []string{"--exemptions.file=../../internal/accounts/testdata/exemptions-bad.yml"},
 			want: []string{
-				`exemptions-bad.yml:4: exemptions[0].policy: unknown policy \"rotation\"`,
-				`exemptions-bad.yml:6: exemptions[0].end: 2026-12-01 to 2027-03-01 is 91 days, more than the 90 an exemption may span`,
-				`exemptions-bad.yml:12: exemptions[1].end: the last day 2026-11-30 is before the first day 2026-12-01`,
-				`exemptions-bad.yml:29: exemptions[5]: account 111122223333, user DEPLOY, policy key-unused is already exempted by exemptions[4] (line 23)`,
+				`exemptions[0] (11112222333 build bot): policy: unknown policy \"rotation\"`,
+				`exemptions[0] (11112222333 build bot): end: 2026-12-01 to 2027-03-01 is 91 days, more than the 90 an exemption may span`,
+				`exemptions[1] (111122223333 build-bot): end: the last day 2026-11-30 is before the first day 2026-12-01`,
+				`exemptions[5] (111122223333 DEPLOY): account 111122223333, user DEPLOY, policy key-unused is already exempted by exemptions[4]`,
 			}},
 		{name: "span over the flag's cap", args: []string{"--exemptions.file=../../internal/accounts/testdata/exemptions-good.yml", "--exemptions.max-days=30"},
-			want: []string{`exemptions-good.yml:7: exemptions[0].end: 2026-12-01 to 2027-02-28 is 90 days, more than the 30`}},
+			want: []string{`exemptions[0] (111122223333 build-bot): end: 2026-12-01 to 2027-02-28 is 90 days, more than the 30`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

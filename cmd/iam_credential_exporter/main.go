@@ -217,6 +217,13 @@ func run() int {
 	signal.Notify(reload, syscall.SIGHUP)
 	defer signal.Stop(reload)
 
+	// TagKeys reads --config.file first: say which of the two is wrong.
+	if path := opts.selection.ConfigFile; path != "" {
+		if _, err := accounts.LoadConfig(path); err != nil {
+			logger.Error("invalid --config.file", "path", path, "err", err)
+			return 2
+		}
+	}
 	// The tag allowlists name labels, which the handler needs from the start.
 	tags, err := opts.selection.TagKeys()
 	if err != nil {

@@ -160,6 +160,9 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		// trace: validate() runs before the handler is built.
 		{name: "telemetry path without a slash", args: []string{"--web.telemetry-path=metrics"},
 			wantStderr: `--web.telemetry-path: \"metrics\" must start with /`},
+		// This one was logged as invalid tag keys, TagKeys reading the file first.
+		{name: "bad config file", args: []string{"--config.file=../../internal/accounts/testdata/config-unknown-field.yml"},
+			wantStderr: `msg="invalid --config.file"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -118,8 +118,8 @@ const DefaultOrgRoleName = "OrganizationAccountAccessRole"
 // OrgConfig says how to reach the accounts that Organizations discovery
 // finds. The flags and the config file both produce one.
 type OrgConfig struct {
-	RoleName   string // assumed in each member account; may carry a path
-	ExternalID string // passed with every AssumeRole; may be ""
+	RoleName   string `yaml:"role_name"`   // assumed in each member account; may carry a path
+	ExternalID string `yaml:"external_id"` // passed with every AssumeRole; may be ""
 }
 
 // Validate checks the role name and external ID before any AWS call, so a

@@ -1,14 +1,12 @@
 package accounts
 
 import (
-	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
@@ -27,120 +25,135 @@ import (
 //
 // It is read once, at start: a change needs a restart.
 
-var (
-	exemptionsTopSchema = schema{"a mapping", "at the top level", []string{"exemptions"}}
-	exemptionSchema     = schema{"an exemption (a mapping)", "in an exemption", []string{"account_id", "user", "policy", "start", "end", "reason"}}
-)
+type exemptionsFile struct {
+	Exemptions []*exemptionEntry `yaml:"exemptions"` // nil for a bare "-"
+	maxDays    int               // --exemptions.max-days, not in the file
+}
+
+type exemptionEntry struct {
+	AccountID string `yaml:"account_id"`
+	User      string `yaml:"user"`
+	Policy    string `yaml:"policy"`
+	Start     string `yaml:"start"` // YYYY-MM-DD, the first day in force
+	End       string `yaml:"end"`   // YYYY-MM-DD, the last day in force
+	Reason    string `yaml:"reason"`
+}
 
 // userNameRE is what IAM accepts as a user name.
 var userNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 
 // LoadExemptions reads and checks an exemptions file, whose exemptions may
-// span at most maxDays days each. Every problem found is reported, each as
-// "<path>:<line>: <field>: <what is wrong>", as LoadConfig does.
+// span at most maxDays days each, reporting problems as LoadConfig does.
 func LoadExemptions(path string, maxDays int) (report.AccountExemptions, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read exemptions file: %w", err)
 	}
-	return parseExemptions(path, data, maxDays)
-}
-
-func parseExemptions(path string, data []byte, maxDays int) (report.AccountExemptions, error) {
-	p, root, err := parseYAML(path, "exemptions file", data)
-	if err != nil {
-		return nil, err
+	f := exemptionsFile{maxDays: maxDays}
+	if err := decodeYAML(data, &f); err != nil {
+		return nil, fmt.Errorf("exemptions file %s: %w", path, err)
 	}
-	top := p.mapping(root, "exemptions file", exemptionsTopSchema)
-	list, listed := top.nodes["exemptions"]
-	if !listed {
-		// Most likely the wrong file: say so rather than exempt nothing.
-		line := 0
-		if root != nil {
-			line = root.Line
+	// `exemptions:` with nothing under it lists none, though it decodes
+	// as nil.
+	if f.Exemptions == nil && hasKey(data, "exemptions") {
+		f.Exemptions = []*exemptionEntry{}
+	}
+	for i, e := range f.Exemptions {
+		if e == nil {
+			e = &exemptionEntry{}
+			f.Exemptions[i] = e
 		}
-		p.add(line, "exemptions: missing; list the exemptions under it (exemptions: [] for none)")
+		for _, s := range []*string{&e.AccountID, &e.User, &e.Policy, &e.Start, &e.End, &e.Reason} {
+			*s = strings.TrimSpace(*s)
+		}
+	}
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("exemptions file %s: %w", path, err)
 	}
 	out := report.AccountExemptions{}
-	type seen struct {
-		where string
-		line  int
-	}
-	decided := map[[3]string]seen{}
-	for i, entry := range p.node(list, yaml.SequenceNode, "exemptions", "a list of exemptions").Content {
-		where := fmt.Sprintf("exemptions[%d]", i)
-		m := p.mapping(entry, where, exemptionSchema)
-		accountID, user, e, ok := checkExemption(p, m, entry.Line, maxDays)
-		if !ok {
-			continue
+	for _, e := range f.Exemptions {
+		user := strings.ToLower(e.User)
+		if out[e.AccountID] == nil {
+			out[e.AccountID] = map[string][]report.Exemption{}
 		}
-		// IAM user names are unique regardless of case.
-		key := [3]string{accountID, strings.ToLower(user), e.Policy}
-		if prev, dup := decided[key]; dup {
-			p.add(entry.Line, "%s: account %s, user %s, policy %s is already exempted by %s (line %d); keep one entry",
-				where, accountID, user, e.Policy, prev.where, prev.line)
-			continue
-		}
-		decided[key] = seen{where, entry.Line}
-		if out[accountID] == nil {
-			out[accountID] = map[string][]report.Exemption{}
-		}
-		out[accountID][key[1]] = append(out[accountID][key[1]], e)
-	}
-	if err := p.err(); err != nil {
-		return nil, err
+		out[e.AccountID][user] = append(out[e.AccountID][user], e.exemption())
 	}
 	return out, nil
 }
 
-// checkExemption checks every field of one entry, at line, reporting each
-// problem, and returns the exemption, its account and user when there is
-// none.
-func checkExemption(p *problems, m mapping, line, maxDays int) (accountID, user string, e report.Exemption, ok bool) {
-	before := len(p.value) + len(p.shape)
-	required := func(field, what string) string {
-		s := strings.TrimSpace(m.str(field))
-		if s == "" {
-			p.add(cmp.Or(m.line(field), line), "%s.%s: missing; give %s", m.where, field, what)
-		}
-		return s
+// Validate checks every exemption, reporting every problem, and refuses
+// two decisions about the same thing.
+func (f *exemptionsFile) Validate() error {
+	if f.Exemptions == nil {
+		// Most likely the wrong file: say so rather than exempt nothing.
+		return errors.New("exemptions: missing; list the exemptions under it (exemptions: [] for none)")
 	}
-	accountID = required("account_id", "the 12-digit account ID of the user")
-	user = required("user", "the IAM user name")
-	policy := required("policy", "one of "+strings.Join(report.ExemptionPolicies, ", "))
-	first := required("start", "the first day in force, YYYY-MM-DD (UTC)")
-	last := required("end", "the last day in force, YYYY-MM-DD (UTC), inclusive")
-	reason := required("reason", "why: a ticket, a sentence")
+	var p problems
+	decided := map[[3]string]string{} // the entry of each decision
+	for i, e := range f.Exemptions {
+		index := fmt.Sprintf("exemptions[%d]", i)
+		where := entry(index, e.AccountID, e.User)
+		before := len(p)
+		e.validate(&p, where, f.maxDays)
+		if len(p) > before {
+			continue
+		}
+		// IAM user names are unique regardless of case.
+		key := [3]string{e.AccountID, strings.ToLower(e.User), e.Policy}
+		if prev, dup := decided[key]; dup {
+			p.add(where, "account %s, user %s, policy %s is already exempted by %s; keep one entry",
+				e.AccountID, e.User, e.Policy, prev)
+			continue
+		}
+		decided[key] = index
+	}
+	return errors.Join(p...)
+}
 
-	if accountID != "" && !accountIDRE.MatchString(accountID) {
-		p.add(m.line("account_id"), "%s.account_id: %q is not a 12-digit account ID (quote IDs that start with 0)", m.where, accountID)
-	}
-	if user != "" && !userNameRE.MatchString(user) {
-		p.add(m.line("user"), "%s.user: %q is not an IAM user name (1-64 letters, digits and _+=,.@-)", m.where, user)
-	}
-	if policy != "" {
-		if err := report.CheckExemptionPolicy(policy); err != nil {
-			p.add(m.line("policy"), "%s.policy: %w", m.where, err)
+// validate checks every field of the exemption, named where.
+func (e *exemptionEntry) validate(p *problems, where string, maxDays int) {
+	for _, f := range []struct{ name, value, what string }{
+		{"account_id", e.AccountID, "the 12-digit account ID of the user"},
+		{"user", e.User, "the IAM user name"},
+		{"policy", e.Policy, "one of " + strings.Join(report.ExemptionPolicies, ", ")},
+		{"start", e.Start, "the first day in force, YYYY-MM-DD (UTC)"},
+		{"end", e.End, "the last day in force, YYYY-MM-DD (UTC), inclusive"},
+		{"reason", e.Reason, "why: a ticket, a sentence"},
+	} {
+		if f.value == "" {
+			p.add(where, "%s: missing; give %s", f.name, f.what)
 		}
 	}
-	date := func(field, value string) (time.Time, bool) {
-		if value == "" {
-			return time.Time{}, false
-		}
-		d, err := time.Parse(time.DateOnly, value)
-		if err != nil {
-			p.add(m.line(field), "%s.%s: %q is not a date YYYY-MM-DD", m.where, field, value)
-			return time.Time{}, false
-		}
-		return d, true
+	if e.AccountID != "" && !accountIDRE.MatchString(e.AccountID) {
+		p.add(where, "account_id: %q is not a 12-digit account ID (quote IDs that start with 0)", e.AccountID)
 	}
-	start, startOK := date("start", first)
-	end, endOK := date("end", last)
-	e = report.Exemption{Policy: policy, Start: start, End: end.AddDate(0, 0, 1), Reason: reason, Source: report.ExemptionFromFile}
-	if startOK && endOK {
-		if err := report.CheckExemptionDates(e, maxDays); err != nil {
-			p.add(m.line("end"), "%s.end: %w", m.where, err)
+	if e.User != "" && !userNameRE.MatchString(e.User) {
+		p.add(where, "user: %q is not an IAM user name (1-64 letters, digits and _+=,.@-)", e.User)
+	}
+	if e.Policy != "" {
+		if err := report.CheckExemptionPolicy(e.Policy); err != nil {
+			p.add(where, "policy: %w", err)
 		}
 	}
-	return accountID, user, e, len(p.value)+len(p.shape) == before
+	datesOK := true
+	for _, f := range []struct{ name, value string }{{"start", e.Start}, {"end", e.End}} {
+		if _, err := time.Parse(time.DateOnly, f.value); err != nil {
+			datesOK = false
+			if f.value != "" {
+				p.add(where, "%s: %q is not a date YYYY-MM-DD", f.name, f.value)
+			}
+		}
+	}
+	if datesOK {
+		if err := report.CheckExemptionDates(e.exemption(), maxDays); err != nil {
+			p.add(where, "end: %w", err)
+		}
+	}
+}
+
+// exemption returns what e decides; its dates are checked.
+func (e *exemptionEntry) exemption() report.Exemption {
+	start, _ := time.Parse(time.DateOnly, e.Start)
+	end, _ := time.Parse(time.DateOnly, e.End)
+	return report.Exemption{Policy: e.Policy, Start: start, End: end.AddDate(0, 0, 1), Reason: e.Reason, Source: report.ExemptionFromFile}
 }

@@ -346,7 +346,7 @@ func TestNewSelectionRefuses(t *testing.T) {
 		{
 			name:    "config file with an unknown field",
 			change:  func(o *Options) { o.ConfigFile = "testdata/accounts-unknown-field.yml" },
-			wantErr: `testdata/accounts-unknown-field.yml:3: unknown field "externalid" in an account`,
+			wantErr: "line 3: field externalid not found in type accounts.accountEntry",
 		},
 		{
 			name:     "ambient account of the config file is not the credentials'",
