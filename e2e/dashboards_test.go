@@ -40,11 +40,16 @@ func TestPrometheusDashboards(t *testing.T) {
 	fake.DefaultAccount().SetReport(fixtureReportCSV(t, now), now.Add(-time.Hour))
 	// alice is mid-rotation (two active keys): a host still uses her old
 	// key, which the user dashboard's callers table shows.
+	var oldKeyID string
 	for _, u := range users {
 		if u.Name == dashUser {
+			oldKeyID = u.AccessKeys[0].ID
 			fake.DefaultAccount().AddTrailEvents(fakeaws.TrailEvent{
-				AccessKeyID: u.AccessKeys[0].ID, Time: now.Add(-26 * time.Hour), SourceIP: dashCallerIP, UserAgent: dashCallerAgent})
+				AccessKeyID: oldKeyID, Time: now.Add(-26 * time.Hour), SourceIP: dashCallerIP, UserAgent: dashCallerAgent})
 		}
+	}
+	if oldKeyID == "" {
+		t.Fatalf("the fixture has no user %s", dashUser)
 	}
 	exp := startExporter(t, append(fake.Environ(), fake.TrailEnviron()...), "--aws.user-tags=owner,team", "--aws.exemptions",
 		"--aws.access-key-ids", "--aws.access-key-ids.rate=100", "--aws.key-callers", "--aws.key-callers.rate=2")
@@ -76,7 +81,7 @@ func TestPrometheusDashboards(t *testing.T) {
 		prom := startPrometheus(t, addr, ruleFiles(t))
 		dashboards := loadDashboards(t)
 		checkDashboards(t, prom, dashboards)
-		checkCallersTable(t, prom, dashboards)
+		checkCallersTable(t, prom, dashboards, oldKeyID)
 	})
 	t.Run("per-account targets", func(t *testing.T) {
 		t.Parallel()
@@ -92,7 +97,9 @@ func TestPrometheusDashboards(t *testing.T) {
 		rules, dir := renderMultiCluster(t)
 		prom := runPrometheus(t, "testdata/prometheus/prometheus.yml",
 			map[string]any{"Target": addr, "TargetLabels": map[string]string{multiClusterLabel: multiClusterName}}, []string{rules})
-		checkDashboards(t, prom, loadDashboardsFrom(t, dir))
+		dashboards := loadDashboardsFrom(t, dir)
+		checkDashboards(t, prom, dashboards)
+		checkCallersTable(t, prom, dashboards, oldKeyID)
 	})
 }
 
@@ -104,9 +111,11 @@ const (
 )
 
 // checkCallersTable finds the user dashboard's table of key callers and
-// checks that its rows are the caller CloudTrail served: alice's old key,
-// its host and user agent, seen about 26 hours ago, one sampled event.
-func checkCallersTable(t *testing.T, prom *promServer, dashboards []dashboard) {
+// checks that its rows are the caller CloudTrail served: alice's old key
+// (slot 1, keyID), its host and user agent, seen about 26 hours ago, one
+// sampled event, in the fixture's account (whose name the row joins: a row
+// without it would be dropped).
+func checkCallersTable(t *testing.T, prom *promServer, dashboards []dashboard, keyID string) {
 	t.Helper()
 	for _, d := range dashboards {
 		for _, p := range allPanels(d.Panels) {
@@ -126,8 +135,10 @@ func checkCallersTable(t *testing.T, prom *promServer, dashboards []dashboard) {
 					t.Fatalf("%s: query %s: %d rows, want 1 (the one caller served): %v", p.Title, q.RefID, len(rows), rows)
 				}
 				got := rows[0].Metric
-				if got["user_agent"] != dashCallerAgent || got["source_ip"] != dashCallerIP || got["key"] != "1" || got["origin"] != "other" {
-					t.Errorf("%s: query %s: row %v, want key 1 called by %s with %s", p.Title, q.RefID, got, dashCallerIP, dashCallerAgent)
+				if got["user_agent"] != dashCallerAgent || got["source_ip"] != dashCallerIP || got["key"] != "1" ||
+					got["access_key_id"] != keyID || got["account_id"] != promAccount || got["origin"] != "other" {
+					t.Errorf("%s: query %s: row %v, want key 1 (%s) of account %s called by %s with %s",
+						p.Title, q.RefID, got, keyID, promAccount, dashCallerIP, dashCallerAgent)
 				}
 				v, _ := strconv.ParseFloat(rows[0].Value[1].(string), 64)
 				switch q.RefID {

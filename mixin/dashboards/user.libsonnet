@@ -564,14 +564,14 @@ function(v)
         id: 6,
         type: 'table',
         title: 'Who uses the keys (CloudTrail sample)',
-        description: 'Only with --aws.key-callers, and only for the keys of an open rotation (two active keys): the callers of each key that CloudTrail event history shows, at most --aws.key-callers.per-key a key, those with the most events first. Sampled: one page of 50 events a day over the window (7 days), in the region of the key\'s last use and us-east-1, so the events are a sample, not a count. Management events only: a key used only for S3 objects or other data events, or from regions not read, shows no caller. Origin: vpc_endpoint, aws_service or aws_ip_range means the caller runs inside AWS and should use a role. docs/owners.md#who-still-uses-the-old-key-key-callers says more.',
+        description: "Only with --aws.key-callers, and only for the keys of an open rotation (two active keys): each key's callers in CloudTrail event history, at most --aws.key-callers.per-key a key, those with the most sampled events. Sampled: by default one page of 50 events a day over 7 days (--aws.key-callers.pages-per-day, --aws.key-callers.window), in the region of the key's last use and the partition's home region (us-east-1), so the events are a sample, not a count. Management events only: a key used only for data events (S3 objects, Lambda invokes, DynamoDB items), or only in other regions, shows no caller. Origin vpc_endpoint, aws_service or aws_ip_range: the caller runs inside AWS and should use a role. Last seen (how long ago): newest first. More in [docs/owners.md](https://github.com/iam-credential-exporter/iam_credential_exporter/blob/main/docs/owners.md#who-still-uses-the-old-key-key-callers).",
         datasource: { type: 'prometheus', uid: '${datasource}' },
         gridPos: { h: 6, w: 24, x: 0, y: 16 },
         targets: [
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'A',
-            expr: 'max by (account_id, key, access_key_id, source_ip, user_agent, event_source, origin) (time() - aws_iam_access_key_caller_last_seen_timestamp_seconds{%s})' % user,
+            expr: '(time() - max by (account_id, key, access_key_id, source_ip, user_agent, event_source, origin) (aws_iam_access_key_caller_last_seen_timestamp_seconds{%s}))%s' % [user, name],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -581,7 +581,7 @@ function(v)
           {
             datasource: { type: 'prometheus', uid: '${datasource}' },
             refId: 'B',
-            expr: 'max by (account_id, key, access_key_id, source_ip, user_agent, event_source, origin) (aws_iam_access_key_caller_sampled_events{%s})' % user,
+            expr: 'max by (account_id, key, access_key_id, source_ip, user_agent, event_source, origin) (aws_iam_access_key_caller_sampled_events{%s})%s' % [user, name],
             editorMode: 'code',
             instant: true,
             range: false,
@@ -594,17 +594,18 @@ function(v)
           {
             id: 'organize',
             options: {
-              excludeByName: { Time: true },
+              excludeByName: { Time: true, job: true, instance: true },
               indexByName: {
                 account_id: 0,
-                key: 1,
-                access_key_id: 2,
-                source_ip: 3,
-                user_agent: 4,
-                event_source: 5,
-                origin: 6,
-                'Value #A': 7,
-                'Value #B': 8,
+                key: 2,
+                access_key_id: 3,
+                source_ip: 4,
+                user_agent: 5,
+                event_source: 6,
+                origin: 7,
+                'Value #A': 8,
+                'Value #B': 9,
+                name: 1,
               },
               renameByName: {},
             },
@@ -623,12 +624,16 @@ function(v)
               properties: [{ id: 'displayName', value: 'Account' }, { id: 'custom.width', value: 140 }],
             },
             {
+              matcher: { id: 'byName', options: 'name' },
+              properties: [{ id: 'displayName', value: 'Name' }],
+            },
+            {
               matcher: { id: 'byName', options: 'key' },
               properties: [{ id: 'displayName', value: 'Key' }, { id: 'custom.width', value: 60 }],
             },
             {
               matcher: { id: 'byName', options: 'access_key_id' },
-              properties: [{ id: 'displayName', value: 'Key ID' }],
+              properties: [{ id: 'displayName', value: 'Access key ID' }, { id: 'custom.width', value: 190 }],
             },
             {
               matcher: { id: 'byName', options: 'source_ip' },
@@ -665,7 +670,7 @@ function(v)
             },
             {
               matcher: { id: 'byName', options: 'Value #A' },
-              properties: [{ id: 'displayName', value: 'Last seen' }, { id: 'unit', value: 's' }, { id: 'decimals', value: 0 }],
+              properties: [{ id: 'displayName', value: 'Last seen (ago)' }, { id: 'unit', value: 's' }, { id: 'decimals', value: 0 }],
             },
             {
               matcher: { id: 'byName', options: 'Value #B' },
@@ -677,7 +682,7 @@ function(v)
           showHeader: true,
           cellHeight: 'sm',
           footer: { show: false, reducer: ['sum'], countRows: false, fields: '' },
-          sortBy: [{ displayName: 'Last seen', desc: false }],
+          sortBy: [{ displayName: 'Last seen (ago)', desc: false }],
         },
       },
       {
