@@ -94,12 +94,7 @@ func run() int {
 	app.Flag("report.max-bytes", "Largest credential report file (CSV, base64 or CLI JSON) or AWS response accepted, in bytes; a larger one is rejected. The default holds 10,000 rows (--report.max-users) of about 1.2 KB as base64, five times a typical row.").
 		Default("16777216").Int64Var(&opts.selection.MaxBytes)
 	app.Flag("report.max-users", "Most user rows (root included) accepted in one credential report; a report with more is rejected, and reading stops there so that memory stays bounded. IAM allows 5,000 users per account.").
-		Default("10000").Action(func(*kingpin.ParseContext) error {
-		if opts.selection.MaxUsers <= 0 {
-			return fmt.Errorf("--report.max-users must be positive, got %d", opts.selection.MaxUsers)
-		}
-		return nil
-	}).IntVar(&opts.selection.MaxUsers)
+		Default("10000").IntVar(&opts.selection.MaxUsers)
 	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see docs/multi-account.md.").
 		PlaceHolder("PATH").StringVar(&opts.selection.ConfigFile)
 	app.Flag("config.allow-mass-removal", "Apply a SIGHUP reload of --config.file that stops reading more than half of the accounts read now; without it such a reload is refused and the current accounts are kept, since a file caught half-written looks the same. A restart applies any valid file.").

@@ -87,6 +87,9 @@ func (o Options) Validate() error {
 	if o.MaxBytes <= 0 {
 		return fmt.Errorf("--report.max-bytes must be positive, got %d", o.MaxBytes)
 	}
+	if o.MaxUsers <= 0 {
+		return fmt.Errorf("--report.max-users must be positive, got %d", o.MaxUsers)
+	}
 	if o.OrgRefreshInterval <= 0 {
 		return fmt.Errorf("--aws.organization.refresh-interval must be positive, got %s", o.OrgRefreshInterval)
 	}
