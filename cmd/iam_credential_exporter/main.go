@@ -67,102 +67,7 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	opts := options{writeStall: defaultWriteStall}
-	app := kingpin.New(name, "Exports the AWS IAM credential report (access key age and use, MFA, passwords, root credentials) as Prometheus metrics.")
-	webFlags := kingpinflag.AddFlags(app, defaultAddress)
-	app.Flag("web.telemetry-path", "Path under which to expose metrics: a clean path (no //, /./, /../ or trailing /) that starts with / and is not /, /sd, /-/healthy or /-/ready.").
-		Default("/metrics").StringVar(&opts.telemetryPath)
-	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path.").
-		BoolVar(&opts.disableExporterMetrics)
-	app.Flag("web.external-address", "The host:port at which Prometheus reaches this exporter, advertised as the address of every /sd target, whatever Host a request to /sd sends. Unset: the Host of each request to /sd.").
-		PlaceHolder("HOST:PORT").StringVar(&opts.externalAddress)
-	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503. Full pages (no ?account_id= or ?exporter=true) may take half of them, at least 1, so that the rest always serve per-account and exporter targets and /sd. 0 disables the limit.").
-		Default("40").IntVar(&opts.maxRequests)
-	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body.").
-		Default("10s").DurationVar(&opts.readTimeout)
-	app.Flag("web.write-timeout", "Maximum duration from the end of a request to the end of its response: a client that reads too slowly gets a cut response, and its --web.max-requests slot is freed. Each write of a response must also complete within 5s.").
-		Default("30s").DurationVar(&opts.writeTimeout)
-	app.Flag("web.idle-timeout", "Maximum duration a keep-alive connection waits for its next request before it is closed.").
-		Default("2m").DurationVar(&opts.idleTimeout)
-	app.Flag("web.health-listen-address", "Also serve /-/healthy and /-/ready, and nothing else, over plain HTTP (without --web.config.file's TLS and basic auth) on this address, for probes that cannot authenticate such as Kubernetes httpGet probes. Unset: off.").
-		PlaceHolder("ADDRESS").StringVar(&opts.healthAddress)
-	app.Flag("report.file", "Read the credential report from this local file instead of AWS: the CSV (what `aws iam get-credential-report --query Content --output text | base64 -d` writes), its base64 text, or the JSON output of `aws iam get-credential-report`. Re-read every --report.refresh-interval. Unset: use AWS.").
-		PlaceHolder("PATH").StringVar(&opts.selection.ReportFile)
-	app.Flag("report.refresh-interval", "How often to refresh the credential report in the background; AWS rebuilds it at most every 4 hours.").
-		Default("30m").DurationVar(&opts.selection.RefreshInterval)
-	app.Flag("report.timeout", "Deadline of one refresh: generating, polling and downloading the report.").
-		Default("5m").DurationVar(&opts.selection.Timeout)
-	app.Flag("report.max-bytes", "Largest credential report file (CSV, base64 or CLI JSON) or AWS response accepted, in bytes; a larger one is rejected. The default holds 10,000 rows (--report.max-users) of about 1.2 KB as base64, five times a typical row.").
-		Default("16777216").Int64Var(&opts.selection.MaxBytes)
-	app.Flag("report.max-users", "Most user rows (root included) accepted in one credential report; a report with more is rejected, and reading stops there so that memory stays bounded. IAM allows 5,000 users per account.").
-		Default("10000").IntVar(&opts.selection.MaxUsers)
-	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see docs/multi-account.md.").
-		PlaceHolder("PATH").StringVar(&opts.selection.ConfigFile)
-	app.Flag("config.allow-mass-removal", "Apply a SIGHUP reload of --config.file that stops reading more than half of the accounts read now; without it such a reload is refused and the current accounts are kept, since a file caught half-written looks the same. A restart applies any valid file.").
-		BoolVar(&opts.selection.AllowMassRemoval)
-	app.Flag("aws.region", "AWS region whose partition holds the accounts (IAM is global within a partition). Unset: the SDK's (AWS_REGION, profile), else us-east-1.").
-		StringVar(&opts.selection.Region)
-	app.Flag("aws.role-arn", "ARN of an IAM role to assume to read one account's report; repeat for several accounts. Unset: read the account of the ambient credentials.").
-		PlaceHolder("ARN").StringsVar(&opts.selection.RoleARNs)
-	app.Flag("aws.external-id", "External ID passed when assuming every --aws.role-arn and discovered role.").
-		StringVar(&opts.selection.ExternalID)
-	app.Flag("aws.organization", "Discover the ACTIVE accounts of the AWS Organization (organizations:ListAccounts, from the management or a delegated administrator account) and read each through --aws.organization.role-name.").
-		BoolVar(&opts.selection.Organization)
-	app.Flag("aws.organization.role-name", "Role (name, optionally with a path) assumed in each discovered account.").
-		Default(accounts.DefaultOrgRoleName).StringVar(&opts.selection.OrgRoleName)
-	app.Flag("aws.organization.refresh-interval", "How often the account list is read again from Organizations, so that joining accounts appear and leaving or suspended ones disappear.").
-		Default("1h").DurationVar(&opts.selection.OrgRefreshInterval)
-	app.Flag("aws.account-include", "Only read these accounts (ID, or name with * wildcards); repeatable. Unset: all.").
-		StringsVar(&opts.selection.Include)
-	app.Flag("aws.account-exclude", "Never read these accounts (ID, or name with * wildcards); repeatable; wins over includes. Unset: none.").
-		StringsVar(&opts.selection.Exclude)
-	app.Flag("aws.concurrency", "Accounts refreshed at the same time at most.").
-		Default("5").IntVar(&opts.concurrency)
-	app.Flag("aws.user-tags", "IAM user tag keys to export as labels of aws_iam_user_tags, read with iam:GetAccountAuthorizationDetails; repeatable or comma-separated; added to the config file's user_tags. Unset: none (no tags read).").
-		PlaceHolder("KEY,...").StringsVar(&opts.selection.UserTags)
-	app.Flag("aws.user-tags.refresh-interval", "How often each account's user tags (and exemptions) are read again; a failed read is retried at the next refresh.").
-		Default("6h").DurationVar(&opts.selection.UserTagsInterval)
-	app.Flag("aws.account-tags", "Account tag keys to export as labels of aws_iam_account_tags, read with organizations:ListTagsForResource at each discovery; needs Organizations discovery; repeatable or comma-separated; added to the config file's account_tags. Unset: none.").
-		PlaceHolder("KEY,...").StringsVar(&opts.selection.AccountTags)
-	app.Flag("aws.exemptions", "Also read exemptions from the users' iam-credential-exemption:<policy> tags, value YYYY-MM-DD/YYYY-MM-DD reason (with iam:GetAccountAuthorizationDetails, on --aws.user-tags.refresh-interval). Anyone allowed iam:TagUser can set them: see docs/exemptions.md for the SCP that makes them safe.").
-		BoolVar(&opts.selection.Exemptions)
-	app.Flag("exemptions.file", "YAML file of the exemptions the security team decided (account_id, user, policy, start, end, reason each; see docs/exemptions.md), exported with source=\"file\". Read once at start: restart the exporter to apply a change.").
-		PlaceHolder("PATH").StringVar(&opts.exemptionsFile)
-	app.Flag("exemptions.max-days", "Longest span of an exemption, first and last day included, in days: a longer exemption tag is malformed, a longer --exemptions.file entry stops the exporter at start.").
-		Default(strconv.Itoa(report.DefaultExemptionMaxDays)).IntVar(&opts.selection.ExemptionMaxDays)
-	app.Flag("aws.access-key-ids", "Export aws_iam_access_key_info with each key's ID, looked up with iam:ListAccessKeys for the users whose keys changed since their last lookup.").
-		BoolVar(&opts.selection.AccessKeyIDs)
-	app.Flag("aws.access-key-ids.rate", "Most iam:ListAccessKeys calls per second per account.").
-		Default("5").Float64Var(&opts.selection.AccessKeyIDsRate)
-	app.Flag("aws.password-policy", "Export the account password policy (aws_iam_account_password_policy_*), read with iam:GetAccountPasswordPolicy at every refresh.").
-		BoolVar(&opts.selection.PasswordPolicy)
-	app.Flag("aws.key-callers", "Export the callers (source address, user agent, event source, last seen, sampled count) of both keys of every open rotation (an IAM user with two active keys) as aws_iam_access_key_caller_*, read with cloudtrail:LookupEvents in the key's last-used region and the partition's home region, sampled a day at a time; turns on --aws.access-key-ids. A key not in a rotation costs no call.").
-		BoolVar(&opts.selection.KeyCallers)
-	app.Flag("aws.key-callers.rate", "Most cloudtrail:LookupEvents calls per second per account and region; CloudTrail allows 2, shared with every other tool in the account.").
-		Default("1").Float64Var(&opts.selection.KeyCallersRate)
-	app.Flag("aws.key-callers.window", "How far back the events of each key are sampled, a duration of at most 2160h (event history keeps 90 days).").
-		Default("168h").DurationVar(&opts.selection.KeyCallersWindow)
-	app.Flag("aws.key-callers.pages-per-day", "Pages of 50 events read for each day of the window, key and region: the sample of a busy key's day.").
-		Default("1").IntVar(&opts.selection.KeyCallersPagesPerDay)
-	app.Flag("aws.key-callers.per-key", "Callers exported per key, those with the most sampled events; each is two series.").
-		Default("3").IntVar(&opts.selection.KeyCallersPerKey)
-	app.Flag("aws.key-callers.max-keys", "Most keys whose callers one account reads per refresh; the others wait for the next refreshes, least recently read first.").
-		Default("10").IntVar(&opts.selection.KeyCallersMaxKeys)
-	app.Flag("aws.key-callers.refresh-interval", "How long a key's callers are served before they are read again.").
-		Default("6h").DurationVar(&opts.selection.KeyCallersInterval)
-	app.Flag("aws.key-callers.ip-ranges-file", "AWS's ip-ranges.json (from https://ip-ranges.amazonaws.com/ip-ranges.json), read once at start: a caller whose address is in it has origin=\"aws_ip_range\". Unset: addresses are not classified.").
-		PlaceHolder("PATH").StringVar(&opts.ipRangesFile)
-	app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reads only the accounts whose ID hashes to it.").
-		Default("0").IntVar(&opts.selection.Shard)
-	app.Flag("total-shards", "Number of replicas that split the accounts between them.").
-		Default("1").IntVar(&opts.selection.TotalShards)
-	app.Flag("auto-gomemlimit", "Set the Go runtime's soft memory limit (GOMEMLIMIT) to --auto-gomemlimit.ratio of the memory limit of the process's Linux cgroup (a container's memory limit), so that the garbage collector works harder before the kernel kills the process. Does nothing when GOMEMLIMIT is set in the environment or the cgroup has no limit.").
-		Default("true").BoolVar(&opts.autoMemLimit)
-	app.Flag("auto-gomemlimit.ratio", "Fraction of the cgroup's memory limit that --auto-gomemlimit sets as GOMEMLIMIT, above 0 and at most 1.").
-		Default("0.9").Float64Var(&opts.memLimitRatio)
-	logConfig := &promslog.Config{}
-	flag.AddFlags(app, logConfig)
-	app.Version(version.Print(name))
-	app.HelpFlag.Short('h')
+	app, webFlags, logConfig := newApp(&opts)
 	if _, err := app.Parse(os.Args[1:]); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return 2
@@ -310,6 +215,108 @@ func run() int {
 	stop()
 	<-done
 	return exitCode(err, logger)
+}
+
+// newApp defines the flags, bound to opts, with the toolkit's web flags and
+// promslog's logging flags beside them.
+func newApp(opts *options) (*kingpin.Application, *web.FlagConfig, *promslog.Config) {
+	app := kingpin.New(name, "Exports the AWS IAM credential report (access key age and use, MFA, passwords, root credentials) as Prometheus metrics.")
+	webFlags := kingpinflag.AddFlags(app, defaultAddress)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics: a clean path (no //, /./, /../ or trailing /) that starts with / and is not /, /sd, /-/healthy or /-/ready.").
+		Default("/metrics").StringVar(&opts.telemetryPath)
+	app.Flag("web.disable-exporter-metrics", "Exclude the exporter's own go_*, process_* and promhttp_* metrics from the telemetry path.").
+		BoolVar(&opts.disableExporterMetrics)
+	app.Flag("web.external-address", "The host:port at which Prometheus reaches this exporter, advertised as the address of every /sd target, whatever Host a request to /sd sends. Unset: the Host of each request to /sd.").
+		PlaceHolder("HOST:PORT").StringVar(&opts.externalAddress)
+	app.Flag("web.max-requests", "Maximum number of concurrent requests to the telemetry path and /sd; more get 503. Full pages (no ?account_id= or ?exporter=true) may take half of them, at least 1, so that the rest always serve per-account and exporter targets and /sd. 0 disables the limit.").
+		Default("40").IntVar(&opts.maxRequests)
+	app.Flag("web.read-timeout", "Maximum duration of reading a whole request, headers included; requests carry no body.").
+		Default("10s").DurationVar(&opts.readTimeout)
+	app.Flag("web.write-timeout", "Maximum duration from the end of a request to the end of its response: a client that reads too slowly gets a cut response, and its --web.max-requests slot is freed. Each write of a response must also complete within 5s.").
+		Default("30s").DurationVar(&opts.writeTimeout)
+	app.Flag("web.idle-timeout", "Maximum duration a keep-alive connection waits for its next request before it is closed.").
+		Default("2m").DurationVar(&opts.idleTimeout)
+	app.Flag("web.health-listen-address", "Also serve /-/healthy and /-/ready, and nothing else, over plain HTTP (without --web.config.file's TLS and basic auth) on this address, for probes that cannot authenticate such as Kubernetes httpGet probes. Unset: off.").
+		PlaceHolder("ADDRESS").StringVar(&opts.healthAddress)
+	app.Flag("report.file", "Read the credential report from this local file instead of AWS: the CSV (what `aws iam get-credential-report --query Content --output text | base64 -d` writes), its base64 text, or the JSON output of `aws iam get-credential-report`. Re-read every --report.refresh-interval. Unset: use AWS.").
+		PlaceHolder("PATH").StringVar(&opts.selection.ReportFile)
+	app.Flag("report.refresh-interval", "How often to refresh the credential report in the background; AWS rebuilds it at most every 4 hours.").
+		Default("30m").DurationVar(&opts.selection.RefreshInterval)
+	app.Flag("report.timeout", "Deadline of one refresh: generating, polling and downloading the report.").
+		Default("5m").DurationVar(&opts.selection.Timeout)
+	app.Flag("report.max-bytes", "Largest credential report file (CSV, base64 or CLI JSON) or AWS response accepted, in bytes; a larger one is rejected. The default holds 10,000 rows (--report.max-users) of about 1.2 KB as base64, five times a typical row.").
+		Default("16777216").Int64Var(&opts.selection.MaxBytes)
+	app.Flag("report.max-users", "Most user rows (root included) accepted in one credential report; a report with more is rejected, and reading stops there so that memory stays bounded. IAM allows 5,000 users per account.").
+		Default("10000").IntVar(&opts.selection.MaxUsers)
+	app.Flag("config.file", "YAML file listing accounts (role ARNs, external IDs, names), Organizations discovery and include/exclude lists; see docs/multi-account.md.").
+		PlaceHolder("PATH").StringVar(&opts.selection.ConfigFile)
+	app.Flag("config.allow-mass-removal", "Apply a SIGHUP reload of --config.file that stops reading more than half of the accounts read now; without it such a reload is refused and the current accounts are kept, since a file caught half-written looks the same. A restart applies any valid file.").
+		BoolVar(&opts.selection.AllowMassRemoval)
+	app.Flag("aws.region", "AWS region whose partition holds the accounts (IAM is global within a partition). Unset: the SDK's (AWS_REGION, profile), else us-east-1.").
+		StringVar(&opts.selection.Region)
+	app.Flag("aws.role-arn", "ARN of an IAM role to assume to read one account's report; repeat for several accounts. Unset: read the account of the ambient credentials.").
+		PlaceHolder("ARN").StringsVar(&opts.selection.RoleARNs)
+	app.Flag("aws.external-id", "External ID passed when assuming every --aws.role-arn and discovered role.").
+		StringVar(&opts.selection.ExternalID)
+	app.Flag("aws.organization", "Discover the ACTIVE accounts of the AWS Organization (organizations:ListAccounts, from the management or a delegated administrator account) and read each through --aws.organization.role-name.").
+		BoolVar(&opts.selection.Organization)
+	app.Flag("aws.organization.role-name", "Role (name, optionally with a path) assumed in each discovered account.").
+		Default(accounts.DefaultOrgRoleName).StringVar(&opts.selection.OrgRoleName)
+	app.Flag("aws.organization.refresh-interval", "How often the account list is read again from Organizations, so that joining accounts appear and leaving or suspended ones disappear.").
+		Default("1h").DurationVar(&opts.selection.OrgRefreshInterval)
+	app.Flag("aws.account-include", "Only read these accounts (ID, or name with * wildcards); repeatable. Unset: all.").
+		StringsVar(&opts.selection.Include)
+	app.Flag("aws.account-exclude", "Never read these accounts (ID, or name with * wildcards); repeatable; wins over includes. Unset: none.").
+		StringsVar(&opts.selection.Exclude)
+	app.Flag("aws.concurrency", "Accounts refreshed at the same time at most.").
+		Default("5").IntVar(&opts.concurrency)
+	app.Flag("aws.user-tags", "IAM user tag keys to export as labels of aws_iam_user_tags, read with iam:GetAccountAuthorizationDetails; repeatable or comma-separated; added to the config file's user_tags. Unset: none (no tags read).").
+		PlaceHolder("KEY,...").StringsVar(&opts.selection.UserTags)
+	app.Flag("aws.user-tags.refresh-interval", "How often each account's user tags (and exemptions) are read again; a failed read is retried at the next refresh.").
+		Default("6h").DurationVar(&opts.selection.UserTagsInterval)
+	app.Flag("aws.account-tags", "Account tag keys to export as labels of aws_iam_account_tags, read with organizations:ListTagsForResource at each discovery; needs Organizations discovery; repeatable or comma-separated; added to the config file's account_tags. Unset: none.").
+		PlaceHolder("KEY,...").StringsVar(&opts.selection.AccountTags)
+	app.Flag("aws.exemptions", "Also read exemptions from the users' iam-credential-exemption:<policy> tags, value YYYY-MM-DD/YYYY-MM-DD reason (with iam:GetAccountAuthorizationDetails, on --aws.user-tags.refresh-interval). Anyone allowed iam:TagUser can set them: see docs/exemptions.md for the SCP that makes them safe.").
+		BoolVar(&opts.selection.Exemptions)
+	app.Flag("exemptions.file", "YAML file of the exemptions the security team decided (account_id, user, policy, start, end, reason each; see docs/exemptions.md), exported with source=\"file\". Read once at start: restart the exporter to apply a change.").
+		PlaceHolder("PATH").StringVar(&opts.exemptionsFile)
+	app.Flag("exemptions.max-days", "Longest span of an exemption, first and last day included, in days: a longer exemption tag is malformed, a longer --exemptions.file entry stops the exporter at start.").
+		Default(strconv.Itoa(report.DefaultExemptionMaxDays)).IntVar(&opts.selection.ExemptionMaxDays)
+	app.Flag("aws.access-key-ids", "Export aws_iam_access_key_info with each key's ID, looked up with iam:ListAccessKeys for the users whose keys changed since their last lookup.").
+		BoolVar(&opts.selection.AccessKeyIDs)
+	app.Flag("aws.access-key-ids.rate", "Most iam:ListAccessKeys calls per second per account.").
+		Default("5").Float64Var(&opts.selection.AccessKeyIDsRate)
+	app.Flag("aws.password-policy", "Export the account password policy (aws_iam_account_password_policy_*), read with iam:GetAccountPasswordPolicy at every refresh.").
+		BoolVar(&opts.selection.PasswordPolicy)
+	app.Flag("aws.key-callers", "Export the callers (source address, user agent, event source, last seen, sampled count) of both keys of every open rotation (an IAM user with two active keys) as aws_iam_access_key_caller_*, read with cloudtrail:LookupEvents in the key's last-used region and the partition's home region, sampled a day at a time; turns on --aws.access-key-ids. A key not in a rotation costs no call.").
+		BoolVar(&opts.selection.KeyCallers)
+	app.Flag("aws.key-callers.rate", "Most cloudtrail:LookupEvents calls per second per account and region; CloudTrail allows 2, shared with every other tool in the account.").
+		Default("1").Float64Var(&opts.selection.KeyCallersRate)
+	app.Flag("aws.key-callers.window", "How far back the events of each key are sampled, a duration of at most 2160h (event history keeps 90 days).").
+		Default("168h").DurationVar(&opts.selection.KeyCallersWindow)
+	app.Flag("aws.key-callers.pages-per-day", "Pages of 50 events read for each day of the window, key and region: the sample of a busy key's day.").
+		Default("1").IntVar(&opts.selection.KeyCallersPagesPerDay)
+	app.Flag("aws.key-callers.per-key", "Callers exported per key, those with the most sampled events; each is two series.").
+		Default("3").IntVar(&opts.selection.KeyCallersPerKey)
+	app.Flag("aws.key-callers.max-keys", "Most keys whose callers one account reads per refresh; the others wait for the next refreshes, least recently read first.").
+		Default("10").IntVar(&opts.selection.KeyCallersMaxKeys)
+	app.Flag("aws.key-callers.refresh-interval", "How long a key's callers are served before they are read again.").
+		Default("6h").DurationVar(&opts.selection.KeyCallersInterval)
+	app.Flag("aws.key-callers.ip-ranges-file", "AWS's ip-ranges.json (from https://ip-ranges.amazonaws.com/ip-ranges.json), read once at start: a caller whose address is in it has origin=\"aws_ip_range\". Unset: addresses are not classified.").
+		PlaceHolder("PATH").StringVar(&opts.ipRangesFile)
+	app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reads only the accounts whose ID hashes to it.").
+		Default("0").IntVar(&opts.selection.Shard)
+	app.Flag("total-shards", "Number of replicas that split the accounts between them.").
+		Default("1").IntVar(&opts.selection.TotalShards)
+	app.Flag("auto-gomemlimit", "Set the Go runtime's soft memory limit (GOMEMLIMIT) to --auto-gomemlimit.ratio of the memory limit of the process's Linux cgroup (a container's memory limit), so that the garbage collector works harder before the kernel kills the process. Does nothing when GOMEMLIMIT is set in the environment or the cgroup has no limit.").
+		Default("true").BoolVar(&opts.autoMemLimit)
+	app.Flag("auto-gomemlimit.ratio", "Fraction of the cgroup's memory limit that --auto-gomemlimit sets as GOMEMLIMIT, above 0 and at most 1.").
+		Default("0.9").Float64Var(&opts.memLimitRatio)
+	logConfig := &promslog.Config{}
+	flag.AddFlags(app, logConfig)
+	app.Version(version.Print(name))
+	app.HelpFlag.Short('h')
+	return app, webFlags, logConfig
 }
 
 // exitCode logs how the servers ended and returns the process's exit code:

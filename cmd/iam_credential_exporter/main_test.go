@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iam-credential-exporter/iam_credential_exporter/internal/accounts"
-	"github.com/iam-credential-exporter/iam_credential_exporter/internal/selection"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
-	"github.com/iam-credential-exporter/iam_credential_exporter/report"
 )
 
 // runMainEnv makes the test binary act as the exporter: TestMain then calls
@@ -33,30 +30,14 @@ func TestMain(m *testing.M) {
 }
 
 // defaultOptions are the options that run() parses from no flags.
-func defaultOptions() options {
-	return options{
-		telemetryPath: "/metrics",
-		maxRequests:   40,
-		readTimeout:   10 * time.Second,
-		writeTimeout:  30 * time.Second,
-		idleTimeout:   2 * time.Minute,
-		concurrency:   5,
-		autoMemLimit:  true,
-		memLimitRatio: 0.9,
-		selection: selection.Options{
-			RefreshInterval:    30 * time.Minute,
-			Timeout:            5 * time.Minute,
-			MaxBytes:           report.DefaultMaxBytes,
-			MaxUsers:           report.DefaultMaxUsers,
-			OrgRoleName:        accounts.DefaultOrgRoleName,
-			OrgRefreshInterval: time.Hour,
-			Shard:              0,
-			TotalShards:        1,
-			UserTagsInterval:   6 * time.Hour,
-			AccessKeyIDsRate:   5,
-			ExemptionMaxDays:   report.DefaultExemptionMaxDays,
-		},
+func defaultOptions(t *testing.T) options {
+	t.Helper()
+	var o options
+	app, _, _ := newApp(&o)
+	if _, err := app.Parse(nil); err != nil {
+		t.Fatal(err)
 	}
+	return o
 }
 
 // TestValidate checks the flags of the HTTP server, the memory limit and the
@@ -114,7 +95,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := defaultOptions()
+			o := defaultOptions(t)
 			tt.change(&o)
 			err := o.validate()
 			switch {
