@@ -1,6 +1,7 @@
 package charttest
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -338,28 +339,20 @@ func TestExporterReadsRenderedExemptions(t *testing.T) {
 			`",reason="`+entry.Reason+`",source="file",user="`+entry.User+`"}`] = d
 	}
 	client := &http.Client{Timeout: time.Minute}
-	deadline := time.Now().Add(patience)
 	var body string
-	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("exporter exited: %v", err)
-		default:
+	waitExporter(t, exited, func() error {
+		resp, err := client.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return err
 		}
-		if resp, err := client.Get("http://" + addr + "/metrics"); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-			if strings.Contains(body, "aws_iam_user_exemption_end_timestamp_seconds{") {
-				break
-			}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if !strings.Contains(body, "aws_iam_user_exemption_end_timestamp_seconds{") {
+			return fmt.Errorf("no exemption series; /metrics:\n%s", body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no exemption series within %s; /metrics:\n%s", patience, body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	got := map[string]float64{}
 	for line := range strings.Lines(body) {
 		if series, value, ok := strings.Cut(strings.TrimSpace(line), "} "); ok {

@@ -114,22 +114,12 @@ func runPod(t *testing.T, bin string, r rendered) {
 	exited := startExporter(t, bin, args, env)
 
 	plain := &http.Client{Timeout: time.Minute}
-	deadline := time.Now().Add(patience)
-	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("exporter exited: %v", err)
-		default:
+	waitExporter(t, exited, func() error {
+		if code := get(plain, "http://"+healthAddr+"/-/healthy", false); code != http.StatusOK {
+			return fmt.Errorf("the liveness probe's /-/healthy on the health port answers %d, want 200", code)
 		}
-		if code := get(plain, "http://"+healthAddr+"/-/healthy", false); code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the liveness probe's /-/healthy on the health port did not answer 200 within %s", patience)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if code := get(plain, "http://"+healthAddr+"/-/ready", false); code != http.StatusServiceUnavailable {
 		t.Errorf("/-/ready on the health port: %d, want 503 before any report loads", code)
 	}
@@ -314,4 +304,28 @@ func get(c *http.Client, url string, auth bool) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// waitExporter polls cond until it returns nil, and fails when the exporter
+// started with exited ends first, or when patience passes (with cond's last
+// error).
+func waitExporter(t *testing.T, exited chan error, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("exporter exited: %v", err)
+		default:
+		}
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %v", patience, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -300,16 +300,10 @@ func waitServing(t *testing.T, url string, exited chan error, ready bool) {
 		want = http.StatusOK
 	}
 	client := &http.Client{Timeout: time.Minute}
-	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("exporter exited: %v", err)
-		default:
+	waitExporter(t, exited, func() error {
+		if code := get(client, url, false); code != want {
+			return fmt.Errorf("%s answers %d, want %d", url, code, want)
 		}
-		if get(client, url, false) == want {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
