@@ -122,18 +122,7 @@ type renderedRule struct {
 // in the alerts and in the overview's severity panels.
 func TestMixinCustomConfig(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "custom.jsonnet")
-	if err := os.WriteFile(src, []byte(customMixin), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Rules      string            `json:"rules"`
-		Dashboards map[string]string `json:"dashboards"`
-	}
-	if err := json.Unmarshal([]byte(jsonnet(t, src)), &out); err != nil {
-		t.Fatalf("custom render: %v", err)
-	}
+	out := renderCustom(t, "custom", customMixin)
 
 	var file struct {
 		Groups []struct {
@@ -221,10 +210,7 @@ func TestMixinCustomConfig(t *testing.T) {
 	}
 
 	promtool := requireProgram(t, "promtool")
-	rulesPath := filepath.Join(dir, "custom.rules.yml")
-	if err := os.WriteFile(rulesPath, []byte(out.Rules), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rulesPath := out.rulesPath
 	if b, err := exec.Command(promtool, "check", "rules", rulesPath).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check rules on the custom render: %v\n%s", err, b)
 	}
@@ -271,7 +257,7 @@ tests:
               cis_aws_foundations: v3.0.0 1.14 (early warning)
               security_hub: IAM.3 (early warning)
 `
-	unitPath := filepath.Join(dir, "custom.test.yml")
+	unitPath := filepath.Join(filepath.Dir(rulesPath), "custom.test.yml")
 	if err := os.WriteFile(unitPath, []byte(unit), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -301,33 +287,47 @@ local mixin = (import 'mixin.libsonnet') + {
 // and returns the rule file's path and the dashboards' directory.
 func renderMultiCluster(t *testing.T) (rules, dashboards string) {
 	t.Helper()
+	out := renderCustom(t, "multi-cluster", multiClusterMixin)
+	return out.rulesPath, out.dashboardsDir
+}
+
+// customRender is a user's jsonnet rendered by renderCustom: the rule file
+// and the dashboards by file name, and where they were written.
+type customRender struct {
+	Rules                    string            `json:"rules"`
+	Dashboards               map[string]string `json:"dashboards"`
+	rulesPath, dashboardsDir string
+}
+
+// renderCustom renders src, a jsonnet file that gives {rules, dashboards}
+// as render.libsonnet writes them, and writes the result into a temporary
+// directory as NAME.rules.yml and dashboards/.
+func renderCustom(t *testing.T, name, src string) customRender {
+	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join(dir, "multi-cluster.jsonnet")
-	if err := os.WriteFile(src, []byte(multiClusterMixin), 0o644); err != nil {
+	path := filepath.Join(dir, name+".jsonnet")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out struct {
-		Rules      string            `json:"rules"`
-		Dashboards map[string]string `json:"dashboards"`
+	var out customRender
+	if err := json.Unmarshal([]byte(jsonnet(t, path)), &out); err != nil {
+		t.Fatalf("%s render: %v", name, err)
 	}
-	if err := json.Unmarshal([]byte(jsonnet(t, src)), &out); err != nil {
-		t.Fatalf("multi-cluster render: %v", err)
-	}
-	rules = filepath.Join(dir, "multi-cluster.rules.yml")
-	dashboards = filepath.Join(dir, "dashboards")
-	if err := os.Mkdir(dashboards, 0o755); err != nil {
+	out.rulesPath = filepath.Join(dir, name+".rules.yml")
+	out.dashboardsDir = filepath.Join(dir, "dashboards")
+	if err := os.Mkdir(out.dashboardsDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]string{rules: out.Rules}
-	for name, text := range out.Dashboards {
-		files[filepath.Join(dashboards, name)] = text
+	files := map[string]string{out.rulesPath: out.Rules}
+	for file, text := range out.Dashboards {
+		files[filepath.Join(out.dashboardsDir, file)] = text
 	}
-	for path, text := range files {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+	for file, text := range files {
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return rules, dashboards
+	return out
 }
 
 // groupingRE matches the label lists of `by (...)` and `on (...)`.
