@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/iam-credential-exporter/iam_credential_exporter/internal/testenv"
 )
 
 // readVersion returns the VERSION file's version.
@@ -31,7 +33,7 @@ func gitHead(t *testing.T) string {
 	t.Helper()
 	out, err := exec.CommandContext(t.Context(), "git", "-C", "..", "rev-parse", "HEAD").Output()
 	if err != nil {
-		t.Skipf("not a git checkout (git rev-parse HEAD: %v): the revision is unknown", err)
+		testenv.SkipUnlessCI(t, "not a git checkout (git rev-parse HEAD: %v): the revision is unknown", err)
 	}
 	return strings.TrimSpace(string(out))
 }
