@@ -10,8 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
@@ -68,16 +69,9 @@ func lastUsed(t *testing.T, csvText []byte, user string, slot int, at time.Time,
 	return b.Bytes()
 }
 
-// inBubble runs f in a synctest bubble whose clock reads today, against a
-// fake in memory: the limiter's waits and the SDK's take no real time.
+// inBubble runs f with the callers scenario in a bubble (see withFake).
 func inBubble(t *testing.T, opts awsapi.CallerOptions, f func(t *testing.T, s *fakeaws.Server, src *awsapi.ReportSource, logs *testenv.Buffer)) {
-	today := time.Now()
-	synctest.Test(t, func(t *testing.T) {
-		time.Sleep(time.Until(today))
-		s := fakeaws.NewInMemory(baseAccount)
-		t.Cleanup(s.Close)
-		cfg := s.Config()
-		cfg.HTTPClient = awsapi.WrapHTTPClient(s.HTTPClient(), 8<<20)
+	withFake(t, func(t *testing.T, s *fakeaws.Server, cfg aws.Config) {
 		var logs testenv.Buffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		callersScenario(t, s)
@@ -392,13 +386,7 @@ func TestLoadIPRanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	today := time.Now()
-	synctest.Test(t, func(t *testing.T) {
-		time.Sleep(time.Until(today))
-		s := fakeaws.NewInMemory(baseAccount)
-		t.Cleanup(s.Close)
-		cfg := s.Config()
-		cfg.HTTPClient = awsapi.WrapHTTPClient(s.HTTPClient(), 8<<20)
+	withFake(t, func(t *testing.T, s *fakeaws.Server, cfg aws.Config) {
 		callersScenario(t, s)
 		s.DefaultAccount().AddTrailEvents(
 			event(ciNew, "us-east-1", time.Hour, "52.94.1.2", "on-ec2"),
