@@ -1,9 +1,6 @@
 package awsapi_test
 
 import (
-	"bytes"
-	"encoding/csv"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -47,26 +44,8 @@ func callersScenario(t *testing.T, s *fakeaws.Server) {
 	}
 	a := s.DefaultAccount()
 	a.SetUsers(users)
-	a.SetReport(lastUsed(t, fakeaws.ReportCSV(baseAccount, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), users),
+	a.SetReport(fakeaws.WithKeyLastUsed(fakeaws.ReportCSV(baseAccount, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), users),
 		"ci", 0, now.Add(-2*time.Hour), "eu-west-1", "ec2"), now.Add(-time.Hour))
-}
-
-// lastUsed sets the last use of a key slot in a report.
-func lastUsed(t *testing.T, csvText []byte, user string, slot int, at time.Time, region, service string) []byte {
-	t.Helper()
-	rows, err := csv.NewReader(bytes.NewReader(csvText)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := slices.Index(rows[0], fmt.Sprintf("access_key_%d_last_used_date", slot+1))
-	for _, r := range rows[1:] {
-		if r[0] == user {
-			r[col], r[col+1], r[col+2] = at.UTC().Format(time.RFC3339), region, service
-		}
-	}
-	var b bytes.Buffer
-	_ = csv.NewWriter(&b).WriteAll(rows)
-	return b.Bytes()
 }
 
 // inBubble runs f with the callers scenario in a bubble (see withFake).
