@@ -126,7 +126,6 @@ func (s *ReportSource) lookUpKeyCallers(ctx context.Context, rep *report.Report)
 		home = p.Region
 	}
 	var keys []rotationKey
-	total := 0 // keys of open rotations, with an ID or not
 	for i := range rep.Users {
 		u := &rep.Users[i]
 		if u.Root || !inRotation(u) {
@@ -137,17 +136,16 @@ func (s *ReportSource) lookUpKeyCallers(ctx context.Context, rep *report.Report)
 			if ids[slot] == "" {
 				// LookupEvents needs the key's ID.
 				missing++
-				total++
 				continue
 			}
 			regions := []string{home}
 			if r := u.AccessKeys[slot].LastUsedRegion; r.Status == report.Present && r.Value != home && isRegionName(r.Value) {
 				regions = []string{r.Value, home}
 			}
-			total++
 			keys = append(keys, rotationKey{user: u.Name, slot: slot, id: ids[slot], regions: regions})
 		}
 	}
+	total := missing + len(keys) // keys of open rotations, with an ID or not
 
 	next := make(map[string]callerEntry, len(keys))
 	var due []rotationKey
