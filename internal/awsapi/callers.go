@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -117,8 +118,8 @@ var errOutOfTime = errors.New("the refresh's deadline is near")
 // with two active keys) that are due, at most MaxKeys of them, and
 // attaches every such key's last callers to rep. A key not in an open
 // rotation costs no call. It returns how many keys could not be read, and
-// the first error: a denied or throttled region is skipped for the rest
-// of the refresh, the other regions are still read.
+// the error of one failed region: a denied or throttled region is skipped
+// for the rest of the refresh, the other regions are still read.
 func (s *ReportSource) lookUpKeyCallers(ctx context.Context, rep *report.Report) (missing int, err error) {
 	o := s.opts.Callers
 	home := report.Partitions[len(report.Partitions)-1].Region
@@ -190,11 +191,12 @@ func (s *ReportSource) lookUpKeyCallers(ctx context.Context, rep *report.Report)
 		}
 		next[k.id] = callerEntry{callers: callers, readAt: now}
 	}
-	for region, rerr := range failed {
-		if err == nil {
-			err = fmt.Errorf("look up key callers in region %s (%d of %d keys of open rotations not read; their callers are the last read, or none): %w",
-				region, missing, total, rerr)
-		}
+	if len(failed) > 0 {
+		// One region names the failure, the same one on every refresh that
+		// fails alike, rather than whichever the map gives first.
+		region := slices.Min(slices.Collect(maps.Keys(failed)))
+		err = fmt.Errorf("look up key callers in region %s (%d of %d keys of open rotations not read; their callers are the last read, or none): %w",
+			region, missing, total, failed[region])
 	}
 	s.callersByKey = next
 	rep.KeyCallers = map[string][2][]report.KeyCaller{}
