@@ -277,9 +277,7 @@ func (s *ReportSource) readSlice(ctx context.Context, k rotationKey, region stri
 	}
 	lim := s.trailLimiters[region]
 	if lim == nil {
-		// A burst of one: the calls are spread evenly, as CloudTrail's
-		// quota (shared with everything else in the account) expects.
-		lim = rate.NewLimiter(rate.Limit(s.opts.Callers.Rate), 1)
+		lim = spreadLimiter(s.opts.Callers.Rate)
 		s.trailLimiters[region] = lim
 	}
 	tokens := map[string]bool{}
