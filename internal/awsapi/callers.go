@@ -267,28 +267,30 @@ func (s *ReportSource) readKeyCallers(ctx context.Context, k rotationKey, now ti
 	return agg.top(o.PerKey), complete, nil
 }
 
-// readSlice reads the first pages of one day of one key in one region.
+// readSlice reads the first pages of one day of one key in one region,
+// through the SDK's paginator. A NextToken that repeats the one before
+// (StopOnDuplicateToken) ends the day's sample with what was read; longer
+// cycles are cut by PagesPerDay, and their events counted once by ID.
 func (s *ReportSource) readSlice(ctx context.Context, k rotationKey, region string, from, to time.Time, agg *callerAggregate) error {
-	in := &cloudtrail.LookupEventsInput{
+	pages := cloudtrail.NewLookupEventsPaginator(s.trail, &cloudtrail.LookupEventsInput{
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(k.id)}},
 		StartTime:        aws.Time(from),
 		EndTime:          aws.Time(to),
 		MaxResults:       aws.Int32(lookupEventsPageSize),
-	}
+	}, func(o *cloudtrail.LookupEventsPaginatorOptions) { o.StopOnDuplicateToken = true })
 	lim := s.trailLimiters[region]
 	if lim == nil {
 		lim = spreadLimiter(s.opts.Callers.Rate)
 		s.trailLimiters[region] = lim
 	}
-	tokens := map[string]bool{}
-	for range s.opts.Callers.PagesPerDay {
+	for n := 0; n < s.opts.Callers.PagesPerDay && pages.HasMorePages(); n++ {
 		if err := lim.Wait(ctx); err != nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
 				return ctx.Err()
 			}
 			return errOutOfTime
 		}
-		out, err := s.trail.LookupEvents(ctx, in, func(o *cloudtrail.Options) { o.Region = region })
+		out, err := pages.NextPage(ctx, func(o *cloudtrail.Options) { o.Region = region })
 		var badToken *cttypes.InvalidNextTokenException
 		switch {
 		case errors.As(err, &badToken):
@@ -315,20 +317,12 @@ func (s *ReportSource) readSlice(ctx context.Context, k rotationKey, region stri
 					"lookup", s.keyCallers.name, "region", region)
 			}
 		}
-		token := aws.ToString(out.NextToken)
-		if token == "" {
-			return nil
+		if aws.ToString(out.NextToken) != "" && !pages.HasMorePages() && !s.loopWarned {
+			// The paginator dropped a token that repeated the last one.
+			s.loopWarned = true
+			s.logger.Warn("LookupEvents returned a NextToken it had returned before; the day's sample ends there",
+				"lookup", s.keyCallers.name, "region", region)
 		}
-		if tokens[token] {
-			if !s.loopWarned {
-				s.loopWarned = true
-				s.logger.Warn("LookupEvents returned a NextToken it had returned before; the day's sample ends there",
-					"lookup", s.keyCallers.name, "region", region)
-			}
-			return nil
-		}
-		tokens[token] = true
-		in.NextToken = aws.String(token)
 	}
 	return nil
 }
