@@ -1,6 +1,7 @@
 package fakeaws
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -303,8 +304,8 @@ func (s *Server) serveCloudTrail(w http.ResponseWriter, r *http.Request, target 
 	out.Events = []event{}
 	for _, e := range page {
 		out.Events = append(out.Events, event{
-			EventId: e.ID, EventName: cmpOr(e.EventName, "GetCallerIdentity"), ReadOnly: "true", AccessKeyId: e.AccessKeyID,
-			EventTime: float64(e.Time.Unix()), EventSource: cmpOr(e.EventSource, "sts.amazonaws.com"), Username: "fake-user",
+			EventId: e.ID, EventName: cmp.Or(e.EventName, "GetCallerIdentity"), ReadOnly: "true", AccessKeyId: e.AccessKeyID,
+			EventTime: float64(e.Time.Unix()), EventSource: cmp.Or(e.EventSource, "sts.amazonaws.com"), Username: "fake-user",
 			Resources: []struct{}{}, CloudTrailEvent: record(caller.account, e),
 		})
 	}
@@ -321,16 +322,9 @@ func (s *Server) serveCloudTrail(w http.ResponseWriter, r *http.Request, target 
 	_, _ = w.Write(b)
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // record is the event's CloudTrailEvent: the whole record, as a string.
 func record(account string, e TrailEvent) string {
-	keyID := cmpOr(e.RecordAccessKeyID, e.AccessKeyID)
+	keyID := cmp.Or(e.RecordAccessKeyID, e.AccessKeyID)
 	rec := map[string]any{
 		"eventVersion": "1.09",
 		"userIdentity": map[string]any{
@@ -338,8 +332,8 @@ func record(account string, e TrailEvent) string {
 			"accountId": account, "accessKeyId": keyID, "userName": "fake-user",
 		},
 		"eventTime":          e.Time.UTC().Format(time.RFC3339),
-		"eventSource":        cmpOr(e.EventSource, "sts.amazonaws.com"),
-		"eventName":          cmpOr(e.EventName, "GetCallerIdentity"),
+		"eventSource":        cmp.Or(e.EventSource, "sts.amazonaws.com"),
+		"eventName":          cmp.Or(e.EventName, "GetCallerIdentity"),
 		"awsRegion":          e.Region,
 		"sourceIPAddress":    e.SourceIP,
 		"userAgent":          e.UserAgent,
