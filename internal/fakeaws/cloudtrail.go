@@ -73,8 +73,7 @@ type TrailCall struct {
 	At                           time.Time
 }
 
-// trail is the event history of a Server: kept beside it, not in it, so
-// that CloudTrail stays in this file.
+// trail is the event history of a Server (Server.cloudTrail).
 type trail struct {
 	mu     sync.Mutex
 	events map[string][]TrailEvent // by account
@@ -86,16 +85,9 @@ type trail struct {
 	seq     int
 }
 
-var trails sync.Map // *Server → *trail
-
-func (s *Server) trail() *trail {
-	t, _ := trails.LoadOrStore(s, &trail{events: map[string][]TrailEvent{}, faults: map[string][]string{}})
-	return t.(*trail)
-}
-
 // AddTrailEvents adds events to the event history of the account.
 func (a *Account) AddTrailEvents(events ...TrailEvent) {
-	t := a.s.trail()
+	t := a.s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, e := range events {
@@ -114,7 +106,7 @@ func (a *Account) AddTrailEvents(events ...TrailEvent) {
 // answer the error code: ThrottlingException, AccessDeniedException,
 // InvalidNextTokenException or any other (a 400); n < 0 is every call.
 func (a *Account) FailLookupEvents(region, code string, n int) {
-	t := a.s.trail()
+	t := a.s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := a.id + "/" + region
@@ -128,7 +120,7 @@ func (a *Account) FailLookupEvents(region, code string, n int) {
 
 // SetTrailPaging sets how LookupEvents pages.
 func (s *Server) SetTrailPaging(p TrailPaging) {
-	t := s.trail()
+	t := s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.paging = p
@@ -137,7 +129,7 @@ func (s *Server) SetTrailPaging(p TrailPaging) {
 // AddForeignTrailEvent adds e to every LookupEvents answer, whatever key
 // was asked: an endpoint that contradicts the request.
 func (s *Server) AddForeignTrailEvent(e TrailEvent) {
-	t := s.trail()
+	t := s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e.Region == "" {
@@ -151,7 +143,7 @@ func (s *Server) AddForeignTrailEvent(e TrailEvent) {
 
 // TrailCalls returns the LookupEvents requests received, in order.
 func (s *Server) TrailCalls() []TrailCall {
-	t := s.trail()
+	t := s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return slices.Clone(t.calls)
@@ -234,7 +226,7 @@ func (s *Server) serveCloudTrail(w http.ResponseWriter, r *http.Request, target 
 		size = *in.MaxResults
 	}
 
-	t := s.trail()
+	t := s.cloudTrail
 	t.mu.Lock()
 	t.calls = append(t.calls, TrailCall{Account: caller.account, Region: region, AccessKeyID: keyID, At: time.Now()})
 	fk := caller.account + "/" + region
