@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/csv"
 	"fmt"
 	"slices"
 	"strings"
@@ -36,8 +34,8 @@ func TestKeyCallersAlert(t *testing.T) {
 	a := fake.DefaultAccount()
 	a.SetUsers(users)
 	report := fakeaws.ReportCSV(account, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), users)
-	report = setLastUsed(t, report, "ci", 1, now.Add(-2*time.Hour), "us-east-1", "sts")
-	report = setLastUsed(t, report, "quiet", 1, now.Add(-time.Hour), "us-east-1", "sts")
+	report = fakeaws.WithKeyLastUsed(report, "ci", 0, now.Add(-2*time.Hour), "us-east-1", "sts")
+	report = fakeaws.WithKeyLastUsed(report, "quiet", 0, now.Add(-time.Hour), "us-east-1", "sts")
 	a.SetReport(report, now.Add(-time.Hour))
 	a.AddTrailEvents(
 		fakeaws.TrailEvent{AccessKeyID: ciOld, Time: now.Add(-2 * time.Hour), SourceIP: host, UserAgent: agent},
@@ -102,22 +100,4 @@ func TestKeyCallersAlert(t *testing.T) {
 	if strings.Contains(e.Logs(), "level=WARN") || strings.Contains(e.Logs(), `"level":"WARN"`) {
 		t.Errorf("the exporter warned:\n%s", e.Logs())
 	}
-}
-
-// setLastUsed sets the last use of a key slot (1 or 2) in a report.
-func setLastUsed(t *testing.T, report []byte, user string, slot int, at time.Time, region, service string) []byte {
-	t.Helper()
-	rows, err := csv.NewReader(bytes.NewReader(report)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := slices.Index(rows[0], fmt.Sprintf("access_key_%d_last_used_date", slot))
-	for _, r := range rows[1:] {
-		if r[0] == user {
-			r[col], r[col+1], r[col+2] = at.UTC().Format(time.RFC3339), region, service
-		}
-	}
-	var b bytes.Buffer
-	_ = csv.NewWriter(&b).WriteAll(rows)
-	return b.Bytes()
 }

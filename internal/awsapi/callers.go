@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -117,8 +118,8 @@ var errOutOfTime = errors.New("the refresh's deadline is near")
 // with two active keys) that are due, at most MaxKeys of them, and
 // attaches every such key's last callers to rep. A key not in an open
 // rotation costs no call. It returns how many keys could not be read, and
-// the first error: a denied or throttled region is skipped for the rest
-// of the refresh, the other regions are still read.
+// the error of one failed region: a denied or throttled region is skipped
+// for the rest of the refresh, the other regions are still read.
 func (s *ReportSource) lookUpKeyCallers(ctx context.Context, rep *report.Report) (missing int, err error) {
 	o := s.opts.Callers
 	home := report.Partitions[len(report.Partitions)-1].Region
@@ -126,7 +127,6 @@ func (s *ReportSource) lookUpKeyCallers(ctx context.Context, rep *report.Report)
 		home = p.Region
 	}
 	var keys []rotationKey
-	total := 0 // keys of open rotations, with an ID or not
 	for i := range rep.Users {
 		u := &rep.Users[i]
 		if u.Root || !inRotation(u) {
@@ -137,17 +137,16 @@ func (s *ReportSource) lookUpKeyCallers(ctx context.Context, rep *report.Report)
 			if ids[slot] == "" {
 				// LookupEvents needs the key's ID.
 				missing++
-				total++
 				continue
 			}
 			regions := []string{home}
 			if r := u.AccessKeys[slot].LastUsedRegion; r.Status == report.Present && r.Value != home && isRegionName(r.Value) {
 				regions = []string{r.Value, home}
 			}
-			total++
 			keys = append(keys, rotationKey{user: u.Name, slot: slot, id: ids[slot], regions: regions})
 		}
 	}
+	total := missing + len(keys) // keys of open rotations, with an ID or not
 
 	next := make(map[string]callerEntry, len(keys))
 	var due []rotationKey
@@ -192,11 +191,12 @@ func (s *ReportSource) lookUpKeyCallers(ctx context.Context, rep *report.Report)
 		}
 		next[k.id] = callerEntry{callers: callers, readAt: now}
 	}
-	for region, rerr := range failed {
-		if err == nil {
-			err = fmt.Errorf("look up key callers in region %s (%d of %d keys of open rotations not read; their callers are the last read, or none): %w",
-				region, missing, total, rerr)
-		}
+	if len(failed) > 0 {
+		// One region names the failure, the same one on every refresh that
+		// fails alike, rather than whichever the map gives first.
+		region := slices.Min(slices.Collect(maps.Keys(failed)))
+		err = fmt.Errorf("look up key callers in region %s (%d of %d keys of open rotations not read; their callers are the last read, or none): %w",
+			region, missing, total, failed[region])
 	}
 	s.callersByKey = next
 	rep.KeyCallers = map[string][2][]report.KeyCaller{}
@@ -267,30 +267,30 @@ func (s *ReportSource) readKeyCallers(ctx context.Context, k rotationKey, now ti
 	return agg.top(o.PerKey), complete, nil
 }
 
-// readSlice reads the first pages of one day of one key in one region.
+// readSlice reads the first pages of one day of one key in one region,
+// through the SDK's paginator. A NextToken that repeats the one before
+// (StopOnDuplicateToken) ends the day's sample with what was read; longer
+// cycles are cut by PagesPerDay, and their events counted once by ID.
 func (s *ReportSource) readSlice(ctx context.Context, k rotationKey, region string, from, to time.Time, agg *callerAggregate) error {
-	in := &cloudtrail.LookupEventsInput{
+	pages := cloudtrail.NewLookupEventsPaginator(s.trail, &cloudtrail.LookupEventsInput{
 		LookupAttributes: []cttypes.LookupAttribute{{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(k.id)}},
 		StartTime:        aws.Time(from),
 		EndTime:          aws.Time(to),
 		MaxResults:       aws.Int32(lookupEventsPageSize),
-	}
+	}, func(o *cloudtrail.LookupEventsPaginatorOptions) { o.StopOnDuplicateToken = true })
 	lim := s.trailLimiters[region]
 	if lim == nil {
-		// A burst of one: the calls are spread evenly, as CloudTrail's
-		// quota (shared with everything else in the account) expects.
-		lim = rate.NewLimiter(rate.Limit(s.opts.Callers.Rate), 1)
+		lim = spreadLimiter(s.opts.Callers.Rate)
 		s.trailLimiters[region] = lim
 	}
-	tokens := map[string]bool{}
-	for range s.opts.Callers.PagesPerDay {
+	for n := 0; n < s.opts.Callers.PagesPerDay && pages.HasMorePages(); n++ {
 		if err := lim.Wait(ctx); err != nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
 				return ctx.Err()
 			}
 			return errOutOfTime
 		}
-		out, err := s.trail.LookupEvents(ctx, in, func(o *cloudtrail.Options) { o.Region = region })
+		out, err := pages.NextPage(ctx, func(o *cloudtrail.Options) { o.Region = region })
 		var badToken *cttypes.InvalidNextTokenException
 		switch {
 		case errors.As(err, &badToken):
@@ -317,20 +317,12 @@ func (s *ReportSource) readSlice(ctx context.Context, k rotationKey, region stri
 					"lookup", s.keyCallers.name, "region", region)
 			}
 		}
-		token := aws.ToString(out.NextToken)
-		if token == "" {
-			return nil
+		if aws.ToString(out.NextToken) != "" && !pages.HasMorePages() && !s.loopWarned {
+			// The paginator dropped a token that repeated the last one.
+			s.loopWarned = true
+			s.logger.Warn("LookupEvents returned a NextToken it had returned before; the day's sample ends there",
+				"lookup", s.keyCallers.name, "region", region)
 		}
-		if tokens[token] {
-			if !s.loopWarned {
-				s.loopWarned = true
-				s.logger.Warn("LookupEvents returned a NextToken it had returned before; the day's sample ends there",
-					"lookup", s.keyCallers.name, "region", region)
-			}
-			return nil
-		}
-		tokens[token] = true
-		in.NextToken = aws.String(token)
 	}
 	return nil
 }

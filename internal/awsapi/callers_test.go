@@ -1,17 +1,15 @@
 package awsapi_test
 
 import (
-	"bytes"
-	"encoding/csv"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/awsapi"
 	"github.com/iam-credential-exporter/iam_credential_exporter/internal/fakeaws"
@@ -46,38 +44,13 @@ func callersScenario(t *testing.T, s *fakeaws.Server) {
 	}
 	a := s.DefaultAccount()
 	a.SetUsers(users)
-	a.SetReport(lastUsed(t, fakeaws.ReportCSV(baseAccount, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), users),
+	a.SetReport(fakeaws.WithKeyLastUsed(fakeaws.ReportCSV(baseAccount, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), users),
 		"ci", 0, now.Add(-2*time.Hour), "eu-west-1", "ec2"), now.Add(-time.Hour))
 }
 
-// lastUsed sets the last use of a key slot in a report.
-func lastUsed(t *testing.T, csvText []byte, user string, slot int, at time.Time, region, service string) []byte {
-	t.Helper()
-	rows, err := csv.NewReader(bytes.NewReader(csvText)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := slices.Index(rows[0], fmt.Sprintf("access_key_%d_last_used_date", slot+1))
-	for _, r := range rows[1:] {
-		if r[0] == user {
-			r[col], r[col+1], r[col+2] = at.UTC().Format(time.RFC3339), region, service
-		}
-	}
-	var b bytes.Buffer
-	_ = csv.NewWriter(&b).WriteAll(rows)
-	return b.Bytes()
-}
-
-// inBubble runs f in a synctest bubble whose clock reads today, against a
-// fake in memory: the limiter's waits and the SDK's take no real time.
+// inBubble runs f with the callers scenario in a bubble (see withFake).
 func inBubble(t *testing.T, opts awsapi.CallerOptions, f func(t *testing.T, s *fakeaws.Server, src *awsapi.ReportSource, logs *testenv.Buffer)) {
-	today := time.Now()
-	synctest.Test(t, func(t *testing.T) {
-		time.Sleep(time.Until(today))
-		s := fakeaws.NewInMemory(baseAccount)
-		t.Cleanup(s.Close)
-		cfg := s.Config()
-		cfg.HTTPClient = awsapi.WrapHTTPClient(s.HTTPClient(), 8<<20)
+	withFake(t, func(t *testing.T, s *fakeaws.Server, cfg aws.Config) {
 		var logs testenv.Buffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		callersScenario(t, s)
@@ -392,13 +365,7 @@ func TestLoadIPRanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	today := time.Now()
-	synctest.Test(t, func(t *testing.T) {
-		time.Sleep(time.Until(today))
-		s := fakeaws.NewInMemory(baseAccount)
-		t.Cleanup(s.Close)
-		cfg := s.Config()
-		cfg.HTTPClient = awsapi.WrapHTTPClient(s.HTTPClient(), 8<<20)
+	withFake(t, func(t *testing.T, s *fakeaws.Server, cfg aws.Config) {
 		callersScenario(t, s)
 		s.DefaultAccount().AddTrailEvents(
 			event(ciNew, "us-east-1", time.Hour, "52.94.1.2", "on-ec2"),

@@ -69,10 +69,15 @@ func (s *ReportSource) initEnrichment() {
 	s.opts.Callers = s.opts.Callers.withDefaults()
 	s.trailLimiters = map[string]*rate.Limiter{}
 	if s.opts.AccessKeyIDs {
-		// A burst of one: the calls are spread evenly, as IAM's quotas
-		// (shared with everything else in the account) expect.
-		s.limiter = rate.NewLimiter(rate.Limit(s.opts.AccessKeyIDsRate), 1)
+		s.limiter = spreadLimiter(s.opts.AccessKeyIDsRate)
 	}
+}
+
+// spreadLimiter allows perSecond calls a second with a burst of one: the
+// calls are spread evenly, as AWS's quotas (shared with everything else
+// in the account) expect.
+func spreadLimiter(perSecond float64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond), 1)
 }
 
 // enrich runs the lookups the options ask for and attaches their data to

@@ -61,6 +61,22 @@ func newSource(cfg aws.Config, account string) *awsapi.ReportSource {
 	return awsapi.NewReportSource(cfg, account, awsapi.SourceOptions{}, discardLogger())
 }
 
+// withFake runs f in a synctest bubble against a fake in memory, with the
+// exporter's response limit: the SDK's waits and the limiters' take no real
+// time. The bubble's clock starts in 2000, before IAM had credential
+// reports: it is moved to today, which takes no time.
+func withFake(t *testing.T, f func(t *testing.T, s *fakeaws.Server, cfg aws.Config)) {
+	today := time.Now()
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(today))
+		s := fakeaws.NewInMemory(baseAccount)
+		t.Cleanup(s.Close)
+		cfg := s.Config()
+		cfg.HTTPClient = awsapi.WrapHTTPClient(s.HTTPClient(), 8<<20)
+		f(t, s, cfg)
+	})
+}
+
 // limitedClient is the SDK's HTTP client with the exporter's response limit.
 func limitedClient(limit int64) aws.HTTPClient {
 	return awsapi.WrapHTTPClient(awshttp.NewBuildableClient(), limit)
@@ -289,17 +305,9 @@ func TestReportSourceFetch(t *testing.T) {
 			wantObserved: map[string]int{gen + " network": 3},
 		},
 	}
-	today := time.Now()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				// The bubble's clock starts in 2000, before IAM had
-				// credential reports: move it to today, which takes no time.
-				time.Sleep(time.Until(today))
-				s := fakeaws.NewInMemory(baseAccount)
-				t.Cleanup(s.Close)
-				cfg := s.Config()
-				cfg.HTTPClient = awsapi.WrapHTTPClient(s.HTTPClient(), 8<<20)
+			withFake(t, func(t *testing.T, s *fakeaws.Server, cfg aws.Config) {
 				tt.setup(s, s.DefaultAccount())
 				var obs observations
 				cfg.APIOptions = append(cfg.APIOptions, awsapi.ObserveRequests(obs.observe))

@@ -1,6 +1,7 @@
 package fakeaws
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,8 +73,7 @@ type TrailCall struct {
 	At                           time.Time
 }
 
-// trail is the event history of a Server: kept beside it, not in it, so
-// that CloudTrail stays in this file.
+// trail is the event history of a Server (Server.cloudTrail).
 type trail struct {
 	mu     sync.Mutex
 	events map[string][]TrailEvent // by account
@@ -85,16 +85,9 @@ type trail struct {
 	seq     int
 }
 
-var trails sync.Map // *Server → *trail
-
-func (s *Server) trail() *trail {
-	t, _ := trails.LoadOrStore(s, &trail{events: map[string][]TrailEvent{}, faults: map[string][]string{}})
-	return t.(*trail)
-}
-
 // AddTrailEvents adds events to the event history of the account.
 func (a *Account) AddTrailEvents(events ...TrailEvent) {
-	t := a.s.trail()
+	t := a.s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, e := range events {
@@ -113,7 +106,7 @@ func (a *Account) AddTrailEvents(events ...TrailEvent) {
 // answer the error code: ThrottlingException, AccessDeniedException,
 // InvalidNextTokenException or any other (a 400); n < 0 is every call.
 func (a *Account) FailLookupEvents(region, code string, n int) {
-	t := a.s.trail()
+	t := a.s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := a.id + "/" + region
@@ -127,7 +120,7 @@ func (a *Account) FailLookupEvents(region, code string, n int) {
 
 // SetTrailPaging sets how LookupEvents pages.
 func (s *Server) SetTrailPaging(p TrailPaging) {
-	t := s.trail()
+	t := s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.paging = p
@@ -136,7 +129,7 @@ func (s *Server) SetTrailPaging(p TrailPaging) {
 // AddForeignTrailEvent adds e to every LookupEvents answer, whatever key
 // was asked: an endpoint that contradicts the request.
 func (s *Server) AddForeignTrailEvent(e TrailEvent) {
-	t := s.trail()
+	t := s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e.Region == "" {
@@ -150,7 +143,7 @@ func (s *Server) AddForeignTrailEvent(e TrailEvent) {
 
 // TrailCalls returns the LookupEvents requests received, in order.
 func (s *Server) TrailCalls() []TrailCall {
-	t := s.trail()
+	t := s.cloudTrail
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return slices.Clone(t.calls)
@@ -233,7 +226,7 @@ func (s *Server) serveCloudTrail(w http.ResponseWriter, r *http.Request, target 
 		size = *in.MaxResults
 	}
 
-	t := s.trail()
+	t := s.cloudTrail
 	t.mu.Lock()
 	t.calls = append(t.calls, TrailCall{Account: caller.account, Region: region, AccessKeyID: keyID, At: time.Now()})
 	fk := caller.account + "/" + region
@@ -303,8 +296,8 @@ func (s *Server) serveCloudTrail(w http.ResponseWriter, r *http.Request, target 
 	out.Events = []event{}
 	for _, e := range page {
 		out.Events = append(out.Events, event{
-			EventId: e.ID, EventName: cmpOr(e.EventName, "GetCallerIdentity"), ReadOnly: "true", AccessKeyId: e.AccessKeyID,
-			EventTime: float64(e.Time.Unix()), EventSource: cmpOr(e.EventSource, "sts.amazonaws.com"), Username: "fake-user",
+			EventId: e.ID, EventName: cmp.Or(e.EventName, "GetCallerIdentity"), ReadOnly: "true", AccessKeyId: e.AccessKeyID,
+			EventTime: float64(e.Time.Unix()), EventSource: cmp.Or(e.EventSource, "sts.amazonaws.com"), Username: "fake-user",
 			Resources: []struct{}{}, CloudTrailEvent: record(caller.account, e),
 		})
 	}
@@ -321,16 +314,9 @@ func (s *Server) serveCloudTrail(w http.ResponseWriter, r *http.Request, target 
 	_, _ = w.Write(b)
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // record is the event's CloudTrailEvent: the whole record, as a string.
 func record(account string, e TrailEvent) string {
-	keyID := cmpOr(e.RecordAccessKeyID, e.AccessKeyID)
+	keyID := cmp.Or(e.RecordAccessKeyID, e.AccessKeyID)
 	rec := map[string]any{
 		"eventVersion": "1.09",
 		"userIdentity": map[string]any{
@@ -338,8 +324,8 @@ func record(account string, e TrailEvent) string {
 			"accountId": account, "accessKeyId": keyID, "userName": "fake-user",
 		},
 		"eventTime":          e.Time.UTC().Format(time.RFC3339),
-		"eventSource":        cmpOr(e.EventSource, "sts.amazonaws.com"),
-		"eventName":          cmpOr(e.EventName, "GetCallerIdentity"),
+		"eventSource":        cmp.Or(e.EventSource, "sts.amazonaws.com"),
+		"eventName":          cmp.Or(e.EventName, "GetCallerIdentity"),
 		"awsRegion":          e.Region,
 		"sourceIPAddress":    e.SourceIP,
 		"userAgent":          e.UserAgent,

@@ -130,6 +130,8 @@ type Server struct {
 	total          int
 	org            *organization
 	orgHook        func(ctx context.Context, page int)
+	// cloudTrail has its own lock: see cloudtrail.go.
+	cloudTrail *trail
 }
 
 // New starts a fake endpoint whose default account is defaultAccountID.
@@ -161,6 +163,7 @@ func newFake(defaultAccountID string) *Server {
 		accounts:       make(map[string]*Account),
 		keys:           make(map[string]identity),
 		requests:       make(map[RequestKey]int),
+		cloudTrail:     &trail{events: map[string][]TrailEvent{}, faults: map[string][]string{}},
 	}
 	s.accountLocked(defaultAccountID)
 	return s

@@ -89,6 +89,26 @@ func ReportCSV(account string, created time.Time, users []User) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
+// WithKeyLastUsed returns a copy of report, a credential report such as
+// ReportCSV's, in which user's key in slot (0 for access_key_1, as in
+// User.AccessKeys) was last used at at, in region, by service. It panics
+// on a report that is not CSV.
+func WithKeyLastUsed(report []byte, user string, slot int, at time.Time, region, service string) []byte {
+	rows, err := csv.NewReader(bytes.NewReader(report)).ReadAll()
+	if err != nil {
+		panic(fmt.Sprintf("fakeaws: not a credential report: %v", err))
+	}
+	col := slices.Index(rows[0], fmt.Sprintf("access_key_%d_last_used_date", slot+1))
+	for _, r := range rows[1:] {
+		if r[0] == user {
+			r[col], r[col+1], r[col+2] = date(at), region, service
+		}
+	}
+	var b bytes.Buffer
+	_ = csv.NewWriter(&b).WriteAll(rows)
+	return b.Bytes()
+}
+
 var reportColumns = strings.Split("user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,"+
 	"access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"+
 	"access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,"+
